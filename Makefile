@@ -1,0 +1,44 @@
+# Two commands set everything up on a fresh machine:
+#   make run   — create .venv, install spikeforge (torch pinned), train the default model, print a report
+#   make test  — same environment + dev extras and test-only peers, run the whole test suite
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip
+TORCH  := torch==2.13.0
+# Peers whose declared dependencies would replace the pinned torch: installed without deps,
+# their small runtime deps listed here explicitly.
+PEERS_NODEPS := spikingjelly==2.0.0 norse==1.1.0 neurobench==2.3.0 tonic==1.7.0 importRosbag expelliarmus
+PEER_DEPS    := requests loguru scipy
+
+.PHONY: run test bench install dev clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q $(TORCH)
+	$(PIP) install -q -e .
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.installed
+	$(PIP) install -q -e ".[dev]" $(TORCH)
+	$(PIP) install -q $(PEER_DEPS) $(TORCH)
+	$(PIP) install -q --no-deps $(PEERS_NODEPS)
+	touch $@
+
+install: $(VENV)/.installed
+dev: $(VENV)/.dev
+
+run: $(VENV)/.installed
+	$(BIN)/spikeforge train --set progress=false
+
+test: $(VENV)/.dev
+	$(BIN)/python -m pytest -q
+
+bench: $(VENV)/.dev
+	$(BIN)/python -m spikeforge.bench --out BENCHMARKS.md
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

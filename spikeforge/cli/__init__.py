@@ -1,0 +1,1 @@
+"""The ``spikeforge`` command line (thin over the library)."""

@@ -1,0 +1,33 @@
+"""Registered datasets.
+
+Each entry is a factory ``f(split="train", root=None, **kwargs) -> torch.utils.data.Dataset`` whose
+items are ``(x, y)``. Registration metadata says how the trainer feeds ``x``:
+
+- ``kind="static"``: ``x`` is a feature tensor ``[*F]`` (values in [0, 1]) to be spike-encoded
+  over ``T`` steps by an encoder;
+- ``kind="temporal"``: ``x`` is already time-major per sample, ``[T, *F]`` (spikes or currents);
+  batches are stacked/padded to ``[T, B, *F]``.
+
+and ``num_classes`` (int). Use :func:`load_dataset` to build one by name.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..._registry import Registry
+from ._base import ArrayDataset as ArrayDataset
+
+DATASETS: Registry[Any] = Registry("dataset")
+
+
+def load_dataset(name: str, split: str = "train", **kwargs: Any) -> Any:
+    """Build the registered dataset ``name`` for ``split`` ("train" or "test")."""
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    return DATASETS.create(name, split=split, **kwargs)
+
+
+from . import sklearn_data as _sklearn_data  # noqa: E402,F401  (registers digits, iris, wine)
+
+__all__ = ["DATASETS", "ArrayDataset", "load_dataset"]

@@ -1,0 +1,151 @@
+"""The main job: train a configured SNN, evaluate it, and write a report, checkpoint and plots.
+
+``spikeforge train`` and ``make run`` are thin wrappers over :func:`run_training`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, RandomSampler
+
+from .config import TrainConfig
+from .data import DATASETS, load_dataset
+from .learning import LOSSES, RateRegularizer, evaluate, fit, seed_everything
+from .models import build_model
+
+__all__ = ["run_training", "TrainReport", "make_loaders"]
+
+
+@dataclass
+class TrainReport:
+    """Outcome of :func:`run_training`; ``str()`` renders the printed report."""
+
+    config: TrainConfig
+    test_accuracy: float
+    train_accuracy: float
+    layer_rates: dict[str, float]
+    wall_seconds: float
+    checkpoint: Path
+    plots: list[Path] = field(default_factory=list)
+    cost: dict[str, Any] = field(default_factory=dict)
+    resumed_from_epoch: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"config": self.config.to_dict(), "test_accuracy": self.test_accuracy,
+                "train_accuracy": self.train_accuracy, "layer_rates": self.layer_rates,
+                "wall_seconds": self.wall_seconds, "checkpoint": str(self.checkpoint),
+                "plots": [str(p) for p in self.plots], "cost": self.cost,
+                "resumed_from_epoch": self.resumed_from_epoch}
+
+    def __str__(self) -> str:
+        c = self.config
+        lines = [
+            f"spikeforge train — data={c.data} model={c.model} hidden={list(c.hidden)} neuron={c.neuron} "
+            f"T={c.steps} epochs={c.epochs}",
+            f"  test accuracy   {self.test_accuracy * 100:6.2f} %",
+            f"  train accuracy  {self.train_accuracy * 100:6.2f} %",
+            "  firing rate per layer (spikes per neuron per step, test set):",
+        ]
+        width = max((len(k) for k in self.layer_rates), default=0)
+        lines += [f"    {name:<{width}}  {rate:.4f}" for name, rate in self.layer_rates.items()]
+        for key, value in self.cost.items():
+            lines.append(f"  {key:<15} {value:.4g}" if isinstance(value, float) else f"  {key:<15} {value}")
+        lines.append(f"  wall time       {self.wall_seconds:.1f} s"
+                     + (f" (resumed after epoch {self.resumed_from_epoch})" if self.resumed_from_epoch else ""))
+        lines.append(f"  checkpoint      {self.checkpoint}")
+        lines += [f"  plot            {p}" for p in self.plots]
+        return "\n".join(lines)
+
+
+def make_loaders(cfg: TrainConfig) -> tuple[DataLoader[Any], DataLoader[Any], RandomSampler]:
+    """Train/test loaders; the train sampler's generator is reseeded per epoch (exact resume)."""
+    train, test = load_dataset(cfg.data, "train"), load_dataset(cfg.data, "test")
+    collate = None
+    if DATASETS.meta(cfg.data).get("kind") == "temporal":
+        from .data.collate import pad_collate
+
+        collate = pad_collate
+    sampler = RandomSampler(train, generator=torch.Generator().manual_seed(cfg.seed))
+    train_loader = DataLoader(train, batch_size=cfg.batch_size, sampler=sampler, collate_fn=collate)
+    test_loader = DataLoader(test, batch_size=256, shuffle=False, collate_fn=collate)
+    return train_loader, test_loader, sampler
+
+
+def run_training(cfg: TrainConfig, *, resume: bool = True, plots: bool = True) -> TrainReport:
+    """Train ``cfg`` (resuming from ``out_dir/checkpoint.pt`` if present), evaluate on the test
+    split, record per-layer firing rates and cost, save plots and ``report.json``."""
+    t0 = time.perf_counter()
+    seed_everything(cfg.seed)
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    train_loader, test_loader, sampler = make_loaders(cfg)
+    model = build_model(cfg)
+    loss_fn = LOSSES.get(cfg.loss)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(cfg.epochs, 1))
+                 if cfg.scheduler == "cosine" else None)
+    regularizer = RateRegularizer(model, upper=0.5, weight=cfg.rate_reg) if cfg.rate_reg > 0 else None
+    ckpt = out / "checkpoint.pt"
+    if resume and ckpt.is_file():
+        _check_same_run(ckpt, cfg)
+    result = fit(model, train_loader, loss_fn=loss_fn, optimizer=optimizer, epochs=cfg.epochs,
+                 scheduler=scheduler, checkpoint=ckpt, resume=resume, config=cfg.to_dict(),
+                 regularizer=regularizer, progress=cfg.progress,
+                 set_epoch=lambda e: sampler.generator.manual_seed(cfg.seed * 100_003 + e))  # type: ignore[union-attr]
+    if regularizer is not None:
+        regularizer.remove()
+    train_acc = result.history[-1]["train_accuracy"] if result.history else float("nan")
+    rates, cost, test_acc, sample = _measure(model, test_loader)
+    report = TrainReport(cfg, test_acc, train_acc, rates, 0.0, ckpt, cost=cost,
+                         resumed_from_epoch=result.resumed_from_epoch)
+    if plots:
+        report.plots = _plots(model, sample, rates, result.history, out)
+    report.wall_seconds = time.perf_counter() - t0
+    (out / "report.json").write_text(json.dumps(report.to_dict(), indent=2))
+    return report
+
+
+def _check_same_run(ckpt: Path, cfg: TrainConfig) -> None:
+    """Refuse to resume a checkpoint written by a different configuration."""
+    from .learning import load_checkpoint
+
+    saved = load_checkpoint(ckpt)["config"]
+    ignore = {"epochs", "progress"}  # a run may be extended; progress bars do not change results
+    diff = sorted(k for k in cfg.to_dict() if k not in ignore and saved.get(k) != cfg.to_dict()[k])
+    if diff:
+        raise ValueError(
+            f"{ckpt} was written by a different configuration (differs in {diff}); "
+            "pass --fresh to start over or choose another out_dir"
+        )
+
+
+def _measure(model: nn.Module, test_loader: DataLoader[Any]) -> tuple[dict[str, float], dict[str, Any], float, Any]:
+    """Test accuracy, per-layer firing rates and cost over the whole test set."""
+    from . import metrics
+    from .monitors import record_rates
+
+    sample = next(iter(test_loader))[0]
+    with record_rates(model) as rec:
+        acc = evaluate(model, test_loader)["accuracy"]
+    rates = rec.rates()
+    cost = metrics.summarize(model, sample)
+    return rates, cost, acc, sample
+
+
+def _plots(model: nn.Module, sample: Any, rates: dict[str, float], history: list[dict[str, float]], out: Path) -> list[Path]:
+    """Training curves, per-layer rates and a raster of the first spiking layer (PNG)."""
+    from .monitors import plots
+
+    paths = {"training": out / "training.png", "rates": out / "rates.png", "raster": out / "raster.png"}
+    if history:
+        plots.plot_training_curves(history, paths["training"])
+    plots.plot_layer_rates(rates, paths["rates"])
+    plots.plot_raster_of_first_layer(model, sample, paths["raster"])
+    return [p for p in paths.values() if p.is_file()]

@@ -1,0 +1,166 @@
+"""Import a NIR graph (object or file) as a runnable spikeforge module."""
+
+from __future__ import annotations
+
+import copy
+import os
+import warnings
+from pathlib import Path
+
+import nir
+import numpy as np
+import torch
+
+from ...layers.graph import ModuleGraph
+from ...neurons import RESETS
+from ._converters import DT_KEY, ImportContext, NIRFormatError, NIRWarning, _finite_dt, import_leaf
+
+__all__ = ["from_nir", "read_nir"]
+
+
+def read_nir(path: str | os.PathLike[str]) -> nir.NIRGraph:
+    """Read a ``.nir`` (HDF5) file with ``nir.read`` without type checking, turning every failure
+    (missing file, truncated or foreign HDF5, unknown node type, missing fields) into
+    :class:`NIRFormatError` naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise NIRFormatError(f"NIR file {str(path)!r} does not exist")
+    try:
+        graph = nir.read(path, type_check=False)
+    except Exception as e:  # h5py/nir raise OSError, KeyError, AssertionError, TypeError... on bad files
+        raise NIRFormatError(f"{str(path)!r} is not a readable NIR file ({type(e).__name__}: {e})") from e
+    if not isinstance(graph, nir.NIRNode):
+        raise NIRFormatError(f"{str(path)!r} does not hold a NIR node")
+    return graph
+
+
+def from_nir(
+    graph: nir.NIRNode | str | os.PathLike[str],
+    *,
+    dt: float = 1e-4,
+    reset: str | None = None,
+    dtype: torch.dtype | None = None,
+    type_check: bool = True,
+) -> ModuleGraph:
+    r"""Build a :class:`~spikeforge.layers.graph.ModuleGraph` that simulates a NIR graph.
+
+    Each neuron node is integrated by forward Euler at step ``dt`` with NIR's continuous-time
+    parameters taken exactly (``tau``, ``r``, ``v_leak``, ``v_threshold``, ``v_reset``, ``w_in``,
+    per neuron), e.g. ``LIF``: :math:`v' = (1 - a) v + a r x + a v_{leak}`, :math:`a = dt/\tau`,
+    spike if :math:`v' > v_{threshold}` (strict), reset in the same step; neurons start at rest
+    (``v = v_leak``, currents 0). Edges into a node are summed; an edge that closes a cycle
+    delivers its value one step later. Nested ``NIRGraph`` nodes become nested ModuleGraphs.
+
+    Args:
+        graph: A ``nir.NIRGraph`` (or a single node), or the path of a ``.nir`` file.
+        dt: Integration step in seconds (default 1e-4 s, the NIR paper's value). If the graph's
+            ``metadata["dt"]`` (written by :func:`to_nir`) differs, a :class:`NIRWarning` says the
+            step-by-step outputs will differ from the exporter's.
+        reset: Discrete reset for spiking nodes. ``None`` uses the node's
+            ``metadata["reset_mode"]`` when present, else NIR's reset to ``v_reset``
+            (``"value"``). A mode name forces it for every node, with a :class:`NIRWarning` for
+            nodes whose declared semantics it does not reproduce.
+        dtype: Parameter dtype (default: torch's default dtype).
+        type_check: Run ``nir``'s type inference and check (shape consistency along every edge).
+
+    Returns:
+        A module mapping ``[T, B, *in] -> [T, B, *out]`` (also ``run`` / ``step`` with state).
+        Node names are kept (:attr:`ModuleGraph.node_names`, :meth:`ModuleGraph.module`).
+
+    Raises:
+        NIRFormatError: unreadable file, missing nodes, edges to nowhere, wrong shapes or
+            parameter values (the message names the node).
+        ValueError, TypeError: bad arguments.
+
+    Example:
+        >>> net = from_nir("net.nir", dt=1e-4)
+        >>> ys = net(torch.rand(100, 8, 4))
+    """
+    dt = _finite_dt(dt)
+    if reset is not None and reset not in RESETS:
+        raise ValueError(f"unknown reset mode {reset!r}; valid: {RESETS.names()} or None")
+    if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+        raise TypeError(f"dtype must be a floating-point torch.dtype, got {dtype!r}")
+    if isinstance(graph, (str, os.PathLike)):
+        graph = read_nir(graph)
+    if not isinstance(graph, nir.NIRNode):
+        raise TypeError(f"expected a nir.NIRGraph, a NIR node or a path, got {type(graph).__name__}")
+    graph = copy.deepcopy(graph)  # nir's type inference mutates the graph (adds Input/Output nodes)
+    if not isinstance(graph, nir.NIRGraph):
+        graph = _single_node_graph(graph)
+    _check_structure(graph, "")
+    if type_check:
+        try:
+            graph.infer_types()
+            graph.check_types()
+        except (ValueError, AssertionError, KeyError, TypeError, IndexError, NotImplementedError) as e:
+            raise NIRFormatError(f"NIR shape check failed: {e}") from e
+    file_dt = graph.metadata.get(DT_KEY) if isinstance(graph.metadata, dict) else None
+    if file_dt is not None:
+        try:
+            file_dt = float(np.asarray(file_dt))
+        except (TypeError, ValueError):
+            raise NIRFormatError(f"graph metadata dt={file_dt!r} is not a number") from None
+        if not np.isclose(file_dt, dt, rtol=1e-9, atol=0.0):
+            warnings.warn(f"the graph was written for dt={file_dt:g} s but is imported with dt={dt:g} s: the "
+                          f"continuous-time parameters are honoured, but step-by-step outputs differ from the "
+                          f"exporter's", NIRWarning, stacklevel=2)
+    ctx = ImportContext(dt=dt, reset=reset, dtype=dtype or torch.get_default_dtype())
+    return _build(graph, "", ctx)
+
+
+def _single_node_graph(node: nir.NIRNode) -> nir.NIRGraph:
+    shape = (node.input_type or {}).get("input")
+    if shape is None:
+        raise NIRFormatError(f"a lone {type(node).__name__} node has no input type; wrap it in a NIRGraph")
+    return nir.NIRGraph(nodes={"input": nir.Input(input_type=np.asarray(shape)), "node": node,
+                               "output": nir.Output(output_type=np.asarray(node.output_type["output"]))},
+                        edges=[("input", "node"), ("node", "output")], type_check=False)
+
+
+def _check_structure(g: nir.NIRGraph, prefix: str) -> None:
+    where = f"subgraph {prefix!r}" if prefix else "graph"
+    if not isinstance(g.nodes, dict) or not g.nodes:
+        raise NIRFormatError(f"{where} has no nodes")
+    for name, node in g.nodes.items():
+        if not isinstance(node, nir.NIRNode):
+            raise NIRFormatError(f"{where}: node {name!r} is not a NIR node ({type(node).__name__})")
+    try:
+        edges = [(str(a), str(b)) for a, b in g.edges]
+    except (TypeError, ValueError):
+        raise NIRFormatError(f"{where}: edges must be (source, destination) pairs, got {g.edges!r}") from None
+    for a, b in edges:
+        for end in (a, b):
+            if end not in g.nodes:
+                raise NIRFormatError(f"{where}: edge ({a!r}, {b!r}) refers to missing node {end!r}; "
+                                     f"nodes: {sorted(g.nodes)}")
+    if len(set(edges)) != len(edges):
+        dup = next(e for e in edges if edges.count(e) > 1)
+        raise NIRFormatError(f"{where}: duplicate edge {dup}")
+    for name, node in g.nodes.items():
+        if isinstance(node, nir.NIRGraph):
+            _check_structure(node, f"{prefix}.{name}" if prefix else name)
+
+
+def _build(g: nir.NIRGraph, prefix: str, ctx: ImportContext) -> ModuleGraph:
+    where = f"subgraph {prefix!r}" if prefix else "graph"
+    inputs = [n for n, node in g.nodes.items() if isinstance(node, nir.Input)]
+    outputs = [n for n, node in g.nodes.items() if isinstance(node, nir.Output)]
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise NIRFormatError(f"{where} must have exactly one Input and one Output node, found inputs {inputs} "
+                             f"and outputs {outputs} (multi-input/output graphs are not supported)")
+    modules = {}
+    for name, node in g.nodes.items():
+        if name in (inputs[0], outputs[0]):
+            continue
+        path = f"{prefix}.{name}" if prefix else name
+        if isinstance(node, nir.NIRGraph):
+            modules[name] = _build(node, path, ctx)
+        elif isinstance(node, (nir.Input, nir.Output)):  # unreachable: counted above
+            raise NIRFormatError(f"{where}: unexpected boundary node {name!r}")
+        else:
+            modules[name] = import_leaf(node, path, ctx)
+    try:
+        return ModuleGraph(modules, [(str(a), str(b)) for a, b in g.edges], input=inputs[0], output=outputs[0])
+    except ValueError as e:
+        raise NIRFormatError(f"{where}: {e}") from e

@@ -1,0 +1,379 @@
+"""C++ source of the fused multi-step CPU kernels (built lazily by :mod:`._build`).
+
+Kept as a Python string so it ships inside the wheel without package-data rules. The kernels
+know the LIF family only as a *charge equation with coefficients* handed over from Python
+(see :mod:`.specs`), so every coefficient is computed by the same torch expressions as the
+reference step function and the forward pass reproduces it bit for bit:
+
+    i' = ci1 * i + ci2 * x                       (kind CUBA only; otherwise the drive is x)
+    v1 = (c1 * v + c2 * drive) + c3
+    theta = vth + adapt * a                      (kind ALIF; otherwise vth)
+    z  = H(v1 - theta)                           (kind LI: the output is v1 and nothing resets)
+    v' = reset(v1, z, theta, vr)                 (subtract / value / zero / none)
+    a' = ca * a + z                              (kind ALIF)
+
+Compiled with ``-ffp-contract=off`` and without ``-ffast-math`` so no multiply-add is fused and
+nothing is reassociated: each operation rounds once, exactly like one torch elementwise op.
+
+The backward pass stores nothing from the forward pass but its inputs: for a block of neurons it
+recomputes the trajectory into a cache-resident buffer (``v1`` and the surrogate derivative per
+step), then runs the adjoint recurrence backwards in time, accumulating per-neuron gradients of
+every coefficient (summed over time) for learnable parameters.
+"""
+
+SOURCE = r"""
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <vector>
+#include <algorithm>
+#include <omp.h>
+
+namespace {
+
+enum Kind { K_LIF = 0, K_CUBA = 1, K_ALIF = 2, K_LI = 3 };
+enum Reset { R_SUB = 0, R_VAL = 1, R_ZERO = 2, R_NONE = 3 };
+enum Coef { C1 = 0, C2, C3, VTH, VR, CI1, CI2, ADAPT, CA, NCOEF };
+enum Slot { S_I = 0, S_V = 1, S_A = 2 };
+
+template <typename R, int RS>
+inline R reset_fwd(R v1, R s, R theta, R vr) {
+    if (RS == R_SUB) return v1 - s * theta;
+    if (RS == R_VAL) return v1 * ((R)1 - s) + s * vr;
+    if (RS == R_ZERO) return v1 * ((R)1 - s);
+    return v1;
+}
+
+// ---------------------------------------------------------------- forward
+template <typename R, int K, int RS>
+void forward_impl(int64_t T, int64_t M, const R* x, R* z, const R* const* st0, R* const* stT,
+                  const R* const* c, int nthreads) {
+    const int64_t CH = 512;
+    const int64_t nchunks = (M + CH - 1) / CH;
+#pragma omp parallel for num_threads(nthreads) schedule(static)
+    for (int64_t ch = 0; ch < nchunks; ++ch) {
+        const int64_t m0 = ch * CH, n = std::min(CH, M - m0);
+        R v[CH], iv[CH], av[CH];
+        for (int64_t j = 0; j < n; ++j) {
+            v[j] = st0[S_V][m0 + j];
+            if (K == K_CUBA) iv[j] = st0[S_I][m0 + j];
+            if (K == K_ALIF) av[j] = st0[S_A][m0 + j];
+        }
+        const R *c1 = c[C1] + m0, *c2 = c[C2] + m0, *c3 = c[C3] + m0;
+        const R *vth = c[VTH] + m0, *vr = c[VR] + m0;
+        const R *ci1 = c[CI1] + m0, *ci2 = c[CI2] + m0, *ad = c[ADAPT] + m0, *ca = c[CA] + m0;
+        for (int64_t t = 0; t < T; ++t) {
+            const R* xt = x + t * M + m0;
+            R* zt = z + t * M + m0;
+#pragma omp simd
+            for (int64_t j = 0; j < n; ++j) {
+                R drive = xt[j];
+                if (K == K_CUBA) { iv[j] = ci1[j] * iv[j] + ci2[j] * drive; drive = iv[j]; }
+                R v1 = c1[j] * v[j] + c2[j] * drive;
+                v1 = v1 + c3[j];
+                if (K == K_LI) { zt[j] = v1; v[j] = v1; continue; }
+                R theta = vth[j];
+                if (K == K_ALIF) theta = vth[j] + ad[j] * av[j];
+                R s = (R)((v1 - theta) > (R)0);
+                zt[j] = s;
+                v[j] = reset_fwd<R, RS>(v1, s, theta, vr[j]);
+                if (K == K_ALIF) av[j] = ca[j] * av[j] + s;
+            }
+        }
+        for (int64_t j = 0; j < n; ++j) {
+            stT[S_V][m0 + j] = v[j];
+            if (K == K_CUBA) stT[S_I][m0 + j] = iv[j];
+            if (K == K_ALIF) stT[S_A][m0 + j] = av[j];
+        }
+    }
+}
+
+// ---------------------------------------------------------------- surrogates
+// Derivative dz/du of the spike function at u = v - theta, applied in place to a buffer.
+template <typename R>
+void surrogate_inplace(int kind, double p, R* u, int64_t n) {
+    const R a = (R)p;
+    switch (kind) {
+    case 0:  // straight-through
+        for (int64_t k = 0; k < n; ++k) u[k] = (R)1;
+        break;
+    case 1:  // sigmoid(alpha)
+        for (int64_t k = 0; k < n; ++k) { R s = (R)1 / ((R)1 + std::exp(-a * u[k])); u[k] = a * s * ((R)1 - s); }
+        break;
+    case 2: {  // atan(alpha)
+        const R h = a / (R)2, q = (R)(M_PI / 2) * a;
+#pragma omp simd
+        for (int64_t k = 0; k < n; ++k) { R w = q * u[k]; u[k] = h / ((R)1 + w * w); }
+        break; }
+    case 3:  // fast sigmoid(slope)
+#pragma omp simd
+        for (int64_t k = 0; k < n; ++k) { R w = (R)1 + a * std::fabs(u[k]); u[k] = (R)1 / (w * w); }
+        break;
+    case 4:  // triangle(width)
+#pragma omp simd
+        for (int64_t k = 0; k < n; ++k) { R w = (R)1 - std::fabs(u[k]) / a; u[k] = (w > (R)0 ? w : (R)0) / a; }
+        break;
+    case 5:  // rectangle(width)
+#pragma omp simd
+        for (int64_t k = 0; k < n; ++k) u[k] = (std::fabs(u[k]) < a / (R)2 ? (R)1 : (R)0) / a;
+        break;
+    case 6: {  // erf(sigma): gaussian density
+        const R norm = (R)1 / (a * (R)std::sqrt(2 * M_PI));
+        for (int64_t k = 0; k < n; ++k) { R w = u[k] / a; u[k] = std::exp((R)-0.5 * w * w) * norm; }
+        break; }
+    case 7:  // piecewise quadratic(alpha)
+#pragma omp simd
+        for (int64_t k = 0; k < n; ++k) { R w = a - a * a * std::fabs(u[k]); u[k] = w > (R)0 ? w : (R)0; }
+        break;
+    }
+}
+
+// ---------------------------------------------------------------- backward
+template <typename R, int K, int RS, bool NEEDP>
+void backward_impl(int64_t T, int64_t M, const R* x, const R* gz, int64_t gst, int64_t gsm, R* gx, const R* const* st0,
+                   const R* const* gstT, R* const* gst0, const R* const* c, R* const* gc,
+                   int detach, int sg_kind, double sg_p, int nthreads) {
+    // Block of neurons whose whole trajectory fits in cache: V1 and SG (and I, A) buffers.
+    int64_t nbuf = 2 + (K == K_CUBA) + (K == K_ALIF);
+    int64_t CH = (int64_t)(384 * 1024) / (int64_t)(std::max<int64_t>(T, 1) * nbuf * (int64_t)sizeof(R));
+    CH = std::max<int64_t>(16, std::min<int64_t>(512, CH / 16 * 16));
+    const int64_t nchunks = (M + CH - 1) / CH;
+    const R keep = detach ? (R)0 : (R)1;
+#pragma omp parallel num_threads(nthreads)
+    {
+        std::vector<R> V1((size_t)(T * CH)), SG(K == K_LI ? 1 : (size_t)(T * CH));
+        std::vector<R> IB(K == K_CUBA ? (size_t)((T + 1) * CH) : 1);
+        std::vector<R> AB(K == K_ALIF ? (size_t)((T + 1) * CH) : 1);
+        std::vector<R> gv(CH), gi(CH), ga(CH), vpb(CH), gzb(CH), acc((size_t)NCOEF * CH);
+#pragma omp for schedule(static)
+        for (int64_t ch = 0; ch < nchunks; ++ch) {
+            const int64_t m0 = ch * CH, n = std::min(CH, M - m0);
+            const R *c1 = c[C1] + m0, *c2 = c[C2] + m0, *c3 = c[C3] + m0;
+            const R *vth = c[VTH] + m0, *vr = c[VR] + m0;
+            const R *ci1 = c[CI1] + m0, *ci2 = c[CI2] + m0, *ad = c[ADAPT] + m0, *ca = c[CA] + m0;
+            // 1. recompute the forward trajectory of this block (same arithmetic as forward_impl)
+            R v[512], iv[512], av[512];
+            for (int64_t j = 0; j < n; ++j) {
+                v[j] = st0[S_V][m0 + j];
+                if (K == K_CUBA) { iv[j] = st0[S_I][m0 + j]; IB[j] = iv[j]; }
+                if (K == K_ALIF) { av[j] = st0[S_A][m0 + j]; AB[j] = av[j]; }
+            }
+            for (int64_t t = 0; t < T; ++t) {
+                const R* xt = x + t * M + m0;
+                R* v1b = V1.data() + t * CH;
+                R* ub = SG.data() + (K == K_LI ? 0 : t * CH);
+#pragma omp simd
+                for (int64_t j = 0; j < n; ++j) {
+                    R drive = xt[j];
+                    if (K == K_CUBA) { iv[j] = ci1[j] * iv[j] + ci2[j] * drive; drive = iv[j]; }
+                    R v1 = c1[j] * v[j] + c2[j] * drive;
+                    v1 = v1 + c3[j];
+                    v1b[j] = v1;
+                    if (K == K_LI) { v[j] = v1; continue; }
+                    R theta = vth[j];
+                    if (K == K_ALIF) theta = vth[j] + ad[j] * av[j];
+                    R u = v1 - theta;
+                    ub[j] = u;
+                    R s = (R)(u > (R)0);
+                    v[j] = reset_fwd<R, RS>(v1, s, theta, vr[j]);
+                    if (K == K_ALIF) av[j] = ca[j] * av[j] + s;
+                }
+                if (K == K_CUBA) for (int64_t j = 0; j < n; ++j) IB[(t + 1) * CH + j] = iv[j];
+                if (K == K_ALIF) for (int64_t j = 0; j < n; ++j) AB[(t + 1) * CH + j] = av[j];
+            }
+            if (K != K_LI)  // u -> surrogate derivative; spikes are re-derived from V1
+                for (int64_t t = 0; t < T; ++t) surrogate_inplace<R>(sg_kind, sg_p, SG.data() + t * CH, n);
+            // 2. adjoint recurrence, backwards in time
+            for (int64_t j = 0; j < n; ++j) {
+                gv[j] = gstT[S_V] ? gstT[S_V][m0 + j] : (R)0;
+                gi[j] = (K == K_CUBA && gstT[S_I]) ? gstT[S_I][m0 + j] : (R)0;
+                ga[j] = (K == K_ALIF && gstT[S_A]) ? gstT[S_A][m0 + j] : (R)0;
+            }
+            if (NEEDP) std::fill(acc.begin(), acc.end(), (R)0);
+            R* a_c1 = acc.data() + C1 * CH; R* a_c2 = acc.data() + C2 * CH; R* a_c3 = acc.data() + C3 * CH;
+            R* a_vth = acc.data() + VTH * CH; R* a_vr = acc.data() + VR * CH;
+            R* a_ci1 = acc.data() + CI1 * CH; R* a_ci2 = acc.data() + CI2 * CH;
+            R* a_ad = acc.data() + ADAPT * CH; R* a_ca = acc.data() + CA * CH;
+            for (int64_t t = T - 1; t >= 0; --t) {
+                const R* gzt = gz + t * gst + m0 * gsm;  // output gradient, any 2-D strides
+                if (gsm != 1) {
+                    for (int64_t j = 0; j < n; ++j) gzb[j] = gzt[j * gsm];
+                    gzt = gzb.data();
+                }
+                const R* xt = x + t * M + m0;
+                R* gxt = gx + t * M + m0;
+                const R* v1b = V1.data() + t * CH;
+                const R* v1p = V1.data() + (t - 1) * CH;  // only read when t > 0
+                const R* sgb = SG.data() + (K == K_LI ? 0 : t * CH);
+                const R* ib = IB.data() + (K == K_CUBA ? t * CH : 0);
+                const R* ab = AB.data() + (K == K_ALIF ? t * CH : 0);
+                const R* abp = AB.data() + (K == K_ALIF && t > 0 ? (t - 1) * CH : 0);
+                if (NEEDP) {  // membrane before this step: the reset of the previous step's v1
+                    if (t > 0) {
+#pragma omp simd
+                        for (int64_t j = 0; j < n; ++j) {
+                            const R w = v1p[j];
+                            if (K == K_LI) { vpb[j] = w; continue; }
+                            R thp = vth[j];
+                            if (K == K_ALIF) thp = vth[j] + ad[j] * abp[j];
+                            const R sp = (R)((w - thp) > (R)0);
+                            vpb[j] = reset_fwd<R, RS>(w, sp, thp, vr[j]);
+                        }
+                    } else {
+                        for (int64_t j = 0; j < n; ++j) vpb[j] = st0[S_V][m0 + j];
+                    }
+                }
+#pragma omp simd
+                for (int64_t j = 0; j < n; ++j) {
+                    const R v1 = v1b[j];
+                    R gv1;
+                    if (K == K_LI) {
+                        gv1 = gzt[j] + gv[j];
+                    } else {
+                        R theta = vth[j];
+                        if (K == K_ALIF) theta = vth[j] + ad[j] * ab[j];
+                        const R s = (R)((v1 - theta) > (R)0);
+                        const R g = gv[j];
+                        R dv1, ds, dth = (R)0, dvr = (R)0;
+                        if (RS == R_SUB) { dv1 = g; ds = -g * theta; dth = -g * s; }
+                        else if (RS == R_VAL) { dv1 = g * ((R)1 - s); ds = g * (vr[j] - v1); dvr = g * s; }
+                        else if (RS == R_ZERO) { dv1 = g * ((R)1 - s); ds = -g * v1; }
+                        else { dv1 = g; ds = (R)0; }
+                        R gs = gzt[j] + keep * ds;
+                        if (K == K_ALIF) gs = gs + ga[j];
+                        const R gu = gs * sgb[j];
+                        gv1 = dv1 + gu;
+                        const R gth = dth - gu;
+                        if (NEEDP) { a_vth[j] += gth; a_vr[j] += dvr; }
+                        if (K == K_ALIF) {
+                            if (NEEDP) { a_ad[j] += gth * ab[j]; a_ca[j] += ga[j] * ab[j]; }
+                            ga[j] = ga[j] * ca[j] + gth * ad[j];
+                        }
+                    }
+                    if (NEEDP) {
+                        a_c1[j] += gv1 * vpb[j];
+                        a_c3[j] += gv1;
+                        a_c2[j] += gv1 * (K == K_CUBA ? ib[CH + j] : xt[j]);
+                    }
+                    const R gdrive = gv1 * c2[j];
+                    if (K == K_CUBA) {
+                        const R git = gi[j] + gdrive;
+                        if (NEEDP) { a_ci1[j] += git * ib[j]; a_ci2[j] += git * xt[j]; }
+                        gxt[j] = git * ci2[j];
+                        gi[j] = git * ci1[j];
+                    } else {
+                        gxt[j] = gdrive;
+                    }
+                    gv[j] = gv1 * c1[j];
+                }
+                            }
+            for (int64_t j = 0; j < n; ++j) {
+                if (gst0[S_V]) gst0[S_V][m0 + j] = gv[j];
+                if (K == K_CUBA && gst0[S_I]) gst0[S_I][m0 + j] = gi[j];
+                if (K == K_ALIF && gst0[S_A]) gst0[S_A][m0 + j] = ga[j];
+            }
+            if (NEEDP)
+                for (int k = 0; k < NCOEF; ++k)
+                    if (gc[k]) for (int64_t j = 0; j < n; ++j) gc[k][m0 + j] = acc[k * CH + j];
+        }
+    }
+}
+
+template <typename R, int K, int RS>
+void backward_p(bool needp, int64_t T, int64_t M, const R* x, const R* gz, int64_t gst, int64_t gsm, R* gx, const R* const* st0,
+                const R* const* gstT, R* const* gst0, const R* const* c, R* const* gc,
+                int detach, int sg_kind, double sg_p, int nthreads) {
+    if (needp) backward_impl<R, K, RS, true>(T, M, x, gz, gst, gsm, gx, st0, gstT, gst0, c, gc, detach, sg_kind, sg_p, nthreads);
+    else backward_impl<R, K, RS, false>(T, M, x, gz, gst, gsm, gx, st0, gstT, gst0, c, gc, detach, sg_kind, sg_p, nthreads);
+}
+
+#define SF_DISPATCH(KIND, RESET, CALL)                                              \
+    switch (KIND * 4 + RESET) {                                                     \
+    case 0: CALL(K_LIF, R_SUB); break;   case 1: CALL(K_LIF, R_VAL); break;         \
+    case 2: CALL(K_LIF, R_ZERO); break;  case 3: CALL(K_LIF, R_NONE); break;        \
+    case 4: CALL(K_CUBA, R_SUB); break;  case 5: CALL(K_CUBA, R_VAL); break;        \
+    case 6: CALL(K_CUBA, R_ZERO); break; case 7: CALL(K_CUBA, R_NONE); break;       \
+    case 8: CALL(K_ALIF, R_SUB); break;  case 9: CALL(K_ALIF, R_VAL); break;        \
+    case 10: CALL(K_ALIF, R_ZERO); break; case 11: CALL(K_ALIF, R_NONE); break;     \
+    case 15: CALL(K_LI, R_NONE); break;                                             \
+    default: return 1;                                                              \
+    }
+
+}  // namespace
+
+#define SF_EXPORT(R, SUF)                                                                          \
+extern "C" int sf_forward_##SUF(int kind, int reset, int64_t T, int64_t M, const R* x, R* z,       \
+                                const R* const* st0, R* const* stT, const R* const* c, int nt) {   \
+    _SF_FWD_BODY(R)                                                                                \
+    return 0;                                                                                      \
+}                                                                                                  \
+extern "C" int sf_backward_##SUF(int kind, int reset, int detach, int sg_kind, double sg_p,        \
+                                 int64_t T, int64_t M, const R* x, const R* gz, int64_t gst,       \
+                                 int64_t gsm, R* gx,                                               \
+                                 const R* const* st0, const R* const* gstT, R* const* gst0,        \
+                                 const R* const* c, R* const* gc, int needp, int nt) {             \
+    _SF_BWD_BODY(R)                                                                                \
+    return 0;                                                                                      \
+}
+
+#define _SF_FWD_CALL_float(K, RS) forward_impl<float, K, RS>(T, M, x, z, st0, stT, c, nt)
+#define _SF_FWD_CALL_double(K, RS) forward_impl<double, K, RS>(T, M, x, z, st0, stT, c, nt)
+#define _SF_FWD_BODY(R) SF_DISPATCH(kind, reset, _SF_FWD_CALL_##R)
+#define _SF_BWD_CALL_float(K, RS) backward_p<float, K, RS>(needp != 0, T, M, x, gz, gst, gsm, gx, st0, gstT, gst0, c, gc, detach, sg_kind, sg_p, nt)
+#define _SF_BWD_CALL_double(K, RS) backward_p<double, K, RS>(needp != 0, T, M, x, gz, gst, gsm, gx, st0, gstT, gst0, c, gc, detach, sg_kind, sg_p, nt)
+#define _SF_BWD_BODY(R) SF_DISPATCH(kind, reset, _SF_BWD_CALL_##R)
+
+SF_EXPORT(float, f32)
+SF_EXPORT(double, f64)
+
+// ---------------------------------------------------------------- event-driven linear
+// y[r, :] = bias + sum_{k : x[r, k] != 0} x[r, k] * wt[k, :]   (wt = weight transposed, [K, N])
+template <typename R>
+void event_linear_impl(int64_t rows, int64_t K, int64_t N, const R* x, const R* wt, const R* bias, R* y, int nt) {
+#pragma omp parallel num_threads(nt)
+    {
+        std::vector<int64_t> idx(K);
+        std::vector<R> val(K);
+#pragma omp for schedule(static)
+        for (int64_t r = 0; r < rows; ++r) {
+            const R* xr = x + r * K;
+            int64_t nnz = 0;
+            for (int64_t k = 0; k < K; ++k) {
+                if (xr[k] != (R)0) { idx[nnz] = k; val[nnz] = xr[k]; ++nnz; }
+            }
+            R* yr = y + r * N;
+            const int64_t TILE = 64;
+            for (int64_t n0 = 0; n0 < N; n0 += TILE) {
+                const int64_t nn = std::min(TILE, N - n0);
+                R acc[TILE];
+                for (int64_t j = 0; j < nn; ++j) acc[j] = bias ? bias[n0 + j] : (R)0;
+                for (int64_t q = 0; q < nnz; ++q) {
+                    const R* w = wt + idx[q] * N + n0;
+                    const R s = val[q];
+                    if (s == (R)1) {
+#pragma omp simd
+                        for (int64_t j = 0; j < nn; ++j) acc[j] += w[j];
+                    } else {
+#pragma omp simd
+                        for (int64_t j = 0; j < nn; ++j) acc[j] += s * w[j];
+                    }
+                }
+                for (int64_t j = 0; j < nn; ++j) yr[n0 + j] = acc[j];
+            }
+        }
+    }
+}
+
+extern "C" int sf_event_linear_f32(int64_t rows, int64_t K, int64_t N, const float* x, const float* wt,
+                                   const float* bias, float* y, int nt) {
+    event_linear_impl<float>(rows, K, N, x, wt, bias, y, nt);
+    return 0;
+}
+extern "C" int sf_event_linear_f64(int64_t rows, int64_t K, int64_t N, const double* x, const double* wt,
+                                   const double* bias, double* y, int nt) {
+    event_linear_impl<double>(rows, K, N, x, wt, bias, y, nt);
+    return 0;
+}
+
+extern "C" int sf_abi_version() { return 1; }
+"""

@@ -1,0 +1,201 @@
+"""The ``"cpp"`` backend: fused multi-step LIF-family kernels for CPU tensors.
+
+One autograd function runs all ``T`` steps of a layer in one call. Forward writes only the
+outputs and the final state; backward recomputes the trajectory block by block (see
+:mod:`._cpu_source`) so the only tensors kept for backward are the inputs themselves.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import platform
+from typing import Any, NamedTuple
+
+import torch
+from torch import Tensor
+
+from ..surrogate import (ATan, Erf, FastSigmoid, PiecewiseQuadratic, Rectangle, Sigmoid,
+                         StraightThrough, Surrogate, Triangle)
+from ._build import BackendUnavailableError, load_library
+from .specs import COEFS, SLOTS, KernelSpec, reset_code
+
+__all__ = ["surrogate_code", "supports", "run_cpp"]
+
+# Surrogate type -> (kernel code, name of its scale parameter or None).
+_SURROGATE_CODES: dict[type, tuple[int, str | None]] = {
+    StraightThrough: (0, None), Sigmoid: (1, "alpha"), ATan: (2, "alpha"), FastSigmoid: (3, "slope"),
+    Triangle: (4, "width"), Rectangle: (5, "width"), Erf: (6, "sigma"), PiecewiseQuadratic: (7, "alpha"),
+}
+
+
+def surrogate_code(sg: Surrogate) -> tuple[int, float] | None:
+    """``(code, scale)`` of a built-in surrogate (exact type), or ``None`` (e.g. ``Custom``)."""
+    entry = _SURROGATE_CODES.get(type(sg))
+    if entry is None:
+        return None
+    code, attr = entry
+    return code, float(getattr(sg, attr)) if attr else 0.0
+
+
+def supports(spec: KernelSpec | None, xs: Tensor, state: Any, kwargs: dict[str, Any]) -> str | None:
+    """``None`` if the ``cpp`` backend can run this call exactly, else the reason it cannot."""
+    if spec is None:
+        return "no fused kernel for this neuron model"
+    if xs.device.type != "cpu":
+        return f"the 'cpp' backend runs on CPU tensors, got device {xs.device}"
+    if xs.dtype not in (torch.float32, torch.float64):
+        return f"the 'cpp' backend supports float32/float64, got {xs.dtype}"
+    if spec.spiking:
+        if reset_code(kwargs.get("reset")) is None:
+            return "custom reset functions have no fused kernel"
+        if surrogate_code(kwargs.get("surrogate")) is None:
+            return f"surrogate {type(kwargs.get('surrogate')).__name__} has no fused kernel"
+    fields = getattr(state, "_fields", None)
+    if fields != spec.state_fields:
+        return f"unexpected state {type(state).__name__}{fields}"
+    for s in state:
+        if not isinstance(s, Tensor) or s.shape != xs.shape[1:]:
+            return "state tensors must have the shape of one input step"
+    return None
+
+
+class _Config(NamedTuple):
+    kind: int
+    reset: int
+    detach: int
+    sg_kind: int
+    sg_p: float
+    slots: tuple[int, ...]  # kernel slot of each state field
+    coef_slots: tuple[int, ...]  # kernel slot of each coefficient passed in
+    nthreads: int
+
+
+_libc = ctypes.CDLL(None) if platform.system() == "Linux" else None
+_MADV_HUGEPAGE = 14
+_HUGE = 2 << 20
+
+
+def _empty_like(x: Tensor) -> Tensor:
+    """``torch.empty_like`` that asks Linux for transparent huge pages on large outputs.
+
+    A fresh multi-megabyte tensor is first touched inside the kernel; with 4 KiB pages that costs
+    one page fault per 4 KiB (as much as the kernel itself on some VMs). ``madvise`` only hints
+    the kernel; contents and results are unaffected.
+    """
+    t = torch.empty_like(x, memory_format=torch.contiguous_format)
+    nbytes = t.numel() * t.element_size()
+    if _libc is not None and nbytes >= 4 * _HUGE:
+        start = (t.data_ptr() + _HUGE - 1) // _HUGE * _HUGE
+        end = (t.data_ptr() + nbytes) // _HUGE * _HUGE
+        if end > start:
+            _libc.madvise(ctypes.c_void_p(start), ctypes.c_size_t(end - start), _MADV_HUGEPAGE)
+    return t
+
+
+def _ptr(t: Tensor | None) -> int | None:
+    return None if t is None else t.data_ptr()
+
+
+def _ptr_array(tensors: list[Tensor | None]) -> ctypes.Array:
+    return (ctypes.c_void_p * len(tensors))(*[_ptr(t) for t in tensors])
+
+
+class _FusedRun(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, cfg: _Config, x: Tensor, *rest: Tensor) -> tuple[Tensor, ...]:  # type: ignore[override]
+        n_state = len(cfg.slots)
+        states, coefs = rest[:n_state], rest[n_state:]
+        lib = load_library()
+        T, M = x.shape
+        suf = "f32" if x.dtype == torch.float32 else "f64"
+        z = _empty_like(x)
+        finals = [torch.empty_like(s) for s in states]
+        st0: list[Tensor | None] = [None] * 3
+        stT: list[Tensor | None] = [None] * 3
+        for slot, s, f in zip(cfg.slots, states, finals):
+            st0[slot], stT[slot] = s, f
+        c: list[Tensor | None] = [None] * len(COEFS)
+        for slot, t in zip(cfg.coef_slots, coefs):
+            c[slot] = t
+        dummy = x.new_zeros(M)  # coefficient slots the model does not use
+        c = [dummy if t is None else t for t in c]
+        rc = getattr(lib, f"sf_forward_{suf}")(cfg.kind, cfg.reset, T, M, x.data_ptr(), z.data_ptr(),
+                                              _ptr_array(st0), _ptr_array(stT), _ptr_array(c), cfg.nthreads)
+        if rc != 0:
+            raise RuntimeError(f"fused kernel rejected kind={cfg.kind} reset={cfg.reset}")
+        ctx.cfg = cfg
+        ctx.save_for_backward(x, *states, *coefs)
+        return (z, *finals)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: Any, gz: Tensor | None, *gfinals: Tensor | None) -> tuple[Any, ...]:  # type: ignore[override]
+        cfg: _Config = ctx.cfg
+        x, *rest = ctx.saved_tensors
+        n_state = len(cfg.slots)
+        states, coefs = rest[:n_state], rest[n_state:]
+        lib = load_library()
+        T, M = x.shape
+        suf = "f32" if x.dtype == torch.float32 else "f64"
+        if gz is None:
+            gz = x.new_zeros(()).expand(T, M)
+        if gz.dim() != 2 or gz.stride(1) not in (0, 1):
+            gz = gz.contiguous()
+        gx = _empty_like(x)
+        st0: list[Tensor | None] = [None] * 3
+        gstT: list[Tensor | None] = [None] * 3
+        gst0: list[Tensor | None] = [None] * 3
+        gstates = []
+        for k, (slot, s, g) in enumerate(zip(cfg.slots, states, gfinals)):
+            st0[slot] = s
+            gstT[slot] = None if g is None else g.contiguous()
+            g0 = torch.empty_like(s)
+            gst0[slot] = g0
+            gstates.append(g0 if ctx.needs_input_grad[2 + k] else None)
+        dummy = x.new_zeros(M)
+        c: list[Tensor | None] = [dummy] * len(COEFS)
+        gc: list[Tensor | None] = [None] * len(COEFS)
+        gcoefs: list[Tensor | None] = []
+        for k, (slot, t) in enumerate(zip(cfg.coef_slots, coefs)):
+            c[slot] = t
+            if ctx.needs_input_grad[2 + n_state + k]:
+                gc[slot] = torch.empty_like(t)
+            gcoefs.append(gc[slot])
+        needp = int(any(g is not None for g in gc))
+        rc = getattr(lib, f"sf_backward_{suf}")(
+            cfg.kind, cfg.reset, cfg.detach, cfg.sg_kind, cfg.sg_p, T, M, x.data_ptr(), gz.data_ptr(),
+            gz.stride(0), gz.stride(1), gx.data_ptr(), _ptr_array(st0), _ptr_array(gstT), _ptr_array(gst0), _ptr_array(c),
+            _ptr_array(gc), needp, cfg.nthreads)
+        if rc != 0:
+            raise RuntimeError(f"fused kernel rejected kind={cfg.kind} reset={cfg.reset}")
+        return (None, gx if ctx.needs_input_grad[1] else None, *gstates, *gcoefs)
+
+
+def run_cpp(spec: KernelSpec, xs: Tensor, state: Any, p: Any, kwargs: dict[str, Any]) -> tuple[Tensor, Any]:
+    """Run a whole ``[T, B, *]`` sequence through the fused kernel; same contract as ``Neuron.run``."""
+    why = supports(spec, xs, state, kwargs)
+    if why is not None:
+        raise BackendUnavailableError(why)
+    load_library()  # build errors surface here, before autograd is involved
+    shape = xs.shape  # [T, B, *]
+    T = shape[0]
+    x2 = xs.reshape(T, -1).contiguous()  # [T, M], M = B * prod(*)
+    M = x2.shape[1]
+    coefs = spec.coefs(p, float(kwargs["dt"]))
+    names = [n for n in COEFS if n in coefs]
+    # Per-neuron coefficients broadcast to every element [M]; autograd sums them back.
+    flat = [torch.as_tensor(coefs[n], dtype=xs.dtype).expand(shape[1:]).reshape(M).contiguous() for n in names]
+    if spec.spiking:
+        sg_kind, sg_p = surrogate_code(kwargs["surrogate"])  # type: ignore[misc]
+        reset = reset_code(kwargs["reset"])
+        detach = int(bool(kwargs.get("detach_reset", False)))
+    else:
+        sg_kind, sg_p, reset, detach = 0, 0.0, 3, 1
+    cfg = _Config(kind=spec.kind, reset=int(reset), detach=detach, sg_kind=sg_kind, sg_p=sg_p,
+                  slots=tuple(SLOTS.index(f) for f in spec.state_fields),
+                  coef_slots=tuple(COEFS.index(n) for n in names), nthreads=torch.get_num_threads())
+    states = [s.reshape(M).contiguous() for s in state]
+    z, *finals = _FusedRun.apply(cfg, x2, *states, *flat)
+    z = z.view(shape)  # [T, M] -> [T, B, *]
+    new_state = type(state)(*(f.view(shape[1:]) for f in finals))
+    return z, new_state

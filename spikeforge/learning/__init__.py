@@ -1,0 +1,23 @@
+"""How weights change: losses, regularizers, the BPTT training loop and checkpoints."""
+
+from .checkpoint import CheckpointError as CheckpointError
+from .checkpoint import load_checkpoint as load_checkpoint
+from .checkpoint import load_model as load_model
+from .checkpoint import save_checkpoint as save_checkpoint
+from .losses import LOSSES as LOSSES
+from .losses import ce_count_loss as ce_count_loss
+from .losses import ce_membrane_loss as ce_membrane_loss
+from .losses import first_spike_time_loss as first_spike_time_loss
+from .losses import mse_count_loss as mse_count_loss
+from .regularizers import RateRegularizer as RateRegularizer
+from .regularizers import firing_rate_regularizer as firing_rate_regularizer
+from .trainer import FitResult as FitResult
+from .trainer import evaluate as evaluate
+from .trainer import fit as fit
+from .trainer import seed_everything as seed_everything
+
+__all__ = [
+    "LOSSES", "CheckpointError", "FitResult", "RateRegularizer", "ce_count_loss", "ce_membrane_loss", "evaluate", "fit",
+    "first_spike_time_loss", "firing_rate_regularizer", "load_checkpoint", "load_model",
+    "mse_count_loss", "save_checkpoint", "seed_everything",
+]

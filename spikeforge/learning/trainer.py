@@ -1,0 +1,177 @@
+"""``fit`` / ``evaluate``: a plain training loop with progress bars and exact resume."""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from .checkpoint import load_checkpoint, save_checkpoint, set_rng_state
+
+__all__ = ["seed_everything", "fit", "evaluate", "FitResult"]
+
+LossFn = Callable[[Tensor, Tensor], Tensor]
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch RNGs."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+@dataclass
+class FitResult:
+    """What :func:`fit` did: per-epoch history and where the last checkpoint is."""
+
+    history: list[dict[str, float]] = field(default_factory=list)
+    checkpoint: Path | None = None
+    resumed_from_epoch: int = 0
+
+
+def _unpack(batch: Any) -> tuple[Tensor, Tensor]:
+    """``(x, y)`` or ``(xs, y, lengths)`` (padded temporal batches) → ``(x, y)``."""
+    if not isinstance(batch, (tuple, list)) or len(batch) < 2:
+        raise ValueError("a batch must be (inputs, targets) or (inputs, targets, lengths)")
+    return batch[0], batch[1]
+
+
+def evaluate(
+    model: nn.Module,
+    data: Iterable[Any],
+    *,
+    loss_fn: LossFn | None = None,
+    predict: Callable[[Tensor], Tensor] | None = None,
+    progress: bool = False,
+) -> dict[str, float]:
+    """Accuracy (and mean loss if ``loss_fn``) of ``model`` over ``data``.
+
+    ``model(x)`` must return time-major outputs ``[T, B, C]``; the predicted class is the argmax
+    of the time-mean unless ``predict(out) -> [B]`` is given.
+    """
+    was_training = model.training
+    model.eval()
+    correct, n, loss_sum = 0, 0, 0.0
+    with torch.no_grad():
+        for batch in tqdm(data, desc="eval", leave=False, disable=not progress):
+            x, y = _unpack(batch)
+            out = model(x)  # [T, B, C]
+            pred = predict(out) if predict is not None else out.mean(0).argmax(-1)
+            correct += int((pred == y).sum())
+            n += int(y.shape[0])
+            if loss_fn is not None:
+                loss_sum += float(loss_fn(out, y)) * int(y.shape[0])
+    model.train(was_training)
+    if n == 0:
+        raise ValueError("evaluate() got no samples")
+    result = {"accuracy": correct / n, "samples": float(n)}
+    if loss_fn is not None:
+        result["loss"] = loss_sum / n
+    return result
+
+
+def fit(
+    model: nn.Module,
+    train_data: Iterable[Any],
+    *,
+    loss_fn: LossFn,
+    optimizer: torch.optim.Optimizer,
+    epochs: int,
+    scheduler: Any = None,
+    val_data: Iterable[Any] | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
+    resume: bool = False,
+    config: dict[str, Any] | None = None,
+    regularizer: Callable[[nn.Module, Tensor], Tensor] | None = None,
+    grad_clip: float | None = None,
+    progress: bool = True,
+    set_epoch: Callable[[int], None] | None = None,
+) -> FitResult:
+    """Train for ``epochs`` epochs with BPTT, checkpointing after every epoch.
+
+    Args:
+        model: Maps a batch's inputs to time-major outputs ``[T, B, C]``.
+        train_data: Iterable of ``(x, y)`` batches (e.g. a ``DataLoader``).
+        loss_fn: ``loss_fn(out [T, B, C], y [B]) -> scalar``.
+        optimizer, scheduler: Standard torch objects; the scheduler steps once per epoch.
+        epochs: Total number of epochs (a resumed run continues up to this number).
+        val_data: Evaluated after each epoch (accuracy in the history).
+        checkpoint: File written after each epoch (atomically).
+        resume: Continue from ``checkpoint`` if it exists: model, optimizer, scheduler, RNG
+            states and epoch are restored, so the result equals an uninterrupted run.
+        config: Plain data stored in the checkpoint (lets :func:`load_model` rebuild the model).
+        regularizer: ``regularizer(model, out) -> scalar`` added to the loss.
+        grad_clip: Clip the global gradient norm to this value.
+        set_epoch: Called with the epoch index before each epoch (e.g. to reseed a sampler so
+            shuffling depends only on the epoch, which makes resume exact).
+    """
+    if epochs < 0:
+        raise ValueError(f"epochs must be >= 0, got {epochs}")
+    result = FitResult()
+    start = 0
+    ckpt_path = Path(checkpoint) if checkpoint is not None else None
+    if resume:
+        if ckpt_path is None:
+            raise ValueError("resume=True needs a checkpoint path")
+        if ckpt_path.is_file():
+            payload = load_checkpoint(ckpt_path)
+            model.load_state_dict(payload["model"])
+            if payload["optimizer"] is not None:
+                optimizer.load_state_dict(payload["optimizer"])
+            if scheduler is not None and payload["scheduler"] is not None:
+                scheduler.load_state_dict(payload["scheduler"])
+            set_rng_state(payload["rng"])
+            start = int(payload["epoch"])
+            result.history = list(payload["history"])
+            result.resumed_from_epoch = start
+    for epoch in range(start, epochs):
+        if set_epoch is not None:
+            set_epoch(epoch)
+        model.train()
+        t0 = time.perf_counter()
+        loss_sum, correct, n = 0.0, 0, 0
+        bar = tqdm(train_data, desc=f"epoch {epoch + 1}/{epochs}", leave=False, disable=not progress)
+        for batch in bar:
+            x, y = _unpack(batch)
+            out = model(x)  # [T, B, C]
+            loss = loss_fn(out, y)
+            if regularizer is not None:
+                loss = loss + regularizer(model, out)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"loss became {float(loss)} at epoch {epoch + 1}; lower the learning rate")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if grad_clip is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+            optimizer.step()
+            b = int(y.shape[0])
+            loss_sum += float(loss.detach()) * b
+            correct += int((out.detach().mean(0).argmax(-1) == y).sum())
+            n += b
+            bar.set_postfix(loss=f"{loss_sum / n:.4f}", acc=f"{correct / n:.3f}")
+        if scheduler is not None:
+            scheduler.step()
+        if n == 0:
+            raise ValueError("fit() got an empty training set")
+        row = {"epoch": float(epoch + 1), "loss": loss_sum / n, "train_accuracy": correct / n,
+               "seconds": time.perf_counter() - t0}
+        if val_data is not None:
+            row["val_accuracy"] = evaluate(model, val_data)["accuracy"]
+        result.history.append(row)
+        if progress:
+            msg = " ".join(f"{k}={v:.4g}" for k, v in row.items() if not math.isnan(v))
+            tqdm.write(msg)
+        if ckpt_path is not None:
+            result.checkpoint = save_checkpoint(ckpt_path, model=model, epoch=epoch + 1, optimizer=optimizer,
+                                                scheduler=scheduler, config=config, history=result.history)
+    return result

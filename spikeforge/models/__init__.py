@@ -1,0 +1,10 @@
+"""Model zoo: registered builders (``create_model``, ``list_models``)."""
+
+from . import mlp as _mlp  # noqa: F401  (registers "mlp")
+from ._factory import MODELS as MODELS
+from ._factory import build_model as build_model
+from ._factory import create_model as create_model
+from ._factory import list_models as list_models
+from .mlp import SNNClassifier as SNNClassifier
+
+__all__ = ["MODELS", "SNNClassifier", "build_model", "create_model", "list_models"]

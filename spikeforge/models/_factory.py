@@ -1,0 +1,41 @@
+"""Model registry and the factory used by the trainer and the CLI."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import nn
+
+from .._registry import Registry
+
+__all__ = ["MODELS", "build_model", "create_model", "list_models"]
+
+MODELS: Registry[Any] = Registry("model")
+"""Registry of model builders ``f(cfg: TrainConfig, *, in_features, num_classes, temporal) -> nn.Module``."""
+
+
+def build_model(cfg: Any) -> nn.Module:
+    """Build ``cfg.model`` sized for the dataset ``cfg.data`` (input shape and classes from the
+    dataset registry's metadata)."""
+    from ..data import DATASETS
+
+    meta = DATASETS.meta(cfg.data)
+    missing = {"num_classes", "input_shape", "kind"} - set(meta)
+    if missing:
+        raise ValueError(f"dataset {cfg.data!r} lacks registry metadata {sorted(missing)} needed to size a model")
+    in_features = 1
+    for d in meta["input_shape"]:
+        in_features *= int(d)
+    return MODELS.create(cfg.model, cfg, in_features=in_features, num_classes=int(meta["num_classes"]),
+                         temporal=meta["kind"] == "temporal")
+
+
+def create_model(name: str, **overrides: Any) -> nn.Module:
+    """Build a registered model from :class:`~spikeforge.config.TrainConfig` defaults plus overrides."""
+    from ..config import TrainConfig
+
+    return build_model(TrainConfig.from_dict({"model": name, **overrides}))
+
+
+def list_models() -> list[str]:
+    return MODELS.names()

@@ -1,0 +1,68 @@
+"""Fully connected spiking classifier: encoder → (Linear → spiking neuron)×L → Linear → LI."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ..neurons import LI, NEURONS
+from ._factory import MODELS
+
+__all__ = ["SNNClassifier", "spiking_mlp"]
+
+
+class SNNClassifier(nn.Module):
+    """Encoder (optional) + spiking body + non-spiking leaky-integrator readout.
+
+    Shapes:
+        forward: ``x [B, *F]`` (static, encoded to ``[T, B, F]``) or ``xs [T, B, *F]``
+        (temporal) → readout membrane ``[T, B, C]``. :meth:`predict` gives ``[B]`` classes.
+    """
+
+    def __init__(self, body: nn.Sequential, encoder: nn.Module | None) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.body = body
+
+    def forward(self, x: Tensor) -> Tensor:
+        xs = self.encoder(x) if self.encoder is not None else x  # [T, B, *F]
+        xs = xs.flatten(2)  # [T, B, *F] -> [T, B, F]
+        return self.body(xs)  # [T, B, C]
+
+    @torch.no_grad()
+    def predict(self, x: Tensor) -> Tensor:
+        """Class with the largest mean readout membrane, ``[B]``."""
+        return self(x).mean(0).argmax(-1)
+
+
+@MODELS.register("mlp", kind="classifier")
+def spiking_mlp(cfg: Any, *, in_features: int, num_classes: int, temporal: bool) -> SNNClassifier:
+    """MLP SNN sized by ``cfg.hidden``, neurons ``cfg.neuron``, readout LI with ``cfg.tau_out``."""
+    neuron_cls = NEURONS.get(cfg.neuron)
+    if not getattr(neuron_cls, "spiking", True):
+        raise ValueError(f"hidden neuron must spike; {cfg.neuron!r} is a non-spiking readout")
+    encoder = None
+    if not temporal:
+        from ..encoders import ENCODERS
+
+        encoder = ENCODERS.create(cfg.encoder, steps=cfg.steps)
+        in_features *= int(getattr(encoder, "n_pop", 1))  # population coding widens each feature
+    layers: list[nn.Module] = []
+    width = in_features
+    for h in cfg.hidden:
+        layers.append(nn.Linear(width, h))
+        kwargs: dict[str, Any] = {"dt": cfg.dt, "surrogate": cfg.surrogate, "reset": cfg.reset}
+        if "tau_mem" in neuron_cls.params_cls._fields:
+            kwargs["tau_mem"] = cfg.tau_mem
+            if cfg.learn_tau:
+                kwargs.update(learn=("tau_mem",), size=h)
+        layers.append(neuron_cls(**kwargs))
+        if cfg.dropout > 0:
+            from ..layers.dropout import SequenceDropout
+
+            layers.append(SequenceDropout(cfg.dropout))
+        width = h
+    layers += [nn.Linear(width, num_classes), LI(tau_mem=cfg.tau_out, dt=cfg.dt)]
+    return SNNClassifier(nn.Sequential(*layers), encoder)

@@ -1,0 +1,51 @@
+"""Neuron models: one file each (Params, State, a pure ``<name>_step``, a thin module)."""
+
+from ._base import NEURONS as NEURONS
+from ._base import Neuron as Neuron
+from ._reset import RESETS as RESETS
+from .alif import ALIF as ALIF
+from .alif import ALIFParams as ALIFParams
+from .alif import ALIFState as ALIFState
+from .alif import alif_step as alif_step
+from .cuba_li import CubaLI as CubaLI
+from .cuba_li import CubaLIParams as CubaLIParams
+from .cuba_li import CubaLIState as CubaLIState
+from .cuba_li import cuba_li_step as cuba_li_step
+from .cuba_lif import CubaLIF as CubaLIF
+from .cuba_lif import CubaLIFParams as CubaLIFParams
+from .cuba_lif import CubaLIFState as CubaLIFState
+from .cuba_lif import cuba_lif_step as cuba_lif_step
+from .if_ import IF as IF
+from .if_ import IFParams as IFParams
+from .if_ import IFState as IFState
+from .if_ import if_step as if_step
+from .integrator import Integrator as Integrator
+from .integrator import IntegratorParams as IntegratorParams
+from .integrator import IntegratorState as IntegratorState
+from .integrator import integrator_step as integrator_step
+from .izhikevich import Izhikevich as Izhikevich
+from .izhikevich import IzhikevichParams as IzhikevichParams
+from .izhikevich import IzhikevichState as IzhikevichState
+from .izhikevich import izhikevich_step as izhikevich_step
+from .li import LI as LI
+from .li import LIParams as LIParams
+from .li import LIState as LIState
+from .li import li_step as li_step
+from .lif import LIF as LIF
+from .lif import LIFParams as LIFParams
+from .lif import LIFState as LIFState
+from .lif import lif_step as lif_step
+from .plif import PLIF as PLIF
+
+__all__ = [
+    "NEURONS", "RESETS", "Neuron",
+    "ALIF", "ALIFParams", "ALIFState", "alif_step",
+    "CubaLI", "CubaLIParams", "CubaLIState", "cuba_li_step",
+    "CubaLIF", "CubaLIFParams", "CubaLIFState", "cuba_lif_step",
+    "Integrator", "IntegratorParams", "IntegratorState", "integrator_step",
+    "IF", "IFParams", "IFState", "if_step",
+    "Izhikevich", "IzhikevichParams", "IzhikevichState", "izhikevich_step",
+    "LI", "LIParams", "LIState", "li_step",
+    "LIF", "LIFParams", "LIFState", "lif_step",
+    "PLIF",
+]

@@ -1,0 +1,244 @@
+"""Base class shared by every neuron module.
+
+A neuron module is thin: it registers the fields of its ``Params`` NamedTuple as buffers (or as
+``nn.Parameter`` when named in ``learn=``), builds the resting state, and runs the pure
+``<name>_step`` function over time. The math lives only in the step function.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar, Generic, NamedTuple, TypeVar
+
+import torch
+from torch import Tensor, nn
+
+from ..kernels import run_fused
+from ..surrogate import Surrogate, get_surrogate
+from ..types import ResetFn
+from ._reset import get_reset
+
+__all__ = ["NEURONS", "Neuron", "check_sequence", "check_step_input", "tau_from_decay"]
+
+P = TypeVar("P", bound=NamedTuple)
+S = TypeVar("S", bound=NamedTuple)
+
+
+def check_sequence(xs: Tensor) -> Tensor:
+    """Validate a time-major input ``[T, B, ...]`` and return it."""
+    if not isinstance(xs, Tensor):
+        raise TypeError(f"expected a torch.Tensor of shape [T, B, ...], got {type(xs).__name__}")
+    if xs.dim() < 2:
+        raise ValueError(
+            f"expected time-major input of shape [T, B, ...] (at least 2 dims), got shape {tuple(xs.shape)}"
+        )
+    if not xs.is_floating_point():
+        raise TypeError(f"expected a floating-point input, got dtype {xs.dtype}; cast with xs.float()")
+    return xs
+
+
+def check_step_input(x: Tensor) -> Tensor:
+    """Validate a single-step input ``[B, ...]`` and return it."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"expected a torch.Tensor of shape [B, ...], got {type(x).__name__}")
+    if x.dim() < 1:
+        raise ValueError(f"expected a single-step input of shape [B, ...], got a 0-d tensor")
+    if not x.is_floating_point():
+        raise TypeError(f"expected a floating-point input, got dtype {x.dtype}; cast with x.float()")
+    return x
+
+
+def tau_from_decay(beta: float, dt: float) -> float:
+    """Time constant whose forward-Euler decay per step of ``dt`` is ``beta``: ``dt / (1 - beta)``."""
+    beta = float(beta)
+    if not 0.0 <= beta < 1.0:
+        raise ValueError(f"decay beta must be in [0, 1), got {beta!r}")
+    return float(dt) / (1.0 - beta)
+
+
+class Neuron(nn.Module, Generic[P, S]):
+    """A layer of neurons of one model, applied elementwise to ``[T, B, *]`` inputs.
+
+    Subclasses set ``params_cls`` (a NamedTuple of parameters with defaults), ``state_cls`` and
+    ``step_fn`` (the pure step function), and define :meth:`init_state`.
+
+    Args:
+        dt: Integration step in seconds (> 0).
+        learn: Names of parameters to train (``nn.Parameter``); the rest are buffers.
+        size: Per-neuron shape (e.g. ``128`` or ``(16, 8, 8)``); scalar parameters are expanded
+            to it so each neuron has its own value. Tensors given as parameters are kept as-is.
+        surrogate: Registry name or :class:`~spikeforge.surrogate.Surrogate` for the spike
+            function's gradient.
+        reset: ``"subtract"``, ``"value"`` (to ``v_reset``), ``"zero"`` or ``"none"``, or a
+            reset function.
+        detach_reset: Stop the gradient through the reset term.
+        backend: ``"torch"`` (reference loop of the step function) or a fused backend that
+            produces the same results; ``"auto"`` picks the fastest exact one available.
+        dtype, device: Factory kwargs for the parameter tensors.
+        **params: Values for the fields of ``params_cls`` (float, or tensor per neuron).
+    """
+
+    params_cls: ClassVar[type[Any]]
+    state_cls: ClassVar[type[Any]]
+    step_fn: ClassVar[Callable[..., tuple[Tensor, Any]]]
+    positive: ClassVar[tuple[str, ...]] = ()  # parameters that must be > 0
+    spiking: ClassVar[bool] = True  # False for readouts whose output is the membrane
+
+    def __init__(
+        self,
+        *,
+        dt: float = 1e-3,
+        learn: Iterable[str] = (),
+        size: int | tuple[int, ...] | None = None,
+        surrogate: str | Surrogate = "atan",
+        reset: str | ResetFn = "subtract",
+        detach_reset: bool = False,
+        backend: str = "auto",
+        dtype: torch.dtype | None = None,
+        device: torch.device | str | None = None,
+        **params: Any,
+    ) -> None:
+        super().__init__()
+        dt = float(dt)
+        if not (dt > 0 and math.isfinite(dt)):
+            raise ValueError(f"dt must be a positive number of seconds, got {dt!r}")
+        self.dt = dt
+        self.surrogate = get_surrogate(surrogate)
+        self.reset_fn = get_reset(reset)
+        self.reset_name = reset if isinstance(reset, str) else getattr(reset, "__name__", "custom")
+        self.detach_reset = bool(detach_reset)
+        self.backend = str(backend)
+        fields = self.params_cls._fields
+        unknown = sorted(set(params) - set(fields))
+        if unknown:
+            raise TypeError(
+                f"{type(self).__name__} got unknown parameter(s) {unknown}; valid: {list(fields)}"
+            )
+        learn = tuple(learn)
+        bad = sorted(set(learn) - set(fields))
+        if bad:
+            raise ValueError(f"cannot learn {bad}: {type(self).__name__} parameters are {list(fields)}")
+        self.learn = learn
+        shape = (size,) if isinstance(size, int) else (tuple(size) if size is not None else None)
+        factory = {"dtype": dtype or torch.get_default_dtype(), "device": device}
+        for name in fields:
+            value = params.get(name, self.params_cls._field_defaults[name])
+            self._register(name, self._to_tensor(name, value, shape, factory), name in learn)
+        self.validate()
+
+    # --- parameters -------------------------------------------------------------------------
+    @staticmethod
+    def _to_tensor(name: str, value: Any, shape: tuple[int, ...] | None, factory: dict) -> Tensor:
+        if isinstance(value, bool) or not isinstance(value, (int, float, Tensor)):
+            raise TypeError(f"parameter {name} must be a number or a tensor, got {type(value).__name__}")
+        t = torch.as_tensor(value.detach() if isinstance(value, Tensor) else value, **factory).clone()
+        if shape is not None and t.dim() == 0:
+            t = t.expand(shape).clone()
+        return t
+
+    def _register(self, name: str, t: Tensor, learnable: bool) -> None:
+        if learnable:
+            self.register_parameter(name, nn.Parameter(t))
+        else:
+            self.register_buffer(name, t)
+
+    def validate(self) -> None:
+        """Check parameter constraints; raises ``ValueError`` naming the offending parameter."""
+        p = self.params()
+        for name in self.positive:
+            value = getattr(p, name)
+            if not bool(torch.all(torch.as_tensor(value) > 0)):
+                raise ValueError(f"{type(self).__name__}: {name} must be > 0, got {_show(value)}")
+        for name in p._fields:
+            if not bool(torch.all(torch.isfinite(torch.as_tensor(getattr(p, name))))):
+                raise ValueError(f"{type(self).__name__}: {name} must be finite, got {_show(getattr(p, name))}")
+        if "v_th" in p._fields and "v_reset" in p._fields and self.spiking:
+            if not bool(torch.all(torch.as_tensor(p.v_th) > torch.as_tensor(p.v_reset))):
+                raise ValueError(
+                    f"{type(self).__name__}: threshold v_th must be > reset value v_reset, "
+                    f"got v_th={_show(p.v_th)}, v_reset={_show(p.v_reset)}"
+                )
+
+    def params(self) -> P:
+        """The current parameters as a ``Params`` NamedTuple of tensors."""
+        return self.params_cls(**{n: getattr(self, n) for n in self.params_cls._fields})  # type: ignore[no-any-return]
+
+    def _params_for(self, x: Tensor) -> P:
+        p = self.params()
+        for name, value in zip(p._fields, p):
+            if value.dim() and torch.broadcast_shapes(value.shape, x.shape[1:]) != x.shape[1:]:
+                raise ValueError(
+                    f"{type(self).__name__}: per-neuron parameter {name} of shape {tuple(value.shape)} "
+                    f"does not broadcast to the neuron shape {tuple(x.shape[1:])} of input {tuple(x.shape)}"
+                )
+        if any(v.dtype != x.dtype or v.device != x.device for v in p):
+            p = type(p)(*(v.to(dtype=x.dtype, device=x.device) for v in p))
+        return p
+
+    # --- dynamics -----------------------------------------------------------------------------
+    def step_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments passed to ``step_fn`` besides ``(x, state, params)``."""
+        return {"dt": self.dt, "surrogate": self.surrogate, "reset": self.reset_fn,
+                "detach_reset": self.detach_reset}
+
+    def init_state(self, x: Tensor) -> S:
+        """Resting state for a single-step input ``x`` of shape ``[B, *]``."""
+        raise NotImplementedError
+
+    def step(self, x: Tensor, state: S | None = None) -> tuple[Tensor, S]:
+        """Advance one time step. ``x``: ``[B, *]``; returns ``(z [B, *], state)``."""
+        check_step_input(x)
+        p = self._params_for(x.unsqueeze(0))
+        if state is None:
+            state = self.init_state(x)
+        return type(self).step_fn(x, state, p, **self.step_kwargs())
+
+    def run(self, xs: Tensor, state: S | None = None) -> tuple[Tensor, S]:
+        """Run over a sequence. ``xs``: ``[T, B, *]``; returns ``(zs [T, B, *], final state)``.
+
+        Passing the returned state back in continues the same sequence exactly.
+        """
+        check_sequence(xs)
+        p = self._params_for(xs)
+        if state is None:
+            state = self.init_state(xs[0])
+        if self.backend != "torch":  # fused backend of the same step function (spikeforge.kernels)
+            out = run_fused(self.backend, type(self).step_fn, xs, state, p, self.step_kwargs())
+            if out is not None:
+                return out
+        return self._run_torch(xs, state, p)
+
+    def _run_torch(self, xs: Tensor, state: S, p: P) -> tuple[Tensor, S]:
+        step_fn, kwargs = type(self).step_fn, self.step_kwargs()
+        zs = []
+        for x in xs:  # x: [B, *]
+            z, state = step_fn(x, state, p, **kwargs)
+            zs.append(z)
+        return torch.stack(zs), state  # [T, B, *]
+
+    def forward(self, xs: Tensor) -> Tensor:
+        """Run a whole sequence ``[T, B, *]`` from rest and return the outputs ``[T, B, *]``."""
+        return self.run(xs)[0]
+
+    def extra_repr(self) -> str:
+        parts = [f"{n}={_show(getattr(self, n))}" for n in self.params_cls._fields]
+        parts.append(f"dt={self.dt:g}")
+        if self.spiking:
+            parts += [f"surrogate={self.surrogate!r}", f"reset={self.reset_name!r}"]
+        if self.learn:
+            parts.append(f"learn={self.learn}")
+        return ", ".join(parts)
+
+
+def _show(value: Any) -> str:
+    t = torch.as_tensor(value).detach()
+    if t.numel() == 1:
+        return f"{t.item():g}"
+    return f"tensor{tuple(t.shape)}[{t.min().item():g}..{t.max().item():g}]"
+
+
+from .._registry import Registry  # noqa: E402
+
+NEURONS: Registry[type[Neuron[Any, Any]]] = Registry("neuron")
+"""Registry of neuron model classes (``NEURONS.create("lif", tau_mem=20e-3)``)."""
