@@ -49,18 +49,18 @@ class TrainReport:
         lines = [
             f"spikeforge train — data={c.data} model={c.model} hidden={list(c.hidden)} neuron={c.neuron} "
             f"T={c.steps} epochs={c.epochs}",
-            f"  test accuracy   {self.test_accuracy * 100:6.2f} %",
-            f"  train accuracy  {self.train_accuracy * 100:6.2f} %",
+            f"  {'test accuracy':<24} {self.test_accuracy * 100:6.2f} %",
+            f"  {'train accuracy':<24} {self.train_accuracy * 100:6.2f} %",
             "  firing rate per layer (spikes per neuron per step, test set):",
         ]
         width = max((len(k) for k in self.layer_rates), default=0)
         lines += [f"    {name:<{width}}  {rate:.4f}" for name, rate in self.layer_rates.items()]
         for key, value in self.cost.items():
-            lines.append(f"  {key:<15} {value:.4g}" if isinstance(value, float) else f"  {key:<15} {value}")
-        lines.append(f"  wall time       {self.wall_seconds:.1f} s"
+            lines.append(f"  {key:<24} {value:.4g}" if isinstance(value, float) else f"  {key:<24} {value}")
+        lines.append(f"  {'wall time':<24} {self.wall_seconds:.1f} s"
                      + (f" (resumed after epoch {self.resumed_from_epoch})" if self.resumed_from_epoch else ""))
-        lines.append(f"  checkpoint      {self.checkpoint}")
-        lines += [f"  plot            {p}" for p in self.plots]
+        lines.append(f"  {'checkpoint':<24} {self.checkpoint}")
+        lines += [f"  {'plot':<24} {p}" for p in self.plots]
         return "\n".join(lines)
 
 

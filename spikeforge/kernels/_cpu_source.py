@@ -27,6 +27,8 @@ SOURCE = r"""
 #include <cstdlib>
 #include <vector>
 #include <algorithm>
+#include <cstring>
+#include <type_traits>
 #include <omp.h>
 
 namespace {
@@ -50,7 +52,7 @@ void forward_impl(int64_t T, int64_t M, const R* x, R* z, const R* const* st0, R
                   const R* const* c, int nthreads) {
     const int64_t CH = 512;
     const int64_t nchunks = (M + CH - 1) / CH;
-#pragma omp parallel for num_threads(nthreads) schedule(static)
+#pragma omp parallel for num_threads(nthreads) schedule(dynamic, 8)
     for (int64_t ch = 0; ch < nchunks; ++ch) {
         const int64_t m0 = ch * CH, n = std::min(CH, M - m0);
         R v[CH], iv[CH], av[CH];
@@ -145,7 +147,7 @@ void backward_impl(int64_t T, int64_t M, const R* x, const R* gz, int64_t gst, i
         std::vector<R> IB(K == K_CUBA ? (size_t)((T + 1) * CH) : 1);
         std::vector<R> AB(K == K_ALIF ? (size_t)((T + 1) * CH) : 1);
         std::vector<R> gv(CH), gi(CH), ga(CH), vpb(CH), gzb(CH), acc((size_t)NCOEF * CH);
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 2)
         for (int64_t ch = 0; ch < nchunks; ++ch) {
             const int64_t m0 = ch * CH, n = std::min(CH, M - m0);
             const R *c1 = c[C1] + m0, *c2 = c[C2] + m0, *c3 = c[C3] + m0;
@@ -332,17 +334,33 @@ template <typename R>
 void event_linear_impl(int64_t rows, int64_t K, int64_t N, const R* x, const R* wt, const R* bias, R* y, int nt) {
 #pragma omp parallel num_threads(nt)
     {
-        std::vector<int64_t> idx(K);
-        std::vector<R> val(K);
-#pragma omp for schedule(static)
+        std::vector<int64_t> idx(K + 1);
+        std::vector<R> val(K + 1);
+#pragma omp for schedule(dynamic, 2)
         for (int64_t r = 0; r < rows; ++r) {
             const R* xr = x + r * K;
             int64_t nnz = 0;
-            for (int64_t k = 0; k < K; ++k) {
-                if (xr[k] != (R)0) { idx[nnz] = k; val[nnz] = xr[k]; ++nnz; }
+            // Compaction of the active inputs: test 8 at a time on their bits (vectorised OR),
+            // then a branch-free scalar pass over the groups that hold any nonzero bit.
+            typedef typename std::conditional<sizeof(R) == 4, uint32_t, uint64_t>::type U;
+            int64_t k = 0;
+            for (; k + 8 <= K; k += 8) {
+                U bits[8], any = 0;
+                std::memcpy(bits, xr + k, sizeof(bits));
+                for (int q = 0; q < 8; ++q) any |= bits[q];
+                if (any) {
+                    for (int q = 0; q < 8; ++q) {
+                        idx[nnz] = k + q; val[nnz] = xr[k + q];
+                        nnz += (xr[k + q] != (R)0);
+                    }
+                }
+            }
+            for (; k < K; ++k) {
+                idx[nnz] = k; val[nnz] = xr[k];
+                nnz += (xr[k] != (R)0);
             }
             R* yr = y + r * N;
-            const int64_t TILE = 64;
+            const int64_t TILE = 128;
             for (int64_t n0 = 0; n0 < N; n0 += TILE) {
                 const int64_t nn = std::min(TILE, N - n0);
                 R acc[TILE];

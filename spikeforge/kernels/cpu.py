@@ -75,14 +75,14 @@ _MADV_HUGEPAGE = 14
 _HUGE = 2 << 20
 
 
-def _empty_like(x: Tensor) -> Tensor:
-    """``torch.empty_like`` that asks Linux for transparent huge pages on large outputs.
+def _empty(shape: tuple[int, ...] | torch.Size, dtype: torch.dtype) -> Tensor:
+    """``torch.empty`` (CPU, contiguous) that asks Linux for transparent huge pages when large.
 
     A fresh multi-megabyte tensor is first touched inside the kernel; with 4 KiB pages that costs
     one page fault per 4 KiB (as much as the kernel itself on some VMs). ``madvise`` only hints
-    the kernel; contents and results are unaffected.
+    the OS; contents and results are unaffected.
     """
-    t = torch.empty_like(x, memory_format=torch.contiguous_format)
+    t = torch.empty(shape, dtype=dtype)
     nbytes = t.numel() * t.element_size()
     if _libc is not None and nbytes >= 4 * _HUGE:
         start = (t.data_ptr() + _HUGE - 1) // _HUGE * _HUGE
@@ -90,6 +90,10 @@ def _empty_like(x: Tensor) -> Tensor:
         if end > start:
             _libc.madvise(ctypes.c_void_p(start), ctypes.c_size_t(end - start), _MADV_HUGEPAGE)
     return t
+
+
+def _empty_like(x: Tensor) -> Tensor:
+    return _empty(x.shape, x.dtype)
 
 
 def _ptr(t: Tensor | None) -> int | None:

@@ -36,8 +36,8 @@ from ..neurons import Neuron
 from .cost import LayerCost
 from .counts import (
     Footprint,
-    conv_ops,
     connection_sparsity,
+    conv_ops,
     footprint,
     is_spike_tensor,
     linear_ops,
@@ -288,11 +288,12 @@ class Profile:
         z = out[0] if isinstance(out, (tuple, list)) else out
         if not isinstance(z, Tensor):
             return
-        spiking = _is_spiking_module(module) or (not isinstance(module, Neuron))
         kind = type(module).__name__
         acc = self._layer(name or kind, kind)
-        acc["is_activation"] = spiking
         acc["spiking"] = _is_spiking_module(module)
+        # spiking layers and user activation types are activations; a non-spiking neuron (the LI
+        # readout) outputs its membrane, which is recorded but kept out of activation sparsity
+        acc["is_activation"] = acc["spiking"] or not isinstance(module, Neuron)
         self._add(acc, out_nonzero=int((z != 0).sum()), out_total=int(z.numel()))
         xs = args[0] if args else None
         neuron = module if isinstance(module, Neuron) else getattr(module, "neuron", None)

@@ -167,7 +167,7 @@ class Neuron(nn.Module, Generic[P, S]):
     def _params_for(self, x: Tensor) -> P:
         p = self.params()
         for name, value in zip(p._fields, p):
-            if value.dim() and torch.broadcast_shapes(value.shape, x.shape[1:]) != x.shape[1:]:
+            if value.dim() and not _broadcasts_to(value.shape, x.shape[1:]):
                 raise ValueError(
                     f"{type(self).__name__}: per-neuron parameter {name} of shape {tuple(value.shape)} "
                     f"does not broadcast to the neuron shape {tuple(x.shape[1:])} of input {tuple(x.shape)}"
@@ -229,6 +229,13 @@ class Neuron(nn.Module, Generic[P, S]):
         if self.learn:
             parts.append(f"learn={self.learn}")
         return ", ".join(parts)
+
+
+def _broadcasts_to(shape: torch.Size, target: torch.Size) -> bool:
+    try:
+        return torch.broadcast_shapes(shape, target) == target
+    except RuntimeError:
+        return False
 
 
 def _show(value: Any) -> str:

@@ -118,7 +118,7 @@ def test_feedforward_snn_matches_neurobench() -> None:
     data = torch.rand(6, 8, 10) * 1.5  # [N=6, T=8, 10] analogue input: first layer does MACs
     nb = _run_neurobench(snn_net, data)
     prof, outs = _run_spikeforge(ours, data)
-    for a, b in zip(outs, _snntorch_spikes(snn_net, data)):
+    for a, b in zip(outs, _snntorch_spikes(snn_net, data), strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
     assert nb["SynapticOperations"]["Effective_MACs"] > 0 and nb["SynapticOperations"]["Effective_ACs"] > 0
     assert all(0 < v < 1 for v in nb["ActivationSparsityByLayer"].values())
@@ -137,13 +137,13 @@ def test_conv_snn_matches_neurobench() -> None:
     with torch.no_grad():
         ours[0].module.load_state_dict(snn_net[0].state_dict())
         ours[4].load_state_dict(snn_net[4].state_dict())
-        for layer in (ours[0].module, snn_net[0], ours[4], snn_net[4]):
-            layer.weight.mul_(3.0)  # enough drive for spikes in both neuron layers
+        for layer, gain in ((ours[0].module, 3.0), (snn_net[0], 3.0), (ours[4], 10.0), (snn_net[4], 10.0)):
+            layer.weight.mul_(gain)  # enough drive for spikes in both neuron layers
     g = torch.Generator().manual_seed(3)
     data = (torch.rand(6, 5, 2, 8, 8, generator=g) < 0.4).float()  # spikes: conv does ACs, pooled input MACs
     nb = _run_neurobench(snn_net, data)
     prof, outs = _run_spikeforge(ours, data)
-    for a, b in zip(outs, _snntorch_spikes(snn_net, data)):
+    for a, b in zip(outs, _snntorch_spikes(snn_net, data), strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
     assert nb["SynapticOperations"]["Effective_ACs"] > 0 and nb["SynapticOperations"]["Effective_MACs"] > 0
     assert all(0 < v < 1 for v in nb["ActivationSparsityByLayer"].values())

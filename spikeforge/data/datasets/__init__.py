@@ -6,7 +6,8 @@ items are ``(x, y)``. Registration metadata says how the trainer feeds ``x``:
 - ``kind="static"``: ``x`` is a feature tensor ``[*F]`` (values in [0, 1]) to be spike-encoded
   over ``T`` steps by an encoder;
 - ``kind="temporal"``: ``x`` is already time-major per sample, ``[T, *F]`` (spikes or currents);
-  batches are stacked/padded to ``[T, B, *F]``.
+  batches are padded to ``[T, B, *F]`` by :func:`spikeforge.data.collate.pad_collate` (``T`` may
+  differ between samples).
 
 and ``num_classes`` (int). Use :func:`load_dataset` to build one by name.
 """
@@ -29,5 +30,11 @@ def load_dataset(name: str, split: str = "train", **kwargs: Any) -> Any:
 
 
 from . import sklearn_data as _sklearn_data  # noqa: E402,F401  (registers digits, iris, wine)
+from . import dvs_gesture as _dvs_gesture  # noqa: E402,F401
+from . import mnist1d_data as _mnist1d_data  # noqa: E402,F401
+from . import neuromorse as _neuromorse  # noqa: E402,F401
+from . import nmnist as _nmnist  # noqa: E402,F401
+from . import shd as _shd  # noqa: E402,F401
+from . import synthetic as _synthetic  # noqa: E402,F401
 
 __all__ = ["DATASETS", "ArrayDataset", "load_dataset"]

@@ -1,0 +1,106 @@
+"""Checkpointing through time: exact BPTT whose memory does not grow with the sequence length.
+
+Plain BPTT keeps every layer's activations for all ``T`` steps. Here the sequence is cut into
+chunks of ``chunk`` steps; only the neuron states at chunk boundaries and the network outputs
+are kept, and each chunk's activations are recomputed during the backward pass
+(``torch.utils.checkpoint`` without re-entrance). The recomputation replays exactly the same
+operations, so the gradients equal plain BPTT (same spikes, same surrogate derivatives) and peak
+memory is set by one chunk, not by ``T``.
+
+``runtime`` sits below ``neurons`` in the dependency order, so neuron layers are recognised by
+their interface: a module with ``run(xs, state) -> (ys, state)`` and ``init_state(x)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
+
+__all__ = ["checkpoint_through_time", "is_stateful"]
+
+
+def is_stateful(module: nn.Module) -> bool:
+    """True for modules that carry state over time (spikeforge neurons)."""
+    return callable(getattr(module, "run", None)) and callable(getattr(module, "init_state", None))
+
+
+def _layers(module: nn.Module | Sequence[nn.Module]) -> list[nn.Module]:
+    if isinstance(module, nn.Sequential):
+        return list(module)
+    if isinstance(module, (list, tuple)):
+        return list(module)
+    return [module]
+
+
+def _run_chunk(layers: list[nn.Module], n_states: list[int], xs: Tensor, *flat_state: Tensor
+               ) -> tuple[Tensor, ...]:
+    """Run one chunk ``xs [K, B, *]`` through ``layers`` from the given flattened states."""
+    out, k, new_states = xs, 0, []
+    for layer, n in zip(layers, n_states):
+        if n:
+            state = layer._sf_state_cls(*flat_state[k:k + n])  # type: ignore[union-attr]
+            out, state = layer.run(out, state)  # type: ignore[operator]
+            new_states.extend(state)
+            k += n
+        else:
+            out = layer(out)  # stateless: acts on [K, B, *] (Linear) or folds time itself
+    return (out, *new_states)
+
+
+def checkpoint_through_time(module: nn.Module | Sequence[nn.Module], xs: Tensor, *, chunk: int = 32,
+                            states: list[Any] | None = None) -> Tensor:
+    """Run ``module`` over ``xs [T, B, *]`` keeping only chunk-boundary states for backward.
+
+    Args:
+        module: An ``nn.Sequential`` (or list) of stateless layers and neuron layers.
+        xs: Time-major input ``[T, B, *]``.
+        chunk: Steps per recomputed chunk; memory ~ activations of ``chunk`` steps.
+        states: Optional initial state per stateful layer (in order); ``None`` = rest.
+
+    Returns:
+        The outputs ``[T, B, *']`` of the last layer, with gradients equal to plain BPTT.
+
+    Example:
+        >>> net = nn.Sequential(nn.Linear(700, 256), LIF(), nn.Linear(256, 20), LI())
+        >>> ys = checkpoint_through_time(net, xs, chunk=50)   # [T, B, 20]
+    """
+    if chunk < 1:
+        raise ValueError(f"chunk must be >= 1 step, got {chunk}")
+    layers = _layers(module)
+    stateful = [is_stateful(m) for m in layers]
+    init = list(states) if states is not None else [None] * sum(stateful)
+    if len(init) != sum(stateful):
+        raise ValueError(f"expected {sum(stateful)} initial states, got {len(init)}")
+    # Find each stateful layer's initial state by running the first step's shapes through.
+    flat: list[Tensor] = []
+    n_states: list[int] = []
+    it = iter(init)
+    with torch.no_grad():
+        probe = xs[:1]
+        for layer, sf in zip(layers, stateful):
+            if sf:
+                s0 = next(it)
+                if s0 is None:
+                    s0 = layer.init_state(probe[0])  # type: ignore[operator]
+                layer._sf_state_cls = type(s0)  # type: ignore[assignment]
+                flat.extend(s0)
+                n_states.append(len(s0))
+                probe, _ = layer.run(probe, s0)  # type: ignore[operator]
+            else:
+                n_states.append(0)
+                probe = layer(probe)
+    outs = []
+    grad = torch.is_grad_enabled()
+    for t0 in range(0, xs.shape[0], chunk):
+        x = xs[t0:t0 + chunk]  # [K, B, *]
+        if grad:
+            res = checkpoint(_run_chunk, layers, n_states, x, *flat, use_reentrant=False)
+        else:
+            res = _run_chunk(layers, n_states, x, *flat)
+        outs.append(res[0])
+        flat = list(res[1:])
+    return torch.cat(outs)  # [T, B, *']

@@ -1,0 +1,164 @@
+"""Fused ``cpp`` backend vs the torch reference (the loop of the pure step function).
+
+Forward outputs and final state must be bit-identical in float32 (and float64); gradients of the
+input, the initial state and every learnable parameter must agree to float tolerance.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from spikeforge.kernels import BackendUnavailableError, available_backends
+from spikeforge.neurons import ALIF, LI, LIF, PLIF, CubaLIF
+from spikeforge.surrogate import SURROGATES, Custom
+
+pytestmark = pytest.mark.skipif("cpp" not in available_backends(), reason="no C++ compiler")
+
+NEURONS = {
+    "lif": (LIF, ("tau_mem", "r", "v_leak", "v_th", "v_reset")),
+    "cuba_lif": (CubaLIF, ("tau_syn", "tau_mem", "r", "v_leak", "v_th", "v_reset", "w_in")),
+    "alif": (ALIF, ("tau_mem", "tau_adapt", "adapt", "r", "v_leak", "v_th", "v_reset")),
+    "plif": (PLIF, ("tau_mem",)),
+}
+RESETS = ("subtract", "value", "zero", "none")
+SURROGATE_NAMES = [n for n in SURROGATES.names() if n != "custom"]
+TOL = {torch.float32: dict(rtol=2e-4, atol=2e-5), torch.float64: dict(rtol=1e-9, atol=1e-11)}
+
+
+def _make(name: str, backend: str, dtype: torch.dtype, size: int | tuple[int, ...] | None, **kw):
+    cls, learn = NEURONS[name]
+    extra = {"v_reset": -0.2} if name != "plif" else {}
+    if name == "alif":
+        extra["tau_adapt"] = 30e-3
+    torch.manual_seed(7)  # same parameters for both backends
+    m = cls(backend=backend, learn=learn, size=size, dtype=dtype, tau_mem=5e-3, **extra, **kw)
+    if size is not None:  # heterogeneous per-neuron parameters
+        with torch.no_grad():
+            for p in m.parameters():
+                p.add_(0.05 * torch.rand_like(p) * p.abs().clamp_min(0.1))
+    return m
+
+
+def _run(m, xs: torch.Tensor, v0_grad: bool = False):
+    xs = xs.detach().clone().requires_grad_()
+    state = None
+    if v0_grad:
+        state = m.init_state(xs[0])
+        state = type(state)(*(s.detach().clone().add_(0.1).requires_grad_() for s in state))
+    zs, final = m.run(xs, state)
+    w = torch.linspace(-1, 2, zs.numel(), dtype=zs.dtype).reshape(zs.shape)  # generic output gradient
+    loss = (zs * w).sum() + sum((s * s).sum() for s in final)
+    params = [p for _, p in sorted(m.named_parameters())]
+    inputs = [xs, *params] + (list(state) if state is not None else [])
+    grads = torch.autograd.grad(loss, inputs, allow_unused=True)
+    return zs, final, grads
+
+
+def _inputs(shape, dtype, gen):
+    return (torch.randn(shape, generator=gen, dtype=torch.float64) * 2.0 + 1.2).to(dtype)
+
+
+def _compare(ref, got, dtype):
+    z0, s0, g0 = ref
+    z1, s1, g1 = got
+    assert torch.equal(z0, z1), "forward outputs differ"
+    for a, b in zip(s0, s1):
+        assert torch.equal(a, b), "final state differs"
+    for a, b in zip(g0, g1):
+        if a is None or b is None:  # unused parameter: None in one, zeros in the other
+            assert all(g is None or not g.any() for g in (a, b))
+            continue
+        scale = a.abs().max().clamp_min(1.0)
+        torch.testing.assert_close(b / scale, a / scale, **TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("detach", [False, True], ids=["attached", "detached"])
+@pytest.mark.parametrize("reset", RESETS)
+@pytest.mark.parametrize("name", list(NEURONS))
+def test_parity_resets(name, reset, detach, dtype, gen):
+    xs = _inputs((12, 3, 21), dtype, gen)
+    kw = dict(reset=reset, detach_reset=detach)
+    ref = _run(_make(name, "torch", dtype, 21, **kw), xs)
+    got = _run(_make(name, "cpp", dtype, 21, **kw), xs)
+    _compare(ref, got, dtype)
+
+
+@pytest.mark.parametrize("surrogate", SURROGATE_NAMES)
+@pytest.mark.parametrize("name", list(NEURONS))
+def test_parity_surrogates(name, surrogate, gen):
+    xs = _inputs((9, 4, 13), torch.float32, gen)
+    ref = _run(_make(name, "torch", torch.float32, None, surrogate=surrogate), xs)
+    got = _run(_make(name, "cpp", torch.float32, None, surrogate=surrogate), xs)
+    _compare(ref, got, torch.float32)
+
+
+SHAPES = {
+    "T1": lambda x: x[:1],
+    "noncontig": lambda x: x.transpose(1, 2),  # [T, N, B] view with non-unit inner stride
+    "nd": lambda x: x.reshape(x.shape[0], 2, -1, 3),  # [T, B, *] with two neuron dims
+    "long": lambda x: torch.cat([x] * 40),  # T = 240: several cache blocks in backward
+}
+
+
+@pytest.mark.parametrize("shape", list(SHAPES))
+@pytest.mark.parametrize("name", list(NEURONS))
+def test_parity_shapes(name, shape, gen):
+    xs = SHAPES[shape](_inputs((6, 4, 9), torch.float32, gen))
+    ref = _run(_make(name, "torch", torch.float32, None), xs, v0_grad=True)
+    got = _run(_make(name, "cpp", torch.float32, None), xs, v0_grad=True)
+    _compare(ref, got, torch.float32)
+
+
+def test_parity_large_blocks(gen):
+    """More neurons than one kernel block, several threads, per-neuron learnable tau (PLIF)."""
+    xs = _inputs((30, 8, 300), torch.float32, gen)
+    ref = _run(_make("plif", "torch", torch.float32, 300), xs)
+    got = _run(_make("plif", "cpp", torch.float32, 300), xs)
+    _compare(ref, got, torch.float32)
+
+
+def test_li_readout_parity(gen):
+    xs = _inputs((15, 3, 5), torch.float32, gen)
+    outs = []
+    for backend in ("torch", "cpp"):
+        m = LI(backend=backend, learn=("tau_mem", "r", "v_leak"), size=5)
+        x = xs.clone().requires_grad_()
+        v, _ = m.run(x)
+        (v * v).sum().backward()
+        outs.append((v, x.grad, m.tau_mem.grad, m.r.grad, m.v_leak.grad))
+    assert torch.equal(outs[0][0], outs[1][0])
+    for a, b in zip(outs[0][1:], outs[1][1:]):
+        torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-6)
+
+
+def test_state_continuation_matches_one_run(gen):
+    xs = _inputs((10, 2, 7), torch.float32, gen)
+    m = LIF(backend="cpp")
+    z_all, s_all = m.run(xs)
+    z1, s1 = m.run(xs[:4])
+    z2, s2 = m.run(xs[4:], s1)
+    assert torch.equal(torch.cat([z1, z2]), z_all) and torch.equal(s2.v, s_all.v)
+
+
+def test_named_backend_never_falls_back():
+    with pytest.raises(BackendUnavailableError, match="surrogate Custom"):
+        LIF(backend="cpp", surrogate=Custom(grad_fn=torch.ones_like)).run(torch.ones(3, 2, 4))
+    with pytest.raises(ValueError, match="unknown backend"):
+        LIF(backend="cuda-magic").run(torch.ones(3, 2, 4))
+
+
+def test_auto_uses_reference_when_no_kernel_applies(gen):
+    xs = _inputs((5, 2, 4), torch.float32, gen)
+    sg = Custom(grad_fn=torch.ones_like)
+    z_auto, _ = LIF(backend="auto", surrogate=sg).run(xs)
+    z_ref, _ = LIF(backend="torch", surrogate=sg).run(xs)
+    assert torch.equal(z_auto, z_ref)
+
+
+def test_no_grad_inference(gen):
+    xs = _inputs((5, 2, 4), torch.float32, gen)
+    with torch.inference_mode():
+        z, _ = LIF(backend="cpp").run(xs)
+    assert torch.equal(z, LIF(backend="torch").run(xs)[0])
