@@ -45,9 +45,12 @@ from torch import nn
 from spikeforge.interop.nir import from_nir, to_nir
 from spikeforge.layers.graph import ModuleGraph
 from spikeforge.layers.time import TimeDistributed
-from spikeforge.neurons import IF, LI, LIF, CubaLIF
+from spikeforge.neurons import IF, LIF, CubaLIF
 
 DT = 1e-4  # the dt fixed by snnTorch and SpikingJelly
+
+# the peers call nirtorch's deprecated extract_nir_graph / load; that is their business, not ours
+pytestmark = pytest.mark.filterwarnings("ignore:nirtorch.*deprecated:DeprecationWarning")
 
 
 def _drive(net: nn.Module, xs: torch.Tensor, *, stateful: bool) -> torch.Tensor:

@@ -153,3 +153,20 @@ def test_imported_graph_streams_like_a_neuron(gen: torch.Generator) -> None:
         ys.append(y)
     assert torch.equal(torch.stack(ys), ff(xs))
     assert isinstance(ff, ModuleGraph) and not ff.is_recurrent
+
+
+def test_graph_with_sequential_node_and_delay_in_a_cycle(gen: torch.Generator, tmp_path: Path) -> None:
+    """A Sequential inside a ModuleGraph becomes a NIR subgraph; a Delay inside a cycle runs stepwise."""
+    from spikeforge.layers.delay import Delay
+
+    torch.manual_seed(8)
+    fc = nn.Sequential(nn.Linear(6, 8), nn.Linear(8, 8))
+    model = ModuleGraph({"fc": fc, "lif": LIF(tau_mem=1e-3, dt=DT, reset="value", size=8),
+                         "delay": Delay(torch.arange(8) % 3), "rec": nn.Linear(8, 8)},
+                        [("input", "fc"), ("fc", "lif"), ("lif", "delay"), ("delay", "rec"), ("rec", "lif"),
+                         ("lif", "output")])
+    xs = sample((6,), gen)
+    ys, ys2, graph = _roundtrip(model, xs, tmp_path / "seq.nir")
+    assert isinstance(graph.nodes["fc"], nir.NIRGraph)
+    assert 0 < ys.mean().item() < 1
+    assert torch.equal(ys, ys2)

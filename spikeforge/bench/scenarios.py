@@ -1,0 +1,176 @@
+"""Benchmark scenarios (issue 3), registered by name.
+
+A scenario builds, for one library and one configuration, a ``step()`` closure (the timed
+unit: forward + backward, or a whole training step) and a ``spikes()`` function that returns the
+spikes the library produces on a fixed input, used to check that every library computes the same
+thing before it is timed. Weights are drawn from the same seed in every library.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .._registry import Registry
+from .peers import LIBS, li_layer, lif_layer
+
+__all__ = ["SCENARIOS", "Scenario", "Built", "LIF_SHAPES"]
+
+
+class Built(NamedTuple):
+    step: Callable[[], Any]  # the timed unit of work
+    spikes: Callable[[], Tensor]  # spikes on a fixed input, for the equality check
+
+
+class Scenario(NamedTuple):
+    title: str
+    libs: tuple[str, ...]
+    configs: tuple[dict[str, Any], ...]
+    build: Callable[[str, dict[str, Any]], Built]
+
+
+SCENARIOS: Registry[Scenario] = Registry("benchmark scenario")
+
+LIF_SHAPES = ((100, 128, 2048), (100, 32, 512), (8, 64, 16384))
+
+
+def _lif_input(T: int, B: int, N: int, seed: int = 0) -> Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(T, B, N, generator=g) * 0.3 + 0.1  # ~7 % firing rate
+
+
+def _build_lif(lib: str, cfg: dict[str, Any]) -> Built:
+    T, B, N = cfg["shape"]
+    layer = lif_layer(lib)
+    xs = _lif_input(T, B, N)
+
+    def step() -> None:
+        x = xs.detach().requires_grad_()
+        layer(x).sum().backward()
+
+    def spikes() -> Tensor:
+        with torch.no_grad():
+            return layer(xs[:, : min(B, 16)])
+
+    return Built(step, spikes)
+
+
+SCENARIOS.register("lif_layer")(Scenario(
+    "LIF layer alone, forward + backward, loss = spikes.sum()", LIBS,
+    tuple({"shape": s} for s in LIF_SHAPES), _build_lif))
+
+
+class _Fold(nn.Module):
+    """Apply a stateless module to ``[T, B, ...]`` by folding time into the batch."""
+
+    def __init__(self, module: nn.Module) -> None:
+        super().__init__()
+        self.module = module
+
+    def forward(self, xs: Tensor) -> Tensor:
+        T, B = xs.shape[:2]
+        return self.module(xs.flatten(0, 1)).unflatten(0, (T, B))  # [T*B, ...] -> [T, B, ...]
+
+
+class ToFloat(nn.Module):
+    """Spike input stored as bytes, converted per use (keeps the input at 1 byte per event slot)."""
+
+    def forward(self, xs: Tensor) -> Tensor:
+        return xs.float()
+
+
+def shd_net(lib: str, seed: int = 0) -> nn.Sequential:
+    """700 -> Linear 256 -> LIF -> Linear 256 -> LIF -> Linear 20 -> LI readout (membrane)."""
+    torch.manual_seed(seed)
+    return nn.Sequential(ToFloat(), nn.Linear(700, 256), lif_layer(lib), nn.Linear(256, 256), lif_layer(lib),
+                         nn.Linear(256, 20), li_layer(lib))
+
+
+def shd_input(T: int, B: int, seed: int = 0, rate: float = 0.05) -> tuple[Tensor, Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    xs = (torch.rand(T, B, 700, generator=g) < rate).to(torch.uint8)  # [T, B, 700] spikes
+    ys = torch.randint(0, 20, (B,), generator=g)
+    return xs, ys
+
+
+def _hidden_spikes(net: nn.Sequential, xs: Tensor) -> Tensor:
+    with torch.no_grad():
+        h = net[2](net[1](net[0](xs)))
+        h2 = net[4](net[3](h))
+    return torch.cat([h.flatten(), h2.flatten()])
+
+
+def _build_shd(lib: str, cfg: dict[str, Any]) -> Built:
+    T, B = cfg["T"], cfg["B"]
+    net = shd_net(lib)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    xs, ys = shd_input(T, B)
+    mode = cfg.get("mode", "bptt")
+    chunk = int(cfg.get("chunk", 50))
+
+    def step() -> None:
+        opt.zero_grad(set_to_none=True)
+        if mode == "checkpoint":
+            from ..runtime import checkpoint_through_time
+            v = checkpoint_through_time(net, xs, chunk=chunk)
+        else:
+            v = net(xs)  # [T, B, 20]
+        F.cross_entropy(v.mean(0), ys).backward()
+        opt.step()
+
+    fresh = shd_net(lib)
+    return Built(step, lambda: _hidden_spikes(fresh, xs[:, :8]))
+
+
+SCENARIOS.register("shd_step")(Scenario(
+    "SHD-shaped training step (700-256-256-20, LI readout, T=100, B=64, Adam, cross-entropy)", LIBS,
+    ({"T": 100, "B": 64},), _build_shd))
+
+
+def conv_net(lib: str, seed: int = 0) -> nn.Sequential:
+    """Conv 2->16 + LIF + AvgPool, Conv 16->32 + LIF + AvgPool, Linear -> 10 + LIF, on 34x34."""
+    torch.manual_seed(seed)
+    return nn.Sequential(
+        _Fold(nn.Conv2d(2, 16, 3, padding=1)), lif_layer(lib), _Fold(nn.AvgPool2d(2)),
+        _Fold(nn.Conv2d(16, 32, 3, padding=1)), lif_layer(lib), _Fold(nn.AvgPool2d(2)),
+        _Fold(nn.Flatten()), nn.Linear(32 * 8 * 8, 10), lif_layer(lib))
+
+
+def _build_conv(lib: str, cfg: dict[str, Any]) -> Built:
+    T, B = cfg["T"], cfg["B"]
+    net = conv_net(lib)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    g = torch.Generator().manual_seed(0)
+    xs = (torch.rand(T, B, 2, 34, 34, generator=g) < 0.15).float() * 2.0  # event frames
+    ys = torch.randint(0, 10, (B,), generator=g)
+
+    def step() -> None:
+        opt.zero_grad(set_to_none=True)
+        F.cross_entropy(net(xs).mean(0) * 5, ys).backward()
+        opt.step()
+
+    fresh = conv_net(lib)
+
+    def spikes() -> Tensor:
+        with torch.no_grad():
+            h = fresh[:2](xs[:, :4])
+            return torch.cat([h.flatten(), fresh[2:5](h).flatten()])
+
+    return Built(step, spikes)
+
+
+SCENARIOS.register("conv_step")(Scenario(
+    "Conv SNN training step ([T=10, B=32, 2, 34, 34], two conv+LIF+pool blocks, Linear+LIF)", LIBS,
+    ({"T": 10, "B": 32},), _build_conv))
+
+
+SCENARIOS.register("memory_lean")(Scenario(
+    "Memory that does not grow with T: SHD net, exact gradients via checkpointing through time (chunk 50)",
+    ("spikeforge",),
+    ({"T": 100, "B": 64, "mode": "bptt"}, {"T": 1000, "B": 64, "mode": "bptt"},
+     {"T": 100, "B": 64, "mode": "checkpoint"}, {"T": 1000, "B": 64, "mode": "checkpoint"}),
+    _build_shd))
