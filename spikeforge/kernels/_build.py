@@ -107,6 +107,9 @@ def _declare(lib: ctypes.CDLL) -> None:
         e = getattr(lib, f"sf_event_linear_{suf}")
         e.argtypes = [L, L, L, P, P, P, P, I]
         e.restype = I
+        g = getattr(lib, f"sf_event_linear_grad_w_{suf}")
+        g.argtypes = [L, L, L, P, P, P, I]
+        g.restype = I
 
 
 def load_library(cache_dir: Path | None = None) -> ctypes.CDLL:

@@ -393,5 +393,41 @@ extern "C" int sf_event_linear_f64(int64_t rows, int64_t K, int64_t N, const dou
     return 0;
 }
 
+// gwt[k, :] = sum_{r : x[r, k] != 0} x[r, k] * gy[r, :]   (weight gradient, transposed, [K, N])
+// Threads own disjoint ranges of k, so no two threads write the same row of gwt.
+template <typename R>
+void event_linear_grad_w_impl(int64_t rows, int64_t K, int64_t N, const R* x, const R* gy, R* gwt, int nt) {
+    const int64_t KB = 16;
+    const int64_t nkb = (K + KB - 1) / KB;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+    for (int64_t kb = 0; kb < nkb; ++kb) {
+        const int64_t k0 = kb * KB, k1 = std::min(K, k0 + KB);
+        for (int64_t k = k0; k < k1; ++k)
+            for (int64_t j = 0; j < N; ++j) gwt[k * N + j] = (R)0;
+        for (int64_t r = 0; r < rows; ++r) {
+            const R* xr = x + r * K;
+            const R* g = gy + r * N;
+            for (int64_t k = k0; k < k1; ++k) {
+                const R s = xr[k];
+                if (s == (R)0) continue;
+                R* w = gwt + k * N;
+#pragma omp simd
+                for (int64_t j = 0; j < N; ++j) w[j] += s * g[j];
+            }
+        }
+    }
+}
+
+extern "C" int sf_event_linear_grad_w_f32(int64_t rows, int64_t K, int64_t N, const float* x, const float* gy,
+                                          float* gwt, int nt) {
+    event_linear_grad_w_impl<float>(rows, K, N, x, gy, gwt, nt);
+    return 0;
+}
+extern "C" int sf_event_linear_grad_w_f64(int64_t rows, int64_t K, int64_t N, const double* x, const double* gy,
+                                          double* gwt, int nt) {
+    event_linear_grad_w_impl<double>(rows, K, N, x, gy, gwt, nt);
+    return 0;
+}
+
 extern "C" int sf_abi_version() { return 1; }
 """

@@ -9,6 +9,7 @@ from torch import Tensor
 
 from ..surrogate import ATan, Surrogate
 from ..types import ResetFn
+from ._dynamics import leaky_integrate
 from ._base import NEURONS, Neuron
 from ._reset import reset_subtract
 
@@ -59,8 +60,7 @@ def alif_step(
         >>> s0 = ALIFState(torch.zeros(2, 3), torch.zeros(2, 3))
         >>> z, s = alif_step(torch.ones(2, 3) * 30, s0, ALIFParams())
     """
-    a_m = dt / p.tau_mem
-    v = (1 - a_m) * state.v + (a_m * p.r) * x + a_m * p.v_leak
+    v = leaky_integrate(state.v, x, p.tau_mem, p.r, p.v_leak, dt)
     theta = p.v_th + p.adapt * state.a
     z = surrogate(v - theta)
     v = reset(v, z.detach() if detach_reset else z, theta, p.v_reset)

@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor
 
+from ._dynamics import leaky_integrate, synaptic_filter
 from ._base import NEURONS, Neuron
 
 __all__ = ["CubaLI", "CubaLIParams", "CubaLIState", "cuba_li_step"]
@@ -48,10 +49,8 @@ def cuba_li_step(
         >>> s0 = CubaLIState(torch.zeros(2, 3), torch.zeros(2, 3))
         >>> v, s = cuba_li_step(torch.ones(2, 3), s0, CubaLIParams())
     """
-    a_s = dt / p.tau_syn
-    a_m = dt / p.tau_mem
-    i = (1 - a_s) * state.i + (a_s * p.w_in) * x
-    v = (1 - a_m) * state.v + (a_m * p.r) * i + a_m * p.v_leak
+    i = synaptic_filter(state.i, x, p.tau_syn, p.w_in, dt)
+    v = leaky_integrate(state.v, i, p.tau_mem, p.r, p.v_leak, dt)
     return v, CubaLIState(i=i, v=v)
 
 

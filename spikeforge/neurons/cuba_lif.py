@@ -9,6 +9,7 @@ from torch import Tensor
 
 from ..surrogate import ATan, Surrogate
 from ..types import ResetFn
+from ._dynamics import leaky_integrate, synaptic_filter
 from ._base import NEURONS, Neuron, tau_from_decay
 from ._reset import reset_subtract
 
@@ -59,10 +60,8 @@ def cuba_lif_step(
         >>> s0 = CubaLIFState(torch.zeros(2, 3), torch.zeros(2, 3))
         >>> z, s = cuba_lif_step(torch.ones(2, 3), s0, CubaLIFParams())
     """
-    a_s = dt / p.tau_syn
-    a_m = dt / p.tau_mem
-    i = (1 - a_s) * state.i + (a_s * p.w_in) * x
-    v = (1 - a_m) * state.v + (a_m * p.r) * i + a_m * p.v_leak
+    i = synaptic_filter(state.i, x, p.tau_syn, p.w_in, dt)
+    v = leaky_integrate(state.v, i, p.tau_mem, p.r, p.v_leak, dt)
     z = surrogate(v - p.v_th)
     v = reset(v, z.detach() if detach_reset else z, p.v_th, p.v_reset)
     return z, CubaLIFState(i=i, v=v)

@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor
 
+from ._dynamics import leaky_integrate
 from ._base import NEURONS, Neuron, tau_from_decay
 
 __all__ = ["LI", "LIParams", "LIState", "li_step"]
@@ -37,8 +38,7 @@ def li_step(x: Tensor, state: LIState, p: LIParams, *, dt: float = 1e-3) -> tupl
     Example:
         >>> v, s = li_step(torch.ones(2, 3), LIState(torch.zeros(2, 3)), LIParams())
     """
-    a = dt / p.tau_mem
-    v = (1 - a) * state.v + (a * p.r) * x + a * p.v_leak
+    v = leaky_integrate(state.v, x, p.tau_mem, p.r, p.v_leak, dt)
     return v, LIState(v=v)
 
 

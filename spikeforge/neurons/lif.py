@@ -9,6 +9,7 @@ from torch import Tensor
 
 from ..surrogate import ATan, Surrogate
 from ..types import ResetFn
+from ._dynamics import leaky_integrate
 from ._base import NEURONS, Neuron, tau_from_decay
 from ._reset import reset_subtract
 
@@ -67,8 +68,7 @@ def lif_step(
     Example:
         >>> z, s = lif_step(torch.ones(2, 3), LIFState(torch.zeros(2, 3)), LIFParams())
     """
-    a = dt / p.tau_mem
-    v = (1 - a) * state.v + (a * p.r) * x + a * p.v_leak
+    v = leaky_integrate(state.v, x, p.tau_mem, p.r, p.v_leak, dt)
     z = surrogate(v - p.v_th)
     v = reset(v, z.detach() if detach_reset else z, p.v_th, p.v_reset)
     return z, LIFState(v=v)

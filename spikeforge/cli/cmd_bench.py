@@ -1,0 +1,22 @@
+"""``spikeforge bench``: run the benchmark table (issue 3) and write BENCHMARKS.md."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+__all__ = ["register"]
+
+
+def _run(args: argparse.Namespace) -> int:
+    from ..bench.__main__ import run
+    return run(args)
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``bench`` sub-command."""
+    from ..bench.__main__ import add_arguments
+    p = subparsers.add_parser("bench", help="benchmark against snnTorch, SpikingJelly and Norse; write BENCHMARKS.md",
+                              description="Run the side-by-side benchmark table and write BENCHMARKS.md.")
+    add_arguments(p)
+    p.set_defaults(func=_run)
