@@ -2,9 +2,9 @@
 
 Example:
     >>> with profile(net) as prof:       # hooks always removed on exit
-    ...     net(xs)                      # xs: [T, B, ...]
-    >>> print(prof.report())             # per-layer table + totals, per sample
-    >>> prof.to_json("cost.json")
+    ...     out = net(xs)                # xs: [T, B, ...]
+    >>> table = prof.report()            # per-layer table + totals, per sample
+    >>> path = prof.to_json("cost.json")
 """
 
 from .compare import Comparison as Comparison

@@ -463,9 +463,10 @@ def profile(
 
     Example:
         >>> with profile(net) as prof:
-        ...     net(xs)
-        >>> print(prof.report())
-        >>> prof.synops()["Effective_ACs"]
+        ...     out = net(xs)
+        >>> table = prof.report()
+        >>> prof.synops()["Effective_ACs"] >= 0
+        True
     """
     return Profile(model, batch_size=batch_size, activations=activations, neuron_ops=neuron_ops,
                    membrane=membrane)
