@@ -1,7 +1,7 @@
 """Timing and peak-memory harness.
 
 Every (scenario, library, config) case runs in a fresh Python subprocess, so its peak RSS
-(``ru_maxrss``) belongs to that case alone: import, model, data, and the timed steps. Timing uses
+(``VmHWM``) belongs to that case alone: import, model, data, and the timed steps. Timing uses
 ``time.perf_counter`` around each step after warm-up and reports the median and spread of the
 repetitions. Before a library is timed, the parent process checks that it produces the same spikes
 as spikeforge on the scenario's fixed input; a library that does not is reported, not timed.
@@ -28,6 +28,19 @@ def _rss_now_kb() -> int:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
 
 
+def _rss_peak_kb() -> int:
+    """High-water RSS of this process image. ``ru_maxrss`` is not used: Linux carries the parent's
+    high-water mark across fork + exec, so a child of a large parent would report the parent's."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def summarize(times: list[float]) -> dict[str, float]:
     """Median, min, max and interquartile range of repeated timings (seconds)."""
     q = statistics.quantiles(times, n=4) if len(times) >= 2 else [times[0]] * 3
@@ -51,7 +64,7 @@ def worker_main(spec: dict[str, Any]) -> dict[str, Any]:
         t0 = time.perf_counter()
         built.step()
         times.append(time.perf_counter() - t0)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    peak = _rss_peak_kb()  # KiB
     return {"times": times, "first_step": first, "rss_base_kb": rss_base, "rss_peak_kb": peak,
             "threads": torch.get_num_threads()}
 

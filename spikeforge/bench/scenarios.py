@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .._registry import Registry
+from ..layers.sparse_linear import EventLinear
 from .peers import LIBS, li_layer, lif_layer
 
 __all__ = ["SCENARIOS", "Scenario", "Built", "LIF_SHAPES"]
@@ -84,10 +85,16 @@ class ToFloat(nn.Module):
 
 
 def shd_net(lib: str, seed: int = 0) -> nn.Sequential:
-    """700 -> Linear 256 -> LIF -> Linear 256 -> LIF -> Linear 20 -> LI readout (membrane)."""
+    """700 -> Linear 256 -> LIF -> Linear 256 -> LIF -> Linear 20 -> LI readout (membrane).
+
+    All three linear layers receive spikes.
+    """
+    # spikeforge takes spike inputs through its event-driven linear layer (same init as nn.Linear);
+    # spikeforge-torch is the plain reference (nn.Linear + step-function loop).
+    Linear = EventLinear if lib == "spikeforge" else nn.Linear
     torch.manual_seed(seed)
-    net = nn.Sequential(ToFloat(), nn.Linear(700, 256), lif_layer(lib), nn.Linear(256, 256), lif_layer(lib),
-                        nn.Linear(256, 20), li_layer(lib))
+    net = nn.Sequential(ToFloat(), Linear(700, 256), lif_layer(lib), Linear(256, 256), lif_layer(lib),
+                        Linear(256, 20), li_layer(lib))
     with torch.no_grad():  # gain 3 over torch's default init: hidden layers fire at ~5-15 %
         net[1].weight.mul_(3)
         net[3].weight.mul_(3)

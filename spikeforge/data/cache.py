@@ -86,7 +86,8 @@ class CachedDataset(Dataset[tuple[Any, Any]]):
         return len(self.dataset)
 
     def _apply(self, raw: Any) -> Any:
-        fns: list[Callable[[Any], Any]] = list(self.transform) if isinstance(self.transform, (list, tuple)) else [self.transform]
+        t = self.transform
+        fns: list[Callable[[Any], Any]] = list(t) if isinstance(t, (list, tuple)) else [t]
         for fn in fns:
             if fn is not None:
                 raw = fn(raw)

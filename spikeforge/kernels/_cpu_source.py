@@ -198,7 +198,11 @@ void backward_impl(int64_t T, int64_t M, const R* x, const R* gz, int64_t gst, i
             R* a_ad = acc.data() + ADAPT * CH; R* a_ca = acc.data() + CA * CH;
             for (int64_t t = T - 1; t >= 0; --t) {
                 const R* gzt = gz + t * gst + m0 * gsm;  // output gradient, any 2-D strides
-                if (gsm != 1) {
+                if (gsm == 0) {  // broadcast gradient (e.g. loss = z.sum())
+                    const R g0 = gzt[0];
+                    for (int64_t j = 0; j < n; ++j) gzb[j] = g0;
+                    gzt = gzb.data();
+                } else if (gsm != 1) {
                     for (int64_t j = 0; j < n; ++j) gzb[j] = gzt[j * gsm];
                     gzt = gzb.data();
                 }
@@ -394,27 +398,43 @@ extern "C" int sf_event_linear_f64(int64_t rows, int64_t K, int64_t N, const dou
 }
 
 // gwt[k, :] = sum_{r : x[r, k] != 0} x[r, k] * gy[r, :]   (weight gradient, transposed, [K, N])
-// Threads own disjoint ranges of k, so no two threads write the same row of gwt.
+// Each thread accumulates its rows into a private [K, N] buffer (every gy row is read once);
+// the buffers are then summed in a fixed order, so the result does not depend on scheduling.
 template <typename R>
 void event_linear_grad_w_impl(int64_t rows, int64_t K, int64_t N, const R* x, const R* gy, R* gwt, int nt) {
-    const int64_t KB = 16;
-    const int64_t nkb = (K + KB - 1) / KB;
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
-    for (int64_t kb = 0; kb < nkb; ++kb) {
-        const int64_t k0 = kb * KB, k1 = std::min(K, k0 + KB);
-        for (int64_t k = k0; k < k1; ++k)
-            for (int64_t j = 0; j < N; ++j) gwt[k * N + j] = (R)0;
-        for (int64_t r = 0; r < rows; ++r) {
+    nt = std::max(1, std::min<int>(nt, (int)std::max<int64_t>(1, rows / 64)));
+    std::vector<R> priv((size_t)(nt - 1) * K * N);
+#pragma omp parallel num_threads(nt)
+    {
+        const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
+        R* acc = tid == 0 ? gwt : priv.data() + (size_t)(tid - 1) * K * N;
+        for (int64_t q = 0; q < K * N; ++q) acc[q] = (R)0;
+        const int64_t r0 = rows * tid / nth, r1 = rows * (tid + 1) / nth;  // static: deterministic sums
+        std::vector<int64_t> idx(K + 1);
+        std::vector<R> val(K + 1);
+        for (int64_t r = r0; r < r1; ++r) {
             const R* xr = x + r * K;
+            int64_t nnz = 0;
+            for (int64_t k = 0; k < K; ++k) {
+                idx[nnz] = k; val[nnz] = xr[k];
+                nnz += (xr[k] != (R)0);
+            }
             const R* g = gy + r * N;
-            for (int64_t k = k0; k < k1; ++k) {
-                const R s = xr[k];
-                if (s == (R)0) continue;
-                R* w = gwt + k * N;
+            for (int64_t q = 0; q < nnz; ++q) {
+                R* w = acc + idx[q] * N;
+                const R s = val[q];
 #pragma omp simd
                 for (int64_t j = 0; j < N; ++j) w[j] += s * g[j];
             }
         }
+#pragma omp barrier
+#pragma omp for schedule(static)
+        for (int64_t k = 0; k < K; ++k)
+            for (int t = 1; t < nth; ++t) {
+                const R* p = priv.data() + (size_t)(t - 1) * K * N + k * N;
+#pragma omp simd
+                for (int64_t j = 0; j < N; ++j) gwt[k * N + j] += p[j];
+            }
     }
 }
 

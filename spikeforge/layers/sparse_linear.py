@@ -7,7 +7,8 @@ those columns costs ``r * K * N`` adds. The event path wins below a crossover ra
 BENCHMARKS.md); :class:`EventLinear` measures the rate of each batch and takes the event path only
 below ``crossover``. Results equal the dense layer up to float summation order.
 
-The event path is inference-only (no autograd graph); under autograd the dense path runs.
+Training works too: the weight gradient ``grad_y^T x`` is also accumulated over the active inputs
+only (``r`` times the dense cost); the input gradient ``grad_y W``, when needed, is dense.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from ..kernels import BackendUnavailableError
 from ..kernels._build import load_library
 from ..kernels.cpu import _empty
 
-__all__ = ["EventLinear", "event_linear", "DEFAULT_CROSSOVER"]
+__all__ = ["EventLinear", "event_linear", "event_linear_grad_weight", "input_rate", "DEFAULT_CROSSOVER"]
 
 DEFAULT_CROSSOVER = 0.10  # firing rate below which the event path wins (BENCHMARKS.md)
 
@@ -54,13 +55,53 @@ def event_linear(x: Tensor, weight_t: Tensor, bias: Tensor | None = None) -> Ten
     return y.reshape(*x.shape[:-1], N)  # [*, N]
 
 
+def event_linear_grad_weight(x: Tensor, grad_y: Tensor) -> Tensor:
+    """``grad_W = grad_y^T x`` accumulated over the nonzero inputs only; returns ``[N, K]``."""
+    lib = load_library()
+    K, N = x.shape[-1], grad_y.shape[-1]
+    x2 = x.reshape(-1, K).contiguous()  # [rows, K]
+    g2 = grad_y.reshape(-1, N).contiguous()  # [rows, N]
+    gwt = _empty((K, N), x.dtype)
+    fn = lib.sf_event_linear_grad_w_f32 if x.dtype == torch.float32 else lib.sf_event_linear_grad_w_f64
+    fn(x2.shape[0], K, N, x2.data_ptr(), g2.data_ptr(), gwt.data_ptr(), torch.get_num_threads())
+    return gwt.t()  # [N, K]
+
+
+class _EventLinearFn(torch.autograd.Function):
+    """Event-driven forward and weight gradient; the input gradient (if needed) is dense."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor | None, weight_t: Tensor) -> Tensor:  # type: ignore[override]
+        ctx.save_for_backward(x, weight)
+        ctx.has_bias = bias is not None
+        return event_linear(x, weight_t, bias)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, gy: Tensor):  # type: ignore[override]
+        x, weight = ctx.saved_tensors
+        gx = gy @ weight if ctx.needs_input_grad[0] else None  # [*, N] @ [N, K] -> [*, K]
+        gw = event_linear_grad_weight(x, gy) if ctx.needs_input_grad[1] else None
+        gb = gy.reshape(-1, gy.shape[-1]).sum(0) if ctx.has_bias and ctx.needs_input_grad[2] else None
+        return gx, gw, gb, None
+
+
+def input_rate(x: Tensor, max_samples: int = 1 << 16) -> float:
+    """Fraction of nonzero entries of ``x``, estimated on an evenly strided sample of at most
+    ``max_samples`` entries (a full count would cost as much as the event path itself)."""
+    flat = x.reshape(-1)
+    step = max(1, flat.numel() // max_samples)
+    sample = flat[::step]
+    return float(torch.count_nonzero(sample)) / max(sample.numel(), 1)
+
+
 class EventLinear(nn.Linear):
     """``nn.Linear`` that switches to the event-driven path for sparse inputs at inference.
 
     Args:
         in_features, out_features, bias, device, dtype: as ``nn.Linear``.
-        mode: ``"auto"`` (event path when the measured input rate is below ``crossover`` and no
-            gradient is needed), ``"dense"`` or ``"event"`` (always; raises if unavailable).
+        mode: ``"auto"`` (event path when the measured input rate is below ``crossover``),
+            ``"dense"`` or ``"event"`` (always; raises if unavailable).
         crossover: Firing rate below which ``"auto"`` takes the event path.
 
     Example:
@@ -91,22 +132,21 @@ class EventLinear(nn.Linear):
         """Whether :meth:`forward` would take the event path for ``x``."""
         if self.mode == "dense":
             return False
-        needs_grad = torch.is_grad_enabled() and (x.requires_grad or self.weight.requires_grad)
         if self.mode == "event":
-            if needs_grad:
-                raise RuntimeError("EventLinear(mode='event') is inference-only; use torch.no_grad()")
             return True
-        if needs_grad or x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64):
+        if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64):
             return False
         try:
             load_library()
         except BackendUnavailableError:
             return False
-        rate = torch.count_nonzero(x).item() / max(x.numel(), 1)
-        return rate <= self.crossover
+        return input_rate(x) <= self.crossover
 
     def forward(self, x: Tensor) -> Tensor:
         if self.uses_event_path(x):
+            if torch.is_grad_enabled() and (x.requires_grad or self.weight.requires_grad
+                                            or (self.bias is not None and self.bias.requires_grad)):
+                return _EventLinearFn.apply(x, self.weight, self.bias, self._weight_t())
             return event_linear(x, self._weight_t(), self.bias)
         return F.linear(x, self.weight, self.bias)
 

@@ -211,3 +211,17 @@ def test_reader_pickles_for_workers(tmp_path) -> None:
     r[0]  # opens the file handle
     clone = pickle.loads(pickle.dumps(r))
     assert clone[0][1] == 2 and torch.equal(torch.as_tensor(clone[0][0].x), torch.tensor([5]))
+
+
+def test_shd_multiworker_fork_loader(tmp_path) -> None:
+    from torch.utils.data import DataLoader
+
+    from spikeforge.data import pad_collate
+    write_shd_like(tmp_path / "shd_train.h5", [[0.01 * k] for k in range(1, 9)], [[k] for k in range(8)],
+                   list(range(8)))
+    ds = load_dataset("shd", "train", root=tmp_path)
+    ds[0]  # the parent opens a handle before the workers fork
+    loader = DataLoader(ds, batch_size=3, num_workers=2, collate_fn=pad_collate,
+                        multiprocessing_context="fork")
+    labels = torch.cat([ys for _, ys, _ in loader])
+    assert labels.tolist() == list(range(8))

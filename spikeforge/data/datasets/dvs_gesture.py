@@ -77,7 +77,8 @@ class DVSGesture(Dataset[tuple[Any, Tensor]]):
             raise missing_files_error("dvs_gesture", folder, [trial_list.name], how)
         trials = [ln.strip() for ln in trial_list.read_text().splitlines() if ln.strip()]
         missing = [t for t in trials if not (folder / t).is_file()]
-        missing += [Path(t).stem + "_labels.csv" for t in trials if not (folder / (Path(t).stem + "_labels.csv")).is_file()]
+        labels = [Path(t).stem + "_labels.csv" for t in trials]
+        missing += [name for name in labels if not (folder / name).is_file()]
         if missing:
             raise missing_files_error("dvs_gesture", folder, missing, how)
         self.samples: list[tuple[Path, int, int, int]] = []

@@ -1,7 +1,8 @@
 """Registered synthetic datasets: moving shapes (DVS-like), SHD-like audio and a delayed cue.
 
-Samples are generated lazily from ``(seed, split, index)``, so datasets are cheap to build,
-deterministic, and pickle for multi-worker DataLoaders.
+Samples are generated lazily from ``(seed, split, index)`` and kept in memory after first use, so
+datasets are cheap to build, deterministic, and pickle (without the memo) for multi-worker
+DataLoaders.
 """
 
 from __future__ import annotations
@@ -24,6 +25,13 @@ from ._base import ArrayDataset
 __all__ = ["MovingShapes", "SpikeAudioLike", "moving_shape", "synthetic_shd", "delayed_cue"]
 
 _SPLIT_SALT = {"train": 0, "test": 1}
+
+
+def _getstate_without_memo(self: Any) -> dict[str, Any]:
+    """Pickle without generated samples (each DataLoader worker regenerates its own)."""
+    state = dict(self.__dict__)
+    state["_memo"] = {}
+    return state
 
 
 def _check_split(name: str, split: str) -> int:
@@ -65,13 +73,21 @@ class MovingShapes(Dataset[tuple[Tensor, Tensor]]):
         self.sensor_size, self.speed_range, self.size_range = tuple(sensor_size), speed_range, size_range
         self.n_distractors, self.noise_rate, self.duration, self.seed = n_distractors, noise_rate, duration, seed
         self.to_x = BinEvents(dt=dt * 1e6, n_steps=int(round(duration / dt)))
+        self._memo: dict[int, tuple[Tensor, Tensor]] = {}
 
     def __len__(self) -> int:
         return self.n_samples
 
+    __getstate__ = _getstate_without_memo
+
     def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
         if not 0 <= i < self.n_samples:
             raise IndexError(f"index {i} out of range for {self.n_samples} samples")
+        if i not in self._memo:
+            self._memo[i] = self._generate(i)
+        return self._memo[i]
+
+    def _generate(self, i: int) -> tuple[Tensor, Tensor]:
         rng = np.random.default_rng([self.seed, self.salt, i])
         y = int(rng.integers(self.num_classes))
         lo, hi = self.speed_range
@@ -117,13 +133,21 @@ class SpikeAudioLike(Dataset[tuple[Tensor, Tensor]]):
                                               seed=template_seed)
         self.kwargs = kwargs
         self.to_x = BinEvents(dt=dt * 1e6, n_steps=int(round(duration / dt)), flatten=True)
+        self._memo: dict[int, tuple[Tensor, Tensor]] = {}
 
     def __len__(self) -> int:
         return self.n_samples
 
+    __getstate__ = _getstate_without_memo
+
     def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
         if not 0 <= i < self.n_samples:
             raise IndexError(f"index {i} out of range for {self.n_samples} samples")
+        if i not in self._memo:
+            self._memo[i] = self._generate(i)
+        return self._memo[i]
+
+    def _generate(self, i: int) -> tuple[Tensor, Tensor]:
         rng = np.random.default_rng([self.seed, self.salt, i])
         y = i % len(self.templates)
         ev = audio_like_events(self.templates[y], num_channels=self.num_channels, duration=self.duration,

@@ -72,6 +72,7 @@ class SpikeH5Reader:
         self.path = Path(path)
         self.num_channels = int(num_channels)
         self._file: Any = None
+        self._pid = -1
         f = _open(self.path)
         try:
             n = [len(_dataset(f, k, str(self.path))) for k in ("spikes/times", "spikes/units", "labels")]
@@ -97,8 +98,10 @@ class SpikeH5Reader:
         return np.asarray(self._handle()["labels"][:], dtype=np.int64)
 
     def _handle(self) -> Any:
-        if self._file is None:
+        # a handle inherited through fork() is not safe to share: reopen in every process
+        if self._file is None or self._pid != os.getpid():
             self._file = _open(self.path)
+            self._pid = os.getpid()
         return self._file
 
     def __getitem__(self, i: int) -> tuple[Events, int]:
