@@ -73,7 +73,7 @@ def from_nir(
         ValueError, TypeError: bad arguments.
 
     Example:
-        >>> graph = to_nir(nn.Sequential(nn.Linear(4, 8), LIF(dt=1e-4)), torch.zeros(10, 1, 4))
+        >>> graph = to_nir(nn.Sequential(nn.Linear(4, 8), LIF(dt=1e-4, reset="value")), torch.zeros(10, 1, 4))
         >>> net = from_nir(graph, dt=1e-4)            # or from_nir("net.nir", dt=1e-4)
         >>> ys = net(torch.rand(100, 8, 4))           # [100, 8, 8] spikes
     """
