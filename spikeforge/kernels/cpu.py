@@ -19,7 +19,7 @@ from ..surrogate import (ATan, Erf, FastSigmoid, PiecewiseQuadratic, Rectangle, 
 from ._build import BackendUnavailableError, load_library
 from .specs import COEFS, SLOTS, KernelSpec, reset_code
 
-__all__ = ["surrogate_code", "supports", "run_cpp"]
+__all__ = ["surrogate_code", "supports", "run_cpp", "threads_for"]
 
 # Surrogate type -> (kernel code, name of its scale parameter or None).
 _SURROGATE_CODES: dict[type, tuple[int, str | None]] = {
@@ -96,6 +96,19 @@ def _empty_like(x: Tensor) -> Tensor:
     return _empty(x.shape, x.dtype)
 
 
+PARALLEL_GRAIN = 1 << 21  # elements below which a kernel runs on one thread
+
+
+def threads_for(work: int) -> int:
+    """Threads for a kernel over ``work`` elements: one below :data:`PARALLEL_GRAIN`.
+
+    Entering a parallel region costs little on an idle machine, but on a shared one every region
+    waits until all its threads are scheduled (up to a scheduler time slice); small kernels are
+    faster on one thread.
+    """
+    return 1 if work < PARALLEL_GRAIN else torch.get_num_threads()
+
+
 def _ptr(t: Tensor | None) -> int | None:
     return None if t is None else t.data_ptr()
 
@@ -112,8 +125,10 @@ class _FusedRun(torch.autograd.Function):
         lib = load_library()
         T, M = x.shape
         suf = "f32" if x.dtype == torch.float32 else "f64"
-        z = _empty_like(x)
+        # Small long-lived outputs first, the large one last: a large block freed at the top of the
+        # heap is reused, whereas one freed below a surviving small block fragments it.
         finals = [torch.empty_like(s) for s in states]
+        z = _empty_like(x)
         st0: list[Tensor | None] = [None] * 3
         stT: list[Tensor | None] = [None] * 3
         for slot, s, f in zip(cfg.slots, states, finals):
@@ -197,7 +212,7 @@ def run_cpp(spec: KernelSpec, xs: Tensor, state: Any, p: Any, kwargs: dict[str, 
         sg_kind, sg_p, reset, detach = 0, 0.0, 3, 1
     cfg = _Config(kind=spec.kind, reset=int(reset), detach=detach, sg_kind=sg_kind, sg_p=sg_p,
                   slots=tuple(SLOTS.index(f) for f in spec.state_fields),
-                  coef_slots=tuple(COEFS.index(n) for n in names), nthreads=torch.get_num_threads())
+                  coef_slots=tuple(COEFS.index(n) for n in names), nthreads=threads_for(T * M))
     states = [s.reshape(M).contiguous() for s in state]
     z, *finals = _FusedRun.apply(cfg, x2, *states, *flat)
     z = z.view(shape)  # [T, M] -> [T, B, *]

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from ..kernels import BackendUnavailableError
 from ..kernels._build import load_library
-from ..kernels.cpu import _empty
+from ..kernels.cpu import _empty, threads_for
 
 __all__ = ["EventLinear", "event_linear", "event_linear_grad_weight", "input_rate", "DEFAULT_CROSSOVER"]
 
@@ -51,7 +51,7 @@ def event_linear(x: Tensor, weight_t: Tensor, bias: Tensor | None = None) -> Ten
     y = _empty((x2.shape[0], N), x.dtype)
     fn = lib.sf_event_linear_f32 if x.dtype == torch.float32 else lib.sf_event_linear_f64
     fn(x2.shape[0], K, N, x2.data_ptr(), wt.data_ptr(), None if b is None else b.data_ptr(), y.data_ptr(),
-       torch.get_num_threads())
+       threads_for(x2.numel()))
     return y.reshape(*x.shape[:-1], N)  # [*, N]
 
 
@@ -63,7 +63,7 @@ def event_linear_grad_weight(x: Tensor, grad_y: Tensor) -> Tensor:
     g2 = grad_y.reshape(-1, N).contiguous()  # [rows, N]
     gwt = _empty((K, N), x.dtype)
     fn = lib.sf_event_linear_grad_w_f32 if x.dtype == torch.float32 else lib.sf_event_linear_grad_w_f64
-    fn(x2.shape[0], K, N, x2.data_ptr(), g2.data_ptr(), gwt.data_ptr(), torch.get_num_threads())
+    fn(x2.shape[0], K, N, x2.data_ptr(), g2.data_ptr(), gwt.data_ptr(), threads_for(x2.numel()))
     return gwt.t()  # [N, K]
 
 

@@ -1,6 +1,6 @@
 """Model zoo: registered builders (``create_model``, ``list_models``)."""
 
-from . import mlp as _mlp  # noqa: F401  (registers "mlp")
+from . import mlp as _mlp  # noqa: F401  (registers "mlp", "rsnn")
 from ._factory import MODELS as MODELS
 from ._factory import build_model as build_model
 from ._factory import create_model as create_model

@@ -10,7 +10,7 @@ from torch import Tensor, nn
 from ..neurons import LI, NEURONS
 from ._factory import MODELS
 
-__all__ = ["SNNClassifier", "spiking_mlp"]
+__all__ = ["SNNClassifier", "recurrent_snn", "spiking_mlp"]
 
 
 class SNNClassifier(nn.Module):
@@ -37,28 +37,60 @@ class SNNClassifier(nn.Module):
         return self(x).mean(0).argmax(-1)
 
 
+def _neuron_kwargs(cfg: Any, neuron_cls: type, width: int) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"dt": cfg.dt, "surrogate": cfg.surrogate, "reset": cfg.reset}
+    if "tau_mem" in neuron_cls.params_cls._fields:
+        kwargs["tau_mem"] = cfg.tau_mem
+        if cfg.learn_tau:
+            kwargs.update(learn=("tau_mem",), size=width)
+    return kwargs
+
+
+def _encoder(cfg: Any, temporal: bool) -> tuple[nn.Module | None, int]:
+    """The configured encoder for static data (None for temporal data) and its width factor."""
+    if temporal:
+        return None, 1
+    from ..encoders import ENCODERS
+
+    encoder = ENCODERS.create(cfg.encoder, steps=cfg.steps)
+    return encoder, int(getattr(encoder, "n_pop", 1))  # population coding widens each feature
+
+
 @MODELS.register("mlp", kind="classifier")
 def spiking_mlp(cfg: Any, *, in_features: int, num_classes: int, temporal: bool) -> SNNClassifier:
     """MLP SNN sized by ``cfg.hidden``, neurons ``cfg.neuron``, readout LI with ``cfg.tau_out``."""
     neuron_cls = NEURONS.get(cfg.neuron)
     if not getattr(neuron_cls, "spiking", True):
         raise ValueError(f"hidden neuron must spike; {cfg.neuron!r} is a non-spiking readout")
-    encoder = None
-    if not temporal:
-        from ..encoders import ENCODERS
-
-        encoder = ENCODERS.create(cfg.encoder, steps=cfg.steps)
-        in_features *= int(getattr(encoder, "n_pop", 1))  # population coding widens each feature
+    encoder, factor = _encoder(cfg, temporal)
     layers: list[nn.Module] = []
-    width = in_features
+    width = in_features * factor
     for h in cfg.hidden:
         layers.append(nn.Linear(width, h))
-        kwargs: dict[str, Any] = {"dt": cfg.dt, "surrogate": cfg.surrogate, "reset": cfg.reset}
-        if "tau_mem" in neuron_cls.params_cls._fields:
-            kwargs["tau_mem"] = cfg.tau_mem
-            if cfg.learn_tau:
-                kwargs.update(learn=("tau_mem",), size=h)
-        layers.append(neuron_cls(**kwargs))
+        layers.append(neuron_cls(**_neuron_kwargs(cfg, neuron_cls, h)))
+        if cfg.dropout > 0:
+            from ..layers.dropout import SequenceDropout
+
+            layers.append(SequenceDropout(cfg.dropout))
+        width = h
+    layers += [nn.Linear(width, num_classes), LI(tau_mem=cfg.tau_out, dt=cfg.dt)]
+    return SNNClassifier(nn.Sequential(*layers), encoder)
+
+
+@MODELS.register("rsnn", kind="classifier")
+def recurrent_snn(cfg: Any, *, in_features: int, num_classes: int, temporal: bool) -> SNNClassifier:
+    """Recurrent SNN: each hidden layer is a :class:`~spikeforge.layers.RecurrentSpiking` layer
+    (input and recurrent weights, neurons ``cfg.neuron``), then a Linear → LI readout."""
+    from ..layers import RecurrentSpiking
+
+    neuron_cls = NEURONS.get(cfg.neuron)
+    if not getattr(neuron_cls, "spiking", True):
+        raise ValueError(f"hidden neuron must spike; {cfg.neuron!r} is a non-spiking readout")
+    encoder, factor = _encoder(cfg, temporal)
+    layers: list[nn.Module] = []
+    width = in_features * factor
+    for h in cfg.hidden:
+        layers.append(RecurrentSpiking(width, h, neuron=cfg.neuron, **_neuron_kwargs(cfg, neuron_cls, h)))
         if cfg.dropout > 0:
             from ..layers.dropout import SequenceDropout
 

@@ -51,6 +51,14 @@ def _run_chunk(layers: list[nn.Module], n_states: list[int], xs: Tensor, *flat_s
     return (out, *new_states)
 
 
+_DUMMY = torch.empty(0, requires_grad=True)
+
+
+def _run_chunk_dummy(layers: list[nn.Module], n_states: list[int], xs: Tensor, dummy: Tensor,
+                     *flat_state: Tensor) -> tuple[Tensor, ...]:
+    return _run_chunk(layers, n_states, xs, *flat_state)
+
+
 def checkpoint_through_time(module: nn.Module | Sequence[nn.Module], xs: Tensor, *, chunk: int = 32,
                             states: list[Any] | None = None) -> Tensor:
     """Run ``module`` over ``xs [T, B, *]`` keeping only chunk-boundary states for backward.
@@ -98,7 +106,10 @@ def checkpoint_through_time(module: nn.Module | Sequence[nn.Module], xs: Tensor,
     for t0 in range(0, xs.shape[0], chunk):
         x = xs[t0:t0 + chunk]  # [K, B, *]
         if grad:
-            res = checkpoint(_run_chunk, layers, n_states, x, *flat, use_reentrant=False)
+            # Re-entrant checkpointing runs the chunk under no_grad, so nothing of its graph is
+            # kept (the non-reentrant variant keeps every node of every chunk: memory grows with
+            # T). Its outputs only require grad if an input does, hence the dummy for chunk 0.
+            res = checkpoint(_run_chunk_dummy, layers, n_states, x, _DUMMY, *flat, use_reentrant=True)
         else:
             res = _run_chunk(layers, n_states, x, *flat)
         outs.append(res[0])
