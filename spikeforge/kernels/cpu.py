@@ -160,7 +160,6 @@ class _FusedRun(torch.autograd.Function):
             gz = x.new_zeros(()).expand(T, M)
         if gz.dim() != 2 or gz.stride(1) not in (0, 1):
             gz = gz.contiguous()
-        gx = _empty_like(x)
         st0: list[Tensor | None] = [None] * 3
         gstT: list[Tensor | None] = [None] * 3
         gst0: list[Tensor | None] = [None] * 3
@@ -181,6 +180,7 @@ class _FusedRun(torch.autograd.Function):
                 gc[slot] = torch.empty_like(t)
             gcoefs.append(gc[slot])
         needp = int(any(g is not None for g in gc))
+        gx = _empty_like(x)  # large and short-lived: allocated after the small ones (see forward)
         rc = getattr(lib, f"sf_backward_{suf}")(
             cfg.kind, cfg.reset, cfg.detach, cfg.sg_kind, cfg.sg_p, T, M, x.data_ptr(), gz.data_ptr(),
             gz.stride(0), gz.stride(1), gx.data_ptr(), _ptr_array(st0), _ptr_array(gstT), _ptr_array(gst0), _ptr_array(c),

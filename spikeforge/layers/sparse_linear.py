@@ -80,9 +80,10 @@ class _EventLinearFn(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, gy: Tensor):  # type: ignore[override]
         x, weight = ctx.saved_tensors
-        gx = gy @ weight if ctx.needs_input_grad[0] else None  # [*, N] @ [N, K] -> [*, K]
+        # small, long-lived gradients (they become .grad) before the large input gradient
         gw = event_linear_grad_weight(x, gy) if ctx.needs_input_grad[1] else None
         gb = gy.reshape(-1, gy.shape[-1]).sum(0) if ctx.has_bias and ctx.needs_input_grad[2] else None
+        gx = gy @ weight if ctx.needs_input_grad[0] else None  # [*, N] @ [N, K] -> [*, K]
         return gx, gw, gb, None
 
 

@@ -38,4 +38,5 @@ def create_model(name: str, **overrides: Any) -> nn.Module:
 
 
 def list_models() -> list[str]:
+    """Names of the registered models, sorted (``spikeforge list models``)."""
     return MODELS.names()
