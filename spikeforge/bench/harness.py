@@ -4,7 +4,8 @@ Every (scenario, library, config) case runs in a fresh Python subprocess, so its
 (``VmHWM``) belongs to that case alone: import, model, data, and the timed steps. Timing uses
 ``time.perf_counter`` around each step after warm-up and reports the median and spread of the
 repetitions. Before a library is timed, the parent process checks that it produces the same spikes
-as spikeforge on the scenario's fixed input; a library that does not is reported, not timed.
+as spikeforge on the scenario's fixed input; a library that differs by more than rounding-level
+flips (see :data:`ROUNDING_FLIPS`) is reported, not timed.
 """
 
 from __future__ import annotations
@@ -86,6 +87,12 @@ def run_case(scenario: str, lib: str, config: dict[str, Any], *, reps: int = 7, 
     return out
 
 
+# Peers whose charge equation rounds differently (SpikingJelly: v - v/tau + x; Norse:
+# v + dt/tau (x' - v)) flip a spike when v lands within an ulp of the threshold; such
+# rounding-level differences (at most 1 in 10^4 spikes) are reported and the peer is still timed.
+ROUNDING_FLIPS = 1e-4
+
+
 def check_spikes(scenario: str, config: dict[str, Any], libs: tuple[str, ...]) -> dict[str, dict[str, Any]]:
     """Spikes of each library vs spikeforge's on the scenario's fixed input."""
     from .scenarios import SCENARIOS
@@ -96,8 +103,8 @@ def check_spikes(scenario: str, config: dict[str, Any], libs: tuple[str, ...]) -
         try:
             z = scen.build(lib, config).spikes()
             n_diff = int((z != ref).sum())
-            out[lib] = {"equal": n_diff == 0, "n_diff": n_diff, "n": ref.numel(),
-                        "rate": float(ref.float().mean())}
+            out[lib] = {"equal": n_diff <= ROUNDING_FLIPS * ref.numel(), "identical": n_diff == 0,
+                        "n_diff": n_diff, "n": ref.numel(), "rate": float(ref.float().mean())}
         except Exception as e:  # a broken peer is reported, not fatal
             out[lib] = {"equal": False, "error": f"{type(e).__name__}: {e}"[:300]}
     return out

@@ -31,7 +31,47 @@ SOURCE = r"""
 #include <type_traits>
 #include <omp.h>
 
+#if defined(__AVX__)
+#include <immintrin.h>
+#endif
+
 namespace {
+
+// Copy a finished block of outputs to its place in a large output tensor. For outputs far larger
+// than the caches, non-temporal stores skip the read-for-ownership of every destination line.
+template <typename R>
+inline void store_out(R* dst, const R* src, int64_t n, bool stream) {
+#if defined(__AVX__)
+    if (stream && sizeof(R) == 4) {
+        float* d = reinterpret_cast<float*>(dst);
+        const float* s = reinterpret_cast<const float*>(src);
+        int64_t j = 0;
+        for (; j < n && (reinterpret_cast<uintptr_t>(d + j) & 31); ++j) d[j] = s[j];
+        for (; j + 8 <= n; j += 8) _mm256_stream_ps(d + j, _mm256_loadu_ps(s + j));
+        for (; j < n; ++j) d[j] = s[j];
+        return;
+    }
+    if (stream && sizeof(R) == 8) {
+        double* d = reinterpret_cast<double*>(dst);
+        const double* s = reinterpret_cast<const double*>(src);
+        int64_t j = 0;
+        for (; j < n && (reinterpret_cast<uintptr_t>(d + j) & 31); ++j) d[j] = s[j];
+        for (; j + 4 <= n; j += 4) _mm256_stream_pd(d + j, _mm256_loadu_pd(s + j));
+        for (; j < n; ++j) d[j] = s[j];
+        return;
+    }
+#endif
+    (void)stream;
+    std::memcpy(dst, src, (size_t)n * sizeof(R));
+}
+
+inline void stream_fence() {
+#if defined(__AVX__)
+    _mm_sfence();
+#endif
+}
+
+const int64_t STREAM_BYTES = (int64_t)64 << 20;  // outputs at least this large use streaming stores
 
 enum Kind { K_LIF = 0, K_CUBA = 1, K_ALIF = 2, K_LI = 3 };
 enum Reset { R_SUB = 0, R_VAL = 1, R_ZERO = 2, R_NONE = 3 };
@@ -52,10 +92,11 @@ void forward_impl(int64_t T, int64_t M, const R* x, R* z, const R* const* st0, R
                   const R* const* c, int nthreads) {
     const int64_t CH = 512;
     const int64_t nchunks = (M + CH - 1) / CH;
+    const bool stream = T * M * (int64_t)sizeof(R) >= STREAM_BYTES;
 #pragma omp parallel for num_threads(nthreads) schedule(dynamic, 8)
     for (int64_t ch = 0; ch < nchunks; ++ch) {
         const int64_t m0 = ch * CH, n = std::min(CH, M - m0);
-        R v[CH], iv[CH], av[CH];
+        R v[CH], iv[CH], av[CH], zt[CH];
         for (int64_t j = 0; j < n; ++j) {
             v[j] = st0[S_V][m0 + j];
             if (K == K_CUBA) iv[j] = st0[S_I][m0 + j];
@@ -66,7 +107,6 @@ void forward_impl(int64_t T, int64_t M, const R* x, R* z, const R* const* st0, R
         const R *ci1 = c[CI1] + m0, *ci2 = c[CI2] + m0, *ad = c[ADAPT] + m0, *ca = c[CA] + m0;
         for (int64_t t = 0; t < T; ++t) {
             const R* xt = x + t * M + m0;
-            R* zt = z + t * M + m0;
 #pragma omp simd
             for (int64_t j = 0; j < n; ++j) {
                 R drive = xt[j];
@@ -81,7 +121,9 @@ void forward_impl(int64_t T, int64_t M, const R* x, R* z, const R* const* st0, R
                 v[j] = reset_fwd<R, RS>(v1, s, theta, vr[j]);
                 if (K == K_ALIF) av[j] = ca[j] * av[j] + s;
             }
+            store_out<R>(z + t * M + m0, zt, n, stream);
         }
+        if (stream) stream_fence();
         for (int64_t j = 0; j < n; ++j) {
             stT[S_V][m0 + j] = v[j];
             if (K == K_CUBA) stT[S_I][m0 + j] = iv[j];
@@ -141,12 +183,13 @@ void backward_impl(int64_t T, int64_t M, const R* x, const R* gz, int64_t gst, i
     CH = std::max<int64_t>(16, std::min<int64_t>(512, CH / 16 * 16));
     const int64_t nchunks = (M + CH - 1) / CH;
     const R keep = detach ? (R)0 : (R)1;
+    const bool stream = T * M * (int64_t)sizeof(R) >= STREAM_BYTES;
 #pragma omp parallel num_threads(nthreads)
     {
         std::vector<R> V1((size_t)(T * CH)), SG(K == K_LI ? 1 : (size_t)(T * CH));
         std::vector<R> IB(K == K_CUBA ? (size_t)((T + 1) * CH) : 1);
         std::vector<R> AB(K == K_ALIF ? (size_t)((T + 1) * CH) : 1);
-        std::vector<R> gv(CH), gi(CH), ga(CH), vpb(CH), gzb(CH), acc((size_t)NCOEF * CH);
+        std::vector<R> gv(CH), gi(CH), ga(CH), vpb(CH), gzb(CH), gxb(CH), acc((size_t)NCOEF * CH);
 #pragma omp for schedule(dynamic, 2)
         for (int64_t ch = 0; ch < nchunks; ++ch) {
             const int64_t m0 = ch * CH, n = std::min(CH, M - m0);
@@ -180,11 +223,10 @@ void backward_impl(int64_t T, int64_t M, const R* x, const R* gz, int64_t gst, i
                     v[j] = reset_fwd<R, RS>(v1, s, theta, vr[j]);
                     if (K == K_ALIF) av[j] = ca[j] * av[j] + s;
                 }
+                if (K != K_LI) surrogate_inplace<R>(sg_kind, sg_p, ub, n);  // u -> dz/du while in L1
                 if (K == K_CUBA) for (int64_t j = 0; j < n; ++j) IB[(t + 1) * CH + j] = iv[j];
                 if (K == K_ALIF) for (int64_t j = 0; j < n; ++j) AB[(t + 1) * CH + j] = av[j];
             }
-            if (K != K_LI)  // u -> surrogate derivative; spikes are re-derived from V1
-                for (int64_t t = 0; t < T; ++t) surrogate_inplace<R>(sg_kind, sg_p, SG.data() + t * CH, n);
             // 2. adjoint recurrence, backwards in time
             for (int64_t j = 0; j < n; ++j) {
                 gv[j] = gstT[S_V] ? gstT[S_V][m0 + j] : (R)0;
@@ -207,7 +249,7 @@ void backward_impl(int64_t T, int64_t M, const R* x, const R* gz, int64_t gst, i
                     gzt = gzb.data();
                 }
                 const R* xt = x + t * M + m0;
-                R* gxt = gx + t * M + m0;
+                R* gxt = gxb.data();  // block of grad x, copied out after the loop
                 const R* v1b = V1.data() + t * CH;
                 const R* v1p = V1.data() + (t - 1) * CH;  // only read when t > 0
                 const R* sgb = SG.data() + (K == K_LI ? 0 : t * CH);
@@ -272,7 +314,9 @@ void backward_impl(int64_t T, int64_t M, const R* x, const R* gz, int64_t gst, i
                     }
                     gv[j] = gv1 * c1[j];
                 }
+                store_out<R>(gx + t * M + m0, gxb.data(), n, stream);
                             }
+            if (stream) stream_fence();
             for (int64_t j = 0; j < n; ++j) {
                 if (gst0[S_V]) gst0[S_V][m0 + j] = gv[j];
                 if (K == K_CUBA && gst0[S_I]) gst0[S_I][m0 + j] = gi[j];

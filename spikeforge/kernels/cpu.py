@@ -56,6 +56,8 @@ def supports(spec: KernelSpec | None, xs: Tensor, state: Any, kwargs: dict[str, 
     for s in state:
         if not isinstance(s, Tensor) or s.shape != xs.shape[1:]:
             return "state tensors must have the shape of one input step"
+        if s.dtype != xs.dtype or s.device != xs.device:
+            return f"state dtype/device ({s.dtype}, {s.device}) differs from the input's ({xs.dtype}, {xs.device})"
     return None
 
 

@@ -3,7 +3,7 @@
 A dense ``x @ W.T`` costs ``K * N`` multiply-adds per input row whatever ``x`` holds. With spike
 inputs at firing rate ``r``, only ``r * K`` columns of ``W`` contribute, so gathering and adding
 those columns costs ``r * K * N`` adds. The event path wins below a crossover rate measured by
-``python -m spikeforge.bench --only event_linear`` (about 10-15 % on a 2-core x86 VM, see
+``python -m spikeforge.bench --only event_linear`` (about 20 % on a 2-core x86 VM, see
 BENCHMARKS.md); :class:`EventLinear` measures the rate of each batch and takes the event path only
 below ``crossover``. Results equal the dense layer up to float summation order.
 
@@ -23,7 +23,7 @@ from ..kernels.cpu import _empty, threads_for
 
 __all__ = ["EventLinear", "event_linear", "event_linear_grad_weight", "input_rate", "DEFAULT_CROSSOVER"]
 
-DEFAULT_CROSSOVER = 0.10  # firing rate below which the event path wins (BENCHMARKS.md)
+DEFAULT_CROSSOVER = 0.15  # firing rate below which the event path wins (measured crossover ~20 %, BENCHMARKS.md)
 
 
 def event_linear(x: Tensor, weight_t: Tensor, bias: Tensor | None = None) -> Tensor:

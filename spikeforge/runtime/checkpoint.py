@@ -36,13 +36,14 @@ def _layers(module: nn.Module | Sequence[nn.Module]) -> list[nn.Module]:
     return [module]
 
 
-def _run_chunk(layers: list[nn.Module], n_states: list[int], xs: Tensor, *flat_state: Tensor
+def _run_chunk(layers: list[nn.Module], state_types: list[Any], xs: Tensor, *flat_state: Tensor
                ) -> tuple[Tensor, ...]:
     """Run one chunk ``xs [K, B, *]`` through ``layers`` from the given flattened states."""
     out, k, new_states = xs, 0, []
-    for layer, n in zip(layers, n_states):
-        if n:
-            state = layer._sf_state_cls(*flat_state[k:k + n])  # type: ignore[union-attr]
+    for layer, cls in zip(layers, state_types):
+        if cls is not None:
+            n = len(cls._fields)
+            state = cls(*flat_state[k:k + n])
             out, state = layer.run(out, state)  # type: ignore[operator]
             new_states.extend(state)
             k += n
@@ -54,9 +55,9 @@ def _run_chunk(layers: list[nn.Module], n_states: list[int], xs: Tensor, *flat_s
 _DUMMY = torch.empty(0, requires_grad=True)
 
 
-def _run_chunk_dummy(layers: list[nn.Module], n_states: list[int], xs: Tensor, dummy: Tensor,
+def _run_chunk_dummy(layers: list[nn.Module], state_types: list[Any], xs: Tensor, dummy: Tensor,
                      *flat_state: Tensor) -> tuple[Tensor, ...]:
-    return _run_chunk(layers, n_states, xs, *flat_state)
+    return _run_chunk(layers, state_types, xs, *flat_state)
 
 
 def checkpoint_through_time(module: nn.Module | Sequence[nn.Module], xs: Tensor, *, chunk: int = 32,
@@ -71,6 +72,8 @@ def checkpoint_through_time(module: nn.Module | Sequence[nn.Module], xs: Tensor,
 
     Returns:
         The outputs ``[T, B, *']`` of the last layer, with gradients equal to plain BPTT.
+        Backpropagate with ``loss.backward()`` (re-entrant checkpointing does not support
+        ``torch.autograd.grad``).
 
     Example:
         >>> net = nn.Sequential(nn.Linear(700, 256), LIF(), nn.Linear(256, 20), LI())
@@ -85,7 +88,7 @@ def checkpoint_through_time(module: nn.Module | Sequence[nn.Module], xs: Tensor,
         raise ValueError(f"expected {sum(stateful)} initial states, got {len(init)}")
     # Find each stateful layer's initial state by running the first step's shapes through.
     flat: list[Tensor] = []
-    n_states: list[int] = []
+    state_types: list[Any] = []  # the State NamedTuple class of each stateful layer, else None
     it = iter(init)
     with torch.no_grad():
         probe = xs[:1]
@@ -94,12 +97,11 @@ def checkpoint_through_time(module: nn.Module | Sequence[nn.Module], xs: Tensor,
                 s0 = next(it)
                 if s0 is None:
                     s0 = layer.init_state(probe[0])  # type: ignore[operator]
-                layer._sf_state_cls = type(s0)  # type: ignore[assignment]
+                state_types.append(type(s0))
                 flat.extend(s0)
-                n_states.append(len(s0))
                 probe, _ = layer.run(probe, s0)  # type: ignore[operator]
             else:
-                n_states.append(0)
+                state_types.append(None)
                 probe = layer(probe)
     outs = []
     grad = torch.is_grad_enabled()
@@ -109,9 +111,9 @@ def checkpoint_through_time(module: nn.Module | Sequence[nn.Module], xs: Tensor,
             # Re-entrant checkpointing runs the chunk under no_grad, so nothing of its graph is
             # kept (the non-reentrant variant keeps every node of every chunk: memory grows with
             # T). Its outputs only require grad if an input does, hence the dummy for chunk 0.
-            res = checkpoint(_run_chunk_dummy, layers, n_states, x, _DUMMY, *flat, use_reentrant=True)
+            res = checkpoint(_run_chunk_dummy, layers, state_types, x, _DUMMY, *flat, use_reentrant=True)
         else:
-            res = _run_chunk(layers, n_states, x, *flat)
+            res = _run_chunk(layers, state_types, x, *flat)
         outs.append(res[0])
         flat = list(res[1:])
     return torch.cat(outs)  # [T, B, *']

@@ -162,3 +162,10 @@ def test_no_grad_inference(gen):
     with torch.inference_mode():
         z, _ = LIF(backend="cpp").run(xs)
     assert torch.equal(z, LIF(backend="torch").run(xs)[0])
+
+
+def test_mixed_state_dtype_is_not_fused(gen):
+    xs = _inputs((4, 2, 3), torch.float32, gen)
+    state = LIF().init_state(xs[0]).__class__(v=torch.zeros(2, 3, dtype=torch.float64))
+    with pytest.raises(BackendUnavailableError, match="dtype"):
+        LIF(backend="cpp").run(xs, state)
