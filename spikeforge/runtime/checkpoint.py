@@ -77,7 +77,9 @@ def checkpoint_through_time(module: nn.Module | Sequence[nn.Module], xs: Tensor,
 
     Example:
         >>> net = nn.Sequential(nn.Linear(700, 256), LIF(), nn.Linear(256, 20), LI())
-        >>> ys = checkpoint_through_time(net, xs, chunk=50)   # [T, B, 20]
+        >>> xs = (torch.rand(200, 8, 700) < 0.05).float()     # [T=200, B=8, 700] spikes
+        >>> ys = checkpoint_through_time(net, xs, chunk=50)   # [T, B, 20], exact BPTT gradients
+        >>> ys.sum().backward()
     """
     if chunk < 1:
         raise ValueError(f"chunk must be >= 1 step, got {chunk}")
