@@ -38,7 +38,7 @@ test: $(VENV)/.dev
 	$(BIN)/python -m pytest -q
 
 bench: $(VENV)/.dev
-	$(BIN)/python -m spikeforge.bench --out BENCHMARKS.md
+	$(BIN)/python -m spikeforge.bench --reps 7 --warmup 2 --out BENCHMARKS.md
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -56,9 +56,10 @@ def _encoder(cfg: Any, temporal: bool) -> tuple[nn.Module | None, int]:
     return encoder, int(getattr(encoder, "n_pop", 1))  # population coding widens each feature
 
 
-@MODELS.register("mlp", kind="classifier")
-def spiking_mlp(cfg: Any, *, in_features: int, num_classes: int, temporal: bool) -> SNNClassifier:
-    """MLP SNN sized by ``cfg.hidden``, neurons ``cfg.neuron``, readout LI with ``cfg.tau_out``."""
+def _classifier(cfg: Any, in_features: int, num_classes: int, temporal: bool,
+                make_hidden: Any) -> SNNClassifier:
+    """Encoder + hidden layers from ``make_hidden(width_in, width_out, neuron_cls)`` (each
+    followed by time-shared dropout if configured) + Linear → LI readout."""
     neuron_cls = NEURONS.get(cfg.neuron)
     if not getattr(neuron_cls, "spiking", True):
         raise ValueError(f"hidden neuron must spike; {cfg.neuron!r} is a non-spiking readout")
@@ -66,8 +67,7 @@ def spiking_mlp(cfg: Any, *, in_features: int, num_classes: int, temporal: bool)
     layers: list[nn.Module] = []
     width = in_features * factor
     for h in cfg.hidden:
-        layers.append(nn.Linear(width, h))
-        layers.append(neuron_cls(**_neuron_kwargs(cfg, neuron_cls, h)))
+        layers += make_hidden(width, h, neuron_cls)
         if cfg.dropout > 0:
             from ..layers.dropout import SequenceDropout
 
@@ -75,6 +75,16 @@ def spiking_mlp(cfg: Any, *, in_features: int, num_classes: int, temporal: bool)
         width = h
     layers += [nn.Linear(width, num_classes), LI(tau_mem=cfg.tau_out, dt=cfg.dt)]
     return SNNClassifier(nn.Sequential(*layers), encoder)
+
+
+@MODELS.register("mlp", kind="classifier")
+def spiking_mlp(cfg: Any, *, in_features: int, num_classes: int, temporal: bool) -> SNNClassifier:
+    """MLP SNN sized by ``cfg.hidden``, neurons ``cfg.neuron``, readout LI with ``cfg.tau_out``."""
+
+    def hidden(w_in: int, w_out: int, neuron_cls: Any) -> list[nn.Module]:
+        return [nn.Linear(w_in, w_out), neuron_cls(**_neuron_kwargs(cfg, neuron_cls, w_out))]
+
+    return _classifier(cfg, in_features, num_classes, temporal, hidden)
 
 
 @MODELS.register("rsnn", kind="classifier")
@@ -83,18 +93,7 @@ def recurrent_snn(cfg: Any, *, in_features: int, num_classes: int, temporal: boo
     (input and recurrent weights, neurons ``cfg.neuron``), then a Linear → LI readout."""
     from ..layers import RecurrentSpiking
 
-    neuron_cls = NEURONS.get(cfg.neuron)
-    if not getattr(neuron_cls, "spiking", True):
-        raise ValueError(f"hidden neuron must spike; {cfg.neuron!r} is a non-spiking readout")
-    encoder, factor = _encoder(cfg, temporal)
-    layers: list[nn.Module] = []
-    width = in_features * factor
-    for h in cfg.hidden:
-        layers.append(RecurrentSpiking(width, h, neuron=cfg.neuron, **_neuron_kwargs(cfg, neuron_cls, h)))
-        if cfg.dropout > 0:
-            from ..layers.dropout import SequenceDropout
+    def hidden(w_in: int, w_out: int, neuron_cls: Any) -> list[nn.Module]:
+        return [RecurrentSpiking(w_in, w_out, neuron=cfg.neuron, **_neuron_kwargs(cfg, neuron_cls, w_out))]
 
-            layers.append(SequenceDropout(cfg.dropout))
-        width = h
-    layers += [nn.Linear(width, num_classes), LI(tau_mem=cfg.tau_out, dt=cfg.dt)]
-    return SNNClassifier(nn.Sequential(*layers), encoder)
+    return _classifier(cfg, in_features, num_classes, temporal, hidden)

@@ -184,7 +184,7 @@ class Neuron(nn.Module, Generic[P, S]):
 
     def init_state(self, x: Tensor) -> S:
         """Resting state for a single-step input ``x`` of shape ``[B, *]``."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define init_state(x)")
 
     def step(self, x: Tensor, state: S | None = None) -> tuple[Tensor, S]:
         """Advance one time step. ``x``: ``[B, *]``; returns ``(z [B, *], state)``."""

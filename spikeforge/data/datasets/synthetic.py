@@ -27,11 +27,31 @@ __all__ = ["MovingShapes", "SpikeAudioLike", "moving_shape", "synthetic_shd", "d
 _SPLIT_SALT = {"train": 0, "test": 1}
 
 
-def _getstate_without_memo(self: Any) -> dict[str, Any]:
-    """Pickle without generated samples (each DataLoader worker regenerates its own)."""
-    state = dict(self.__dict__)
-    state["_memo"] = {}
-    return state
+class _Generated(Dataset[tuple[Tensor, Tensor]]):
+    """Base of the generated datasets: sample ``i`` is made on first access by ``_generate(i)``
+    (deterministic in ``(seed, split, i)``) and memoized."""
+
+    n_samples: int
+    _memo: dict[int, tuple[Tensor, Tensor]]
+
+    def __len__(self) -> int:
+        return self.n_samples
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle without generated samples (each DataLoader worker regenerates its own)."""
+        state = dict(self.__dict__)
+        state["_memo"] = {}
+        return state
+
+    def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
+        if not 0 <= i < self.n_samples:
+            raise IndexError(f"index {i} out of range for {self.n_samples} samples")
+        if i not in self._memo:
+            self._memo[i] = self._generate(i)
+        return self._memo[i]
+
+    def _generate(self, i: int) -> tuple[Tensor, Tensor]:
+        raise NotImplementedError(f"{type(self).__name__} must define _generate(i)")
 
 
 def _check_split(name: str, split: str) -> int:
@@ -40,7 +60,7 @@ def _check_split(name: str, split: str) -> int:
     return _SPLIT_SALT[split]
 
 
-class MovingShapes(Dataset[tuple[Tensor, Tensor]]):
+class MovingShapes(_Generated):
     """A shape crosses the sensor; the label is its direction or its speed class.
 
     Args:
@@ -75,18 +95,6 @@ class MovingShapes(Dataset[tuple[Tensor, Tensor]]):
         self.to_x = BinEvents(dt=dt * 1e6, n_steps=int(round(duration / dt)))
         self._memo: dict[int, tuple[Tensor, Tensor]] = {}
 
-    def __len__(self) -> int:
-        return self.n_samples
-
-    __getstate__ = _getstate_without_memo
-
-    def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
-        if not 0 <= i < self.n_samples:
-            raise IndexError(f"index {i} out of range for {self.n_samples} samples")
-        if i not in self._memo:
-            self._memo[i] = self._generate(i)
-        return self._memo[i]
-
     def _generate(self, i: int) -> tuple[Tensor, Tensor]:
         rng = np.random.default_rng([self.seed, self.salt, i])
         y = int(rng.integers(self.num_classes))
@@ -107,7 +115,7 @@ class MovingShapes(Dataset[tuple[Tensor, Tensor]]):
         return self.to_x(ev), torch.tensor(y, dtype=torch.long)
 
 
-class SpikeAudioLike(Dataset[tuple[Tensor, Tensor]]):
+class SpikeAudioLike(_Generated):
     """SHD-shaped synthetic audio: ``num_classes`` spatio-temporal templates on 700 channels.
 
     Args:
@@ -134,18 +142,6 @@ class SpikeAudioLike(Dataset[tuple[Tensor, Tensor]]):
         self.kwargs = kwargs
         self.to_x = BinEvents(dt=dt * 1e6, n_steps=int(round(duration / dt)), flatten=True)
         self._memo: dict[int, tuple[Tensor, Tensor]] = {}
-
-    def __len__(self) -> int:
-        return self.n_samples
-
-    __getstate__ = _getstate_without_memo
-
-    def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
-        if not 0 <= i < self.n_samples:
-            raise IndexError(f"index {i} out of range for {self.n_samples} samples")
-        if i not in self._memo:
-            self._memo[i] = self._generate(i)
-        return self._memo[i]
 
     def _generate(self, i: int) -> tuple[Tensor, Tensor]:
         rng = np.random.default_rng([self.seed, self.salt, i])
