@@ -103,7 +103,11 @@ def shd_net(lib: str, seed: int = 0) -> nn.Sequential:
 
 def shd_input(T: int, B: int, seed: int = 0, rate: float = 0.05) -> tuple[Tensor, Tensor]:
     g = torch.Generator().manual_seed(seed)
-    xs = (torch.rand(T, B, 700, generator=g) < rate).to(torch.uint8)  # [T, B, 700] spikes
+    # Drawn 10 steps at a time straight into byte storage: a float [T, B, 700] draw would be a
+    # transient 4 bytes per slot (179 MB at T = 1000) and set the process's peak memory.
+    xs = torch.empty(T, B, 700, dtype=torch.uint8)  # [T, B, 700] spikes
+    for t0 in range(0, T, 10):
+        xs[t0:t0 + 10] = torch.rand(min(10, T - t0), B, 700, generator=g) < rate
     ys = torch.randint(0, 20, (B,), generator=g)
     return xs, ys
 

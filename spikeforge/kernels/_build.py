@@ -97,6 +97,13 @@ def _build(cache_dir: Path) -> ctypes.CDLL:
 
 def _declare(lib: ctypes.CDLL) -> None:
     P, I, L, D = ctypes.c_void_p, ctypes.c_int, ctypes.c_int64, ctypes.c_double
+    for suf in ("f32", "f64", "u8_f32", "u8_f64"):
+        e = getattr(lib, f"sf_event_linear_{suf}")
+        e.argtypes = [L, L, L, P, P, P, P, I]
+        e.restype = I
+        g = getattr(lib, f"sf_event_linear_grad_w_{suf}")
+        g.argtypes = [L, L, L, P, P, P, I]
+        g.restype = I
     for suf in ("f32", "f64"):
         f = getattr(lib, f"sf_forward_{suf}")
         f.argtypes = [I, I, L, L, P, P, P, P, P, I]

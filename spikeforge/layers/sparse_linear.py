@@ -3,7 +3,7 @@
 A dense ``x @ W.T`` costs ``K * N`` multiply-adds per input row whatever ``x`` holds. With spike
 inputs at firing rate ``r``, only ``r * K`` columns of ``W`` contribute, so gathering and adding
 those columns costs ``r * K * N`` adds. The event path wins below a crossover rate measured by
-``python -m spikeforge.bench --only event_linear`` (about 20 % on a 2-core x86 VM, see
+``python -m spikeforge.bench --only event_linear`` (about 30 % on a 2-core x86 VM, see
 BENCHMARKS.md); :class:`EventLinear` measures the rate of each batch and takes the event path only
 below ``crossover``. Results equal the dense layer up to float summation order.
 
@@ -21,9 +21,29 @@ from ..kernels import BackendUnavailableError
 from ..kernels._build import load_library
 from ..kernels.cpu import _empty, threads_for
 
-__all__ = ["EventLinear", "event_linear", "event_linear_grad_weight", "input_rate", "DEFAULT_CROSSOVER"]
+__all__ = ["EventLinear", "event_linear", "event_linear_grad_weight", "input_rate", "DEFAULT_CROSSOVER", "MIN_EVENT_OUT"]
 
-DEFAULT_CROSSOVER = 0.15  # firing rate below which the event path wins (measured crossover ~20 %, BENCHMARKS.md)
+DEFAULT_CROSSOVER = 0.2  # auto event path at or below this rate (measured inference crossover ~29 %, BENCHMARKS.md)
+MIN_EVENT_OUT = 64  # below this many outputs the dense matmul wins at any rate (one SIMD tile per input)
+
+
+_FLOATS = (torch.float32, torch.float64)
+_BYTES = (torch.uint8, torch.bool)  # spike storage read directly (1 byte per input, no float copy)
+
+
+def _spike_input(x: Tensor, K: int, dtype: torch.dtype) -> tuple[Tensor, str]:
+    """``x`` as a contiguous ``[rows, K]`` kernel operand and the kernel-name suffix for it."""
+    if x.device.type != "cpu" or (x.dtype not in _FLOATS and x.dtype not in _BYTES):
+        raise BackendUnavailableError("event_linear runs on CPU float32/float64 (or uint8/bool spike) tensors")
+    if dtype not in _FLOATS:
+        raise BackendUnavailableError(f"event_linear computes in float32/float64, got {dtype}")
+    if x.shape[-1] != K:
+        raise ValueError(f"input has {x.shape[-1]} features, weight expects {K}")
+    x2 = x.reshape(-1, K).contiguous()  # [rows, K]
+    if x2.dtype == torch.bool:
+        x2 = x2.view(torch.uint8)  # same bytes (0/1)
+    suf = "f32" if dtype == torch.float32 else "f64"
+    return x2, (suf if x2.dtype in _FLOATS else "u8_" + suf)
 
 
 def event_linear(x: Tensor, weight_t: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -31,8 +51,13 @@ def event_linear(x: Tensor, weight_t: Tensor, bias: Tensor | None = None) -> Ten
 
     .. math:: y_{r,:} = b + \sum_{k:\,x_{r,k} \ne 0} x_{r,k}\, W^T_{k,:}
 
+    Each output starts at the bias (or 0) and adds the active inputs' terms in increasing input
+    index ``k``, one rounding per addition: the result is exactly that sequential sum, and equals
+    the dense ``x @ W.T + b`` up to float summation order.
+
     Args:
-        x: Input ``[*, K]`` (spikes, or any mostly-zero tensor); CPU float32/float64.
+        x: Input ``[*, K]`` (spikes, or any mostly-zero tensor); CPU float32/float64, or spikes
+            stored as uint8/bool (read directly; the result then has ``weight_t``'s dtype).
         weight_t: Transposed weight ``[K, N]``, contiguous.
         bias: Optional ``[N]``.
 
@@ -40,30 +65,32 @@ def event_linear(x: Tensor, weight_t: Tensor, bias: Tensor | None = None) -> Ten
         ``[*, N]``. Raises :class:`~spikeforge.kernels.BackendUnavailableError` without a compiler.
     """
     lib = load_library()
-    if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64):
-        raise BackendUnavailableError("event_linear runs on CPU float32/float64 tensors")
     K, N = weight_t.shape
-    if x.shape[-1] != K:
-        raise ValueError(f"input has {x.shape[-1]} features, weight expects {K}")
-    x2 = x.reshape(-1, K).contiguous()  # [rows, K]
-    wt = weight_t.to(x.dtype).contiguous()
-    b = None if bias is None else bias.to(x.dtype).contiguous()
-    y = _empty((x2.shape[0], N), x.dtype)
-    fn = lib.sf_event_linear_f32 if x.dtype == torch.float32 else lib.sf_event_linear_f64
-    fn(x2.shape[0], K, N, x2.data_ptr(), wt.data_ptr(), None if b is None else b.data_ptr(), y.data_ptr(),
-       threads_for(x2.numel()))
+    dtype = x.dtype if x.dtype in _FLOATS else weight_t.dtype
+    x2, suf = _spike_input(x, K, dtype)
+    wt = weight_t.to(dtype).contiguous()
+    b = None if bias is None else bias.to(dtype).contiguous()
+    y = _empty((x2.shape[0], N), dtype)
+    getattr(lib, f"sf_event_linear_{suf}")(x2.shape[0], K, N, x2.data_ptr(), wt.data_ptr(),
+                                          None if b is None else b.data_ptr(), y.data_ptr(),
+                                          threads_for(x2.numel()))
     return y.reshape(*x.shape[:-1], N)  # [*, N]
 
 
 def event_linear_grad_weight(x: Tensor, grad_y: Tensor) -> Tensor:
-    """``grad_W = grad_y^T x`` accumulated over the nonzero inputs only; returns ``[N, K]``."""
+    """``grad_W = grad_y^T x`` accumulated over the nonzero inputs only; returns ``[N, K]``.
+
+    ``x`` may be float32/float64 or uint8/bool spikes; the result has ``grad_y``'s dtype.
+    """
     lib = load_library()
     K, N = x.shape[-1], grad_y.shape[-1]
-    x2 = x.reshape(-1, K).contiguous()  # [rows, K]
+    x2, suf = _spike_input(x, K, grad_y.dtype)
+    if x2.dtype in _FLOATS and x2.dtype != grad_y.dtype:
+        x2 = x2.to(grad_y.dtype)
     g2 = grad_y.reshape(-1, N).contiguous()  # [rows, N]
-    gwt = _empty((K, N), x.dtype)
-    fn = lib.sf_event_linear_grad_w_f32 if x.dtype == torch.float32 else lib.sf_event_linear_grad_w_f64
-    fn(x2.shape[0], K, N, x2.data_ptr(), g2.data_ptr(), gwt.data_ptr(), threads_for(x2.numel()))
+    gwt = _empty((K, N), grad_y.dtype)
+    getattr(lib, f"sf_event_linear_grad_w_{suf}")(x2.shape[0], K, N, x2.data_ptr(), g2.data_ptr(), gwt.data_ptr(),
+                                                 threads_for(x2.numel()))
     return gwt.t()  # [N, K]
 
 
@@ -101,9 +128,13 @@ class EventLinear(nn.Linear):
 
     Args:
         in_features, out_features, bias, device, dtype: as ``nn.Linear``.
-        mode: ``"auto"`` (event path when the measured input rate is below ``crossover``),
+        mode: ``"auto"`` (event path when the measured input rate is below ``crossover`` and the
+            layer has at least :data:`MIN_EVENT_OUT` outputs; narrower layers are faster dense),
             ``"dense"`` or ``"event"`` (always; raises if unavailable).
         crossover: Firing rate below which ``"auto"`` takes the event path.
+
+    Inputs may be float spikes or spikes stored as uint8/bool (0/1), which the event path reads
+    directly (no float copy of the input is made; the dense path converts them).
 
     Example:
         >>> fc = EventLinear(700, 256)
@@ -135,7 +166,11 @@ class EventLinear(nn.Linear):
             return False
         if self.mode == "event":
             return True
-        if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64):
+        if x.device.type != "cpu" or (x.dtype not in _FLOATS and x.dtype not in _BYTES):
+            return False
+        if self.weight.dtype not in _FLOATS:
+            return False
+        if self.out_features < MIN_EVENT_OUT:
             return False
         try:
             load_library()
@@ -149,6 +184,8 @@ class EventLinear(nn.Linear):
                                             or (self.bias is not None and self.bias.requires_grad)):
                 return _EventLinearFn.apply(x, self.weight, self.bias, self._weight_t())
             return event_linear(x, self._weight_t(), self.bias)
+        if x.dtype in _BYTES:  # spikes stored as bytes: the dense path needs floats
+            x = x.to(self.weight.dtype)
         return F.linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
