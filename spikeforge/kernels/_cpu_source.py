@@ -71,6 +71,16 @@ inline void stream_fence() {
 #endif
 }
 
+// Rows of a [T, M] tensor are M elements apart, so a block walks T short runs that the hardware
+// prefetcher (which stops at 4 KiB page borders) barely sees; ask for a later row explicitly.
+const int64_t PF_AHEAD = 2;
+template <typename R>
+inline void prefetch_row(const R* p, int64_t n) {
+    const char* b = reinterpret_cast<const char*>(p);
+    const int64_t bytes = n * (int64_t)sizeof(R);
+    for (int64_t o = 0; o < bytes; o += 64) __builtin_prefetch(b + o, 0, 3);
+}
+
 const int64_t STREAM_BYTES = (int64_t)64 << 20;  // outputs at least this large use streaming stores
 
 enum Kind { K_LIF = 0, K_CUBA = 1, K_ALIF = 2, K_LI = 3 };
@@ -107,6 +117,7 @@ void forward_impl(int64_t T, int64_t M, const R* x, R* z, const R* const* st0, R
         const R *ci1 = c[CI1] + m0, *ci2 = c[CI2] + m0, *ad = c[ADAPT] + m0, *ca = c[CA] + m0;
         for (int64_t t = 0; t < T; ++t) {
             const R* xt = x + t * M + m0;
+            if (t + PF_AHEAD < T) prefetch_row(xt + PF_AHEAD * M, n);
 #pragma omp simd
             for (int64_t j = 0; j < n; ++j) {
                 R drive = xt[j];
@@ -205,6 +216,7 @@ void backward_impl(int64_t T, int64_t M, const R* x, const R* gz, int64_t gst, i
             }
             for (int64_t t = 0; t < T; ++t) {
                 const R* xt = x + t * M + m0;
+                if (t + PF_AHEAD < T) prefetch_row(xt + PF_AHEAD * M, n);
                 R* v1b = V1.data() + t * CH;
                 R* ub = SG.data() + (K == K_LI ? 0 : t * CH);
 #pragma omp simd
