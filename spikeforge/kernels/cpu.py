@@ -19,7 +19,7 @@ from ..surrogate import (ATan, Erf, FastSigmoid, PiecewiseQuadratic, Rectangle, 
 from ._build import BackendUnavailableError, load_library
 from .specs import COEFS, SLOTS, KernelSpec, reset_code
 
-__all__ = ["surrogate_code", "supports", "run_cpp", "threads_for"]
+__all__ = ["surrogate_code", "supports", "run_cpp", "threads_for", "memory_order"]
 
 # Surrogate type -> (kernel code, name of its scale parameter or None).
 _SURROGATE_CODES: dict[type, tuple[int, str | None]] = {
@@ -201,12 +201,20 @@ def run_cpp(spec: KernelSpec, xs: Tensor, state: Any, p: Any, kwargs: dict[str, 
     load_library()  # build errors surface here, before autograd is involved
     shape = xs.shape  # [T, B, *]
     T = shape[0]
-    x2 = xs.reshape(T, -1).contiguous()  # [T, M], M = B * prod(*)
+    # The kernel is elementwise over neurons, so any dense layout (e.g. channels_last from a conv)
+    # runs as it lies in memory: permute the neuron dims into memory order, which is a view.
+    perm = memory_order(xs)  # xs.permute(perm) is contiguous, or perm is the identity
+    inv = [perm.index(d) for d in range(len(perm))]
+    xp = xs.permute(perm)  # [T, B, *] in memory order
+    pshape = xp.shape
+    x2 = xp.reshape(T, -1).contiguous()  # [T, M], M = B * prod(*); a view unless xs is strided
     M = x2.shape[1]
+    sperm = [d - 1 for d in perm[1:]]  # the same permutation for one step's [B, *]
     coefs = spec.coefs(p, float(kwargs["dt"]))
     names = [n for n in COEFS if n in coefs]
     # Per-neuron coefficients broadcast to every element [M]; autograd sums them back.
-    flat = [torch.as_tensor(coefs[n], dtype=xs.dtype).expand(shape[1:]).reshape(M).contiguous() for n in names]
+    flat = [torch.as_tensor(coefs[n], dtype=xs.dtype).expand(shape[1:]).permute(sperm).reshape(M).contiguous()
+            for n in names]
     if spec.spiking:
         sg_kind, sg_p = surrogate_code(kwargs["surrogate"])  # type: ignore[misc]
         reset = reset_code(kwargs["reset"])
@@ -216,8 +224,25 @@ def run_cpp(spec: KernelSpec, xs: Tensor, state: Any, p: Any, kwargs: dict[str, 
     cfg = _Config(kind=spec.kind, reset=int(reset), detach=detach, sg_kind=sg_kind, sg_p=sg_p,
                   slots=tuple(SLOTS.index(f) for f in spec.state_fields),
                   coef_slots=tuple(COEFS.index(n) for n in names), nthreads=threads_for(T * M))
-    states = [s.reshape(M).contiguous() for s in state]
+    states = [s.permute(sperm).reshape(M).contiguous() for s in state]
     z, *finals = _FusedRun.apply(cfg, x2, *states, *flat)
-    z = z.view(shape)  # [T, M] -> [T, B, *]
-    new_state = type(state)(*(f.view(shape[1:]) for f in finals))
+    z = z.view(pshape).permute(inv)  # [T, M] -> [T, B, *], with the input's strides
+    sinv = [d - 1 for d in inv[1:]]
+    new_state = type(state)(*(f.view(pshape[1:]).permute(sinv) for f in finals))
     return z, new_state
+
+
+def memory_order(xs: Tensor) -> list[int]:
+    """Permutation ``perm`` of ``xs``'s dims with time first such that ``xs.permute(perm)`` is
+    contiguous (neuron dims sorted by decreasing stride); the identity if no such order exists.
+
+    >>> x = torch.rand(3, 2, 4, 5, 5).flatten(0, 1).contiguous(memory_format=torch.channels_last)
+    >>> memory_order(x.unflatten(0, (3, 2)))  # [T, B, C, H, W] stored as [T, B, H, W, C]
+    [0, 1, 3, 4, 2]
+    """
+    ident = list(range(xs.dim()))
+    if xs.is_contiguous() or xs.dim() < 3:
+        return ident
+    rest = sorted(range(1, xs.dim()), key=lambda d: -xs.stride(d))  # stable: ties keep their order
+    perm = [0] + rest
+    return perm if xs.permute(perm).is_contiguous() else ident

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 from ..neurons._base import check_sequence
@@ -16,20 +17,51 @@ class TimeDistributed(nn.Module):
     Shapes:
         ``[T, B, *in] -> [T, B, *out]`` where the wrapped module maps ``[N, *in] -> [N, *out]``.
 
+    Args:
+        module: the stateless module.
+        memory_format: optionally ``torch.channels_last`` (4-D folded input) or
+            ``torch.channels_last_3d`` (5-D): the folded input is laid out that way before the
+            module runs; values are the same up to float summation order, and spikeforge
+            neurons run on the result in place without copying it back. ``None`` (default)
+            leaves the layout alone. Measured on a 2-core CPU: a 2 -> 16 channel 3x3
+            convolution over ``[320, 2, 34, 34]`` (forward + weight gradient) took 3.6 ms in
+            channels-last vs 26.5 ms in the default layout, but a whole conv-LIF-pool training
+            step was no faster, because pooling's backward and layout conversions at a
+            ``Flatten`` cost what the convolution saved. Measure your own network.
+
     Example:
         >>> conv = TimeDistributed(nn.Conv2d(2, 16, 3, padding=1))
         >>> conv(torch.rand(10, 4, 2, 34, 34)).shape
         torch.Size([10, 4, 16, 34, 34])
+        >>> fast = TimeDistributed(nn.Conv2d(2, 16, 3, padding=1), memory_format=torch.channels_last)
+        >>> fast(torch.rand(10, 4, 2, 34, 34)).shape
+        torch.Size([10, 4, 16, 34, 34])
     """
 
-    def __init__(self, module: nn.Module) -> None:
+    _RANK = {torch.channels_last: 4, torch.channels_last_3d: 5}
+
+    def __init__(self, module: nn.Module, memory_format: torch.memory_format | None = None) -> None:
         super().__init__()
         if not isinstance(module, nn.Module):
             raise TypeError(f"TimeDistributed wraps an nn.Module, got {type(module).__name__}")
+        if memory_format is not None and memory_format not in self._RANK:
+            raise ValueError(f"memory_format must be None, torch.channels_last or torch.channels_last_3d, "
+                             f"got {memory_format}")
         self.module = module
+        self.memory_format = memory_format
 
     def forward(self, xs: Tensor) -> Tensor:
         check_sequence(xs)
         T, B = xs.shape[:2]
-        ys = self.module(xs.flatten(0, 1))  # [T, B, *in] -> [T*B, *in] -> [T*B, *out]
+        x = xs.flatten(0, 1)  # [T, B, *in] -> [T*B, *in]
+        if self.memory_format is not None:
+            rank = self._RANK[self.memory_format]
+            if x.dim() != rank:
+                raise ValueError(f"memory_format={self.memory_format} needs [T, B] + {rank - 1} dims per step, "
+                                 f"got input of shape {tuple(xs.shape)}")
+            x = x.contiguous(memory_format=self.memory_format)
+        ys = self.module(x)  # [T*B, *out]
         return ys.unflatten(0, (T, B))  # [T, B, *out]
+
+    def extra_repr(self) -> str:
+        return "" if self.memory_format is None else f"memory_format={self.memory_format}"

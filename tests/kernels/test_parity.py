@@ -169,3 +169,17 @@ def test_mixed_state_dtype_is_not_fused(gen):
     state = LIF().init_state(xs[0]).__class__(v=torch.zeros(2, 3, dtype=torch.float64))
     with pytest.raises(BackendUnavailableError, match="dtype"):
         LIF(backend="cpp").run(xs, state)
+
+
+@pytest.mark.parametrize("name", list(NEURONS))
+def test_parity_channels_last(name, gen):
+    """A conv output in channels-last layout runs in place: same values, the input's strides kept,
+    per-neuron parameters and a contiguous initial state permuted to match."""
+    dense = _inputs((6, 4, 3, 5, 5), torch.float32, gen)  # [T, B, C, H, W]
+    cl = dense.flatten(0, 1).contiguous(memory_format=torch.channels_last).unflatten(0, (6, 4))
+    assert not cl.is_contiguous() and torch.equal(cl, dense)
+    ref = _run(_make(name, "torch", torch.float32, (3, 5, 5)), dense, v0_grad=True)
+    got = _run(_make(name, "cpp", torch.float32, (3, 5, 5)), cl, v0_grad=True)
+    _compare(ref, got, torch.float32)
+    zs, _ = _make(name, "cpp", torch.float32, (3, 5, 5)).run(cl)
+    assert zs.stride() == cl.stride(), "output should keep the input's layout"
