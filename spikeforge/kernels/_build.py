@@ -111,12 +111,6 @@ def _declare(lib: ctypes.CDLL) -> None:
         b = getattr(lib, f"sf_backward_{suf}")
         b.argtypes = [I, I, I, I, D, L, L, P, P, L, L, P, P, P, P, P, P, I, I]
         b.restype = I
-        e = getattr(lib, f"sf_event_linear_{suf}")
-        e.argtypes = [L, L, L, P, P, P, P, I]
-        e.restype = I
-        g = getattr(lib, f"sf_event_linear_grad_w_{suf}")
-        g.argtypes = [L, L, L, P, P, P, I]
-        g.restype = I
 
 
 def load_library(cache_dir: Path | None = None) -> ctypes.CDLL:
