@@ -14,6 +14,9 @@ Backends:
 
 A backend asked for by name that cannot run the call raises :class:`BackendUnavailableError`;
 nothing falls back silently. The CUDA (Triton) plan is in ``spikeforge/kernels/DESIGN.md``.
+
+Large outputs of the ``"cpp"`` kernels come from a cache of storages that no tensor references any
+more (:func:`empty_cache`, :func:`set_cache_limit`, :func:`cache_info`; see :mod:`._cache`).
 """
 
 from __future__ import annotations
@@ -27,10 +30,14 @@ from torch import Tensor
 from ._build import BackendUnavailableError as BackendUnavailableError
 from ._build import build_info as build_info
 from ._build import load_library
+from ._cache import cache_info as cache_info
+from ._cache import empty_cache as empty_cache
+from ._cache import set_cache_limit as set_cache_limit
 from .cpu import run_cpp, supports
 from .specs import spec_for
 
-__all__ = ["BACKENDS", "BackendUnavailableError", "available_backends", "build_info", "run_fused"]
+__all__ = ["BACKENDS", "BackendUnavailableError", "available_backends", "build_info", "cache_info", "empty_cache",
+           "run_fused", "set_cache_limit"]
 
 BACKENDS = ("auto", "torch", "cpp")
 

@@ -8,7 +8,6 @@ outputs and the final state; backward recomputes the trajectory block by block (
 from __future__ import annotations
 
 import ctypes
-import platform
 from typing import Any, NamedTuple
 
 import torch
@@ -17,6 +16,7 @@ from torch import Tensor
 from ..surrogate import (ATan, Erf, FastSigmoid, PiecewiseQuadratic, Rectangle, Sigmoid,
                          StraightThrough, Surrogate, Triangle)
 from ._build import BackendUnavailableError, load_library
+from ._cache import CACHE
 from .specs import COEFS, SLOTS, KernelSpec, reset_code
 
 __all__ = ["surrogate_code", "supports", "run_cpp", "threads_for", "memory_order"]
@@ -72,26 +72,10 @@ class _Config(NamedTuple):
     nthreads: int
 
 
-_libc = ctypes.CDLL(None) if platform.system() == "Linux" else None
-_MADV_HUGEPAGE = 14
-_HUGE = 2 << 20
-
-
 def _empty(shape: tuple[int, ...] | torch.Size, dtype: torch.dtype) -> Tensor:
-    """``torch.empty`` (CPU, contiguous) that asks Linux for transparent huge pages when large.
-
-    A fresh multi-megabyte tensor is first touched inside the kernel; with 4 KiB pages that costs
-    one page fault per 4 KiB (as much as the kernel itself on some VMs). ``madvise`` only hints
-    the OS; contents and results are unaffected.
-    """
-    t = torch.empty(shape, dtype=dtype)
-    nbytes = t.numel() * t.element_size()
-    if _libc is not None and nbytes >= 4 * _HUGE:
-        start = (t.data_ptr() + _HUGE - 1) // _HUGE * _HUGE
-        end = (t.data_ptr() + nbytes) // _HUGE * _HUGE
-        if end > start:
-            _libc.madvise(ctypes.c_void_p(start), ctypes.c_size_t(end - start), _MADV_HUGEPAGE)
-    return t
+    """``torch.empty`` (CPU, contiguous) for kernel outputs: large ones come from the output cache
+    (:mod:`._cache`: reused storages, transparent huge pages) so they are not faulted in anew."""
+    return CACHE.empty(shape, dtype)
 
 
 def _empty_like(x: Tensor) -> Tensor:
