@@ -22,7 +22,8 @@ DECAY = 0.9
 SLOPE = 1.0  # every peer defines its SuperSpike as 1 / (1 + |x|)^2 at this slope
 LIBS = ("spikeforge", "spikeforge-torch", "snntorch", "spikingjelly", "norse")
 PEERS = ("snntorch", "spikingjelly", "norse")
-_MODULE = {"spikeforge": "spikeforge", "spikeforge-torch": "spikeforge", "snntorch": "snntorch",
+_MODULE = {"spikeforge": "spikeforge", "spikeforge-torch": "spikeforge", "spikeforge-nchw": "spikeforge",
+           "snntorch": "snntorch",
            "spikingjelly": "spikingjelly", "norse": "norse"}
 
 
@@ -56,11 +57,11 @@ class _Loop(nn.Module):
 
 def lif_layer(lib: str) -> nn.Module:
     """A LIF layer with the shared dynamics, as ``lib`` implements it."""
-    if lib in ("spikeforge", "spikeforge-torch"):
+    if lib in ("spikeforge", "spikeforge-torch", "spikeforge-nchw"):
         from ..neurons import LIF
         from ..surrogate import FastSigmoid
         return LIF.from_decay(DECAY, reset="zero", detach_reset=True, surrogate=FastSigmoid(slope=SLOPE),
-                              backend="cpp" if lib == "spikeforge" else "torch")
+                              backend="torch" if lib == "spikeforge-torch" else "cpp")
     if lib == "snntorch":
         import snntorch as snn
         from snntorch import surrogate

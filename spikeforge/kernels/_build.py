@@ -105,6 +105,10 @@ def _declare(lib: ctypes.CDLL) -> None:
         g.argtypes = [L, L, L, P, P, P, I]
         g.restype = I
     for suf in ("f32", "f64"):
+        for name in (f"sf_avgpool_fwd_{suf}", f"sf_avgpool_bwd_{suf}"):
+            fn = getattr(lib, name)
+            fn.argtypes = [L, L, L, L, L, P, P, P, P, I]
+            fn.restype = I
         f = getattr(lib, f"sf_forward_{suf}")
         f.argtypes = [I, I, L, L, P, P, P, P, P, I]
         f.restype = I

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from ..kernels import BackendUnavailableError, available_backends
+from ..kernels.pool import avg_pool2d_cpp, pool_kernel_size
 from ..neurons._base import check_sequence
 
 __all__ = ["TimeDistributed"]
@@ -28,6 +30,11 @@ class TimeDistributed(nn.Module):
             channels-last vs 26.5 ms in the default layout, but a whole conv-LIF-pool training
             step was no faster, because pooling's backward and layout conversions at a
             ``Flatten`` cost what the convolution saved. Measure your own network.
+        backend: ``"auto"`` (default) runs an ``nn.AvgPool2d`` with stride = kernel size and no
+            padding through the fused CPU pooling kernels (:mod:`spikeforge.kernels.pool`:
+            bit-identical values and gradients, either layout) when they can be built, else the
+            module itself; ``"torch"`` always calls the module; ``"cpp"`` insists on the kernel
+            and raises :class:`~spikeforge.kernels.BackendUnavailableError` where it cannot run.
 
     Example:
         >>> conv = TimeDistributed(nn.Conv2d(2, 16, 3, padding=1))
@@ -40,15 +47,19 @@ class TimeDistributed(nn.Module):
 
     _RANK = {torch.channels_last: 4, torch.channels_last_3d: 5}
 
-    def __init__(self, module: nn.Module, memory_format: torch.memory_format | None = None) -> None:
+    def __init__(self, module: nn.Module, memory_format: torch.memory_format | None = None,
+                 backend: str = "auto") -> None:
         super().__init__()
         if not isinstance(module, nn.Module):
             raise TypeError(f"TimeDistributed wraps an nn.Module, got {type(module).__name__}")
         if memory_format is not None and memory_format not in self._RANK:
             raise ValueError(f"memory_format must be None, torch.channels_last or torch.channels_last_3d, "
                              f"got {memory_format}")
+        if backend not in ("auto", "torch", "cpp"):
+            raise ValueError(f"unknown backend {backend!r}; valid: 'auto', 'torch', 'cpp'")
         self.module = module
         self.memory_format = memory_format
+        self.backend = backend
 
     def forward(self, xs: Tensor) -> Tensor:
         check_sequence(xs)
@@ -60,8 +71,26 @@ class TimeDistributed(nn.Module):
                 raise ValueError(f"memory_format={self.memory_format} needs [T, B] + {rank - 1} dims per step, "
                                  f"got input of shape {tuple(xs.shape)}")
             x = x.contiguous(memory_format=self.memory_format)
-        ys = self.module(x)  # [T*B, *out]
+        ys = self._apply_module(x)  # [T*B, *out]
         return ys.unflatten(0, (T, B))  # [T, B, *out]
 
+    def _apply_module(self, x: Tensor) -> Tensor:
+        if self.backend == "torch":
+            return self.module(x)
+        k = pool_kernel_size(self.module)
+        why = None
+        if k is None:
+            why = f"no fused kernel for {type(self.module).__name__} with these settings"
+        elif x.dim() != 4 or x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64):
+            why = "the pooling kernel runs on CPU float32/float64 [N, C, H, W] input"
+        elif "cpp" not in available_backends():
+            why = "the C++ kernels cannot be built on this machine"
+        if why is None:
+            return avg_pool2d_cpp(x, k)  # type: ignore[arg-type]
+        if self.backend == "cpp":
+            raise BackendUnavailableError(why)
+        return self.module(x)
+
     def extra_repr(self) -> str:
-        return "" if self.memory_format is None else f"memory_format={self.memory_format}"
+        parts = [] if self.memory_format is None else [f"memory_format={self.memory_format}"]
+        return ", ".join(parts + ([] if self.backend == "auto" else [f"backend={self.backend!r}"]))

@@ -1,0 +1,103 @@
+"""Fused CPU average pooling with kernel size = stride (the 2x2 pooling of conv SNNs).
+
+``torch.nn.functional.avg_pool2d`` on CPU zero-fills its input gradient and then scatters into it,
+and in channels-last layout converts gradients between layouts; pooling took about a fifth of a
+conv SNN training step in ``BENCHMARKS.md``. These kernels read each input once and write each
+output once, in whatever layout the input has (NCHW or channels-last), and sum each window in
+ATen's order, so results are bit-identical to ``F.avg_pool2d(x, k)``
+(``tests/kernels/test_pool.py``).
+"""
+
+from __future__ import annotations
+
+import ctypes
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ._build import BackendUnavailableError, load_library
+from ._cache import CACHE
+from .cpu import threads_for
+
+__all__ = ["avg_pool2d_cpp", "pool_kernel_size"]
+
+
+def pool_kernel_size(module: nn.Module) -> int | None:
+    """``k`` if ``module`` is an ``nn.AvgPool2d`` these kernels compute exactly, else ``None``.
+
+    Supported: square kernel ``k`` with stride ``k`` (or default), no padding, floor mode,
+    no ``divisor_override``.
+    """
+    if type(module) is not nn.AvgPool2d:
+        return None
+    k, s, pad = module.kernel_size, module.stride, module.padding
+    k = k if isinstance(k, int) else (k[0] if len(set(k)) == 1 else None)
+    if k is None:
+        return None
+    s = k if s is None else s
+    s = s if isinstance(s, int) else (s[0] if len(set(s)) == 1 else None)
+    pad_zero = pad == 0 or (not isinstance(pad, int) and all(p == 0 for p in pad))
+    if s != k or not pad_zero or module.ceil_mode or module.divisor_override is not None:
+        return None
+    return int(k)
+
+
+def _strides(t: Tensor) -> ctypes.Array:
+    return (ctypes.c_int64 * 4)(*t.stride())
+
+
+def _like(shape: tuple[int, int, int, int], channels_last: bool, dtype: torch.dtype) -> Tensor:
+    """Uninitialised ``[N, C, H, W]`` in NCHW or channels-last layout (large ones from the cache)."""
+    N, C, H, W = shape
+    if channels_last:
+        return CACHE.empty((N, H, W, C), dtype).permute(0, 3, 1, 2)  # [N, H, W, C] -> [N, C, H, W] view
+    return CACHE.empty(shape, dtype)
+
+
+def _check(x: Tensor, k: int) -> None:
+    if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64):
+        raise BackendUnavailableError(f"the 'cpp' pooling kernel runs on CPU float32/float64, got {x.dtype} on {x.device}")
+    if x.dim() != 4:
+        raise ValueError(f"avg_pool2d expects [N, C, H, W], got shape {tuple(x.shape)}")
+    if k < 1 or x.shape[2] < k or x.shape[3] < k:
+        raise ValueError(f"pooling window {k} does not fit the input's spatial size {tuple(x.shape[2:])}")
+
+
+class _AvgPool(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, k: int) -> Tensor:  # type: ignore[override]
+        lib = load_library()
+        N, C, H, W = x.shape
+        cl = x.stride(1) == 1 and C > 1
+        y = torch.empty((N, C, H // k, W // k), dtype=x.dtype,
+                        memory_format=torch.channels_last if cl else torch.contiguous_format)
+        suf = "f32" if x.dtype == torch.float32 else "f64"
+        getattr(lib, f"sf_avgpool_fwd_{suf}")(N, C, H, W, k, x.data_ptr(), _strides(x), y.data_ptr(), _strides(y),
+                                             threads_for(x.numel()))
+        ctx.meta = (x.shape, cl, k)
+        return y
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: Any, gy: Tensor) -> tuple[Tensor, None]:  # type: ignore[override]
+        lib = load_library()
+        shape, cl, k = ctx.meta
+        N, C, H, W = shape
+        gx = _like((N, C, H, W), cl, gy.dtype)
+        suf = "f32" if gy.dtype == torch.float32 else "f64"
+        getattr(lib, f"sf_avgpool_bwd_{suf}")(N, C, H, W, k, gy.data_ptr(), _strides(gy), gx.data_ptr(), _strides(gx),
+                                             threads_for(gx.numel()))
+        return gx, None
+
+
+def avg_pool2d_cpp(x: Tensor, k: int) -> Tensor:
+    """``F.avg_pool2d(x, k)`` (stride ``k``, no padding, floor mode) by the fused CPU kernels.
+
+    Shapes: ``[N, C, H, W] -> [N, C, H // k, W // k]``, in the input's layout (channels-last stays
+    channels-last). Bit-identical to ``F.avg_pool2d`` in value, gradient included. Raises
+    :class:`~spikeforge.kernels.BackendUnavailableError` without a C++ compiler or for tensors
+    the kernels do not handle (not CPU float32/float64).
+    """
+    _check(x, k)
+    return _AvgPool.apply(x, k)
