@@ -8,12 +8,15 @@ figure registry fills up and no display backend is needed.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import torch
-from matplotlib.figure import Figure
 from torch import Tensor, nn
+
+if TYPE_CHECKING:  # matplotlib is imported on first plot, not with spikeforge
+    from matplotlib.figure import Figure
 
 from .recorders import record_layer, spiking_layers
 
@@ -23,6 +26,11 @@ __all__ = [
 ]
 
 PathLike = str | os.PathLike[str]
+
+
+def _figure(**kw: object) -> Figure:
+    from matplotlib.figure import Figure
+    return Figure(**kw)  # type: ignore[arg-type]
 
 
 def save_figure(fig: Figure, path: PathLike) -> Path:
@@ -71,7 +79,7 @@ def plot_raster(
     z = _per_sample(zs, sample, "plot_raster")  # [T, N]
     t, n = torch.nonzero(z > 0, as_tuple=True)
     x = t.float() * dt if dt is not None else t
-    fig = Figure(figsize=(7, 4))
+    fig = _figure(figsize=(7, 4))
     ax = fig.add_subplot()
     ax.scatter(x.numpy(), n.numpy(), s=4, marker="|", color="black")
     ax.set_xlim(-0.5 * (dt or 1), (z.shape[0] - 0.5) * (dt or 1))
@@ -110,7 +118,7 @@ def plot_membrane(
     if bad:
         raise ValueError(f"plot_membrane: neuron indices {bad} out of range for {v.shape[1]} neurons")
     steps = torch.arange(v.shape[0]).float() * (dt if dt is not None else 1.0)
-    fig = Figure(figsize=(7, 4))
+    fig = _figure(figsize=(7, 4))
     ax = fig.add_subplot()
     for i in idx:
         (line,) = ax.plot(steps.numpy(), v[:, i].numpy(), label=f"neuron {i}")
@@ -143,7 +151,7 @@ def plot_rate_histogram(
         raise ValueError(f"plot_rate_histogram: expected spikes [T, B, *], got "
                          f"{tuple(zs.shape) if isinstance(zs, Tensor) else type(zs).__name__}")
     rates = zs.detach().float().cpu().mean(dim=(0, 1)).flatten()  # [T, B, *] -> [*] -> [N]
-    fig = Figure(figsize=(6, 4))
+    fig = _figure(figsize=(6, 4))
     ax = fig.add_subplot()
     ax.hist(rates.numpy(), bins=bins, range=(0.0, 1.0), color="tab:blue", edgecolor="black")
     ax.set_xlabel("firing rate [spikes / step]")
@@ -164,7 +172,7 @@ def plot_layer_rates(
         raise TypeError(f"plot_layer_rates: expected a mapping name -> rate, got {type(rates).__name__}")
     names = [n or "<model>" for n in rates]
     values = [float(v) for v in rates.values()]
-    fig = Figure(figsize=(max(4.0, 0.8 * len(names) + 2), 4))
+    fig = _figure(figsize=(max(4.0, 0.8 * len(names) + 2), 4))
     ax = fig.add_subplot()
     bars = ax.bar(range(len(values)), values, color="tab:orange")
     ax.bar_label(bars, fmt="%.3f", fontsize="small")
@@ -185,7 +193,7 @@ def plot_training_curves(
     """
     epochs = list(range(1, len(history) + 1))
     keys = sorted({k for h in history for k in h})
-    fig = Figure(figsize=(9, 3.5))
+    fig = _figure(figsize=(9, 3.5))
     ax_loss, ax_acc = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
     for key in keys:
         ax = ax_acc if "accuracy" in key else ax_loss if "loss" in key else None
