@@ -65,6 +65,18 @@ def _scenario_cases(name: str, reps: int, warmup: int, log: Any) -> list[dict[st
     return cases
 
 
+_HOW = {
+    "shd_step": ("How each library is written: spikeforge takes the spike inputs of its three linear layers "
+                 "through `EventLinear` (event-driven above, dense where the rate is too high) and fused LIF/LI "
+                 "kernels; spikeforge-torch and the peers use `nn.Linear` and their own neurons."),
+    "conv_step": ("How each library is written: spikeforge folds time with its `TimeDistributed` in channels-last "
+                  "layout (oneDNN's 2-channel convolution is several times faster there) with the fused pooling "
+                  "kernel and LIF kernels running on that layout in place; spikeforge-nchw is the same in the "
+                  "default layout; spikeforge-torch and the peers fold time around the plain torch modules in "
+                  "the default layout."),
+}
+
+
 def _ratio_note(case: dict[str, Any]) -> tuple[float | None, str]:
     from .peers import PEERS
     ours = next((r for r in case["rows"] if r["lib"] == "spikeforge" and "median" in r), None)
@@ -199,7 +211,7 @@ def run(args: argparse.Namespace) -> int:
         if name in args.only:
             cases = _scenario_cases(name, args.reps, args.warmup, log)
             for c in cases:
-                c["notes"] = [_ratio_note(c)[1]]
+                c["notes"] = [_ratio_note(c)[1], _HOW[name]]
             sections.append({"title": title, "cases": cases})
     if "memory_lean" in args.only:
         sections.append(_memory_section(args, log))
