@@ -67,8 +67,10 @@ def _scenario_cases(name: str, reps: int, warmup: int, log: Any) -> list[dict[st
 
 _HOW = {
     "shd_step": ("How each library is written: spikeforge takes the spike inputs of its three linear layers "
-                 "through `EventLinear` (event-driven above, dense where the rate is too high) and fused LIF/LI "
-                 "kernels; spikeforge-torch and the peers use `nn.Linear` and their own neurons."),
+                 "through `EventLinear` (event-driven below its crossover rate, dense above; the byte-stored "
+                 "input spikes are read directly, without a float copy) and fused LIF/LI kernels; "
+                 "spikeforge-torch and the peers convert the input to float and use `nn.Linear` and their "
+                 "own neurons."),
     "conv_step": ("How each library is written: spikeforge folds time with its `TimeDistributed` in channels-last "
                   "layout (oneDNN's 2-channel convolution is several times faster there) with the fused pooling "
                   "kernel and LIF kernels running on that layout in place; spikeforge-nchw is the same in the "
@@ -141,7 +143,8 @@ def _memory_section(args: argparse.Namespace, log: Any) -> dict[str, Any]:
                      f"**{b['rss_peak_kb'] / a['rss_peak_kb']:.2f}×** | {da / 1024:.0f} MB | {db / 1024:.0f} MB | "
                      f"{db / max(da, 1):.2f}× | {a['median']:.3f} s | {b['median']:.3f} s |")
     notes.append("Input spikes are stored as bytes (`[T, 64, 700]` uint8: 4.5 MB at T=100, 45 MB at T=1000) and "
-                 "converted to float per chunk. \"Above start\" excludes the interpreter, torch and the input.")
+                 "read directly by the event-driven first layer (no float copy). \"Above start\" excludes the "
+                 "interpreter, torch and the input.")
     return {"title": "4. Memory that does not grow with T (SHD net, checkpointing through time, chunk = 50)",
             "notes": notes, "table": table}
 

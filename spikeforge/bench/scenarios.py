@@ -89,11 +89,13 @@ def shd_net(lib: str, seed: int = 0) -> nn.Sequential:
 
     All three linear layers receive spikes.
     """
-    # spikeforge takes spike inputs through its event-driven linear layer (same init as nn.Linear);
-    # spikeforge-torch is the plain reference (nn.Linear + step-function loop).
+    # spikeforge takes spike inputs through its event-driven linear layer (same init as nn.Linear),
+    # which reads the byte-stored input spikes directly; spikeforge-torch is the plain reference
+    # (float conversion, nn.Linear + step-function loop), like the peers.
     Linear = EventLinear if lib == "spikeforge" else nn.Linear
     torch.manual_seed(seed)
-    net = nn.Sequential(ToFloat(), Linear(700, 256), lif_layer(lib), Linear(256, 256), lif_layer(lib),
+    first = nn.Identity() if lib == "spikeforge" else ToFloat()
+    net = nn.Sequential(first, Linear(700, 256), lif_layer(lib), Linear(256, 256), lif_layer(lib),
                         Linear(256, 20), li_layer(lib))
     with torch.no_grad():  # gain 3 over torch's default init: hidden layers fire at ~5-15 %
         net[1].weight.mul_(3)
