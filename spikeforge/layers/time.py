@@ -27,9 +27,10 @@ class TimeDistributed(nn.Module):
             neurons run on the result in place without copying it back. ``None`` (default)
             leaves the layout alone. Measured on a 2-core CPU: a 2 -> 16 channel 3x3
             convolution over ``[320, 2, 34, 34]`` (forward + weight gradient) took 3.6 ms in
-            channels-last vs 26.5 ms in the default layout; the conv SNN step of
-            ``BENCHMARKS.md`` is 57 vs 68 ms (with the fused pooling below; with torch's own
-            channels-last pooling it was no faster). Measure your own network.
+            channels-last vs 26.5 ms in the default layout; the whole conv SNN step of
+            ``BENCHMARKS.md`` took 42-59 ms vs 58-68 ms across four runs, one of them a tie
+            (with the fused pooling below; with torch's own channels-last pooling it was no
+            faster). Measure your own network.
         backend: ``"auto"`` (default) runs an ``nn.AvgPool2d`` with stride = kernel size and no
             padding through the fused CPU pooling kernels (:mod:`spikeforge.kernels.pool`:
             bit-identical values and gradients, either layout) when they can be built, else the
