@@ -1,8 +1,15 @@
 """Time-major building blocks: time folding, sequence norms, shared-mask dropout, recurrence,
-and a state-threading container."""
+synaptic delays, an event-driven linear layer, NIR's elementwise primitives, and containers that
+thread state (a sequence, or a graph)."""
 
+from .delay import Delay as Delay
+from .delay import DelayState as DelayState
 from .dropout import SequenceDropout as SequenceDropout
 from .dropout import sequence_dropout as sequence_dropout
+from .graph import ModuleGraph as ModuleGraph
+from .nir_prims import Scale as Scale
+from .nir_prims import SumPool2d as SumPool2d
+from .nir_prims import Threshold as Threshold
 from .norm import BNTT as BNTT
 from .norm import TDBatchNorm as TDBatchNorm
 from .norm import td_batch_norm as td_batch_norm
@@ -10,9 +17,11 @@ from .recurrent import RecurrentSpiking as RecurrentSpiking
 from .recurrent import RecurrentState as RecurrentState
 from .sequential import SpikingSequential as SpikingSequential
 from .sequential import is_stateful as is_stateful
+from .sparse_linear import EventLinear as EventLinear
 from .time import TimeDistributed as TimeDistributed
 
 __all__ = [
-    "BNTT", "RecurrentSpiking", "RecurrentState", "SequenceDropout", "SpikingSequential",
-    "TDBatchNorm", "TimeDistributed", "is_stateful", "sequence_dropout", "td_batch_norm",
+    "BNTT", "Delay", "DelayState", "EventLinear", "ModuleGraph", "RecurrentSpiking", "RecurrentState",
+    "Scale", "SequenceDropout", "SpikingSequential", "SumPool2d", "TDBatchNorm", "Threshold",
+    "TimeDistributed", "is_stateful", "sequence_dropout", "td_batch_norm",
 ]
