@@ -139,7 +139,8 @@ def _measure(model: nn.Module, test_loader: DataLoader[Any]) -> tuple[dict[str, 
     return rates, cost, acc, sample
 
 
-def _plots(model: nn.Module, sample: Any, rates: dict[str, float], history: list[dict[str, float]], out: Path) -> list[Path]:
+def _plots(model: nn.Module, sample: Any, rates: dict[str, float], history: list[dict[str, float]],
+           out: Path) -> list[Path]:
     """Training curves, per-layer rates and a raster of the first spiking layer (PNG)."""
     from .monitors import plots
 

@@ -115,7 +115,6 @@ def _lif_section(args: argparse.Namespace, env: dict[str, Any], log: Any) -> dic
 
 
 def _memory_section(args: argparse.Namespace, log: Any) -> dict[str, Any]:
-    import torch
     import torch.nn.functional as F
 
     from ..runtime import checkpoint_through_time
@@ -131,7 +130,8 @@ def _memory_section(args: argparse.Namespace, log: Any) -> dict[str, Any]:
     cases = _scenario_cases("memory_lean", max(3, args.reps // 2), 1, log)
     rows = {(c["config"]["mode"], c["config"]["T"]): c["rows"][0] for c in cases}
     notes = [f"Gradient check (T=200, B=8): checkpointed vs plain BPTT, max relative difference {err:.1e}."]
-    table = ["| mode | T=100 peak RSS | T=1000 peak RSS | ratio | T=100 above start | T=1000 above start | ratio | step T=100 | step T=1000 |",
+    table = ["| mode | T=100 peak RSS | T=1000 peak RSS | ratio | T=100 above start | T=1000 above start | ratio "
+             "| step T=100 | step T=1000 |",
              "|---|---|---|---|---|---|---|---|---|"]
     for mode in ("bptt", "checkpoint"):
         a, b = rows.get((mode, 100), {}), rows.get((mode, 1000), {})
@@ -161,7 +161,8 @@ def _event_section(args: argparse.Namespace, log: Any) -> dict[str, Any]:
     b = torch.randn(256) * 0.1
     wt = w.t().contiguous()
     rows, crossover = [], None
-    table = ["| firing rate | dense `F.linear` | event-driven | speed-up | max abs difference |", "|---|---|---|---|---|"]
+    table = ["| firing rate | dense `F.linear` | event-driven | speed-up | max abs difference |",
+             "|---|---|---|---|---|"]
     prev = None
     for rate in (0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5):
         x = (torch.rand(100, 64, 700) < rate).float()  # [T=100, B=64, 700] spikes

@@ -23,7 +23,8 @@ def _case_table(rows: list[dict[str, Any]]) -> list[str]:
     peers = [r for r in rows if r["lib"] in PEERS and "median" in r]
     fastest = min(peers, key=lambda r: r["median"]) if peers else None
     lowest_mem = min(peers, key=lambda r: r["rss_peak_kb"]) if peers else None
-    out = ["| library | median | spread (min–max) [IQR] | × vs fastest peer | peak RSS | RSS above start | spikes vs ours |",
+    out = ["| library | median | spread (min–max) [IQR] | × vs fastest peer | peak RSS | RSS above start "
+           "| spikes vs ours |",
            "|---|---|---|---|---|---|---|"]
     for r in rows:
         chk = r.get("check", {})
@@ -61,7 +62,8 @@ def to_markdown(results: dict[str, Any]) -> str:
              "Every library runs the same dynamics (decay 0.9, threshold 1, hard reset to 0, detached reset, "
              "SuperSpike surrogate 1/(1+|x|)², identical weights) and must produce the same spikes as ours on "
              "the scenario's input before it is timed (peers whose update rounds differently may flip a spike "
-             "that lands within an ulp of threshold; up to 1 in 10⁴ such flips are reported and tolerated). `spikeforge` is the fused `cpp` backend; "
+             "that lands within an ulp of threshold; up to 1 in 10⁴ such flips are reported and tolerated). "
+             "`spikeforge` is the fused `cpp` backend; "
              "`spikeforge-torch` is our reference loop of the step function. Peak RSS is the high-water mark "
              "of a fresh process per case (interpreter + torch + model + data + timed steps); "
              "\"RSS above start\" subtracts the RSS after building the case, before the first step.", ""]

@@ -47,7 +47,7 @@ def _exportable(model: nn.Module) -> tuple[nn.Module, str | None]:
     """
     body = getattr(model, "body", None)
     if isinstance(body, nn.Module) and hasattr(model, "encoder"):
-        enc = getattr(model, "encoder")
+        enc = model.encoder
         note = None if enc is None else (
             f"the input encoder ({type(enc).__name__}) is not part of the graph: feed it encoded inputs [T, B, F]")
         return body, note

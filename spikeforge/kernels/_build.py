@@ -96,7 +96,7 @@ def _build(cache_dir: Path) -> ctypes.CDLL:
 
 
 def _declare(lib: ctypes.CDLL) -> None:
-    P, I, L, D = ctypes.c_void_p, ctypes.c_int, ctypes.c_int64, ctypes.c_double
+    P, I, L, D = ctypes.c_void_p, ctypes.c_int, ctypes.c_int64, ctypes.c_double  # noqa: E741 (C types)
     for suf in ("f32", "f64", "u8_f32", "u8_f64"):
         e = getattr(lib, f"sf_event_linear_{suf}")
         e.argtypes = [L, L, L, P, P, P, P, I]

@@ -9,10 +9,10 @@ fresh memory took 2-4x as long as writing it into memory the process already had
 :class:`OutputCache` keeps the storages of large kernel outputs (spikes, input gradients) after
 their tensors die and hands them out again for the next output of exactly the same size, the way
 PyTorch's CUDA caching allocator does on GPUs. A storage is reused only when no tensor, view,
-autograd graph or numpy array refers to it (its use count is back to the cache's own
-reference, counted both in C++ and for its Python storage object), so results cannot change; the cost is memory held idle between steps, capped by
-:func:`set_cache_limit` (``SPIKEFORGE_KERNEL_CACHE_MB``, default 1024 MB) and returned by
-:func:`empty_cache`.
+autograd graph or numpy array refers to it (its use count is back to the cache's own reference,
+counted both in C++ and for its Python storage object), so results cannot change; the cost is
+memory held idle between steps, capped by :func:`set_cache_limit` (``SPIKEFORGE_KERNEL_CACHE_MB``,
+default 1024 MB) and returned by :func:`empty_cache`.
 """
 
 from __future__ import annotations

@@ -170,7 +170,8 @@ class _FusedRun(torch.autograd.Function):
         gx = _empty_like(x)  # large and short-lived: allocated after the small ones (see forward)
         rc = getattr(lib, f"sf_backward_{suf}")(
             cfg.kind, cfg.reset, cfg.detach, cfg.sg_kind, cfg.sg_p, T, M, x.data_ptr(), gz.data_ptr(),
-            gz.stride(0), gz.stride(1), gx.data_ptr(), _ptr_array(st0), _ptr_array(gstT), _ptr_array(gst0), _ptr_array(c),
+            gz.stride(0), gz.stride(1), gx.data_ptr(), _ptr_array(st0), _ptr_array(gstT), _ptr_array(gst0),
+            _ptr_array(c),
             _ptr_array(gc), needp, cfg.nthreads)
         if rc != 0:
             raise RuntimeError(f"fused kernel rejected kind={cfg.kind} reset={cfg.reset}")

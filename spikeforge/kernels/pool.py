@@ -57,7 +57,8 @@ def _like(shape: tuple[int, int, int, int], channels_last: bool, dtype: torch.dt
 
 def _check(x: Tensor, k: int) -> None:
     if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64):
-        raise BackendUnavailableError(f"the 'cpp' pooling kernel runs on CPU float32/float64, got {x.dtype} on {x.device}")
+        raise BackendUnavailableError(f"the 'cpp' pooling kernel runs on CPU float32/float64, "
+                                      f"got {x.dtype} on {x.device}")
     if x.dim() != 4:
         raise ValueError(f"avg_pool2d expects [N, C, H, W], got shape {tuple(x.shape)}")
     if k < 1 or x.shape[2] < k or x.shape[3] < k:

@@ -136,7 +136,9 @@ class Delay(nn.Module):
 
     def extra_repr(self) -> str:
         d = self.delays
-        return f"delays={d.item()}" if d.numel() == 1 else f"delays=tensor{tuple(d.shape)}[{d.min().item()}..{d.max().item()}]"
+        if d.numel() == 1:
+            return f"delays={d.item()}"
+        return f"delays=tensor{tuple(d.shape)}[{d.min().item()}..{d.max().item()}]"
 
 
 def _last(xs: Tensor, n: int) -> Tensor:

@@ -203,7 +203,8 @@ def _module_keys(names: list[str]) -> dict[str, str]:
     return keys
 
 
-def _order(inp: str, out: str, names: list[str], edges: list[tuple[str, str]]) -> tuple[list[str], list[tuple[str, str]]]:
+def _order(inp: str, out: str, names: list[str],
+           edges: list[tuple[str, str]]) -> tuple[list[str], list[tuple[str, str]]]:
     """Topological order of the forward edges and the list of recurrent (back) edges."""
     succ: dict[str, list[str]] = {n: [] for n in [inp, *names, out]}
     for a, b in edges:

@@ -68,7 +68,8 @@ class RecurrentSpiking(nn.Module):
         if isinstance(neuron, str):
             neuron = NEURONS.create(neuron, device=device, dtype=dtype, **neuron_kwargs)
         elif not isinstance(neuron, Neuron):
-            raise TypeError(f"RecurrentSpiking: neuron must be a registry name or a Neuron, got {type(neuron).__name__}")
+            raise TypeError(f"RecurrentSpiking: neuron must be a registry name or a Neuron, "
+                            f"got {type(neuron).__name__}")
         elif neuron_kwargs:
             raise TypeError(f"RecurrentSpiking: neuron kwargs {sorted(neuron_kwargs)} need a neuron *name*, "
                             f"not an instance")

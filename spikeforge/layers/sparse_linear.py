@@ -21,7 +21,8 @@ from ..kernels import BackendUnavailableError
 from ..kernels._build import load_library
 from ..kernels.cpu import _empty, threads_for
 
-__all__ = ["EventLinear", "event_linear", "event_linear_grad_weight", "input_rate", "DEFAULT_CROSSOVER", "MIN_EVENT_OUT"]
+__all__ = ["EventLinear", "event_linear", "event_linear_grad_weight", "input_rate", "DEFAULT_CROSSOVER",
+           "MIN_EVENT_OUT"]
 
 DEFAULT_CROSSOVER = 0.2  # auto event path at or below this rate (measured inference crossover ~29 %, BENCHMARKS.md)
 MIN_EVENT_OUT = 64  # below this many outputs the dense matmul wins at any rate (one SIMD tile per input)

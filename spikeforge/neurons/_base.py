@@ -43,7 +43,7 @@ def check_step_input(x: Tensor) -> Tensor:
     if not isinstance(x, Tensor):
         raise TypeError(f"expected a torch.Tensor of shape [B, ...], got {type(x).__name__}")
     if x.dim() < 1:
-        raise ValueError(f"expected a single-step input of shape [B, ...], got a 0-d tensor")
+        raise ValueError("expected a single-step input of shape [B, ...], got a 0-d tensor")
     if not x.is_floating_point():
         raise TypeError(f"expected a floating-point input, got dtype {x.dtype}; cast with x.float()")
     return x

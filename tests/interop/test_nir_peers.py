@@ -7,7 +7,8 @@ spikes/outputs as the spikeforge model, within each peer's documented convention
   must be uniform per layer; ``v_reset`` ignored (resets to zero, same step) → we export
   ``reset="zero"``; its ``r dt / tau`` input gain is folded into the threshold, so ``mem`` is in
   scaled units but spikes agree. That folding uses only the *first* unique ``r dt / tau``
-  (``vthr / np.unique(w_scale)[0]``), so per-neuron ``tau`` needs ``r = tau / dt`` (gain 1). It maps ``nir.IF`` to ``Leaky(beta=0.9)`` (a *leaky* neuron, and
+  (``vthr / np.unique(w_scale)[0]``), so per-neuron ``tau`` needs ``r = tau / dt`` (gain 1).
+  It maps ``nir.IF`` to ``Leaky(beta=0.9)`` (a *leaky* neuron, and
   asserts ``r == 1``) and ``nir.Flatten`` to ``nn.Flatten(start_dim, end_dim)`` in torch coordinates
   (NIR's per-sample ``start_dim=0`` then flattens the batch), so IF and Flatten are not compared.
 - **Norse 1.1.0** ``from_nir(..., dt=1e-4)`` (its default dt is 1e-3): ignores ``r`` on LIF/IF

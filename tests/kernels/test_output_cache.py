@@ -34,9 +34,14 @@ def test_any_reference_keeps_a_storage_busy(holder):
     a = cache.empty(BIG, torch.float32)
     a.fill_(3.0)
     w = torch.ones((), requires_grad=True)
-    keep = {"view": lambda: a[10:20], "numpy": lambda: a.numpy(),
-            "autograd": lambda: (a * w).sum(),  # a saved for the backward of the product
-            "storage": lambda: a.untyped_storage()}[holder]()
+    if holder == "view":
+        keep = a[10:20]
+    elif holder == "numpy":
+        keep = a.numpy()
+    elif holder == "autograd":
+        keep = (a * w).sum()  # a saved for the backward of the product
+    else:
+        keep = a.untyped_storage()
     ptr = a.data_ptr()
     del a
     b = cache.empty(BIG, torch.float32)

@@ -106,7 +106,7 @@ def test_record_layer_bad_arguments() -> None:
     with record_layer(net, "1") as rec:
         pass
     with pytest.raises(ValueError, match="was not called while recording"):
-        rec.spikes
+        _ = rec.spikes
     with pytest.raises(TypeError, match="record_rates expects an nn.Module"):
         with record_rates("net"):  # type: ignore[arg-type]
             pass

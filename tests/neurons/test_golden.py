@@ -152,7 +152,8 @@ def test_izhikevich_fast_spiking_fires_more_than_regular():
 
 def test_lif_step_pure_function():
     x = torch.tensor([[2.0]])
-    z, s = lif_step(x, LIFState(torch.zeros(1, 1)), LIFParams(tau_mem=torch.tensor(1e-3), v_th=torch.tensor(1.0)), dt=1e-3)
+    params = LIFParams(tau_mem=torch.tensor(1e-3), v_th=torch.tensor(1.0))
+    z, s = lif_step(x, LIFState(torch.zeros(1, 1)), params, dt=1e-3)
     assert z.item() == 1.0 and s.v.item() == pytest.approx(1.0)
 
 

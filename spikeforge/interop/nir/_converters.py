@@ -87,7 +87,8 @@ def _np(t: Tensor | float, shape: tuple[int, ...]) -> np.ndarray:
     try:
         return np.ascontiguousarray(np.broadcast_to(a.numpy(), shape)).copy()
     except ValueError:
-        raise ValueError(f"parameter of shape {tuple(a.shape)} does not broadcast to the neuron shape {shape}") from None
+        raise ValueError(f"parameter of shape {tuple(a.shape)} does not broadcast to the neuron shape "
+                         f"{shape}") from None
 
 
 def _scaled(t: Tensor, factor: float, shape: tuple[int, ...]) -> np.ndarray:

@@ -78,7 +78,8 @@ def to_nir(
     if not isinstance(expected, Tensor):
         raise TypeError(f"model must return a tensor [T, B, *], got {type(expected).__name__}")
     if out_shape != tuple(expected.shape[2:]):
-        raise RuntimeError(f"internal shape inference gave output {out_shape}, the model gave {tuple(expected.shape[2:])}")
+        raise RuntimeError(f"internal shape inference gave output {out_shape}, "
+                           f"the model gave {tuple(expected.shape[2:])}")
     graph.metadata = {DT_KEY: ctx.dt, "producer": "spikeforge"}
     return graph
 
