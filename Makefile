@@ -1,6 +1,6 @@
 # Two commands set everything up on a fresh machine:
 #   make run   — create .venv, install spikeforge (torch pinned), train the default model, print a report
-#   make test  — same environment + dev extras and test-only peers, lint (ruff), run the whole test suite
+#   make test  — same environment + dev extras and test-only peers, lint (ruff), type-check (mypy), run the whole test suite
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -36,6 +36,7 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.dev
 	$(BIN)/ruff check spikeforge tests conftest.py
+	$(BIN)/mypy spikeforge
 	$(BIN)/python -m pytest -q
 
 bench: $(VENV)/.dev

@@ -98,7 +98,7 @@ def run_training(cfg: TrainConfig, *, resume: bool = True, plots: bool = True) -
     result = fit(model, train_loader, loss_fn=loss_fn, optimizer=optimizer, epochs=cfg.epochs,
                  scheduler=scheduler, checkpoint=ckpt, resume=resume, config=cfg.to_dict(),
                  regularizer=regularizer, progress=cfg.progress,
-                 set_epoch=lambda e: sampler.generator.manual_seed(cfg.seed * 100_003 + e))  # type: ignore[union-attr]
+                 set_epoch=lambda e: sampler.generator.manual_seed(cfg.seed * 100_003 + e))
     if regularizer is not None:
         regularizer.remove()
     train_acc = result.history[-1]["train_accuracy"] if result.history else float("nan")

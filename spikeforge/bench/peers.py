@@ -11,6 +11,7 @@ Peers are imported lazily so the bench runs with any subset installed.
 from __future__ import annotations
 
 import importlib.util
+from typing import Any
 from collections.abc import Callable
 
 import torch
@@ -120,7 +121,8 @@ class _SJ(nn.Module):
 
     def __init__(self, node: nn.Module, output: str = "spikes") -> None:
         super().__init__()
-        self.node, self.output = node, output
+        self.node: Any = node  # spikingjelly node: reset(), v_seq
+        self.output = output
 
     def forward(self, xs: Tensor) -> Tensor:
         self.node.reset()

@@ -97,7 +97,7 @@ def machine_env() -> dict[str, Any]:
                 break
     except OSError:
         pass
-    versions = {"torch": torch.__version__}
+    versions: dict[str, str] = {"torch": str(torch.__version__)}
     versions.update({lib: version(lib) for lib in LIBS if lib != "spikeforge-torch"})
     return {"cpu": cpu, "cores": os.cpu_count(), "threads": torch.get_num_threads(),
             "load_start": " ".join(f"{x:.2f}" for x in os.getloadavg()), "versions": versions}

@@ -98,8 +98,9 @@ def shd_net(lib: str, seed: int = 0) -> nn.Sequential:
     net = nn.Sequential(first, Linear(700, 256), lif_layer(lib), Linear(256, 256), lif_layer(lib),
                         Linear(256, 20), li_layer(lib))
     with torch.no_grad():  # gain 3 over torch's default init: hidden layers fire at ~5-15 %
-        net[1].weight.mul_(3)
-        net[3].weight.mul_(3)
+        for i in (1, 3):
+            layer: Any = net[i]
+            layer.weight.mul_(3)
     return net
 
 

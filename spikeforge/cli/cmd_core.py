@@ -7,7 +7,7 @@ import argparse
 __all__ = ["register"]
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train an SNN (default: embedded digits) and print a report",
                        description="Train from defaults <- --config YAML <- --set key=value overrides.")
     p.add_argument("--config", help="YAML file of TrainConfig keys")

@@ -15,7 +15,7 @@ from torch import nn
 __all__ = ["register", "export_command", "import_command", "summarize_graph"]
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="export a trained checkpoint to a NIR graph file (.nir)",
                        description="Export the network of a spikeforge checkpoint to NIR (HDF5).")
     p.add_argument("checkpoint", help="checkpoint written by `spikeforge train`")

@@ -14,7 +14,7 @@ from torch import Tensor, nn
 __all__ = ["register", "profile_report", "sample_input", "load_target"]
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "profile", help="print per-layer cost: synaptic ops, sparsity, membrane updates, energy",
         description="Profile a trained checkpoint (or the untrained model of a YAML config) on a batch of its "

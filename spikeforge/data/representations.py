@@ -242,8 +242,8 @@ def to_point_cloud(events: Events, n_points: int, *, generator: torch.Generator 
     else:
         extra = torch.randint(0, n, (n_points - n,), generator=generator)
         idx = torch.cat([torch.arange(n), extra])
-    idx = idx.sort().values.numpy()
-    pts = events.to_tensor()[idx].float()  # [N, 4] columns (t, x, y, p)
+    order = idx.sort().values.numpy()
+    pts = events.to_tensor()[order].float()  # [N, 4] columns (t, x, y, p)
     pts = pts[:, [1, 2, 0, 3]]  # -> (x, y, t, p)
     if normalize:
         W, H, _ = events.sensor_size

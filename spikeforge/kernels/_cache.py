@@ -102,7 +102,7 @@ class OutputCache:
     def _wrap(buf: Tensor, shape: tuple[int, ...] | torch.Size, dtype: torch.dtype) -> Tensor:
         # ``set_`` makes a tensor that owns a reference to the storage but is not a view of another
         # tensor, so callers may modify it in place like any fresh output.
-        return torch.empty(0, dtype=dtype).set_(buf.untyped_storage(), 0, tuple(shape))
+        return torch.empty(0, dtype=dtype).set_(buf.untyped_storage(), 0, tuple(shape))  # type: ignore[call-overload]
 
     def _make_room(self, nbytes: int) -> bool:
         """Evict idle storages (oldest first) until ``nbytes`` more fit; False if they cannot."""

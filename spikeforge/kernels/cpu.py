@@ -48,7 +48,7 @@ def supports(spec: KernelSpec | None, xs: Tensor, state: Any, kwargs: dict[str, 
     if spec.spiking:
         if reset_code(kwargs.get("reset")) is None:
             return "custom reset functions have no fused kernel"
-        if surrogate_code(kwargs.get("surrogate")) is None:
+        if surrogate_code(kwargs["surrogate"]) is None:
             return f"surrogate {type(kwargs.get('surrogate')).__name__} has no fused kernel"
     fields = getattr(state, "_fields", None)
     if fields != spec.state_fields:
@@ -106,7 +106,7 @@ def _ptr_array(tensors: list[Tensor | None]) -> ctypes.Array:
 
 class _FusedRun(torch.autograd.Function):
     @staticmethod
-    def forward(ctx: Any, cfg: _Config, x: Tensor, *rest: Tensor) -> tuple[Tensor, ...]:  # type: ignore[override]
+    def forward(ctx: Any, cfg: _Config, x: Tensor, *rest: Tensor) -> tuple[Tensor, ...]:
         n_state = len(cfg.slots)
         states, coefs = rest[:n_state], rest[n_state:]
         lib = load_library()
@@ -135,7 +135,7 @@ class _FusedRun(torch.autograd.Function):
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx: Any, gz: Tensor | None, *gfinals: Tensor | None) -> tuple[Any, ...]:  # type: ignore[override]
+    def backward(ctx: Any, gz: Tensor | None, *gfinals: Tensor | None) -> tuple[Any, ...]:
         cfg: _Config = ctx.cfg
         x, *rest = ctx.saved_tensors
         n_state = len(cfg.slots)
@@ -203,6 +203,7 @@ def run_cpp(spec: KernelSpec, xs: Tensor, state: Any, p: Any, kwargs: dict[str, 
     if spec.spiking:
         sg_kind, sg_p = surrogate_code(kwargs["surrogate"])  # type: ignore[misc]
         reset = reset_code(kwargs["reset"])
+        assert reset is not None  # supports() checked it
         detach = int(bool(kwargs.get("detach_reset", False)))
     else:
         sg_kind, sg_p, reset, detach = 0, 0.0, 3, 1
@@ -228,6 +229,7 @@ def memory_order(xs: Tensor) -> list[int]:
     ident = list(range(xs.dim()))
     if xs.is_contiguous() or xs.dim() < 3:
         return ident
-    rest = sorted(range(1, xs.dim()), key=lambda d: -xs.stride(d))  # stable: ties keep their order
+    strides = xs.stride()
+    rest = sorted(range(1, xs.dim()), key=lambda d: -strides[d])  # stable: ties keep their order
     perm = [0] + rest
     return perm if xs.permute(perm).is_contiguous() else ident

@@ -31,16 +31,16 @@ def pool_kernel_size(module: nn.Module) -> int | None:
     """
     if type(module) is not nn.AvgPool2d:
         return None
-    k, s, pad = module.kernel_size, module.stride, module.padding
-    k = k if isinstance(k, int) else (k[0] if len(set(k)) == 1 else None)
-    if k is None:
-        return None
-    s = k if s is None else s
-    s = s if isinstance(s, int) else (s[0] if len(set(s)) == 1 else None)
+    def square(v: Any) -> int | None:
+        return int(v) if isinstance(v, int) else (int(v[0]) if len(set(v)) == 1 else None)
+
+    k = square(module.kernel_size)
+    s = k if module.stride is None else square(module.stride)
+    pad = module.padding
     pad_zero = pad == 0 or (not isinstance(pad, int) and all(p == 0 for p in pad))
-    if s != k or not pad_zero or module.ceil_mode or module.divisor_override is not None:
+    if k is None or s != k or not pad_zero or module.ceil_mode or module.divisor_override is not None:
         return None
-    return int(k)
+    return k
 
 
 def _strides(t: Tensor) -> ctypes.Array:
@@ -67,7 +67,7 @@ def _check(x: Tensor, k: int) -> None:
 
 class _AvgPool(torch.autograd.Function):
     @staticmethod
-    def forward(ctx: Any, x: Tensor, k: int) -> Tensor:  # type: ignore[override]
+    def forward(ctx: Any, x: Tensor, k: int) -> Tensor:
         lib = load_library()
         N, C, H, W = x.shape
         cl = x.stride(1) == 1 and C > 1
@@ -81,7 +81,7 @@ class _AvgPool(torch.autograd.Function):
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx: Any, gy: Tensor) -> tuple[Tensor, None]:  # type: ignore[override]
+    def backward(ctx: Any, gy: Tensor) -> tuple[Tensor, None]:
         lib = load_library()
         shape, cl, k = ctx.meta
         N, C, H, W = shape

@@ -85,6 +85,8 @@ class Delay(nn.Module):
                 [1., 1., 1.]])
     """
 
+    delays: Tensor  # registered buffer
+
     def __init__(self, delays: Tensor | int | list[int]) -> None:
         super().__init__()
         d = torch.as_tensor(delays)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import torch
 from torch import Tensor, nn
@@ -40,14 +40,14 @@ def step_module(module: nn.Module, x: Tensor, state: Any) -> tuple[Tensor, Any]:
         x, output: ``[B, *]``
     """
     if _is_stateful(module):
-        return module.step(x, state)  # type: ignore[operator, no-any-return]
+        return cast(Any, module).step(x, state)  # a neuron-like module: step(x, state)
     return module(x.unsqueeze(0)).squeeze(0), None  # [1, B, *] -> [B, *']
 
 
 def run_module(module: nn.Module, xs: Tensor, state: Any) -> tuple[Tensor, Any]:
     """Run any node over ``xs [T, B, *]``: ``module.run`` for stateful modules, else ``module(xs)``."""
     if _is_stateful(module) and callable(getattr(module, "run", None)):
-        return module.run(xs, state)  # type: ignore[operator, no-any-return]
+        return cast(Any, module).run(xs, state)
     return module(xs), None
 
 

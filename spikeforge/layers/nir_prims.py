@@ -40,6 +40,8 @@ class Scale(nn.Module):
         tensor([ 1., -2.])
     """
 
+    scale: Tensor  # registered buffer
+
     def __init__(self, scale: Tensor | float) -> None:
         super().__init__()
         s = torch.as_tensor(scale, dtype=torch.get_default_dtype()).clone()
@@ -69,6 +71,8 @@ class Threshold(nn.Module):
         >>> Threshold(torch.tensor([0.5, 2.0]))(torch.ones(1, 1, 2))
         tensor([[[1., 0.]]])
     """
+
+    threshold: Tensor  # registered buffer
 
     def __init__(self, threshold: Tensor | float, *, surrogate: str | Surrogate = "atan") -> None:
         super().__init__()

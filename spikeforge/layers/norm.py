@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -68,6 +69,9 @@ def td_batch_norm(
 class _SeqBatchNorm(nn.Module):
     """Shared parameter/buffer set-up for the two sequence batch norms."""
 
+    running_mean: Tensor | None  # buffers when track_running_stats
+    running_var: Tensor | None
+
     def __init__(self, shape: tuple[int, ...], *, eps: float, momentum: float, affine: bool,
                  track_running_stats: bool, device: torch.device | str | None,
                  dtype: torch.dtype | None) -> None:
@@ -78,7 +82,7 @@ class _SeqBatchNorm(nn.Module):
             raise ValueError(f"{type(self).__name__}: eps must be > 0, got {eps!r}")
         if not 0.0 <= momentum <= 1.0:
             raise ValueError(f"{type(self).__name__}: momentum must be in [0, 1], got {momentum!r}")
-        factory = {"device": device, "dtype": dtype}
+        factory: dict[str, Any] = {"device": device, "dtype": dtype}
         self.eps, self.momentum = float(eps), float(momentum)
         self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)
         self.weight = nn.Parameter(torch.ones(shape, **factory)) if affine else None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import torch
 from torch import Tensor, nn
@@ -66,14 +66,14 @@ class RecurrentSpiking(nn.Module):
         self.input = nn.Linear(in_features, out_features, bias=bias, **factory)
         self.recurrent = nn.Linear(out_features, out_features, bias=recurrent_bias, **factory)
         if isinstance(neuron, str):
-            neuron = NEURONS.create(neuron, device=device, dtype=dtype, **neuron_kwargs)
+            neuron = cast(Neuron[Any, Any], NEURONS.create(neuron, device=device, dtype=dtype, **neuron_kwargs))
         elif not isinstance(neuron, Neuron):
             raise TypeError(f"RecurrentSpiking: neuron must be a registry name or a Neuron, "
                             f"got {type(neuron).__name__}")
         elif neuron_kwargs:
             raise TypeError(f"RecurrentSpiking: neuron kwargs {sorted(neuron_kwargs)} need a neuron *name*, "
                             f"not an instance")
-        self.neuron = neuron
+        self.neuron: Neuron[Any, Any] = neuron
         self.in_features, self.out_features = in_features, out_features
 
     def init_state(self, x: Tensor) -> RecurrentState:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from torch import Tensor, nn
 
@@ -53,7 +53,7 @@ class SpikingSequential(nn.Sequential):
         new_states: list[Any] = []
         for i, (layer, state) in enumerate(zip(layers, states)):
             if is_stateful(layer):
-                xs, state = layer.run(xs, state)
+                xs, state = cast(Any, layer).run(xs, state)
             elif state is not None:
                 raise ValueError(f"SpikingSequential: layer {i} ({type(layer).__name__}) is stateless "
                                  f"but got state of type {type(state).__name__}")
@@ -62,7 +62,7 @@ class SpikingSequential(nn.Sequential):
             new_states.append(state)
         return xs, tuple(new_states)
 
-    def forward(self, xs: Tensor) -> Tensor:  # type: ignore[override]
+    def forward(self, xs: Tensor) -> Tensor:
         """Run ``xs [T, B, *]`` through every layer from rest (each layer's ``forward``)."""
         check_sequence(xs)
         for layer in self:

@@ -99,14 +99,14 @@ class _EventLinearFn(torch.autograd.Function):
     """Event-driven forward and weight gradient; the input gradient (if needed) is dense."""
 
     @staticmethod
-    def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor | None, weight_t: Tensor) -> Tensor:  # type: ignore[override]
+    def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor | None, weight_t: Tensor) -> Tensor:
         ctx.save_for_backward(x, weight)
         ctx.has_bias = bias is not None
         return event_linear(x, weight_t, bias)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx, gy: Tensor):  # type: ignore[override]
+    def backward(ctx, gy: Tensor):
         x, weight = ctx.saved_tensors
         # small, long-lived gradients (they become .grad) before the large input gradient
         gw = event_linear_grad_weight(x, gy) if ctx.needs_input_grad[1] else None

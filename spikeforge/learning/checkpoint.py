@@ -30,7 +30,7 @@ class CheckpointError(ValueError):
 
 def get_rng_state() -> dict[str, Any]:
     """Torch, NumPy and Python RNG states as safe-to-load values."""
-    kind, keys, pos, has_gauss, cached = np.random.get_state()  # type: ignore[misc]
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
     return {
         "torch": torch.get_rng_state(),
         "numpy": {"kind": str(kind), "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
@@ -107,7 +107,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise CheckpointError(f"{str(path)!r} is not a spikeforge checkpoint (missing format tag)")
     if payload.get("version") != VERSION:
         raise CheckpointError(f"checkpoint version {payload.get('version')!r} is not supported (expected {VERSION})")
-    return payload  # type: ignore[no-any-return]
+    return payload
 
 
 def load_model(path: str | os.PathLike[str]) -> nn.Module:

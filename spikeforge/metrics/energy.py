@@ -50,8 +50,11 @@ class EnergyModel(Protocol):
     """Prices one layer's per-sample workload. ``name`` labels report columns; ``unit`` is
     ``"pJ"`` or another unit (``"bit-ops"``)."""
 
-    name: str
-    unit: str
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def unit(self) -> str: ...
 
     def layer_energy(self, layer: LayerCost) -> float: ...
 

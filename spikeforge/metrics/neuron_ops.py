@@ -101,7 +101,8 @@ def membrane_updates(module: nn.Module, xs: Tensor) -> tuple[int, int, int]:
         ``(updates, elements_times_steps, state_fields)``: updated membrane elements summed over
         steps, the dense count ``B · N · T``, and the number of state variables per neuron.
     """
-    state = module.init_state(xs[0])
+    stateful: Any = module  # a Neuron or any module with init_state/step
+    state = stateful.init_state(xs[0])
     path = membrane_field(state)
     if isinstance(module, Neuron):
         p = module._params_for(xs)
@@ -112,7 +113,7 @@ def membrane_updates(module: nn.Module, xs: Tensor) -> tuple[int, int, int]:
     else:
 
         def advance(x: Tensor, s: Any) -> Any:
-            return module.step(x, s)[1]
+            return stateful.step(x, s)[1]
 
     prev: Tensor | None = None
     updates = 0

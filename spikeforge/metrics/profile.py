@@ -437,7 +437,7 @@ class Profile:
         :func:`~spikeforge.metrics.report.plot_energy`."""
         from .report import plot_energy
 
-        return plot_energy(self, path, models)
+        return plot_energy(self, path, None if models is None else tuple(models))
 
 
 def profile(

@@ -37,7 +37,7 @@ class SNNClassifier(nn.Module):
         return self(x).mean(0).argmax(-1)
 
 
-def _neuron_kwargs(cfg: Any, neuron_cls: type, width: int) -> dict[str, Any]:
+def _neuron_kwargs(cfg: Any, neuron_cls: Any, width: int) -> dict[str, Any]:
     kwargs: dict[str, Any] = {"dt": cfg.dt, "surrogate": cfg.surrogate, "reset": cfg.reset}
     if "tau_mem" in neuron_cls.params_cls._fields:
         kwargs["tau_mem"] = cfg.tau_mem

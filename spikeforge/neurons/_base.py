@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from typing import Any, ClassVar, Generic, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, NamedTuple, TypeVar
 
 import torch
 from torch import Tensor, nn
@@ -78,6 +78,9 @@ class Neuron(nn.Module, Generic[P, S]):
         dtype, device: Factory kwargs for the parameter tensors.
         **params: Values for the fields of ``params_cls`` (float, or tensor per neuron).
     """
+
+    if TYPE_CHECKING:  # parameters and buffers are registered by name at run time
+        def __getattr__(self, name: str) -> Any: ...
 
     params_cls: ClassVar[type[Any]]
     state_cls: ClassVar[type[Any]]
@@ -154,15 +157,16 @@ class Neuron(nn.Module, Generic[P, S]):
             if not bool(torch.all(torch.isfinite(torch.as_tensor(getattr(p, name))))):
                 raise ValueError(f"{type(self).__name__}: {name} must be finite, got {_show(getattr(p, name))}")
         if "v_th" in p._fields and "v_reset" in p._fields and self.spiking:
-            if not bool(torch.all(torch.as_tensor(p.v_th) > torch.as_tensor(p.v_reset))):
+            pa: Any = p  # models with a reset value have v_th and v_reset fields
+            if not bool(torch.all(torch.as_tensor(pa.v_th) > torch.as_tensor(pa.v_reset))):
                 raise ValueError(
                     f"{type(self).__name__}: threshold v_th must be > reset value v_reset, "
-                    f"got v_th={_show(p.v_th)}, v_reset={_show(p.v_reset)}"
+                    f"got v_th={_show(pa.v_th)}, v_reset={_show(pa.v_reset)}"
                 )
 
     def params(self) -> P:
         """The current parameters as a ``Params`` NamedTuple of tensors."""
-        return self.params_cls(**{n: getattr(self, n) for n in self.params_cls._fields})  # type: ignore[no-any-return]
+        return self.params_cls(**{n: getattr(self, n) for n in self.params_cls._fields})
 
     def _params_for(self, x: Tensor) -> P:
         p = self.params()

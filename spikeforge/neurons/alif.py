@@ -86,7 +86,7 @@ class ALIF(Neuron[ALIFParams, ALIFState]):
 
     def validate(self) -> None:
         super().validate()
-        if not bool(torch.all(self.params().adapt >= 0)):
+        if not bool(torch.all(torch.as_tensor(self.params().adapt) >= 0)):
             raise ValueError(f"ALIF: adapt must be >= 0, got {self.params().adapt}")
 
     def init_state(self, x: Tensor) -> ALIFState:

@@ -107,7 +107,7 @@ class LIF(Neuron[LIFParams, LIFState]):
     @property
     def decay(self) -> Tensor:
         """Per-step membrane decay ``1 - dt / tau_mem``."""
-        return 1 - self.dt / self.params().tau_mem
+        return 1 - self.dt / torch.as_tensor(self.params().tau_mem)
 
 
 def _rest(x: Tensor, v_leak: Tensor) -> Tensor:

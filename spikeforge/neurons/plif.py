@@ -41,11 +41,11 @@ class PLIF(LIF):
             raise ValueError(f"PLIF: tau_mem must be > dt = {self.dt:g} s, got {t}")
         super()._register("w", torch.logit(self.dt / t), learnable)  # sigmoid(w) = dt / tau_mem
 
-    def params(self) -> LIFParams:  # type: ignore[override]
+    def params(self) -> LIFParams:
         fields = {n: getattr(self, n) for n in LIFParams._fields if n != "tau_mem"}
         return LIFParams(tau_mem=self.dt / torch.sigmoid(self.w), **fields)
 
     @property
-    def tau_mem(self) -> Tensor:  # type: ignore[override]
+    def tau_mem(self) -> Tensor:
         """Membrane time constant in seconds, ``dt / sigmoid(w)``."""
         return self.dt / torch.sigmoid(self.w)

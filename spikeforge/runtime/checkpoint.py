@@ -31,9 +31,9 @@ def is_stateful(module: nn.Module) -> bool:
 def _layers(module: nn.Module | Sequence[nn.Module]) -> list[nn.Module]:
     if isinstance(module, nn.Sequential):
         return list(module)
-    if isinstance(module, (list, tuple)):
-        return list(module)
-    return [module]
+    if isinstance(module, nn.Module):
+        return [module]
+    return list(module)
 
 
 def _run_chunk(layers: list[nn.Module], state_types: list[Any], xs: Tensor, *flat_state: Tensor

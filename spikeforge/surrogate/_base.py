@@ -25,7 +25,7 @@ class SpikeFn(torch.autograd.Function):
     """``z = H(x)`` forward; ``dL/dx = dL/dz * surrogate.grad(x)`` backward."""
 
     @staticmethod
-    def forward(x: Tensor, surrogate: Surrogate) -> Tensor:  # type: ignore[override]
+    def forward(x: Tensor, surrogate: Surrogate) -> Tensor:
         return heaviside(x)
 
     @staticmethod
@@ -35,7 +35,7 @@ class SpikeFn(torch.autograd.Function):
         ctx.surrogate = surrogate
 
     @staticmethod
-    def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor, None]:  # type: ignore[override]
+    def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor, None]:
         (x,) = ctx.saved_tensors
         return grad_out * ctx.surrogate.grad(x), None
 
@@ -60,7 +60,7 @@ class Surrogate:
         raise NotImplementedError(f"{type(self).__name__} must define primitive()")
 
     def __call__(self, x: Tensor) -> Tensor:
-        return SpikeFn.apply(x, self)  # type: ignore[no-any-return]
+        return SpikeFn.apply(x, self)
 
     def __post_init__(self) -> None:
         for name, value in vars(self).items():

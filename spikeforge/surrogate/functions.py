@@ -174,5 +174,5 @@ def get_surrogate(spec: str | Surrogate) -> Surrogate:
     if isinstance(spec, Surrogate):
         return spec
     if isinstance(spec, str):
-        return SURROGATES.create(spec)  # type: ignore[no-any-return]
+        return SURROGATES.create(spec)
     raise TypeError(f"surrogate must be a name or a Surrogate instance, got {type(spec).__name__}")

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from importlib import resources
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -194,8 +194,8 @@ def add_noise(events: Events, noise: NoiseLevels, rng: np.random.RandomState, *,
         if stream:
             t_end = float(events.t[-1])
             n = max(int(t_end), 1)
-            extra_t = [np.cumsum(rng.exponential(1.0 / rate, n)) for _ in range(2)]
-            extra_t = [e[e < t_end] for e in extra_t]
+            draws = [np.cumsum(rng.exponential(1.0 / rate, n)) for _ in range(2)]
+            extra_t: list[Any] = [e[e < t_end] for e in draws]
         else:
             t_end = float(t[-1]) if len(t) else 0.0
             extra_t = [[], []]

@@ -91,7 +91,7 @@ def _np(t: Tensor | float, shape: tuple[int, ...]) -> np.ndarray:
                          f"{shape}") from None
 
 
-def _scaled(t: Tensor, factor: float, shape: tuple[int, ...]) -> np.ndarray:
+def _scaled(t: Tensor | float, factor: float, shape: tuple[int, ...]) -> np.ndarray:
     """``t * factor`` computed in float64, returned in ``t``'s dtype (exact when factor == 1)."""
     a = _np(t, shape)
     if factor == 1.0:
@@ -458,7 +458,7 @@ def _linear(weight: np.ndarray, bias: np.ndarray | None, ctx: ImportContext) -> 
         if bias is not None:
             if bias.shape != (out_f,):
                 raise ValueError(f"bias shape {bias.shape} does not match weight shape {weight.shape}")
-            m.bias.copy_(_t(bias, ctx))  # type: ignore[union-attr]
+            m.bias.copy_(_t(bias, ctx))
     return m
 
 
@@ -498,9 +498,10 @@ def _import_conv(n: nir.Conv1d | nir.Conv2d, name: str, ctx: ImportContext, dims
         raise ValueError(f"groups={groups} must be >= 1 and divide the {w.shape[0]} output channels")  # type: ignore[union-attr]
     bias = _arr(n, "bias", ndim=1, optional=True)
     cls = nn.Conv1d if dims == 1 else nn.Conv2d
+    geometry: dict[str, Any] = {"stride": _ints(n.stride, "stride", dims), "padding": _conv_padding_in(n.padding, dims),
+                                "dilation": _ints(n.dilation, "dilation", dims)}
     conv = cls(w.shape[1] * groups, w.shape[0], tuple(w.shape[2:]),  # type: ignore[union-attr]
-               stride=_ints(n.stride, "stride", dims), padding=_conv_padding_in(n.padding, dims),
-               dilation=_ints(n.dilation, "dilation", dims), groups=groups, bias=True, dtype=ctx.dtype)
+               groups=groups, bias=True, dtype=ctx.dtype, **geometry)
     with torch.no_grad():
         conv.weight.copy_(_t(w, ctx))  # type: ignore[arg-type]
         if bias is not None and bias.shape != (w.shape[0],):  # type: ignore[union-attr]
@@ -513,7 +514,7 @@ def _import_avgpool(n: nir.AvgPool2d, name: str, ctx: ImportContext) -> nn.Modul
     k, s, p = (_ints(getattr(n, f), f, 2) for f in ("kernel_size", "stride", "padding"))
     if min(k) < 1 or min(s) < 1 or any(2 * pi > ki for pi, ki in zip(p, k)):
         raise ValueError(f"invalid pooling kernel_size={k}, stride={s}, padding={p}")
-    return TimeDistributed(nn.AvgPool2d(k, s, p, count_include_pad=True))
+    return TimeDistributed(nn.AvgPool2d((k[0], k[1]), (s[0], s[1]), (p[0], p[1]), count_include_pad=True))
 
 
 def _import_sumpool(n: nir.SumPool2d, name: str, ctx: ImportContext) -> nn.Module:

@@ -10,6 +10,7 @@ from pathlib import Path
 import nir
 import numpy as np
 import torch
+from torch import nn
 
 from ...layers.graph import ModuleGraph
 from ...neurons import RESETS
@@ -150,7 +151,7 @@ def _build(g: nir.NIRGraph, prefix: str, ctx: ImportContext) -> ModuleGraph:
     if len(inputs) != 1 or len(outputs) != 1:
         raise NIRFormatError(f"{where} must have exactly one Input and one Output node, found inputs {inputs} "
                              f"and outputs {outputs} (multi-input/output graphs are not supported)")
-    modules = {}
+    modules: dict[str, nn.Module] = {}
     for name, node in g.nodes.items():
         if name in (inputs[0], outputs[0]):
             continue
