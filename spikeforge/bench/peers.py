@@ -11,8 +11,8 @@ Peers are imported lazily so the bench runs with any subset installed.
 from __future__ import annotations
 
 import importlib.util
-from typing import Any
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import Tensor, nn

@@ -87,7 +87,7 @@ class OutputCache:
         numel = 1
         for s in shape:
             numel *= int(s)
-        nbytes = numel * torch.empty((), dtype=dtype).element_size()
+        nbytes = numel * dtype.itemsize
         if nbytes < MIN_BYTES or self.max_bytes <= 0 or _use_count is None:
             return torch.empty(shape, dtype=dtype) if nbytes < MIN_BYTES else self._wrap(_fresh(nbytes), shape, dtype)
         with self._lock:

@@ -189,8 +189,8 @@ def run_cpp(spec: KernelSpec, xs: Tensor, state: Any, p: Any, kwargs: dict[str, 
     # The kernel is elementwise over neurons, so any dense layout (e.g. channels_last from a conv)
     # runs as it lies in memory: permute the neuron dims into memory order, which is a view.
     perm = memory_order(xs)  # xs.permute(perm) is contiguous, or perm is the identity
-    inv = [perm.index(d) for d in range(len(perm))]
-    xp = xs.permute(perm)  # [T, B, *] in memory order
+    permuted = perm != sorted(perm)
+    xp = xs.permute(perm) if permuted else xs  # [T, B, *] in memory order
     pshape = xp.shape
     x2 = xp.reshape(T, -1).contiguous()  # [T, M], M = B * prod(*); a view unless xs is strided
     M = x2.shape[1]
@@ -198,8 +198,10 @@ def run_cpp(spec: KernelSpec, xs: Tensor, state: Any, p: Any, kwargs: dict[str, 
     coefs = spec.coefs(p, float(kwargs["dt"]))
     names = [n for n in COEFS if n in coefs]
     # Per-neuron coefficients broadcast to every element [M]; autograd sums them back.
-    flat = [torch.as_tensor(coefs[n], dtype=xs.dtype).expand(shape[1:]).permute(sperm).reshape(M).contiguous()
-            for n in names]
+    flat: list[Tensor] = []
+    for n in names:
+        c = torch.as_tensor(coefs[n], dtype=xs.dtype).expand(shape[1:])  # [B, *]
+        flat.append((c.permute(sperm) if permuted else c).reshape(M).contiguous())
     if spec.spiking:
         sg_kind, sg_p = surrogate_code(kwargs["surrogate"])  # type: ignore[misc]
         reset = reset_code(kwargs["reset"])
@@ -210,11 +212,15 @@ def run_cpp(spec: KernelSpec, xs: Tensor, state: Any, p: Any, kwargs: dict[str, 
     cfg = _Config(kind=spec.kind, reset=int(reset), detach=detach, sg_kind=sg_kind, sg_p=sg_p,
                   slots=tuple(SLOTS.index(f) for f in spec.state_fields),
                   coef_slots=tuple(COEFS.index(n) for n in names), nthreads=threads_for(T * M))
-    states = [s.permute(sperm).reshape(M).contiguous() for s in state]
+    states = [(s.permute(sperm) if permuted else s).reshape(M).contiguous() for s in state]
     z, *finals = _FusedRun.apply(cfg, x2, *states, *flat)
-    z = z.view(pshape).permute(inv)  # [T, M] -> [T, B, *], with the input's strides
-    sinv = [d - 1 for d in inv[1:]]
-    new_state = type(state)(*(f.view(pshape[1:]).permute(sinv) for f in finals))
+    z = z.view(pshape)  # [T, M] -> [T, B, *] in memory order
+    finals = [f.view(pshape[1:]) for f in finals]
+    if permuted:  # back to the caller's dim order, keeping the input's strides
+        inv = [perm.index(d) for d in range(len(perm))]
+        sinv = [d - 1 for d in inv[1:]]
+        z, finals = z.permute(inv), [f.permute(sinv) for f in finals]
+    new_state = type(state)(*finals)
     return z, new_state
 
 

@@ -17,10 +17,9 @@ import torch
 from torch import Tensor, nn
 
 from ._build import BackendUnavailableError, load_library
-from ._cache import CACHE
-from .cpu import threads_for
+from .cpu import _empty, threads_for
 
-__all__ = ["avg_pool2d_cpp", "pool_kernel_size"]
+__all__ = ["avg_pool2d_cpp", "pool_kernel_size", "pool_plan"]
 
 
 def pool_kernel_size(module: nn.Module) -> int | None:
@@ -43,6 +42,27 @@ def pool_kernel_size(module: nn.Module) -> int | None:
     return k
 
 
+def _tensor_problem(x: Tensor) -> str | None:
+    if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64):
+        return f"the 'cpp' pooling kernel runs on CPU float32/float64, got {x.dtype} on {x.device}"
+    return None
+
+
+def pool_plan(module: nn.Module, x: Tensor) -> tuple[int | None, str | None]:
+    """``(k, None)`` if :func:`avg_pool2d_cpp` computes ``module(x)`` exactly and can run here,
+    else ``(None, reason)``."""
+    k = pool_kernel_size(module)
+    if k is None:
+        return None, f"no fused kernel for {type(module).__name__} with these settings"
+    why = _tensor_problem(x) or (None if x.dim() == 4 else "the pooling kernel runs on [N, C, H, W] input")
+    if why is None:
+        try:
+            load_library()
+        except BackendUnavailableError as e:
+            why = f"the C++ kernels cannot be built on this machine ({e})"
+    return (k, None) if why is None else (None, why)
+
+
 def _strides(t: Tensor) -> ctypes.Array:
     return (ctypes.c_int64 * 4)(*t.stride())
 
@@ -51,14 +71,14 @@ def _like(shape: tuple[int, int, int, int], channels_last: bool, dtype: torch.dt
     """Uninitialised ``[N, C, H, W]`` in NCHW or channels-last layout (large ones from the cache)."""
     N, C, H, W = shape
     if channels_last:
-        return CACHE.empty((N, H, W, C), dtype).permute(0, 3, 1, 2)  # [N, H, W, C] -> [N, C, H, W] view
-    return CACHE.empty(shape, dtype)
+        return _empty((N, H, W, C), dtype).permute(0, 3, 1, 2)  # [N, H, W, C] -> [N, C, H, W] view
+    return _empty(shape, dtype)
 
 
 def _check(x: Tensor, k: int) -> None:
-    if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64):
-        raise BackendUnavailableError(f"the 'cpp' pooling kernel runs on CPU float32/float64, "
-                                      f"got {x.dtype} on {x.device}")
+    why = _tensor_problem(x)
+    if why is not None:
+        raise BackendUnavailableError(why)
     if x.dim() != 4:
         raise ValueError(f"avg_pool2d expects [N, C, H, W], got shape {tuple(x.shape)}")
     if k < 1 or x.shape[2] < k or x.shape[3] < k:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ..kernels import BackendUnavailableError, available_backends
-from ..kernels.pool import avg_pool2d_cpp, pool_kernel_size
+from ..kernels import BackendUnavailableError
+from ..kernels.pool import avg_pool2d_cpp, pool_plan
 from ..neurons._base import check_sequence
 
 __all__ = ["TimeDistributed"]
@@ -78,16 +78,9 @@ class TimeDistributed(nn.Module):
     def _apply_module(self, x: Tensor) -> Tensor:
         if self.backend == "torch":
             return self.module(x)
-        k = pool_kernel_size(self.module)
-        why = None
-        if k is None:
-            why = f"no fused kernel for {type(self.module).__name__} with these settings"
-        elif x.dim() != 4 or x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64):
-            why = "the pooling kernel runs on CPU float32/float64 [N, C, H, W] input"
-        elif "cpp" not in available_backends():
-            why = "the C++ kernels cannot be built on this machine"
-        if why is None:
-            return avg_pool2d_cpp(x, k)  # type: ignore[arg-type]
+        k, why = pool_plan(self.module, x)
+        if k is not None:
+            return avg_pool2d_cpp(x, k)
         if self.backend == "cpp":
             raise BackendUnavailableError(why)
         return self.module(x)
