@@ -88,8 +88,10 @@ class OutputCache:
         for s in shape:
             numel *= int(s)
         nbytes = numel * dtype.itemsize
-        if nbytes < MIN_BYTES or self.max_bytes <= 0 or _use_count is None:
-            return torch.empty(shape, dtype=dtype) if nbytes < MIN_BYTES else self._wrap(_fresh(nbytes), shape, dtype)
+        if nbytes < MIN_BYTES:
+            return torch.empty(shape, dtype=dtype)
+        if self.max_bytes <= 0 or _use_count is None:  # caching off: still huge pages
+            return self._wrap(_fresh(nbytes), shape, dtype)
         with self._lock:
             buf = next((b for b, base in self._entries if b.numel() == nbytes and self._idle(b, base)), None)
             if buf is None:
