@@ -58,7 +58,7 @@ def export_command(args: argparse.Namespace) -> int:
     """``spikeforge export CKPT -o OUT.nir [--dt] [--reset] [--steps]``; returns the exit code."""
     from ..data import DATASETS
     from ..interop.nir import to_nir
-    from ..learning.checkpoint import load_checkpoint, load_model
+    from ..learning.snapshot import load_checkpoint, load_model
 
     model = load_model(args.checkpoint)
     cfg = load_checkpoint(args.checkpoint).get("config", {})

@@ -40,7 +40,7 @@ def load_target(path: str | os.PathLike[str]) -> tuple[nn.Module, Any]:
 
         cfg = load_config(p)
         return build_model(cfg).eval(), cfg
-    from ..learning.checkpoint import load_checkpoint, load_model
+    from ..learning.snapshot import load_checkpoint, load_model
 
     cfg = TrainConfig.from_dict(load_checkpoint(p)["config"])
     return load_model(p), cfg

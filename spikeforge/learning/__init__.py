@@ -1,9 +1,9 @@
 """How weights change: losses, regularizers, the BPTT training loop and checkpoints."""
 
-from .checkpoint import CheckpointError as CheckpointError
-from .checkpoint import load_checkpoint as load_checkpoint
-from .checkpoint import load_model as load_model
-from .checkpoint import save_checkpoint as save_checkpoint
+from .snapshot import CheckpointError as CheckpointError
+from .snapshot import load_checkpoint as load_checkpoint
+from .snapshot import load_model as load_model
+from .snapshot import save_checkpoint as save_checkpoint
 from .losses import LOSSES as LOSSES
 from .losses import ce_count_loss as ce_count_loss
 from .losses import ce_membrane_loss as ce_membrane_loss

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from .checkpoint import load_checkpoint, save_checkpoint, set_rng_state
+from .snapshot import load_checkpoint, save_checkpoint, set_rng_state
 
 __all__ = ["seed_everything", "fit", "evaluate", "FitResult"]
 

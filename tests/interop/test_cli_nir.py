@@ -13,7 +13,7 @@ from spikeforge.interop.nir import from_nir
 
 def _checkpoint(tmp_path: Path, **overrides: object) -> Path:
     from spikeforge.config import TrainConfig
-    from spikeforge.learning.checkpoint import save_checkpoint
+    from spikeforge.learning.snapshot import save_checkpoint
     from spikeforge.models import build_model
 
     cfg = TrainConfig.from_dict({"hidden": (16,), "dt": 1e-3, **overrides})
@@ -22,7 +22,7 @@ def _checkpoint(tmp_path: Path, **overrides: object) -> Path:
 
 def test_export_then_import(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from spikeforge.cli.__main__ import main
-    from spikeforge.learning.checkpoint import load_model
+    from spikeforge.learning.snapshot import load_model
 
     ckpt = _checkpoint(tmp_path, reset="value")
     out = tmp_path / "model.nir"

@@ -41,7 +41,7 @@ def test_register_adds_profile_command() -> None:
 
 def test_profile_command_on_a_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from spikeforge.config import TrainConfig
-    from spikeforge.learning.checkpoint import save_checkpoint
+    from spikeforge.learning.snapshot import save_checkpoint
 
     cfg = TrainConfig(hidden=(16,), steps=4, out_dir=str(tmp_path))
     from spikeforge.models import build_model
