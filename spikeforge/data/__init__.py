@@ -6,12 +6,17 @@ This package stands beside the model stack: it imports nothing of spikeforge but
 - :data:`DATASETS` / :func:`load_dataset`: registered datasets yielding ``(x, y)``.
 - :data:`REPRESENTATIONS`: events → tensors (frames, voxel grid, time surfaces, point clouds, …).
 - :data:`AUGMENTATIONS`: event augmentations.
+- :class:`DenseSizeError`, :func:`set_max_dense_elements`: the bound on what a representation
+  may allocate (a corrupt time stamp gives a clear error, not a ``MemoryError``).
 - :func:`pad_collate`, :class:`BucketBatchSampler`, :class:`CachedDataset`: batching to ``[T, B, ...]``.
 - :mod:`.generators` (NeuroMorse, moving shapes, SHD-like audio, memory tasks) and :mod:`.formats`
   (N-MNIST ATIS, AEDAT 3.1, SHD/SSC and NeuroMorse HDF5).
 """
 
 from . import formats as formats
+from ._limits import DenseSizeError as DenseSizeError
+from ._limits import max_dense_elements as max_dense_elements
+from ._limits import set_max_dense_elements as set_max_dense_elements
 from . import generators as generators
 from .augment import AUGMENTATIONS as AUGMENTATIONS
 from .cache import CachedDataset as CachedDataset
@@ -31,5 +36,6 @@ from .representations import REPRESENTATIONS as REPRESENTATIONS
 __all__ = [
     "formats", "generators", "AUGMENTATIONS", "CachedDataset", "transform_key", "BucketBatchSampler",
     "lengths_to_mask", "pad_collate", "DATASETS", "ArrayDataset", "load_dataset", "EventError",
-    "Events", "make_events", "FormatError", "REPRESENTATIONS",
+    "Events", "make_events", "FormatError", "REPRESENTATIONS", "DenseSizeError", "max_dense_elements",
+    "set_max_dense_elements",
 ]

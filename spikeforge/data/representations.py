@@ -1,7 +1,10 @@
 """Event representations: events → dense tensors, each a pure function plus a frozen transform.
 
 Every transform is a frozen dataclass (so its parameters are its identity — the on-disk cache keys
-on them) registered in :data:`REPRESENTATIONS`. Layouts are time-major: a sequence of frames is
+on them) registered in :data:`REPRESENTATIONS` with metadata ``input`` ("events" or "points") and
+``example`` (constructor arguments of a small instance, used by the docs and the contract tests).
+Every dense output is checked against :func:`~spikeforge.data.set_max_dense_elements` before it is
+allocated. Layouts are time-major: a sequence of frames is
 ``[T, P, H, W]`` (batched by :func:`~spikeforge.data.collate.pad_collate` to ``[T, B, P, H, W]``).
 All times are in the events' own ticks (``Events.t`` units).
 """
@@ -15,6 +18,7 @@ import torch
 from torch import Tensor
 
 from .._registry import Registry
+from ._limits import check_dense_size
 from .events import Events
 
 __all__ = [
@@ -61,11 +65,20 @@ def bin_events(events: Events, dt: float = 1.0, n_steps: int | None = None) -> T
     _require_events(events)
     if not dt > 0:
         raise ValueError(f"dt must be > 0, got {dt!r}")
-    idx = np.floor(np.asarray(events.t, np.float64) / dt).astype(np.int64)
+    t = np.asarray(events.t, np.float64)
+    W, H, P = events.sensor_size
     if n_steps is None:
-        n_steps = int(idx[-1]) + 1 if len(events) else 1
+        if len(events):
+            last = float(np.floor(t[-1] / dt)) + 1
+            check_dense_size((last, P, H, W), "bin_events", f"last event at t={t[-1]:.6g} ticks, dt={dt:g}")
+            n_steps = int(last)
+        else:
+            n_steps = 1
     if n_steps < 1:
         raise ValueError(f"n_steps must be >= 1, got {n_steps}")
+    check_dense_size((n_steps, P, H, W), "bin_events", "n_steps")
+    # events past n_steps are dropped; clip first so a huge t cannot overflow the int64 cast
+    idx = np.floor(np.minimum(t / dt, float(n_steps))).astype(np.int64)
     return _accumulate(events, idx, int(n_steps))
 
 
@@ -106,8 +119,11 @@ def to_frames(events: Events, *, time_window: float | None = None, event_count: 
         raise ValueError("cannot build frames from an empty event stream")
     t = np.asarray(events.t, np.float64)
     t0 = t[0]
+    W, H, P = events.sensor_size
     if key == "time_window":
         w = float(value)  # type: ignore[arg-type]
+        check_dense_size((np.floor((t[-1] - t0) / w) + 1, P, H, W), "to_frames",
+                         f"events span {t[-1] - t0:.6g} ticks, time_window={w:g}")
         idx = np.floor((t - t0) / w).astype(np.int64)
         n_frames = int(idx[-1]) + 1
         if drop_incomplete:  # keep windows that end by the last event: [s, s + w) with s + w <= t_last
@@ -126,6 +142,7 @@ def to_frames(events: Events, *, time_window: float | None = None, event_count: 
     else:
         n_frames = int(value)  # type: ignore[arg-type]
         idx = (np.arange(n) * n_frames) // n
+    check_dense_size((n_frames, P, H, W), "to_frames")
     return _accumulate(events, idx, n_frames)
 
 
@@ -145,6 +162,7 @@ def voxel_grid(events: Events, n_bins: int) -> Tensor:
     if int(n_bins) != n_bins or n_bins < 1:
         raise ValueError(f"n_bins must be a positive integer, got {n_bins!r}")
     W, H, _ = events.sensor_size
+    check_dense_size((n_bins, H, W), "voxel_grid", "n_bins")
     grid = np.zeros((n_bins, H, W), np.float64)
     if len(events):
         t = np.asarray(events.t, np.float64)
@@ -182,6 +200,7 @@ def time_surface(events: Events, tau: float, t_ref: float | None = None) -> Tens
     if not tau > 0:
         raise ValueError(f"tau must be > 0, got {tau!r}")
     W, H, P = events.sensor_size
+    check_dense_size((P, H, W), "time_surface", "sensor_size")
     if t_ref is None:
         t_ref = float(events.t[-1]) if len(events) else 0.0
     last = np.full((P, H, W), -np.inf)
@@ -208,6 +227,8 @@ def time_surfaces(events: Events, tau: float, dt: float) -> Tensor:
     W, H, P = events.sensor_size
     t = np.asarray(events.t, np.float64)
     t0 = t[0]
+    check_dense_size((np.floor((t[-1] - t0) / dt) + 1, P, H, W), "time_surfaces",
+                     f"events span {t[-1] - t0:.6g} ticks, dt={dt:g}")
     k_of = np.floor((t - t0) / dt).astype(np.int64)
     n = int(k_of[-1]) + 1
     last = np.full((P, H, W), -np.inf)
@@ -237,6 +258,7 @@ def to_point_cloud(events: Events, n_points: int, *, generator: torch.Generator 
     n = len(events)
     if n == 0:
         raise ValueError("cannot sample points from an empty event stream")
+    check_dense_size((n_points, 4), "to_point_cloud", "n_points")
     if n >= n_points:
         idx = torch.randperm(n, generator=generator)[:n_points]
     else:
@@ -281,8 +303,9 @@ def spike_voxel_code(points: Tensor, grid_size: tuple[int, int, int],
     cell = ((xyz[inside] - lo) / (hi - lo) * g).floor().long()
     cell = torch.minimum(cell, g.long() - 1)  # x == x_max goes to the last voxel
     X, Y, Z = (int(v) for v in grid_size)
-    flat = (cell[:, 0] * Y + cell[:, 1]) * Z + cell[:, 2]  # [M]
     C = points.shape[1] - 3
+    check_dense_size((1 + C, X, Y, Z), "spike_voxel_code", "grid_size")
+    flat = (cell[:, 0] * Y + cell[:, 1]) * Z + cell[:, 2]  # [M]
     count = torch.zeros(X * Y * Z, dtype=torch.float64).index_add_(0, flat, torch.ones(len(flat), dtype=torch.float64))
     out = torch.zeros(1 + C, X * Y * Z, dtype=torch.float64)
     out[0] = (count > 0).double()
@@ -293,7 +316,7 @@ def spike_voxel_code(points: Tensor, grid_size: tuple[int, int, int],
     return out.reshape(1 + C, X, Y, Z).float()
 
 
-@REPRESENTATIONS.register("bins")
+@REPRESENTATIONS.register("bins", input="events", example={"dt": 2.0})
 @dataclass(frozen=True)
 class BinEvents:
     """Counts on a fixed grid from t = 0 (:func:`bin_events`); ``flatten=True`` gives ``[T, P·H·W]``."""
@@ -307,7 +330,7 @@ class BinEvents:
         return x.flatten(1) if self.flatten else x  # [T, P*H*W] or [T, P, H, W]
 
 
-@REPRESENTATIONS.register("frames")
+@REPRESENTATIONS.register("frames", input="events", example={"time_window": 4.0})
 @dataclass(frozen=True)
 class ToFrames:
     """Frames ``[T, P, H, W]`` (:func:`to_frames`); set exactly one slicing rule."""
@@ -329,7 +352,7 @@ class ToFrames:
                          drop_incomplete=self.drop_incomplete)
 
 
-@REPRESENTATIONS.register("voxel_grid")
+@REPRESENTATIONS.register("voxel_grid", input="events", example={"n_bins": 3})
 @dataclass(frozen=True)
 class ToVoxelGrid:
     """Voxel grid ``[B, 1, H, W]`` (:func:`voxel_grid`, with a channel axis for conv layers)."""
@@ -340,7 +363,7 @@ class ToVoxelGrid:
         return voxel_grid(events, self.n_bins).unsqueeze(1)  # [B, H, W] -> [B, 1, H, W]
 
 
-@REPRESENTATIONS.register("time_surfaces")
+@REPRESENTATIONS.register("time_surfaces", input="events", example={"tau": 5.0, "dt": 4.0})
 @dataclass(frozen=True)
 class ToTimeSurfaces:
     """Time surfaces every ``dt`` ticks, ``[K, P, H, W]`` (:func:`time_surfaces`)."""
@@ -352,7 +375,7 @@ class ToTimeSurfaces:
         return time_surfaces(events, self.tau, self.dt)
 
 
-@REPRESENTATIONS.register("point_cloud")
+@REPRESENTATIONS.register("point_cloud", input="events", example={"n_points": 8})
 @dataclass(frozen=True)
 class ToPointCloud:
     """``[N, 4]`` point cloud (:func:`to_point_cloud`); sampling is seeded per call from ``seed``.
@@ -369,7 +392,8 @@ class ToPointCloud:
         return to_point_cloud(events, self.n_points, generator=g, normalize=self.normalize)
 
 
-@REPRESENTATIONS.register("spike_voxels")
+@REPRESENTATIONS.register("spike_voxels", input="points",
+                           example={"grid_size": (2, 2, 2), "bounds": ((0, 1), (0, 1), (0, 1))})
 @dataclass(frozen=True)
 class ToSpikeVoxels:
     """Spike voxel coding of a point cloud ``[N, 3 + C]`` → ``[1 + C, X, Y, Z]`` (:func:`spike_voxel_code`)."""

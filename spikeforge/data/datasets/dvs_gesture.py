@@ -29,8 +29,18 @@ from ._files import missing_files_error, resolve_root
 __all__ = ["DVSGesture", "dvs_gesture", "read_gesture_labels"]
 
 
+#: Longest plausible labelled gesture in µs: the recorded gestures last about 6 s each, so a longer
+#: interval is a corrupt row (it would also become a dense sample of that many frames).
+MAX_GESTURE_US = 60_000_000
+
+
 def read_gesture_labels(path: str | os.PathLike) -> np.ndarray:
-    """Rows ``(class 1–11, start µs, end µs)`` of a ``*_labels.csv`` file, as int64 ``[K, 3]``."""
+    """Rows ``(class 1–11, start µs, end µs)`` of a ``*_labels.csv`` file, as int64 ``[K, 3]``.
+
+    Raises:
+        FormatError: a missing header, non-integer fields, a class outside 1–11, or an interval
+            that is empty, negative or longer than :data:`MAX_GESTURE_US`.
+    """
     path = Path(path)
     lines = [ln.strip() for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
     if not lines or lines[0].replace(" ", "").lower() != "class,starttime_usec,endtime_usec":
@@ -44,6 +54,9 @@ def read_gesture_labels(path: str | os.PathLike) -> np.ndarray:
             raise FormatError(f"{path}:{k}: expected three integers, got {ln!r}") from None
         if not 1 <= c <= 11 or not 0 <= s < e:
             raise FormatError(f"{path}:{k}: class must be 1–11 and 0 <= start < end, got {ln!r}")
+        if e - s > MAX_GESTURE_US:
+            raise FormatError(f"{path}:{k}: a gesture of {(e - s) / 1e6:g} s is beyond the plausible "
+                              f"{MAX_GESTURE_US / 1e6:g} s (corrupt time stamp?), got {ln!r}")
         rows.append((c, s, e))
     return np.asarray(rows, np.int64).reshape(-1, 3)
 

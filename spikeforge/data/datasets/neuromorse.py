@@ -20,6 +20,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from ..events import Events
+from ..formats._errors import FormatError
 from ..formats.hdf5_spikes import read_neuromorse_stream_h5, read_neuromorse_words_h5
 from ..generators.neuromorse import (
     NEUROMORSE_SEED, TOP50_WORDS, WORD_SPACE, KeywordStream, NoiseLevels, keyword_stream, neuromorse_words,
@@ -66,7 +67,7 @@ class NeuroMorse(Dataset[tuple[Tensor, Tensor]]):
             index = {w: i for i, w in enumerate(TOP50_WORDS)}
             for ev, word in read_neuromorse_words_h5(path):
                 if word not in index:
-                    raise ValueError(f"{path}: unknown NeuroMorse label {word!r}")
+                    raise FormatError(f"{path}: unknown NeuroMorse label {word!r} (not one of the 50 keywords)")
                 samples.append((ev, index[word]))
         else:
             first = seed + (repeats if split == "test" and not noise.is_clean else 0)

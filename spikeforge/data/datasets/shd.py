@@ -71,7 +71,7 @@ class SpikeH5Dataset(Dataset[tuple[Any, Tensor]]):
             else:
                 raise missing_files_error(name, folder, [fname],
                                           f"Get {fname}.gz from {_BASE_URL} and gunzip it.")
-        self.reader = SpikeH5Reader(path, SHD_CHANNELS)
+        self.reader = SpikeH5Reader(path, SHD_CHANNELS, num_classes=DATASETS.meta(name)["num_classes"])
         n_steps = None if max_time is None else math.ceil(max_time / dt)
         self.transform = None if raw else (transform or BinEvents(dt=dt * 1e6, n_steps=n_steps, flatten=True))
 
