@@ -85,14 +85,27 @@ def test_pickle_roundtrip(name, gen):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_state_dict_roundtrip(name, gen):
-    a = _make(name, size=N)
+    # `a` gets every parameter moved per neuron (x0.8..1.25, +0..0.05: valid for every model),
+    # `b` stays at the defaults; loading a's state dict into b must make them behave identically.
+    a = _make(name, size=N, learn=(NEURONS.get(name).params_cls._fields[0],))
     b = _make(name, size=N)
     with torch.no_grad():
         for t in a.state_dict().values():
-            t.mul_(1.0)  # same values; the check is on keys/shapes
-    b.load_state_dict(a.state_dict())
+            if t.is_floating_point():
+                t.mul_(torch.rand(t.shape, generator=gen, dtype=t.dtype) * 0.45 + 0.8)
+                t.add_(torch.rand(t.shape, generator=gen, dtype=t.dtype) * 0.05)
+    a.validate()
     xs = _input(name, gen=gen)
-    torch.testing.assert_close(a(xs), b(xs))
+
+    def outputs(n):  # outputs and final state, flattened
+        with torch.no_grad():
+            zs, state = n.run(xs)
+        return [zs, *state]
+
+    assert any(not torch.equal(u, w) for u, w in zip(outputs(a), outputs(b))), "the change must be visible"
+    b.load_state_dict(a.state_dict())
+    for u, w in zip(outputs(a), outputs(b)):
+        torch.testing.assert_close(w, u, rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("name", NAMES)
