@@ -47,11 +47,13 @@ class NeuroMorse(Dataset[tuple[Tensor, Tensor]]):
         dropout, jitter, poisson: Noise levels "none" | "low" | "high".
         repeats: Noise draws per word (generated data only); sample count = 50 · repeats.
         seed: Seed of the first draw (100 as published).
+        faithful: Generate with the published recipe (unrounded Poisson gaps, float times; see
+            :mod:`spikeforge.data.generators.neuromorse`). Files are read as stored either way.
     """
 
     def __init__(self, split: str = "train", root: str | os.PathLike | None = None, *,
                  dropout: str = "none", jitter: str = "none", poisson: str = "none",
-                 repeats: int = 1, seed: int = NEUROMORSE_SEED) -> None:
+                 repeats: int = 1, seed: int = NEUROMORSE_SEED, faithful: bool = False) -> None:
         if split not in ("train", "test"):
             raise ValueError(f"neuromorse split must be 'train' or 'test', got {split!r}")
         if repeats < 1:
@@ -72,7 +74,7 @@ class NeuroMorse(Dataset[tuple[Tensor, Tensor]]):
         else:
             first = seed + (repeats if split == "test" and not noise.is_clean else 0)
             for r in range(repeats):
-                samples += neuromorse_words(noise, seed=first + r)
+                samples += neuromorse_words(noise, seed=first + r, faithful=faithful)
         self.samples = samples
 
     def __len__(self) -> int:
@@ -90,12 +92,14 @@ def neuromorse(split: str = "train", root: str | os.PathLike | None = None, **kw
 
 
 def load_neuromorse_stream(root: str | os.PathLike | None = None, noise: NoiseLevels | None = None, *,
-                           text: str | None = None, seed: int = NEUROMORSE_SEED) -> KeywordStream:
+                           text: str | None = None, seed: int = NEUROMORSE_SEED,
+                           faithful: bool = False) -> KeywordStream:
     """The keyword-spotting stream: ``root/Test/<variant>.h5`` if ``root`` is given, else generated
-    from ``text`` (default: the shipped public-domain text)."""
+    from ``text`` (default: the shipped public-domain text; ``faithful`` as in
+    :func:`~spikeforge.data.generators.neuromorse.keyword_stream`)."""
     noise = NoiseLevels() if noise is None else noise
     if root is None:
-        return keyword_stream(text, noise, seed=seed)
+        return keyword_stream(text, noise, seed=seed, faithful=faithful)
     path = Path(root).expanduser() / "Test" / f"{noise.file_stem}.h5"
     if not path.is_file():
         raise missing_files_error("neuromorse", Path(root), [f"Test/{path.name}"],
