@@ -13,7 +13,14 @@ Backends:
                  changes results.
 
 A backend asked for by name that cannot run the call raises :class:`BackendUnavailableError`;
-nothing falls back silently. The CUDA (Triton) plan is in ``spikeforge/kernels/DESIGN.md``.
+nothing falls back silently: ``"auto"`` warns once per process (:class:`KernelUnavailableWarning`)
+when it runs the reference because the kernels cannot be built or loaded. ``SPIKEFORGE_BACKEND``
+(``auto``/``torch``/``cpp``) overrides every module's ``backend=`` (:mod:`._policy`). The kernels
+are C++ files in ``kernels/csrc/``, compiled on first use (one line on stderr says so) and cached
+under ``$XDG_CACHE_HOME/spikeforge/kernels`` (:mod:`._build`). The fused forward pass checks
+inputs and state for NaN/inf in the loop it already runs and raises
+:class:`~spikeforge.numerics.NonFiniteError` (see :mod:`spikeforge.numerics` for the opt-out).
+The CUDA (Triton) plan is in ``spikeforge/kernels/DESIGN.md``.
 
 Large outputs of the ``"cpp"`` kernels come from a cache of storages that no tensor references any
 more (:func:`empty_cache`, :func:`set_cache_limit`, :func:`cache_info`; see :mod:`._cache`).
@@ -33,11 +40,13 @@ from ._build import load_library
 from ._cache import cache_info as cache_info
 from ._cache import empty_cache as empty_cache
 from ._cache import set_cache_limit as set_cache_limit
+from ._policy import KernelUnavailableWarning as KernelUnavailableWarning
+from ._policy import forced_backend, fused_available
 from .cpu import run_cpp, supports
 from .specs import spec_for
 
-__all__ = ["BACKENDS", "BackendUnavailableError", "available_backends", "build_info", "cache_info", "empty_cache",
-           "run_fused", "set_cache_limit"]
+__all__ = ["BACKENDS", "BackendUnavailableError", "KernelUnavailableWarning", "available_backends", "build_info",
+           "cache_info", "empty_cache", "run_fused", "set_cache_limit"]
 
 BACKENDS = ("auto", "torch", "cpp")
 
@@ -64,23 +73,29 @@ def _tracing() -> bool:
 
 
 def run_fused(backend: str, step_fn: Callable[..., Any], xs: Tensor, state: Any, p: Any,
-              kwargs: dict[str, Any]) -> tuple[Tensor, Any] | None:
+              kwargs: dict[str, Any], where: str | None = None) -> tuple[Tensor, Any] | None:
     """Run ``step_fn`` over ``xs`` with a fused backend.
 
-    Returns ``None`` when ``backend == "auto"`` and no fused kernel applies (the caller then runs
-    the torch reference). Raises :class:`BackendUnavailableError` when a named backend cannot
-    run this call, and ``ValueError`` for an unknown backend name.
+    ``SPIKEFORGE_BACKEND``, when set, replaces ``backend`` (see :mod:`._policy`). Returns ``None``
+    when the backend is ``"torch"``, or ``"auto"`` and no fused kernel applies (the caller then runs
+    the torch reference). Raises :class:`BackendUnavailableError` when a named backend cannot run
+    this call, ``ValueError`` for an unknown backend name, and
+    :class:`~spikeforge.numerics.NonFiniteError` (naming ``where``, the time step and the index) for
+    a NaN/inf input or state while the non-finite check is enabled.
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; valid: {list(BACKENDS)}")
+    spec = spec_for(step_fn)
+    forced = forced_backend()
+    if forced is not None:
+        if forced == "cpp" and spec is None:  # no kernel exists for this model: nothing to insist on
+            return None
+        backend = forced
     if backend == "torch":
         return None
-    spec = spec_for(step_fn)
     if backend == "auto":
         if _tracing() or supports(spec, xs, state, kwargs) is not None:
             return None
-        try:
-            load_library()
-        except BackendUnavailableError:
+        if not fused_available():
             return None
-    return run_cpp(spec, xs, state, p, kwargs)  # type: ignore[arg-type]
+    return run_cpp(spec, xs, state, p, kwargs, where=where)  # type: ignore[arg-type]

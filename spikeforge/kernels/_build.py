@@ -1,12 +1,14 @@
 """Lazy build of the C++ kernels into a shared library, cached on disk, loaded with ctypes.
 
-Nothing is compiled at ``pip install`` time. The first fused call compiles
-:data:`._cpu_source.SOURCE` with the system C++ compiler (a few seconds) into
-``~/.cache/spikeforge/kernels/<hash>/``; later processes load the cached library in
-milliseconds. The cache key covers the source, the flags, the compiler and the CPU (the build
-uses ``-march=native``). Without a compiler the library is simply unavailable: asking for the
-``"cpp"`` backend by name then raises :class:`BackendUnavailableError`, and ``"auto"`` uses the
-torch reference.
+Nothing is compiled at ``pip install`` time. The first fused call compiles the C++ files shipped
+in ``spikeforge/kernels/csrc/`` with the system C++ compiler (about 15 s, announced on stderr)
+into ``$XDG_CACHE_HOME/spikeforge/kernels/<hash>/`` (``~/.cache`` when ``XDG_CACHE_HOME`` is
+unset); later processes load the cached library in milliseconds, with or without a compiler on
+``PATH``. The cache key covers the sources, the flags and the CPU (the build uses
+``-march=native``); the library's file name records the compiler that built it. With neither a
+compiler nor a cached build the library is unavailable: asking for the ``"cpp"`` backend by name
+then raises :class:`BackendUnavailableError`, and ``"auto"`` uses the torch reference (with one
+warning per process, see :mod:`._policy`).
 
 We build a plain C ABI (no torch headers) rather than a torch extension because it compiles in
 seconds instead of a minute and does not depend on the torch C++ ABI; tensors cross the
@@ -21,17 +23,19 @@ import os
 import platform
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-from ._cpu_source import SOURCE
+__all__ = ["BackendUnavailableError", "load_library", "build_info", "default_cache_dir", "source_files"]
 
-__all__ = ["BackendUnavailableError", "load_library", "build_info", "default_cache_dir"]
-
-FLAGS = ["-O3", "-march=native", "-ffp-contract=off", "-fno-math-errno", "-fno-trapping-math", "-fopenmp", "-fPIC",
-         "-shared", "-std=c++17"]
+CFLAGS = ["-O3", "-march=native", "-ffp-contract=off", "-fno-math-errno", "-fno-trapping-math", "-fopenmp", "-fPIC",
+          "-std=c++17"]
+LDFLAGS = ["-shared", "-fopenmp"]
+SRC_DIR = Path(__file__).with_name("csrc")
+LIB_PREFIX = "spikeforge_kernels-"
 
 
 class BackendUnavailableError(RuntimeError):
@@ -45,8 +49,26 @@ _info: dict[str, object] = {}
 
 
 def default_cache_dir() -> Path:
-    """Where built kernels are cached: ``~/.cache/spikeforge/kernels``."""
-    return Path.home() / ".cache" / "spikeforge" / "kernels"
+    """Where built kernels are cached: ``$XDG_CACHE_HOME/spikeforge/kernels`` (default ``~/.cache``).
+
+    A relative ``XDG_CACHE_HOME`` is ignored, as the XDG base-directory specification asks.
+    """
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
+    return base / "spikeforge" / "kernels"
+
+
+def source_files() -> list[Path]:
+    """The C++ translation units of the kernel library (``csrc/*.cpp``, which include ``csrc/*.h``)."""
+    return sorted(SRC_DIR.glob("*.cpp"))
+
+
+def _source_digest() -> str:
+    """Hash of every file the build reads (``.cpp`` and ``.h``, names and contents)."""
+    h = hashlib.sha256()
+    for path in sorted([*SRC_DIR.glob("*.cpp"), *SRC_DIR.glob("*.h")]):
+        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
 
 
 def _compiler() -> str | None:
@@ -66,35 +88,63 @@ def _cpu_key() -> str:
         return platform.processor()
 
 
-def _build(cache_dir: Path) -> ctypes.CDLL:
-    cxx = _compiler()
-    if cxx is None:
-        raise BackendUnavailableError("the 'cpp' backend needs a C++ compiler (g++/clang++) on PATH; "
-                                      "use backend='torch' or install one")
-    key = hashlib.sha256("\0".join([SOURCE, " ".join(FLAGS), cxx, _cpu_key(), platform.machine()])
-                         .encode()).hexdigest()[:16]
-    out_dir = cache_dir / key
-    lib_path = out_dir / "spikeforge_kernels.so"
+def cache_key() -> str:
+    """Directory name of this build in the cache: sources, flags, CPU and architecture."""
+    parts = [_source_digest(), " ".join(CFLAGS + LDFLAGS), _cpu_key(), platform.machine()]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
+
+
+def _lib_name(cxx: str) -> str:
+    return f"{LIB_PREFIX}{hashlib.sha256(cxx.encode()).hexdigest()[:8]}.so"
+
+
+def _compile(cxx: str, out_dir: Path, lib_path: Path) -> None:
+    """Compile every source in parallel into objects, then link them into ``lib_path`` atomically."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    print(f"spikeforge: compiling the C++ kernels with {cxx} (once per machine and version, ~15 s) "
+          f"into {out_dir} ...", file=sys.stderr, flush=True)
     t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
+        objs = [Path(tmp) / f"{src.stem}.o" for src in source_files()]
+        procs = [subprocess.Popen([cxx, *CFLAGS, "-c", str(src), "-o", str(obj)], stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True)
+                 for src, obj in zip(source_files(), objs)]
+        errors = [out for out, rc in ((p.communicate()[0], p.returncode) for p in procs) if rc != 0]
+        if not errors:
+            so = Path(tmp) / "lib.so"
+            link = subprocess.run([cxx, *map(str, objs), *LDFLAGS, "-o", str(so)], stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True)
+            if link.returncode != 0:
+                errors.append(link.stdout)
+            else:
+                os.replace(so, lib_path)  # atomic: concurrent builders never see a torn file
+    if errors:
+        print("spikeforge: building the C++ kernels failed", file=sys.stderr, flush=True)
+        raise BackendUnavailableError("building the 'cpp' kernels failed:\n" + "\n".join(errors)[-4000:])
+    print(f"spikeforge: C++ kernels built in {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
+
+
+def _build(cache_dir: Path) -> ctypes.CDLL:
+    out_dir = cache_dir / cache_key()
+    t0 = time.perf_counter()
+    cxx = _compiler()
     built = False
-    if not lib_path.exists():
-        out_dir.mkdir(parents=True, exist_ok=True)
-        src = out_dir / "spikeforge_kernels.cpp"
-        src.write_text(SOURCE)
-        fd, tmp = tempfile.mkstemp(suffix=".so", dir=out_dir)
-        os.close(fd)
-        proc = subprocess.run([cxx, *FLAGS, str(src), "-o", tmp], capture_output=True, text=True)
-        if proc.returncode != 0:
-            os.unlink(tmp)
-            raise BackendUnavailableError(f"building the 'cpp' kernels failed:\n{proc.stderr[-4000:]}")
-        os.replace(tmp, lib_path)  # atomic: concurrent builders never see a torn file
-        built = True
+    if cxx is None:  # no compiler: any cached build of these sources for this CPU will do
+        cached = sorted(out_dir.glob(f"{LIB_PREFIX}*.so"), key=lambda p: p.stat().st_mtime)
+        if not cached:
+            raise BackendUnavailableError(
+                f"the 'cpp' backend needs a C++ compiler (g++/clang++) on PATH to build its kernels, and no "
+                f"build of this version is cached in {out_dir}; use backend='torch' or install one")
+        lib_path = cached[-1]
+    else:
+        lib_path = out_dir / _lib_name(cxx)
+        if not lib_path.exists():
+            _compile(cxx, out_dir, lib_path)
+            built = True
     lib = ctypes.CDLL(str(lib_path))
     _info.update(path=str(lib_path), built_now=built, seconds=time.perf_counter() - t0, compiler=cxx)
     _declare(lib)
     return lib
-
-
 def _declare(lib: ctypes.CDLL) -> None:
     P, I, L, D = ctypes.c_void_p, ctypes.c_int, ctypes.c_int64, ctypes.c_double  # noqa: E741 (C types)
     for suf in ("f32", "f64", "u8_f32", "u8_f64"):
@@ -110,7 +160,7 @@ def _declare(lib: ctypes.CDLL) -> None:
             fn.argtypes = [L, L, L, L, L, P, P, P, P, I]
             fn.restype = I
         f = getattr(lib, f"sf_forward_{suf}")
-        f.argtypes = [I, I, L, L, P, P, P, P, P, I]
+        f.argtypes = [I, I, L, L, P, P, P, P, P, I, I, P]
         f.restype = I
         b = getattr(lib, f"sf_backward_{suf}")
         b.argtypes = [I, I, I, I, D, L, L, P, P, L, L, P, P, P, P, P, P, I, I]

@@ -2,17 +2,19 @@
 
 One autograd function runs all ``T`` steps of a layer in one call. Forward writes only the
 outputs and the final state; backward recomputes the trajectory block by block (see
-:mod:`._cpu_source`) so the only tensors kept for backward are the inputs themselves.
+``kernels/csrc/lif.cpp``) so the only tensors kept for backward are the inputs themselves.
 """
 
 from __future__ import annotations
 
 import ctypes
+import math
 from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor
 
+from ..numerics import check_finite_enabled, raise_nonfinite
 from ..surrogate import (ATan, Erf, FastSigmoid, PiecewiseQuadratic, Rectangle, Sigmoid,
                          StraightThrough, Surrogate, Triangle)
 from ._build import BackendUnavailableError, load_library
@@ -70,6 +72,26 @@ class _Config(NamedTuple):
     slots: tuple[int, ...]  # kernel slot of each state field
     coef_slots: tuple[int, ...]  # kernel slot of each coefficient passed in
     nthreads: int
+    check: int  # 1: the forward kernel reports the first non-finite input or state
+
+
+class _NonFiniteAt(Exception):
+    """Raised by the forward kernel's wrapper: ``(t, m, what, value)`` of the first non-finite
+    input or state, ``m`` a column of the kernel's ``[T, M]`` view; :func:`run_cpp` turns it into
+    a :class:`~spikeforge.numerics.NonFiniteError` with the caller's index."""
+
+
+def _diagnose(bad: ctypes.Array, x: Tensor, st0: list[Tensor | None], stT: list[Tensor | None]) -> _NonFiniteAt:
+    """What the kernel's ``bad = {t, m, code}`` refers to (codes in ``csrc/lif.cpp``)."""
+    t, m, code = int(bad[0]), int(bad[1]), int(bad[2])
+    if code < 4:  # the initial state
+        slot = code - 1
+        return _NonFiniteAt(t, m, f"initial state {SLOTS[slot]}", float(st0[slot][m]))  # type: ignore[index]
+    xv = float(x[t, m])
+    if not math.isfinite(xv):  # the input made the state non-finite
+        return _NonFiniteAt(t, m, "input", xv)
+    slot = code - 4
+    return _NonFiniteAt(t, m, f"state {SLOTS[slot]}", float(stT[slot][m]))  # type: ignore[index]
 
 
 def _empty(shape: tuple[int, ...] | torch.Size, dtype: torch.dtype) -> Tensor:
@@ -125,10 +147,14 @@ class _FusedRun(torch.autograd.Function):
             c[slot] = t
         dummy = x.new_zeros(M)  # coefficient slots the model does not use
         c = [dummy if t is None else t for t in c]
+        bad = (ctypes.c_int64 * 3)()  # {t, m, code} of the first non-finite value; code 0: none
         rc = getattr(lib, f"sf_forward_{suf}")(cfg.kind, cfg.reset, T, M, x.data_ptr(), z.data_ptr(),
-                                              _ptr_array(st0), _ptr_array(stT), _ptr_array(c), cfg.nthreads)
+                                              _ptr_array(st0), _ptr_array(stT), _ptr_array(c), cfg.nthreads,
+                                              cfg.check, bad)
         if rc != 0:
             raise RuntimeError(f"fused kernel rejected kind={cfg.kind} reset={cfg.reset}")
+        if bad[2]:
+            raise _diagnose(bad, x, st0, stT)
         ctx.cfg = cfg
         ctx.save_for_backward(x, *states, *coefs)
         return (z, *finals)
@@ -178,8 +204,15 @@ class _FusedRun(torch.autograd.Function):
         return (None, gx if ctx.needs_input_grad[1] else None, *gstates, *gcoefs)
 
 
-def run_cpp(spec: KernelSpec, xs: Tensor, state: Any, p: Any, kwargs: dict[str, Any]) -> tuple[Tensor, Any]:
-    """Run a whole ``[T, B, *]`` sequence through the fused kernel; same contract as ``Neuron.run``."""
+def run_cpp(spec: KernelSpec, xs: Tensor, state: Any, p: Any, kwargs: dict[str, Any],
+            where: str | None = None) -> tuple[Tensor, Any]:
+    """Run a whole ``[T, B, *]`` sequence through the fused kernel; same contract as ``Neuron.run``.
+
+    While :func:`~spikeforge.numerics.check_finite_enabled`, a NaN/inf input or state raises
+    :class:`~spikeforge.numerics.NonFiniteError` naming ``where`` (e.g. the module's class), the
+    time step and the index in ``[B, *]``; the kernel detects it in its time loop (no extra pass).
+    Otherwise NaN/inf propagate exactly as in the reference.
+    """
     why = supports(spec, xs, state, kwargs)
     if why is not None:
         raise BackendUnavailableError(why)
@@ -195,7 +228,7 @@ def run_cpp(spec: KernelSpec, xs: Tensor, state: Any, p: Any, kwargs: dict[str, 
     x2 = xp.reshape(T, -1).contiguous()  # [T, M], M = B * prod(*); a view unless xs is strided
     M = x2.shape[1]
     sperm = [d - 1 for d in perm[1:]]  # the same permutation for one step's [B, *]
-    coefs = spec.coefs(p, float(kwargs["dt"]))
+    coefs = spec.coefs(p, float(kwargs["dt"]), kwargs.get("integrator", "euler"))
     names = [n for n in COEFS if n in coefs]
     # Per-neuron coefficients broadcast to every element [M]; autograd sums them back.
     flat: list[Tensor] = []
@@ -211,9 +244,21 @@ def run_cpp(spec: KernelSpec, xs: Tensor, state: Any, p: Any, kwargs: dict[str, 
         sg_kind, sg_p, reset, detach = 0, 0.0, 3, 1
     cfg = _Config(kind=spec.kind, reset=int(reset), detach=detach, sg_kind=sg_kind, sg_p=sg_p,
                   slots=tuple(SLOTS.index(f) for f in spec.state_fields),
-                  coef_slots=tuple(COEFS.index(n) for n in names), nthreads=threads_for(T * M))
+                  coef_slots=tuple(COEFS.index(n) for n in names), nthreads=threads_for(T * M),
+                  check=int(check_finite_enabled()))
     states = [(s.permute(sperm) if permuted else s).reshape(M).contiguous() for s in state]
-    z, *finals = _FusedRun.apply(cfg, x2, *states, *flat)
+    try:
+        z, *finals = _FusedRun.apply(cfg, x2, *states, *flat)
+        found = None
+    except _NonFiniteAt as e:
+        found = e.args
+    if found is not None:  # raised outside the except block: no chained kernel-internal traceback
+        t, m, what, value = found
+        pidx = _unravel(m, tuple(pshape[1:]))  # index in the permuted [B, *]
+        idx = [0] * len(pidx)
+        for d, i in zip(sperm, pidx):  # back to the caller's dim order
+            idx[d] = i
+        raise_nonfinite(where or "fused kernel", what, (t, *idx), value)
     z = z.view(pshape)  # [T, M] -> [T, B, *] in memory order
     finals = [f.view(pshape[1:]) for f in finals]
     if permuted:  # back to the caller's dim order, keeping the input's strides
@@ -222,6 +267,15 @@ def run_cpp(spec: KernelSpec, xs: Tensor, state: Any, p: Any, kwargs: dict[str, 
         z, finals = z.permute(inv), [f.permute(sinv) for f in finals]
     new_state = type(state)(*finals)
     return z, new_state
+
+
+def _unravel(flat: int, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """Row-major multi-index of element ``flat`` of ``shape``."""
+    idx = []
+    for n in reversed(shape):
+        flat, i = divmod(flat, n)
+        idx.append(i)
+    return tuple(reversed(idx))
 
 
 def memory_order(xs: Tensor) -> list[int]:

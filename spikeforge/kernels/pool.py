@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from ._build import BackendUnavailableError, load_library
+from ._policy import warn_unavailable
 from .cpu import _empty, threads_for
 
 __all__ = ["avg_pool2d_cpp", "pool_kernel_size", "pool_plan"]
@@ -60,6 +61,7 @@ def pool_plan(module: nn.Module, x: Tensor) -> tuple[int | None, str | None]:
             load_library()
         except BackendUnavailableError as e:
             why = f"the C++ kernels cannot be built on this machine ({e})"
+            warn_unavailable(e)  # once per process: "auto" is about to run the module instead
     return (k, None) if why is None else (None, why)
 
 

@@ -1,45 +1,20 @@
-"""C++ source of the fused multi-step CPU kernels (built lazily by :mod:`._build`).
-
-Kept as Python strings so it ships inside the wheel without package-data rules: the LIF family
-here, the event-driven linear kernels in :mod:`._src_event`, pooling in :mod:`._src_pool`,
-concatenated into one translation unit, :data:`SOURCE`. The kernels
-know the LIF family only as a *charge equation with coefficients* handed over from Python
-(see :mod:`.specs`), so every coefficient is computed by the same torch expressions as the
-reference step function and the forward pass reproduces it bit for bit:
-
-    i' = ci1 * i + ci2 * x                       (kind CUBA only; otherwise the drive is x)
-    v1 = (c1 * v + c2 * drive) + c3
-    theta = vth + adapt * a                      (kind ALIF; otherwise vth)
-    z  = H(v1 - theta)                           (kind LI: the output is v1 and nothing resets)
-    v' = reset(v1, z, theta, vr)                 (subtract / value / zero / none)
-    a' = ca * a + z                              (kind ALIF)
-
-Compiled with ``-ffp-contract=off`` and without ``-ffast-math`` so no multiply-add is fused and
-nothing is reassociated: each operation rounds once, exactly like one torch elementwise op.
-
-The backward pass stores nothing from the forward pass but its inputs: for a block of neurons it
-recomputes the trajectory into a cache-resident buffer (``v1`` and the surrogate derivative per
-step), then runs the adjoint recurrence backwards in time, accumulating per-neuron gradients of
-every coefficient (summed over time) for learnable parameters.
-"""
-
-from ._src_event import EVENT_SOURCE
-from ._src_pool import POOL_SOURCE
-
-# LIF-family kernels; the whole library is one translation unit (see SOURCE below).
-LIF_SOURCE = r"""
-#include <cmath>
-#include <cstdint>
-#include <cstdlib>
-#include <vector>
-#include <algorithm>
-#include <cstring>
-#include <type_traits>
-#include <omp.h>
-
-#if defined(__AVX__)
-#include <immintrin.h>
-#endif
+// Fused multi-step LIF-family kernels (LIF, PLIF, CubaLIF, ALIF, LI): one call runs all T steps
+// of a layer. The kernels know a model only as a charge equation with coefficients handed over
+// from Python (spikeforge/kernels/specs.py), computed by the same torch expressions as the
+// reference step function, so the forward pass reproduces it bit for bit:
+//
+//     i' = ci1 * i + ci2 * x                       (kind CUBA only; otherwise the drive is x)
+//     v1 = (c1 * v + c2 * drive) + c3
+//     theta = vth + adapt * a                      (kind ALIF; otherwise vth)
+//     z  = H(v1 - theta)                           (kind LI: the output is v1 and nothing resets)
+//     v' = reset(v1, z, theta, vr)                 (subtract / value / zero / none)
+//     a' = ca * a + z                              (kind ALIF)
+//
+// The backward pass stores nothing from the forward pass but its inputs: for a block of neurons
+// it recomputes the trajectory into a cache-resident buffer (v1 and the surrogate derivative per
+// step), then runs the adjoint recurrence backwards in time, accumulating per-neuron gradients of
+// every coefficient (summed over time) for learnable parameters.
+#include "common.h"
 
 namespace {
 
@@ -103,9 +78,36 @@ inline R reset_fwd(R v1, R s, R theta, R vr) {
 }
 
 // ---------------------------------------------------------------- forward
-template <typename R, int K, int RS>
+// Non-finite check (CHECK): after each step the new state of every neuron goes into a running sum
+// of (s - s), which is 0 for finite s and NaN for NaN or +-inf (a NaN or inf input makes the state
+// non-finite too, through v1 = c1 v + c2 x + c3 and every reset). One subtraction and one addition
+// per state value in the loop that already runs; only a step whose sum is NaN is searched for the
+// neuron. bad = {t, m, code}: code 1 + slot for a non-finite initial state (t = 0), 4 + slot for a
+// state that became non-finite at step t. Across blocks the smallest (t, phase, m) is kept.
+inline bool nonfinite_before(int64_t t, int64_t m, int64_t code, const int64_t* bad) {
+    if (bad[2] == 0) return true;
+    const int64_t ph = code >= 4, bph = bad[2] >= 4;
+    return t != bad[0] ? t < bad[0] : (ph != bph ? ph < bph : m < bad[1]);
+}
+
+inline void report_nonfinite(int64_t t, int64_t m, int64_t code, int64_t* bad) {
+#pragma omp critical(sf_nonfinite)
+    if (nonfinite_before(t, m, code, bad)) { bad[0] = t; bad[1] = m; bad[2] = code; }
+}
+
+template <typename R, int K>
+inline int64_t first_nonfinite_state(const R* v, const R* iv, const R* av, int64_t n, int64_t* slot) {
+    for (int64_t j = 0; j < n; ++j) {
+        if (K == K_CUBA && !std::isfinite(iv[j])) { *slot = S_I; return j; }
+        if (!std::isfinite(v[j])) { *slot = S_V; return j; }
+        if (K == K_ALIF && !std::isfinite(av[j])) { *slot = S_A; return j; }
+    }
+    return -1;
+}
+
+template <typename R, int K, int RS, bool CHECK>
 void forward_impl(int64_t T, int64_t M, const R* x, R* z, const R* const* st0, R* const* stT,
-                  const R* const* c, int nthreads) {
+                  const R* const* c, int nthreads, int64_t* bad) {
     const int64_t CH = 512;
     const int64_t nchunks = (M + CH - 1) / CH;
     const bool stream = T * M * (int64_t)sizeof(R) >= STREAM_BYTES;
@@ -118,27 +120,49 @@ void forward_impl(int64_t T, int64_t M, const R* x, R* z, const R* const* st0, R
             if (K == K_CUBA) iv[j] = st0[S_I][m0 + j];
             if (K == K_ALIF) av[j] = st0[S_A][m0 + j];
         }
+        int64_t t_end = T;
+        if (CHECK) {
+            int64_t slot = 0;
+            const int64_t j = first_nonfinite_state<R, K>(v, iv, av, n, &slot);
+            if (j >= 0) { report_nonfinite(0, m0 + j, 1 + slot, bad); t_end = 0; }
+        }
         const R *c1 = c[C1] + m0, *c2 = c[C2] + m0, *c3 = c[C3] + m0;
         const R *vth = c[VTH] + m0, *vr = c[VR] + m0;
         const R *ci1 = c[CI1] + m0, *ci2 = c[CI2] + m0, *ad = c[ADAPT] + m0, *ca = c[CA] + m0;
-        for (int64_t t = 0; t < T; ++t) {
+        for (int64_t t = 0; t < t_end; ++t) {
             const R* xt = x + t * M + m0;
             if (t + PF_AHEAD < T) prefetch_row(xt + PF_AHEAD * M, n);
-#pragma omp simd
+            R probe = (R)0;
+#pragma omp simd reduction(+ : probe)
             for (int64_t j = 0; j < n; ++j) {
                 R drive = xt[j];
                 if (K == K_CUBA) { iv[j] = ci1[j] * iv[j] + ci2[j] * drive; drive = iv[j]; }
                 R v1 = c1[j] * v[j] + c2[j] * drive;
                 v1 = v1 + c3[j];
-                if (K == K_LI) { zt[j] = v1; v[j] = v1; continue; }
+                if (K == K_LI) {
+                    zt[j] = v1; v[j] = v1;
+                    if (CHECK) probe += v1 - v1;
+                    continue;
+                }
                 R theta = vth[j];
                 if (K == K_ALIF) theta = vth[j] + ad[j] * av[j];
                 R s = (R)((v1 - theta) > (R)0);
                 zt[j] = s;
                 v[j] = reset_fwd<R, RS>(v1, s, theta, vr[j]);
                 if (K == K_ALIF) av[j] = ca[j] * av[j] + s;
+                if (CHECK) {
+                    probe += v[j] - v[j];
+                    if (K == K_CUBA) probe += iv[j] - iv[j];
+                    if (K == K_ALIF) probe += av[j] - av[j];
+                }
             }
             store_out<R>(z + t * M + m0, zt, n, stream);
+            if (CHECK && probe != probe) {  // NaN: some state of this block is no longer finite
+                int64_t slot = 0;
+                const int64_t j = first_nonfinite_state<R, K>(v, iv, av, n, &slot);
+                report_nonfinite(t, m0 + j, 4 + slot, bad);
+                break;  // the call raises; the rest of this block is not needed
+            }
         }
         if (stream) stream_fence();
         for (int64_t j = 0; j < n; ++j) {
@@ -371,7 +395,8 @@ void backward_p(bool needp, int64_t T, int64_t M, const R* x, const R* gz, int64
 
 #define SF_EXPORT(R, SUF)                                                                          \
 extern "C" int sf_forward_##SUF(int kind, int reset, int64_t T, int64_t M, const R* x, R* z,       \
-                                const R* const* st0, R* const* stT, const R* const* c, int nt) {   \
+                                const R* const* st0, R* const* stT, const R* const* c, int nt,     \
+                                int check, int64_t* bad) {                                         \
     _SF_FWD_BODY(R)                                                                                \
     return 0;                                                                                      \
 }                                                                                                  \
@@ -384,8 +409,10 @@ extern "C" int sf_backward_##SUF(int kind, int reset, int detach, int sg_kind, d
     return 0;                                                                                      \
 }
 
-#define _SF_FWD_CALL_float(K, RS) forward_impl<float, K, RS>(T, M, x, z, st0, stT, c, nt)
-#define _SF_FWD_CALL_double(K, RS) forward_impl<double, K, RS>(T, M, x, z, st0, stT, c, nt)
+#define _SF_FWD_CALL_float(K, RS) (check ? forward_impl<float, K, RS, true>(T, M, x, z, st0, stT, c, nt, bad) \
+                                         : forward_impl<float, K, RS, false>(T, M, x, z, st0, stT, c, nt, bad))
+#define _SF_FWD_CALL_double(K, RS) (check ? forward_impl<double, K, RS, true>(T, M, x, z, st0, stT, c, nt, bad) \
+                                          : forward_impl<double, K, RS, false>(T, M, x, z, st0, stT, c, nt, bad))
 #define _SF_FWD_BODY(R) SF_DISPATCH(kind, reset, _SF_FWD_CALL_##R)
 #define _SF_BWD_CALL_float(K, RS) backward_p<float, K, RS>(needp != 0, T, M, x, gz, gst, gsm, gx, st0, gstT, gst0, c, gc, detach, sg_kind, sg_p, nt)
 #define _SF_BWD_CALL_double(K, RS) backward_p<double, K, RS>(needp != 0, T, M, x, gz, gst, gsm, gx, st0, gstT, gst0, c, gc, detach, sg_kind, sg_p, nt)
@@ -394,7 +421,4 @@ extern "C" int sf_backward_##SUF(int kind, int reset, int detach, int sg_kind, d
 SF_EXPORT(float, f32)
 SF_EXPORT(double, f64)
 
-"""
-
-SOURCE = LIF_SOURCE + EVENT_SOURCE + POOL_SOURCE + r"""extern "C" int sf_abi_version() { return 1; }
-"""
+extern "C" int sf_abi_version() { return 1; }

@@ -1,7 +1,7 @@
-"""C++ source of the event-driven linear kernels (``sf_event_linear_*``), part of
-:data:`spikeforge.kernels._cpu_source.SOURCE`; the Python side is :mod:`spikeforge.layers.sparse_linear`."""
+// Event-driven linear kernels (sf_event_linear_*); the Python side is spikeforge/layers/sparse_linear.py.
+#include "common.h"
 
-EVENT_SOURCE = r"""// ---------------------------------------------------------------- event-driven linear
+// ---------------------------------------------------------------- event-driven linear
 // y[r, :] = bias + sum_{k : x[r, k] != 0} x[r, k] * wt[k, :]   (wt = weight transposed, [K, N])
 //
 // Summation order: each output element starts at the bias (or 0) and adds the active inputs'
@@ -263,5 +263,3 @@ extern "C" int sf_event_linear_grad_w_u8_f64(int64_t rows, int64_t K, int64_t N,
     event_linear_grad_w_impl<double, uint8_t>(rows, K, N, x, gy, gwt, nt);
     return 0;
 }
-
-"""

@@ -1,7 +1,7 @@
-"""C++ source of the average-pooling kernels (``sf_avgpool_*``), part of
-:data:`spikeforge.kernels._cpu_source.SOURCE`; the Python side is :mod:`spikeforge.kernels.pool`."""
+// Average-pooling kernels (sf_avgpool_*); the Python side is spikeforge/kernels/pool.py.
+#include "common.h"
 
-POOL_SOURCE = r"""// ---------------------------------------------------------------- average pooling, kernel = stride
+// ---------------------------------------------------------------- average pooling, kernel = stride
 // y[n,c,i,j] = (sum over a,b < k of x[n,c,i*k+a,j*k+b]) / (k*k), summed a-major like ATen's CPU
 // kernel, so results are bit-identical to torch.nn.functional.avg_pool2d(x, k) (no padding,
 // floor mode). Any 4-D strides; channels-last tensors (stride of c == 1) are walked channel-inner.
@@ -126,5 +126,3 @@ extern "C" int sf_avgpool_bwd_##SUF(int64_t N, int64_t C, int64_t H, int64_t W, 
 }
 SF_POOL(f32, float)
 SF_POOL(f64, double)
-
-"""
