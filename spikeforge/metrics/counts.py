@@ -13,13 +13,30 @@ neuromorphic computing algorithms and systems", Nature Communications 2025):
   (spikes), else multiply-accumulates (**MAC**). **Dense** operations use all-ones inputs and
   weights: what hardware that cannot skip zeros would do.
 
+Beyond NeuroBench's layer types:
+
+- **Recurrent cells** (``nn.RNNCell``, ``nn.LSTMCell``, ``nn.GRUCell``) and **recurrent layers**
+  (``nn.RNN``, ``nn.LSTM``, ``nn.GRU``, unrolled over time): the synapses are the products
+  ``W_ih x_t`` (all gates) and ``W_hh h_{t-1}``, counted like two ``linear`` calls; the first step
+  from the default zero state has no recurrent product. A step is accumulate-only only if both
+  ``x_t`` *and* ``h_{t-1}`` are spikes: an analogue hidden state (tanh, gates) makes it MACs.
+  NeuroBench 2.3.0 decides from ``x`` alone and also counts the LSTM/GRU gate products as
+  synaptic; here those elementwise products are not synapses. NeuroBench does not count
+  ``nn.RNNBase`` layers at all.
+- **Matrix products** (``matmul``/``@``/``mm``/``bmm``) and two-operand ``einsum``: effective =
+  the products with both factors non-zero; dense = all products. If exactly one operand is an
+  ``nn.Parameter`` it is the weight and the call is AC when the other operand is spikes; for a
+  product of two activations (e.g. spiking attention ``Q Kᵀ``) the call is AC when either
+  operand is spikes (each product then only gates the other factor).
+
 Counts are exact integers (NeuroBench sums float32 tensors, which rounds above 2**24 per call).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -36,6 +53,11 @@ __all__ = [
     "linear_ops",
     "conv_ops",
     "rnn_cell_ops",
+    "matmul_ops",
+    "einsum_ops",
+    "SynapseCall",
+    "recurrent_cell_synapses",
+    "recurrent_layer_synapses",
 ]
 
 CONNECTION_TYPES: tuple[type[nn.Module], ...] = (
@@ -164,10 +186,11 @@ def conv_ops(
 
 
 def rnn_cell_ops(x: Tensor, h: Tensor | None, weight_ih: Tensor, weight_hh: Tensor) -> tuple[int, int]:
-    """Effective and dense operations of a simple ``nn.RNNCell`` call: ``W_ih x + W_hh h``.
+    """Effective and dense operations of one recurrent cell call: ``W_ih x + W_hh h``.
 
-    ``h`` is ``None`` when the cell starts from its zero state (no recurrent operation, as in
-    NeuroBench). Biases are excluded.
+    Works for ``nn.RNNCell``, ``nn.LSTMCell`` and ``nn.GRUCell`` (whose weights stack the gates
+    as rows: ``[G·H, in]``). ``h`` is ``None`` when the cell starts from its zero state (no
+    recurrent operation, as in NeuroBench). Biases are excluded.
     """
     eff, dense = linear_ops(x, weight_ih)
     if h is not None:
@@ -175,3 +198,119 @@ def rnn_cell_ops(x: Tensor, h: Tensor | None, weight_ih: Tensor, weight_hh: Tens
         eff, dense = eff + e2, dense + d2
     return eff, dense
 
+
+
+def matmul_ops(a: Tensor, b: Tensor) -> tuple[int, int]:
+    """Effective and dense products of ``torch.matmul(a, b)`` (any of its broadcasting forms).
+
+    Effective = pairs ``a[..., i, k] · b[..., k, j]`` with both factors non-zero, counted with the
+    binarised product in float64 (exact); dense = output elements × ``k``.
+
+    Example:
+        >>> matmul_ops(torch.tensor([[1.0, 0.0], [2.0, 3.0]]), torch.tensor([[0.0, 1.0], [1.0, 1.0]]))
+        (4, 8)
+    """
+    ab, bb = (a != 0).to(torch.float64), (b != 0).to(torch.float64)
+    out = torch.matmul(ab, bb)
+    k = a.shape[-1]
+    return int(out.sum().item()), int(out.numel()) * int(k)
+
+
+def einsum_ops(equation: str, a: Tensor, b: Tensor) -> tuple[int, int]:
+    """Effective and dense products of the two-operand ``torch.einsum(equation, a, b)``.
+
+    Every assignment of the indices multiplies one element of ``a`` by one of ``b``: effective
+    counts those with both factors non-zero, dense counts them all (binarised and all-ones
+    operands evaluated in float64, so any equation, ellipsis or implicit output works).
+
+    Example:
+        >>> einsum_ops("bi,oi->bo", torch.tensor([[1.0, 0.0, 2.0]]), torch.ones(4, 3))
+        (8, 12)
+    """
+    ab, bb = (a != 0).to(torch.float64), (b != 0).to(torch.float64)
+    effective = torch.einsum(equation, ab, bb).sum()
+    one = torch.ones((), dtype=torch.float64, device=a.device)
+    dense = torch.einsum(equation, one.expand(a.shape), one.expand(b.shape)).sum()
+    return int(effective.item()), int(dense.item())
+
+
+class SynapseCall(NamedTuple):
+    """One weight product ``weight @ x`` of a recurrent step (``x``: ``[*, in]``, weight: ``[out, in]``)."""
+
+    x: Tensor
+    weight: Tensor
+
+
+def recurrent_cell_synapses(x: Tensor, hx: Any, weight_ih: Tensor, weight_hh: Tensor) -> list[SynapseCall]:
+    """The weight products of one ``nn.RNNCell``/``nn.LSTMCell``/``nn.GRUCell`` call.
+
+    ``hx`` is the cell's state argument: ``None`` (zero state: no recurrent product), ``h`` or
+    LSTM's ``(h, c)`` (``c`` meets no weight).
+    """
+    calls = [SynapseCall(x, weight_ih)]
+    h = hx[0] if isinstance(hx, (tuple, list)) else hx
+    if isinstance(h, Tensor):
+        calls.append(SynapseCall(h, weight_hh))
+    return calls
+
+
+def _layer_params(layer: nn.RNNBase, index: int) -> dict[str, Tensor]:
+    """Parameters of layer ``index`` renamed to a single layer's names (``weight_ih_l0...``)."""
+    pattern = re.compile(rf"^((?:weight|bias)_(?:ih|hh))_l{index}(_reverse)?$")
+    out = {}
+    for name, p in layer.named_parameters(recurse=False):
+        m = pattern.match(name)
+        if m:
+            out[f"{m.group(1)}_l0{m.group(2) or ''}"] = p.detach()
+    return out
+
+
+@torch.no_grad()
+def recurrent_layer_synapses(layer: nn.RNNBase, x: Tensor, hx: Any = None) -> list[list[SynapseCall]]:
+    """The weight products of an ``nn.RNN``/``nn.LSTM``/``nn.GRU`` call, unrolled over time.
+
+    The hidden sequences are recomputed one layer at a time with a single-layer copy of the same
+    weights (dropout between layers is not replayed). Returns one group per layer and direction:
+    ``[W_ih x_t for all t, W_hh h_{t-1} for the steps that have a previous state]``.
+
+    Shapes:
+        x: ``[T, B, in]`` (``[B, T, in]`` with ``batch_first``) or unbatched ``[T, in]``;
+        hx: ``[L·D, B, H]`` (LSTM: a pair ``(h0, c0)``) or ``None``.
+    """
+    if not isinstance(layer, (nn.RNN, nn.LSTM, nn.GRU)):
+        raise TypeError(f"recurrent_layer_synapses: unsupported layer {type(layer).__name__}")
+    if getattr(layer, "proj_size", 0):
+        raise ValueError("recurrent_layer_synapses: LSTM with proj_size > 0 is not supported")
+    unbatched = x.dim() == 2
+    if unbatched:  # [T, in] -> [T, 1, in]
+        x = x.unsqueeze(1)
+        if hx is not None:  # [L·D, H] -> [L·D, 1, H]
+            hx = tuple(h.unsqueeze(1) for h in hx) if isinstance(hx, (tuple, list)) else hx.unsqueeze(1)
+    elif layer.batch_first:  # [B, T, in] -> [T, B, in]
+        x = x.transpose(0, 1)
+    dirs, hidden = (2 if layer.bidirectional else 1), layer.hidden_size
+    lstm = isinstance(layer, nn.LSTM)
+    h0 = hx[0] if lstm and hx is not None else hx  # [L·D, B, H] or None
+    groups: list[list[SynapseCall]] = []
+    inp = x  # [T, B, in_l]
+    for index in range(layer.num_layers):
+        kwargs: dict[str, Any] = {"num_layers": 1, "bias": layer.bias, "bidirectional": layer.bidirectional}
+        if isinstance(layer, nn.RNN):
+            kwargs["nonlinearity"] = layer.nonlinearity
+        base = next(c for c in (nn.LSTM, nn.GRU, nn.RNN) if isinstance(layer, c))
+        one = base(inp.shape[-1], hidden, device=inp.device, dtype=inp.dtype, **kwargs)
+        one.load_state_dict(_layer_params(layer, index))
+        rows = slice(index * dirs, (index + 1) * dirs)  # this layer's entries of hx: [D, B, H]
+        state = None if hx is None else (hx[0][rows], hx[1][rows]) if lstm else hx[rows]
+        out, _ = one(inp, state)  # [T, B, D·H]
+        for d in range(dirs):
+            suffix = "_reverse" if d else ""
+            w_ih, w_hh = getattr(layer, f"weight_ih_l{index}{suffix}"), getattr(layer, f"weight_hh_l{index}{suffix}")
+            hs = out[..., d * hidden:(d + 1) * hidden]  # [T, B, H]: h_t of this direction
+            prev = hs[:-1] if d == 0 else hs[1:]  # h_{t-1} in the direction's own time order
+            if h0 is not None:
+                first = h0[index * dirs + d].unsqueeze(0)  # [1, B, H]
+                prev = torch.cat([first, prev]) if d == 0 else torch.cat([prev, first])
+            groups.append([SynapseCall(inp, w_ih), SynapseCall(prev, w_hh)])
+        inp = out
+    return groups

@@ -5,11 +5,23 @@ counts as updated; at each later step, an element counts if its membrane value c
 counts cover every sample and step of a call.
 
 **Neuron operations** (NeuroBench's ``NeuronOperations``): membrane updates × the elementary
-operations one update costs (effective), and elements × steps × that cost (dense). The costs of
-:data:`NEURON_OPS` come from NeuroBench for the models that have an snnTorch twin (``LIF`` =
-``Leaky``: 4; ``CubaLIF`` = ``Synaptic``: 6 with subtractive reset, 8 with reset to zero); the
-others are counted from their step equations, with constants folded and the synaptic input
-(already a synaptic operation) excluded.
+operations one update costs (effective), and elements × steps × that cost (dense).
+
+The cost of one update (:data:`NEURON_OPS`) is counted from the model's step equation:
+
+- one operation per multiply, add/subtract and comparison on a state variable, and one per
+  reset action (``subtract``, ``zero`` and ``value`` each set one variable; ``none`` costs 0);
+- products of constants (parameters and ``dt``) are folded into one constant, and a constant
+  gain between two state variables is folded by rescaling the state (``a r i'`` costs nothing
+  more than ``i'``);
+- the input's gain (``dt r / tau``, ``w_in``) belongs to the synapse and constant offsets
+  (the ``v_leak`` term) to its bias: adding the scaled input costs 1, scaling it costs 0.
+
+For the models NeuroBench counts (``LIF`` = snnTorch ``Leaky``: 4; ``CubaLIF`` = ``Synaptic``:
+6 with subtractive reset, 8 with reset to zero) this gives NeuroBench's numbers, except
+``Synaptic``'s reset to zero, which NeuroBench prices at 8 (two more than the rule); spikeforge
+keeps NeuroBench's 8 there, and prices the hard reset to ``v_reset`` like the reset to zero.
+Every registered neuron has an entry (a contract test enforces it).
 
 The membrane is recomputed by re-running the neuron's pure step function on the recorded input
 (``Neuron.step_fn``), so any :class:`~spikeforge.neurons.Neuron` subclass works, custom ones
@@ -24,24 +36,29 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..neurons import ALIF, IF, LI, LIF, CubaLIF, Izhikevich, Neuron
+from ..neurons import ALIF, IF, LI, LIF, CubaLI, CubaLIF, Integrator, Izhikevich, Neuron
 
 __all__ = ["NEURON_OPS", "ops_per_update", "membrane_updates", "membrane_field"]
 
 NEURON_OPS: dict[type[Neuron[Any, Any]], dict[str, int]] = {
-    # v' = βv + x; compare; reset — NeuroBench's count for snnTorch Leaky (subtract, zero).
+    # v' = βv + x (2); compare (1); reset (1) — NeuroBench's count for snnTorch Leaky.
     LIF: {"subtract": 4, "zero": 4, "value": 4, "none": 3},
-    # i' = αi + x; v' = βv + i'; compare; reset — NeuroBench's count for snnTorch Synaptic.
+    # i' = αi + x (2); v' = βv + i' (2); compare (1); reset (1) — NeuroBench's count for snnTorch
+    # Synaptic (its reset to zero costs 8 in NeuroBench; the hard reset to a value is priced alike).
     CubaLIF: {"subtract": 6, "zero": 8, "value": 8, "none": 5},
-    # LIF without the leak multiply.
+    # v' = v + x (1); compare (1); reset (1).
     IF: {"subtract": 3, "zero": 3, "value": 3, "none": 2},
-    # LIF + adaptive threshold θ = v_th + κa (2) + trace a' = ρa + z (2).
+    # LIF's v' (2); θ = v_th + κa (2); compare v' > θ (1); reset (1); trace a' = ρa + z (2).
     ALIF: {"subtract": 8, "zero": 8, "value": 8, "none": 7},
-    # v: 0.04·v·v + 5v + 140 − u + x, ×h, +v (8); u: a(bv − u), ×h, +u (5); compare (1);
-    # built-in reset v ← c, u += d (2).
-    Izhikevich: {"subtract": 16, "zero": 16, "value": 16, "none": 16},
-    # v' = βv + x, no threshold or reset.
+    # v' = (0.04h)·v·v + (1 + 5h)·v − h·u + x (+ 140h, a bias): v·v, ×, ×, +, h·u, −, +x (7);
+    # u' = (hab)·v + (1 − ha)·u (3); compare (1); built-in reset v ← c, u ← u + d (2).
+    Izhikevich: {"subtract": 13, "zero": 13, "value": 13, "none": 13},
+    # v' = βv + x (2); no threshold or reset.
     LI: {"subtract": 2, "zero": 2, "value": 2, "none": 2},
+    # i' = αi + x (2); v' = βv + i' (2); no threshold or reset.
+    CubaLI: {"subtract": 4, "zero": 4, "value": 4, "none": 4},
+    # v' = v + x (1): a running sum.
+    Integrator: {"subtract": 1, "zero": 1, "value": 1, "none": 1},
 }
 """Elementary operations per membrane update, by neuron class (subclasses inherit, e.g. PLIF)
 and reset name."""
@@ -87,8 +104,10 @@ def _get(state: Any, path: tuple[str, ...]) -> Any:
 
 
 @torch.no_grad()
-def membrane_updates(module: nn.Module, xs: Tensor) -> tuple[int, int, int]:
-    """Count the membrane updates of a neuron layer run from rest on ``xs``.
+def membrane_updates(module: nn.Module, xs: Tensor, state: Any = None) -> tuple[int, int, int]:
+    """Count the membrane updates of a neuron layer run on ``xs`` from ``state`` (``None``: from
+    rest, where the first step counts every element as updated; a given state is the one before
+    ``xs[0]``, as a stepped graph passes it in ``module(xs, state)``).
 
     ``module`` is a :class:`~spikeforge.neurons.Neuron` (its pure step function is re-run) or
     any stateful layer with ``init_state(x)`` and ``step(x, state) -> (z, state)`` (e.g.
@@ -102,7 +121,8 @@ def membrane_updates(module: nn.Module, xs: Tensor) -> tuple[int, int, int]:
         steps, the dense count ``B · N · T``, and the number of state variables per neuron.
     """
     stateful: Any = module  # a Neuron or any module with init_state/step
-    state = stateful.init_state(xs[0])
+    start = state is not None
+    state = stateful.init_state(xs[0]) if state is None else state
     path = membrane_field(state)
     if isinstance(module, Neuron):
         p = module._params_for(xs)
@@ -115,7 +135,7 @@ def membrane_updates(module: nn.Module, xs: Tensor) -> tuple[int, int, int]:
         def advance(x: Tensor, s: Any) -> Any:
             return stateful.step(x, s)[1]
 
-    prev: Tensor | None = None
+    prev: Tensor | None = _get(state, path) if start else None
     updates = 0
     for x in xs:  # x: [B, *]
         state = advance(x, state)

@@ -8,11 +8,15 @@ the forward raises:
   (:class:`~spikeforge.neurons.Neuron` and any module with a class attribute ``spiking = True``)
   and the user's extra activation types;
 - a :class:`~torch.overrides.TorchFunctionMode` sees every call to ``linear``, ``conv1d/2d/3d``,
-  ``relu`` and ``sigmoid``, whether made by ``nn.Linear``/``nn.Conv*``/``nn.ReLU``/``nn.Sigmoid``
-  modules or functionally inside custom modules, and counts its synaptic operations or zero
-  activations. Calls made inside spiking modules (the neuron's own arithmetic) are not counted
-  as activations; the synapses inside them (e.g. the recurrent ``nn.Linear`` of
-  :class:`~spikeforge.layers.RecurrentSpiking`) are.
+  ``matmul``/``@``/``mm``/``bmm``, two-operand ``einsum``, ``relu`` and ``sigmoid``, whether made
+  by ``nn.Linear``/``nn.Conv*``/``nn.ReLU``/``nn.Sigmoid`` modules or functionally inside custom
+  modules, and counts its synaptic operations or zero activations;
+- recurrent cells (``nn.RNNCell``/``LSTMCell``/``GRUCell``) and layers (``nn.RNN``/``LSTM``/
+  ``GRU``) are counted from their pre-hook (see :mod:`~spikeforge.metrics.counts`).
+
+Calls made inside spiking modules (the neuron's own arithmetic) are not counted as activations;
+the synapses inside them (e.g. the recurrent ``nn.Linear`` of
+:class:`~spikeforge.layers.RecurrentSpiking`) are.
 
 Samples: each forward pass contributes the batch size ``B`` read from the first time-major
 module it runs (a neuron or a spiking module sees ``[T, B, ...]``), or ``batch_size`` if given.
@@ -37,15 +41,20 @@ from .cost import LayerCost
 from .counts import (
     Footprint,
     connection_sparsity,
+    SynapseCall,
     conv_ops,
+    einsum_ops,
     footprint,
     is_spike_tensor,
     linear_ops,
+    matmul_ops,
     parameter_count,
-    rnn_cell_ops,
+    recurrent_cell_synapses,
+    recurrent_layer_synapses,
 )
 from .energy import DEFAULT_ENERGY_MODELS, EnergyModel, EnergyResult, price
 from .neuron_ops import membrane_updates, ops_per_update
+from .report import format_report, plot_energy
 
 __all__ = ["Profile", "profile", "is_time_major_module"]
 
@@ -55,7 +64,15 @@ _ACTIVATIONS = {
     F.sigmoid: "sigmoid", torch.sigmoid: "sigmoid", Tensor.sigmoid: "sigmoid", Tensor.sigmoid_: "sigmoid",
 }
 _ACTIVATION_MODULES = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid}
-_UNSUPPORTED = (nn.RNNBase, nn.LSTMCell, nn.GRUCell)
+_MATMUL = {torch.matmul, Tensor.matmul, torch.mm, Tensor.mm, torch.bmm, Tensor.bmm}
+_RMATMUL = Tensor.__rmatmul__  # b.__rmatmul__(a) is a @ b
+
+
+def _uncounted(module: nn.Module) -> bool:
+    """Recurrent layers whose synapses cannot be counted (other RNNBase types, LSTM projections)."""
+    if isinstance(module, nn.RNNBase):
+        return not isinstance(module, (nn.RNN, nn.LSTM, nn.GRU)) or bool(getattr(module, "proj_size", 0))
+    return False
 
 
 def is_time_major_module(module: nn.Module) -> bool:
@@ -86,7 +103,8 @@ class _Recorder(TorchFunctionMode):
         kwargs = kwargs or {}
         out = func(*args, **kwargs)
         try:
-            watched = func is F.linear or func in _CONV_DIMS or func in _ACTIVATIONS
+            watched = (func is F.linear or func in _CONV_DIMS or func in _ACTIVATIONS or func in _MATMUL
+                       or func is _RMATMUL or func is torch.einsum)
         except TypeError:  # unhashable callables are never watched
             watched = False
         if watched and self.prof._counting():
@@ -140,7 +158,7 @@ class Profile:
         self._suspended = 0
         self._mode: _Recorder | None = None
         self.unsupported = sorted({f"{n} ({type(m).__name__})" for n, m in model.named_modules()
-                                   if isinstance(m, _UNSUPPORTED)})
+                                   if _uncounted(m)})
 
     # --- context -----------------------------------------------------------------------------
     def __enter__(self) -> Profile:
@@ -148,7 +166,7 @@ class Profile:
             raise RuntimeError("this profile is already active; use a new profile() per context")
         try:
             for name, module in self.model.named_modules():
-                self._handles.append(module.register_forward_pre_hook(self._make_pre(name)))
+                self._handles.append(module.register_forward_pre_hook(self._make_pre(name), with_kwargs=True))
                 self._handles.append(module.register_forward_hook(self._make_post(name), always_call=True))
             self._mode = _Recorder(self)
             self._mode.__enter__()
@@ -176,7 +194,7 @@ class Profile:
 
     # --- hooks -------------------------------------------------------------------------------
     def _make_pre(self, name: str) -> Any:
-        def pre(module: nn.Module, args: tuple[Any, ...]) -> None:
+        def pre(module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
             if self._suspended:
                 return
             if not self._stack:
@@ -185,9 +203,9 @@ class Profile:
                     and args[0].dim() >= 2:
                 self._pass_batch, self.steps = int(args[0].shape[1]), int(args[0].shape[0])
             self._stack.append((name, module))
-            if isinstance(module, nn.RNNCell) and self._counting():
+            if isinstance(module, (nn.RNNCellBase, nn.RNNBase)) and self._counting():
                 with torch.no_grad():
-                    self._on_rnn_cell(name, module, args)
+                    self._on_recurrent(name, module, args, kwargs)
         return pre
 
     def _make_post(self, name: str) -> Any:
@@ -248,9 +266,9 @@ class Profile:
             self._add(acc, eff_macs=eff, dense_macs=dense, in_nonzero_analog=nz, in_total_analog=total)
 
     def _on_function(self, func: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], out: Any) -> None:
-        if func is F.linear or func in _CONV_DIMS:
-            if self._inside(lambda m: isinstance(m, nn.RNNCellBase)):
-                return  # counted once per cell call by _on_rnn_cell
+        if func is F.linear or func in _CONV_DIMS or func in _MATMUL or func is _RMATMUL or func is torch.einsum:
+            if self._inside(lambda m: isinstance(m, (nn.RNNCellBase, nn.RNNBase))):
+                return  # counted once per call by _on_recurrent
         elif self._inside(self._records_module):
             return  # a neuron's own arithmetic, not an activation layer
         if func is F.linear:
@@ -264,25 +282,80 @@ class Profile:
                                   _arg(args, kwargs, 5, "dilation", 1), _arg(args, kwargs, 6, "groups", 1))
             module_type = (nn.Conv1d, nn.Conv2d, nn.Conv3d)[dims - 1]
             self._on_synapses(self._call_site(f"conv{dims}d", module_type), f"conv{dims}d", x, w, eff, dense)
+        elif func in _MATMUL or func is _RMATMUL:
+            a, b = _arg(args, kwargs, 0, "input", None), _arg(args, kwargs, 1, "other", None)
+            if func is _RMATMUL:
+                a, b = b, a
+            if isinstance(a, Tensor) and isinstance(b, Tensor):
+                self._on_product("matmul", a, b, *matmul_ops(a, b))
+        elif func is torch.einsum:
+            self._on_einsum(args)
         elif isinstance(out, Tensor):
             op = _ACTIVATIONS[func]
             acc = self._layer(self._call_site(op, _ACTIVATION_MODULES[op]), op)
             acc["is_activation"] = True
             self._add(acc, out_nonzero=int((out != 0).sum()), out_total=int(out.numel()))
 
-    def _on_rnn_cell(self, name: str, cell: nn.RNNCell, args: tuple[Any, ...]) -> None:
-        x = args[0]
-        h = args[1] if len(args) > 1 else None
-        eff, dense = rnn_cell_ops(x, h, cell.weight_ih, cell.weight_hh)
-        weights = list(cell.parameters(recurse=False))
-        acc = self._layer(name, "rnn_cell")
-        acc["weights"] = sum(int(p.numel()) for p in weights)
-        acc["weight_zeros"] = sum(int((p == 0).sum()) for p in weights)
-        nz, total = int((x != 0).sum()), int(x.numel())
-        if is_spike_tensor(x) and (h is None or is_spike_tensor(h)):
+    def _on_product(self, op: str, a: Tensor, b: Tensor, eff: int, dense: int) -> None:
+        """A matrix product or einsum of ``a`` and ``b`` (rules in :mod:`~spikeforge.metrics.counts`)."""
+        acc = self._layer(self._call_site(op, ()), op)
+        a_w, b_w = isinstance(a, nn.Parameter), isinstance(b, nn.Parameter)
+        if a_w != b_w:  # one weight, one input
+            w, x = (a, b) if a_w else (b, a)
+            acc["weights"], acc["weight_zeros"] = int(w.numel()), int((w == 0).sum())
+            spikes, inputs = is_spike_tensor(x), [x]
+        else:  # two activations: a spike operand only gates the other
+            spikes, inputs = is_spike_tensor(a) or is_spike_tensor(b), [a, b]
+        nz, total = sum(int((t != 0).sum()) for t in inputs), sum(int(t.numel()) for t in inputs)
+        if spikes:
             self._add(acc, eff_acs=eff, dense_acs=dense, in_nonzero_spike=nz, in_total_spike=total)
         else:
             self._add(acc, eff_macs=eff, dense_macs=dense, in_nonzero_analog=nz, in_total_analog=total)
+
+    def _on_einsum(self, args: tuple[Any, ...]) -> None:
+        equation, operands = (args[0], args[1:]) if args else ("", ())
+        if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+            operands = tuple(operands[0])
+        if not isinstance(equation, str) or len(operands) != 2:
+            if isinstance(equation, str) and len(operands) == 1:
+                return  # one operand: a transpose, trace or sum, no product
+            site = self._call_site("einsum", ())
+            if f"{site} (einsum)" not in self.unsupported:
+                self.unsupported.append(f"{site} (einsum)")
+            return
+        a, b = operands
+        self._on_product("einsum", a, b, *einsum_ops(equation, a, b))
+
+    def _on_recurrent(self, name: str, module: nn.Module, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
+        """Synapses of a recurrent cell or layer call: one group per step equation (cell) or per
+        layer and direction (layer); a group is AC only if every input it multiplies is spikes."""
+        x = _arg(args, kwargs, 0, "input", None)
+        hx = _arg(args, kwargs, 1, "hx", None)
+        if not isinstance(x, Tensor) or _uncounted(module):
+            return  # e.g. a PackedSequence: left out, as the unsupported list says
+        groups: list[list[SynapseCall]]
+        if isinstance(module, nn.RNNBase):
+            self._suspended += 1  # the layer-by-layer re-run is not part of the model's work
+            try:
+                groups = recurrent_layer_synapses(module, x, hx)
+            finally:
+                self._suspended -= 1
+        else:
+            cell: Any = module
+            groups = [recurrent_cell_synapses(x, hx, cell.weight_ih, cell.weight_hh)]
+        weights = list(module.parameters(recurse=False))
+        acc = self._layer(name or type(module).__name__, type(module).__name__)
+        acc["weights"] = sum(int(p.numel()) for p in weights)
+        acc["weight_zeros"] = sum(int((p == 0).sum()) for p in weights)
+        for group in groups:
+            spikes = all(is_spike_tensor(c.x) for c in group)
+            for c in group:
+                eff, dense = linear_ops(c.x, c.weight)
+                nz, total = int((c.x != 0).sum()), int(c.x.numel())
+                if spikes:
+                    self._add(acc, eff_acs=eff, dense_acs=dense, in_nonzero_spike=nz, in_total_spike=total)
+                else:
+                    self._add(acc, eff_macs=eff, dense_macs=dense, in_nonzero_analog=nz, in_total_analog=total)
 
     def _on_module(self, name: str, module: nn.Module, args: tuple[Any, ...], out: Any) -> None:
         z = out[0] if isinstance(out, (tuple, list)) else out
@@ -302,7 +375,8 @@ class Profile:
             return
         self._suspended += 1
         try:
-            updates, elements, fields = membrane_updates(module, xs)
+            start = args[1] if len(args) > 1 else None  # a stepped graph node: module(xs, state)
+            updates, elements, fields = membrane_updates(module, xs, start)
         finally:
             self._suspended -= 1
         ops = ops_per_update(neuron, self.neuron_ops_table)
@@ -428,15 +502,11 @@ class Profile:
 
     def report(self, models: Iterable[EnergyModel] = DEFAULT_ENERGY_MODELS) -> str:
         """Aligned per-layer table plus totals (see :func:`~spikeforge.metrics.report.format_report`)."""
-        from .report import format_report
-
         return format_report(self, tuple(models))
 
     def plot_energy(self, path: str | os.PathLike[str], models: Iterable[EnergyModel] | None = None) -> Path:
         """Save a bar plot of energy per layer (PNG, Agg backend); see
         :func:`~spikeforge.metrics.report.plot_energy`."""
-        from .report import plot_energy
-
         return plot_energy(self, path, None if models is None else tuple(models))
 
 

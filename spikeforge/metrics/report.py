@@ -1,18 +1,40 @@
-"""Text table and bar plot of a :class:`~spikeforge.metrics.profile.Profile`."""
+"""Text table and bar plot of a :class:`~spikeforge.metrics.profile.Profile`.
+
+The dependency is one-way: ``profile`` imports this module; this module knows a profile only
+through the :class:`ProfileView` protocol (what it reads), so it never imports ``profile``.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from .energy import EnergyModel
+from .cost import LayerCost
+from .counts import Footprint
+from .energy import DEFAULT_ENERGY_MODELS, EnergyModel, EnergyResult
 
-if TYPE_CHECKING:
-    from .profile import Profile
+__all__ = ["ProfileView", "format_report", "format_table", "plot_energy"]
 
-__all__ = ["format_report", "format_table", "plot_energy"]
+
+class ProfileView(Protocol):
+    """What a report reads from a profile (:class:`~spikeforge.metrics.profile.Profile` has it all)."""
+
+    samples: int
+    steps: int | None
+    unsupported: list[str]
+
+    def layers(self) -> dict[str, LayerCost]: ...
+    def energy(self, model: EnergyModel) -> EnergyResult: ...
+    def synops(self) -> dict[str, float]: ...
+    def neuron_ops(self) -> dict[str, float]: ...
+    def membrane_updates(self) -> float: ...
+    def footprint(self) -> Footprint: ...
+    def parameter_count(self) -> int: ...
+    def connection_sparsity(self) -> float: ...
+    def activation_sparsity(self) -> float: ...
+    def unpriced_neurons(self) -> list[str]: ...
 
 
 def _num(v: Any) -> str:
@@ -39,7 +61,7 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join([line(header), "  ".join("-" * w for w in widths), *(line(r) for r in rows)])
 
 
-def format_report(prof: Profile, models: Sequence[EnergyModel]) -> str:
+def format_report(prof: ProfileView, models: Sequence[EnergyModel]) -> str:
     """Per-layer table (per sample) followed by the totals.
 
     Columns: firing/activation ``rate`` (non-zero outputs per element and step), activation
@@ -83,7 +105,7 @@ def format_report(prof: Profile, models: Sequence[EnergyModel]) -> str:
     return "\n".join(lines)
 
 
-def plot_energy(prof: Profile, path: str | os.PathLike[str], models: Sequence[EnergyModel] | None = None) -> Path:
+def plot_energy(prof: ProfileView, path: str | os.PathLike[str], models: Sequence[EnergyModel] | None = None) -> Path:
     """Save a grouped bar plot of energy per sample per layer (one bar per model) as PNG.
 
     All ``models`` must share one unit; by default the picojoule models of
@@ -92,8 +114,6 @@ def plot_energy(prof: Profile, path: str | os.PathLike[str], models: Sequence[En
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-
-    from .energy import DEFAULT_ENERGY_MODELS
 
     models = tuple(models) if models is not None else tuple(m for m in DEFAULT_ENERGY_MODELS if m.unit == "pJ")
     if not models:

@@ -36,7 +36,7 @@ from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
 
 from spikeforge.layers import TimeDistributed  # noqa: E402
 from spikeforge.metrics import profile  # noqa: E402
-from spikeforge.neurons import LIF  # noqa: E402
+from spikeforge.neurons import LI, LIF, CubaLIF  # noqa: E402
 
 pytestmark = pytest.mark.peers
 
@@ -85,7 +85,7 @@ def _snntorch_spikes(net: nn.Module, data: torch.Tensor) -> list[torch.Tensor]:
     outs = []
     with torch.no_grad():
         for batch in data.split(3):
-            snn.utils.reset(net)
+            net.reset() if hasattr(net, "reset") else snn.utils.reset(net)  # as SNNTorchModel does
             outs.append(torch.stack([net(batch[:, t])[0] for t in range(batch.shape[1])]))  # [T, B, ...]
     return outs
 
@@ -147,4 +147,111 @@ def test_conv_snn_matches_neurobench() -> None:
         torch.testing.assert_close(a, b, rtol=0, atol=0)
     assert nb["SynapticOperations"]["Effective_ACs"] > 0 and nb["SynapticOperations"]["Effective_MACs"] > 0
     assert all(0 < v < 1 for v in nb["ActivationSparsityByLayer"].values())
+    _assert_same(nb, prof)
+
+
+class _LIReadout(nn.Module):
+    """``v' = BETA v + x``, output ``(v, v)``: a non-spiking readout that is not an snnTorch
+    ``SpikingNeuron``, so NeuroBench does not take it for an activation layer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mem: torch.Tensor | None = None
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        self.mem = x if self.mem is None else BETA * self.mem + x
+        return self.mem, self.mem
+
+
+class _ReadoutTwin(nn.Sequential):
+    def reset(self) -> None:  # SNNTorchModel calls net.reset() before each batch
+        snn.utils.reset(self)
+        self[-1].mem = None
+
+
+def test_non_spiking_readout_is_not_an_activation_like_neurobench() -> None:
+    """Linear–LIF–Linear–LI: the total activation sparsity is the spiking layer's alone; the LI
+    membrane (almost never exactly 0) would pull it towards 0 if it were counted."""
+    twin = _ReadoutTwin(nn.Linear(10, 16), _leaky(), nn.Linear(16, 4), _LIReadout())
+    with torch.no_grad():
+        twin[0].weight.mul_(4.0)
+    ours = nn.Sequential(nn.Linear(10, 16), _lif(), nn.Linear(16, 4), LI.from_decay(BETA))
+    ours.load_state_dict({k: v for k, v in twin.state_dict().items() if k.split(".")[0] in {"0", "2"}}, strict=False)
+    data = torch.rand(6, 8, 10) * 1.5  # [N, T, 10]
+    nb = _run_neurobench(twin, data)
+    prof, outs = _run_spikeforge(ours, data)
+    hidden = []
+    with torch.no_grad():
+        for batch, out in zip(data.split(3), outs, strict=True):
+            twin.reset()
+            steps = [twin(batch[:, t]) for t in range(batch.shape[1])]
+            torch.testing.assert_close(out, torch.stack([m for m, _ in steps]), rtol=0, atol=0)  # same readout
+            hidden.append(ours[:2](batch.transpose(0, 1)))  # [T, B, 16] spikes
+    spikes = torch.cat(hidden, 1)
+    by_hand = 1.0 - float((spikes != 0).sum()) / spikes.numel()
+    assert 0.1 < by_hand < 0.9  # a sparsity that the membrane would visibly change
+    assert nb["ActivationSparsity"] == pytest.approx(by_hand, abs=1e-12)
+    assert prof.activation_sparsity() == pytest.approx(nb["ActivationSparsity"], abs=1e-12)
+    assert prof.layer_activation_sparsity() == pytest.approx(nb["ActivationSparsityByLayer"], abs=1e-12)
+    assert prof.synops() == pytest.approx(nb["SynapticOperations"], rel=0, abs=1e-9)
+
+
+class _SynapticTwin(nn.Module):
+    """Linear–Synaptic–Linear–Synaptic returning ``(spikes, mem)`` as SNNTorchModel expects."""
+
+    def __init__(self, reset: str) -> None:
+        super().__init__()
+        kw: dict[str, Any] = {"alpha": BETA, "beta": BETA, "reset_mechanism": reset, "reset_delay": False}
+        self.net = nn.Sequential(nn.Linear(10, 16), snn.Synaptic(init_hidden=True, **kw), nn.Linear(16, 4),
+                                 snn.Synaptic(init_hidden=True, output=True, **kw))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        spk, _, mem = self.net(x)
+        return spk, mem
+
+    def reset(self) -> None:  # snn.utils.reset leaves a nested Synaptic's current (NeuroBench calls this)
+        for m in self.net:
+            if isinstance(m, snn.Synaptic):
+                m.reset_mem()
+
+
+@pytest.mark.parametrize("reset", ["subtract", "zero"])
+@pytest.mark.parametrize("model", ["lif", "cuba_lif"])
+def test_neuron_ops_per_reset_match_neurobench(model: str, reset: str) -> None:
+    """Neuron operations and membrane updates of LIF (snnTorch Leaky) and CubaLIF (Synaptic) for
+    each reset NeuroBench prices, on twins with identical weights and identical spikes.
+
+    snnTorch's subtractive reset with ``reset_delay=False`` subtracts the threshold twice when a
+    membrane is still above it after one reset; the drive is kept low enough that this does not
+    happen (each current is a non-negative weighted sum of inputs in [0, 1] with the row sums
+    below; equal spikes confirm it). Four hidden neurons get no input, so their membranes rest
+    and effective counts differ from dense ones.
+    """
+    if model == "lif":
+        kw = {"beta": BETA, "reset_mechanism": reset, "reset_delay": False}
+        twin: nn.Module = nn.Sequential(nn.Linear(10, 16), snn.Leaky(init_hidden=True, **kw), nn.Linear(16, 4),
+                                        snn.Leaky(init_hidden=True, output=True, **kw))
+        layers, bounds = twin, (0.95, 0.95)  # v < 2 max I < 2 v_th
+        neuron = lambda: LIF.from_decay(BETA, reset=reset)  # noqa: E731
+    else:
+        twin = _SynapticTwin(reset)
+        layers, bounds = twin.net, (0.45, 0.9)  # i < 2 max I, v < 2 max i
+        neuron = lambda: CubaLIF.from_decay(BETA, BETA, reset=reset)  # noqa: E731
+    _prune(layers[0], layers[2])
+    with torch.no_grad():
+        for layer, bound in zip((layers[0], layers[2]), bounds, strict=True):
+            layer.weight.abs_()
+            layer.weight.mul_(bound / layer.weight.sum(1, keepdim=True))  # rows sum to the bound
+            layer.bias.zero_()
+        layers[0].weight[:4] = 0.0  # hidden neurons 0-3 never move
+    ours = nn.Sequential(nn.Linear(10, 16), neuron(), nn.Linear(16, 4), neuron())
+    ours.load_state_dict({k: v for k, v in layers.state_dict().items() if k.split(".")[0] in {"0", "2"}},
+                         strict=False)
+    data = 0.5 + 0.5 * torch.rand(6, 8, 10, generator=torch.Generator().manual_seed(5))  # [N, T, 10] in [0.5, 1)
+    nb = _run_neurobench(twin, data)
+    prof, outs = _run_spikeforge(ours, data)
+    for a, b in zip(outs, _snntorch_spikes(twin, data), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert all(0 < v < 1 for v in nb["ActivationSparsityByLayer"].values())  # both layers spike, not always
+    assert 0 < nb["NeuronOperations"]["Effective Neuron Ops"] < nb["NeuronOperations"]["Neuron Dense Ops"]
     _assert_same(nb, prof)
