@@ -95,17 +95,50 @@ def test_cuba_lif_hand_sequence():
     assert vs == pytest.approx([0.125, 0.28125, 0.4296875], abs=1e-12)
 
 
-def test_alif_threshold_adaptation():
-    # tau_mem = dt (v = x each step), adapt 0.5, adaptation decay 0.5/step, x = 1.5:
-    # theta = 1, 1.5, 1.25, 1.625, 1.3125 -> spikes 1, 0 (1.5 not > 1.5), 1, 0, 1
-    n = ALIF(tau_mem=1e-3, tau_adapt=2e-3, adapt=0.5, dt=1e-3, dtype=F64)
-    state, zs, a = None, [], []
-    for x in _const(1.5, 5):
+def _alif_reference(xs, reset, *, tau_mem, tau_adapt, adapt, r, v_leak, v_th, v_reset, dt):
+    """Independent float64 recurrence of forward-Euler ALIF (Bellec et al. 2018), plain Python floats.
+
+    Returns membranes (after reset), adaptation values, spikes, and the smallest distance of a
+    pre-reset membrane to its threshold (so the test can check that no step is a near-tie)."""
+    v, a, vs, as_, zs, margin = v_leak, 0.0, [], [], [], math.inf
+    for x in xs:
+        v = v + dt / tau_mem * (v_leak - v + r * x)  # tau_mem dv/dt = v_leak - v + r x
+        theta = v_th + adapt * a  # threshold raised by adaptation *before* this step's spike
+        z = 1.0 if v > theta else 0.0
+        margin = min(margin, abs(v - theta))
+        if z:
+            v = {"subtract": v - theta, "zero": 0.0, "value": v_reset}[reset]
+        a = a + dt / tau_adapt * (-a) + z  # tau_adapt da/dt = -a, plus one per spike
+        vs.append(v)
+        as_.append(a)
+        zs.append(z)
+    return vs, as_, zs, margin
+
+
+@pytest.mark.parametrize("reset", ["subtract", "zero", "value"])
+def test_alif_golden_with_leak_reset_and_adaptation(reset):
+    # tau_mem = 4 dt (decay 0.75), tau_adapt = 5 dt (decay 0.8), r = 2, v_leak = 0.2: the leak,
+    # the input gain, the reset and the adaptation all change the trajectory.
+    p = dict(tau_mem=4e-3, tau_adapt=5e-3, adapt=0.5, r=2.0, v_leak=0.2, v_th=1.0, v_reset=-0.1)
+    xs = [0.55 + 0.35 * math.sin(0.7 * t) for t in range(40)]
+    vs_ref, a_ref, zs_ref, margin = _alif_reference(xs, reset, dt=1e-3, **p)
+    assert margin > 1e-6 and 5 <= sum(zs_ref) <= 35  # no near-ties; both spikes and silences
+    # first step by hand: v = 0.2 + 0.25 (0.2 - 0.2 + 2 * 0.55) = 0.475, no spike, a = 0
+    assert (vs_ref[0], a_ref[0], zs_ref[0]) == (pytest.approx(0.475, abs=1e-15), 0.0, 0.0)
+
+    n = ALIF(dt=1e-3, reset=reset, dtype=F64, **p)
+    state, vs, a, zs = None, [], [], []
+    for x in torch.tensor(xs, dtype=F64).view(-1, 1, 1):  # [T, B=1, N=1]
         z, state = n.step(x, state)
-        zs.append(z.item())
+        vs.append(state.v.item())
         a.append(state.a.item())
-    assert zs == [1, 0, 1, 0, 1]
-    assert a == pytest.approx([1.0, 0.5, 1.25, 0.625, 1.3125], abs=1e-12)
+        zs.append(z.item())
+    assert zs == zs_ref
+    assert vs == pytest.approx(vs_ref, abs=1e-12)
+    assert a == pytest.approx(a_ref, abs=1e-12)
+    zs_run, final = n.run(torch.tensor(xs, dtype=F64).view(-1, 1, 1))  # the module's sequence path
+    assert zs_run.flatten().tolist() == zs_ref
+    assert final.v.item() == pytest.approx(vs_ref[-1], abs=1e-12)
 
 
 def test_plif_equals_lif_and_learns_tau():
