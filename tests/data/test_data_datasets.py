@@ -1,7 +1,10 @@
 """Contract over every registered dataset: (x, y) shapes match the registry metadata.
 
-File-based datasets get a tiny folder in their real layout; generated ones are built small. A newly
-registered dataset fails here until it is given a builder below.
+Everything comes from the registry: the dataset names, their metadata (source, licence, expected
+files), how to build a small instance (``example``) and, for file-based data, the on-disk
+``layout``. Each layout has a writer below that makes a tiny folder in the real byte format,
+independent of spikeforge's own writers; a dataset registered with a known layout is tested with no
+edit here, and one with a new layout fails until that layout gets a writer.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import h5py
 import numpy as np
 import pytest
 import torch
@@ -19,52 +23,76 @@ from _sf_data_helpers import AEDAT_HEADER, aedat_packet, atis_record, polarity_w
 from spikeforge.data import DATASETS, load_dataset, pad_collate
 
 
-def _nmnist(root: Path) -> dict[str, Any]:
-    for split in ("Train", "Test"):
+def _shd_h5(root: Path, meta: dict[str, Any]) -> None:
+    for name in meta["files"]:  # e.g. shd_train.h5, shd_test.h5
+        write_shd_like(root / name, [[0.0, 0.02], [0.015]], [[1, 2], [699]], [0, meta["num_classes"] - 1])
+
+
+def _nmnist_bin(root: Path, meta: dict[str, Any]) -> None:
+    for pattern in meta["files"]:  # e.g. Train/<digit>/*.bin
         for digit in range(2):
-            d = root / split / str(digit)
-            d.mkdir(parents=True)
-            (d / "a.bin").write_bytes(atis_record(1, 1, 1, 0) + atis_record(2, 2, 0, 12_000))
-    return {"root": root}
+            path = root / pattern.replace("<digit>", str(digit)).replace("*", "a")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(atis_record(1, 1, 1, 0) + atis_record(2, 2, 0, 12_000))
 
 
-def _gesture(root: Path) -> dict[str, Any]:
+def _dvs_gesture_aedat(root: Path, meta: dict[str, Any]) -> None:
     for split, trial in (("train", "user01_led"), ("test", "user24_led")):
         recs = [(polarity_word(k, k, k % 2), 10_000 * k) for k in range(20)]
         (root / f"{trial}.aedat").write_bytes(AEDAT_HEADER + aedat_packet(1, recs))
         (root / f"{trial}_labels.csv").write_text("class,startTime_usec,endTime_usec\n1,0,100000\n5,100000,190001\n")
         (root / f"trials_to_{split}.txt").write_text(f"{trial}.aedat\n")
-    return {"root": root}
 
 
-def _h5(name: str) -> Callable[[Path], dict[str, Any]]:
-    def build(root: Path) -> dict[str, Any]:
-        for split in ("train", "test"):
-            write_shd_like(root / f"{name}_{split}.h5", [[0.0, 0.02], [0.015]], [[1, 2], [699]], [0, 3])
-        return {"root": root}
-    return build
+def _neuromorse_h5(root: Path, meta: dict[str, Any]) -> None:
+    for pattern in meta["files"]:  # Train/<variant>.h5: the published training layout
+        if not pattern.startswith("Train/"):
+            continue
+        path = root / pattern.replace("<variant>", "Clean")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with h5py.File(path, "w") as f:
+            vl = h5py.vlen_dtype(np.dtype("float64"))
+            times = f.create_group("Spikes").create_dataset("Times", (2,), dtype=vl)
+            chans = f["Spikes"].create_dataset("Channels", (2,), dtype=h5py.vlen_dtype(np.dtype("int32")))
+            words = f.create_group("Labels").create_dataset("Labels", (2,), dtype=h5py.string_dtype())
+            for i, (t, c, w) in enumerate([([0, 6], [0, 1], "a"), ([0, 6, 17], [1, 1, 0], "me")]):
+                times[i], chans[i], words[i] = np.asarray(t, np.float64), np.asarray(c, np.int32), w
 
 
-BUILDERS: dict[str, Callable[[Path], dict[str, Any]]] = {
-    "digits": lambda root: {}, "iris": lambda root: {}, "wine": lambda root: {},
-    "shd": _h5("shd"), "ssc": _h5("ssc"), "nmnist": _nmnist, "dvs_gesture": _gesture,
-    "neuromorse": lambda root: {},
-    "moving_shape": lambda root: {"n_samples": 6},
-    "synthetic_shd": lambda root: {"n_samples": 6},
-    "delayed_cue": lambda root: {"n_samples": 6, "delay": 5},
-    "mnist1d": lambda root: {"num_samples": 100},
-    "mnist1d_seq": lambda root: {"num_samples": 100},
+LAYOUT_WRITERS: dict[str, Callable[[Path, dict[str, Any]], None]] = {
+    "shd_h5": _shd_h5, "nmnist_bin": _nmnist_bin, "dvs_gesture_aedat": _dvs_gesture_aedat,
+    "neuromorse_h5": _neuromorse_h5,
 }
 
 
-@pytest.mark.parametrize("name", DATASETS.names())
-def test_dataset_contract(name: str, tmp_path: Path) -> None:
-    if name in ("mnist1d", "mnist1d_seq"):
-        pytest.importorskip("mnist1d")
-    assert name in BUILDERS, f"registered dataset {name!r} has no test builder"
+def _configs(name: str) -> list[tuple[str, Any]]:
+    """(id, name) pairs: every dataset from its files (if it has a layout) and offline (if it can)."""
     meta = DATASETS.meta(name)
+    out = [(f"{name}-files", name)] if meta.get("layout") else []
+    if meta.get("offline"):
+        out.append((f"{name}-offline", name))
+    return out or [(f"{name}-unbuildable", name)]
+
+
+CASES = [c for n in DATASETS.names() for c in _configs(n)]
+
+
+@pytest.mark.parametrize("case,name", CASES, ids=[c for c, _ in CASES])
+def test_dataset_contract(case: str, name: str, tmp_path: Path) -> None:
+    meta = DATASETS.meta(name)
+    for package in meta.get("requires", ()):
+        pytest.importorskip(package)
+    for key in ("kind", "num_classes", "input_shape", "source", "license", "files", "offline"):
+        assert key in meta, f"dataset {name!r} is registered without {key!r}"
     assert meta["kind"] in ("static", "temporal") and meta["num_classes"] >= 2
-    kwargs = BUILDERS[name](tmp_path)
+    assert meta["offline"] or meta["files"], f"{name}: a dataset that needs files must list them"
+    assert not case.endswith("unbuildable"), f"{name}: neither offline nor a file layout"
+    kwargs = dict(meta.get("example", {}))
+    if case.endswith("-files"):
+        layout = meta["layout"]
+        assert layout in LAYOUT_WRITERS, f"{name}: no test writer for layout {layout!r} in {__file__}"
+        LAYOUT_WRITERS[layout](tmp_path, meta)
+        kwargs["root"] = tmp_path
     for split in ("train", "test"):
         ds = load_dataset(name, split, **kwargs)
         assert len(ds) >= 2

@@ -11,7 +11,7 @@ from spikeforge.data import FormatError, load_dataset, make_events
 from spikeforge.data.formats import (
     SpikeH5Reader, decode_aedat31, decode_atis_bytes, encode_aedat31, encode_atis_bytes, read_atis_bin, write_shd_h5,
 )
-from spikeforge.data.formats.hdf5_spikes import read_neuromorse_words_h5
+from spikeforge.data.formats.hdf5_spikes import read_neuromorse_words_h5, write_neuromorse_words_h5
 
 # ---------------------------------------------------------------- N-MNIST (ATIS 40-bit events)
 
@@ -63,7 +63,10 @@ def test_fuzz_atis_random_bytes() -> None:
             continue
         valid += 1
         assert len(data) % 5 == 0 and (len(ev) == 0 or ev.x.max() < 34)
-    assert valid < 400
+    assert 0 < valid < 400  # some random inputs are valid events, most are not
+    # a reader that rejects everything would pass the loop: a valid file must still parse exactly
+    ev = decode_atis_bytes(atis_record(3, 4, 1, 70_000) + atis_record(33, 33, 0, 70_001))
+    assert ev.t.tolist() == [70_000, 70_001] and ev.x.tolist() == [3, 33] and ev.p.tolist() == [1, 0]
 
 
 def test_read_atis_file(tmp_path) -> None:
@@ -125,12 +128,17 @@ def test_fuzz_aedat_random_and_truncated() -> None:
                 decode_aedat31(data)
             except FormatError:
                 pass
+    parsed = 0
     for cut in range(len(good)):
         try:
             _, ev = decode_aedat31(good[:cut])
         except FormatError:
             continue
+        parsed += 1
         assert len(ev) <= 3  # only whole packets can parse
+    assert parsed == 3  # cut after the header, after the special packet, after the first polarity packet
+    header, ev = decode_aedat31(good)  # the untouched file still parses, with every event
+    assert header["Source 1"] == "DVS128" and ev.t.tolist() == [100, 150, 5 + 2**31]
 
 
 def test_dvs_gesture_loader(tmp_path) -> None:
@@ -202,6 +210,13 @@ def test_fuzz_hdf5_readers(tmp_path) -> None:
                 reader(p)
             except FormatError:
                 pass
+    # the valid files still parse after the loop, to the values written
+    ev, label = SpikeH5Reader(tmp_path / "good.h5", num_classes=20)[0]
+    assert ev.t.tolist() == [100_000, 200_000] and ev.x.tolist() == [1, 2] and label == 1
+    write_neuromorse_words_h5(tmp_path / "nm.h5", [(make_events([0, 6], [0, 1], sensor_size=(2,), time_unit=None),
+                                                    "a")])
+    [(nm, word)] = read_neuromorse_words_h5(tmp_path / "nm.h5")
+    assert word == "a" and nm.t.tolist() == [0, 6] and nm.x.tolist() == [0, 1]
 
 
 def test_reader_pickles_for_workers(tmp_path) -> None:

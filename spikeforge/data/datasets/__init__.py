@@ -9,7 +9,19 @@ items are ``(x, y)``. Registration metadata says how the trainer feeds ``x``:
   batches are padded to ``[T, B, *F]`` by :func:`spikeforge.data.collate.pad_collate` (``T`` may
   differ between samples).
 
-and ``num_classes`` (int). Use :func:`load_dataset` to build one by name.
+and ``num_classes`` (int), ``input_shape`` (the per-step feature shape). Every entry also says
+where its data comes from, for ``spikeforge data list`` and the contract tests:
+
+- ``source``: URL or origin; ``license``: the data's licence as stated by its source;
+- ``files``: what the loader expects under ``root`` (patterns; empty if it needs no files);
+- ``offline``: builds without any file (generated or bundled data);
+- ``layout``: the on-disk layout of file-based data (``"shd_h5"``, ``"nmnist_bin"``,
+  ``"dvs_gesture_aedat"``, ``"neuromorse_h5"``); a new layout needs a test writer in
+  ``tests/data``;
+- optional ``example`` (keyword arguments of a small, fast instance) and ``requires`` (optional
+  packages).
+
+Use :func:`load_dataset` to build one by name.
 """
 
 from __future__ import annotations

@@ -124,7 +124,11 @@ class DVSGesture(Dataset[tuple[Any, Tensor]]):
         return x, torch.tensor(label, dtype=torch.long)
 
 
-@DATASETS.register("dvs_gesture", kind="temporal", num_classes=11, input_shape=(2, 128, 128))
+@DATASETS.register("dvs_gesture", kind="temporal", num_classes=11, input_shape=(2, 128, 128), offline=False,
+                   source="IBM Research, DVS128 Gesture Dataset (Amir et al., 2017); DvsGesture.tar.gz",
+                   license="accepted on download from IBM (not verified here)",
+                   files=("trials_to_train.txt", "trials_to_test.txt", "<trial>.aedat", "<trial>_labels.csv"),
+                   layout="dvs_gesture_aedat")
 def dvs_gesture(split: str = "train", root: str | os.PathLike | None = None, **kwargs: Any) -> DVSGesture:
     """DVS128 Gesture: 11 gestures recorded with a 128 × 128 DVS (AEDAT 3.1 files)."""
     return DVSGesture(split, root, **kwargs)

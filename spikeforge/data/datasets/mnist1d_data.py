@@ -48,13 +48,19 @@ def _load(split: str, num_samples: int, seed: int) -> tuple[torch.Tensor, torch.
     return torch.from_numpy(x), torch.from_numpy(y)
 
 
-@DATASETS.register("mnist1d", kind="static", num_classes=10, input_shape=(40,))
+@DATASETS.register("mnist1d", kind="static", num_classes=10, input_shape=(40,), offline=True,
+                   source="generated locally by the mnist1d package (Greydanus, 2020)",
+                   license="Apache-2.0 (mnist1d)", files=(), requires=("mnist1d",),
+                   example={"num_samples": 100})
 def mnist1d(split: str = "train", root: Any = None, *, num_samples: int = 5000, seed: int = 42) -> ArrayDataset:
     """MNIST-1D as 40 static features in [0, 1] (encode with any rate/latency encoder)."""
     return ArrayDataset(*_load(split, num_samples, seed))
 
 
-@DATASETS.register("mnist1d_seq", kind="temporal", num_classes=10, input_shape=(1,))
+@DATASETS.register("mnist1d_seq", kind="temporal", num_classes=10, input_shape=(1,), offline=True,
+                   source="generated locally by the mnist1d package (Greydanus, 2020)",
+                   license="Apache-2.0 (mnist1d)", files=(), requires=("mnist1d",),
+                   example={"num_samples": 100})
 def mnist1d_seq(split: str = "train", root: Any = None, *, num_samples: int = 5000, seed: int = 42) -> ArrayDataset:
     """MNIST-1D read as a sequence: x ``[40, 1]`` (one value in [0, 1] per time step)."""
     x, y = _load(split, num_samples, seed)

@@ -85,7 +85,10 @@ class NeuroMorse(Dataset[tuple[Tensor, Tensor]]):
         return neuromorse_dense(ev), torch.tensor(label, dtype=torch.long)
 
 
-@DATASETS.register("neuromorse", kind="temporal", num_classes=50, input_shape=(2,))
+@DATASETS.register("neuromorse", kind="temporal", num_classes=50, input_shape=(2,), offline=True,
+                   source="generated offline (published files: Zenodo 10.5281/zenodo.12702379, Walters et al.)",
+                   license="generated: Apache-2.0 (spikeforge); published files: see the Zenodo record",
+                   files=("Train/<variant>.h5", "Test/<variant>.h5"), layout="neuromorse_h5")
 def neuromorse(split: str = "train", root: str | os.PathLike | None = None, **kwargs: Any) -> NeuroMorse:
     """NeuroMorse keywords (two Morse channels, 50 classes), generated offline by default."""
     return NeuroMorse(split, root, **kwargs)

@@ -79,7 +79,10 @@ class NMNIST(Dataset[tuple[Any, Tensor]]):
         return x, torch.tensor(digit, dtype=torch.long)
 
 
-@DATASETS.register("nmnist", kind="temporal", num_classes=10, input_shape=(2, 34, 34))
+@DATASETS.register("nmnist", kind="temporal", num_classes=10, input_shape=(2, 34, 34), offline=False,
+                   source="https://data.mendeley.com/datasets/468j46mzdv (Orchard et al., 2015)",
+                   license="see the Mendeley Data record (not verified here)",
+                   files=("Train/<digit>/*.bin", "Test/<digit>/*.bin"), layout="nmnist_bin")
 def nmnist(split: str = "train", root: str | os.PathLike | None = None, **kwargs: Any) -> NMNIST:
     """Neuromorphic MNIST (ATIS recordings of MNIST digits)."""
     return NMNIST(split, root, **kwargs)

@@ -84,13 +84,17 @@ class SpikeH5Dataset(Dataset[tuple[Any, Tensor]]):
         return x, torch.tensor(label, dtype=torch.long)
 
 
-@DATASETS.register("shd", kind="temporal", num_classes=20, input_shape=(700,))
+@DATASETS.register("shd", kind="temporal", num_classes=20, input_shape=(700,), offline=False,
+                   source="https://zenkelab.org/resources/spiking-heidelberg-datasets-shd/ (Cramer et al., 2020)",
+                   license="CC BY 4.0", files=("shd_train.h5", "shd_test.h5"), layout="shd_h5")
 def shd(split: str = "train", root: str | os.PathLike | None = None, **kwargs: Any) -> SpikeH5Dataset:
     """Spiking Heidelberg Digits: 20 spoken digits (English and German), 700 cochlea channels."""
     return SpikeH5Dataset("shd", split, root, **kwargs)
 
 
-@DATASETS.register("ssc", kind="temporal", num_classes=35, input_shape=(700,))
+@DATASETS.register("ssc", kind="temporal", num_classes=35, input_shape=(700,), offline=False,
+                   source="https://zenkelab.org/resources/spiking-heidelberg-datasets-shd/ (Cramer et al., 2020)",
+                   license="CC BY 4.0", files=("ssc_train.h5", "ssc_valid.h5", "ssc_test.h5"), layout="shd_h5")
 def ssc(split: str = "train", root: str | os.PathLike | None = None, **kwargs: Any) -> SpikeH5Dataset:
     """Spiking Speech Commands: 35 keywords, 700 cochlea channels."""
     return SpikeH5Dataset("ssc", split, root, **kwargs)

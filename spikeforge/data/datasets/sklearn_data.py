@@ -33,19 +33,25 @@ def _load(loader_name: str, split: str, test_fraction: float, seed: int) -> Arra
     return ArrayDataset(x[idx], y[idx])
 
 
-@DATASETS.register("digits", kind="static", num_classes=10, input_shape=(64,))
+@DATASETS.register("digits", kind="static", num_classes=10, input_shape=(64,), offline=True,
+                   source="bundled with scikit-learn (UCI Optical Recognition of Handwritten Digits)",
+                   license="CC BY 4.0 (UCI Machine Learning Repository)", files=())
 def digits(split: str = "train", root: Any = None, test_fraction: float = 0.25, seed: int = 0) -> ArrayDataset:
     """8×8 handwritten digits (1,797 samples, 64 features, 10 classes), bundled with scikit-learn."""
     return _load("load_digits", split, test_fraction, seed)
 
 
-@DATASETS.register("iris", kind="static", num_classes=3, input_shape=(4,))
+@DATASETS.register("iris", kind="static", num_classes=3, input_shape=(4,), offline=True,
+                   source="bundled with scikit-learn (UCI Iris)",
+                   license="CC BY 4.0 (UCI Machine Learning Repository)", files=())
 def iris(split: str = "train", root: Any = None, test_fraction: float = 0.25, seed: int = 0) -> ArrayDataset:
     """Iris flowers (150 samples, 4 features, 3 classes), bundled with scikit-learn."""
     return _load("load_iris", split, test_fraction, seed)
 
 
-@DATASETS.register("wine", kind="static", num_classes=3, input_shape=(13,))
+@DATASETS.register("wine", kind="static", num_classes=3, input_shape=(13,), offline=True,
+                   source="bundled with scikit-learn (UCI Wine)",
+                   license="CC BY 4.0 (UCI Machine Learning Repository)", files=())
 def wine(split: str = "train", root: Any = None, test_fraction: float = 0.25, seed: int = 0) -> ArrayDataset:
     """Wine cultivars (178 samples, 13 features, 3 classes), bundled with scikit-learn."""
     return _load("load_wine", split, test_fraction, seed)

@@ -151,19 +151,25 @@ class SpikeAudioLike(_Generated):
         return self.to_x(ev), torch.tensor(y, dtype=torch.long)
 
 
-@DATASETS.register("moving_shape", kind="temporal", num_classes=4, input_shape=(2, 32, 32))
+@DATASETS.register("moving_shape", kind="temporal", num_classes=4, input_shape=(2, 32, 32), offline=True,
+                   source="generated offline by spikeforge", license="Apache-2.0 (spikeforge)", files=(),
+                   example={"n_samples": 6})
 def moving_shape(split: str = "train", root: Any = None, **kwargs: Any) -> MovingShapes:
     """DVS-like moving shapes; 4 direction classes by default (``label="speed"`` for speeds)."""
     return MovingShapes(split, **kwargs)
 
 
-@DATASETS.register("synthetic_shd", kind="temporal", num_classes=20, input_shape=(700,))
+@DATASETS.register("synthetic_shd", kind="temporal", num_classes=20, input_shape=(700,), offline=True,
+                   source="generated offline by spikeforge", license="Apache-2.0 (spikeforge)", files=(),
+                   example={"n_samples": 6})
 def synthetic_shd(split: str = "train", root: Any = None, **kwargs: Any) -> SpikeAudioLike:
     """SHD-shaped synthetic spike audio (700 channels, 20 classes)."""
     return SpikeAudioLike(split, **kwargs)
 
 
-@DATASETS.register("delayed_cue", kind="temporal", num_classes=4, input_shape=(17,))
+@DATASETS.register("delayed_cue", kind="temporal", num_classes=4, input_shape=(17,), offline=True,
+                   source="generated offline by spikeforge", license="Apache-2.0 (spikeforge)", files=(),
+                   example={"n_samples": 6, "delay": 5})
 def delayed_cue(split: str = "train", root: Any = None, *, n_samples: int = 512, delay: int = 50,
                 seed: int = 0, **kwargs: Any) -> ArrayDataset:
     """Long-delay memory task (:func:`~spikeforge.data.generators.delayed_cue`); x ``[T, 17]`` by default."""
