@@ -41,7 +41,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def registries() -> dict[str, object]:
     """Every public registry by plural name."""
-    from .. import encoders, learning, models, neurons, surrogate
+    from .. import encoders, learning, models, neurons, plasticity, surrogate
     from ..data import DATASETS
 
     regs: dict[str, object] = {
@@ -53,6 +53,7 @@ def registries() -> dict[str, object]:
         "datasets": DATASETS,
         "losses": learning.LOSSES,
         "models": models.MODELS,
+        "plasticity": plasticity.PLASTICITY,
     }
     try:
         from ..data import REPRESENTATIONS
