@@ -203,3 +203,23 @@ def test_frames_from_aedat_overflow_timestamps() -> None:
     assert ev.t[-1] == 5 + ((2**31 - 1) << 31)
     with pytest.raises(DenseSizeError, match="to_frames would allocate"):
         to_frames(ev, time_window=1000.0)
+
+
+def test_events_h5_layout_is_validated(tmp_path) -> None:
+    from spikeforge.data.formats import read_events_h5
+    path = tmp_path / "e.h5"
+    with h5py.File(path, "w") as f:
+        g = f.create_group("events")
+        for k, v in (("t", [0, 5]), ("x", [1, 40]), ("y", [0, 0]), ("p", [0, 1])):
+            g.create_dataset(k, data=np.asarray(v, np.int64))
+        g.attrs["sensor_size"] = np.array([34, 34, 2])
+    with pytest.raises(FormatError, match=r"invalid events: events.x must lie in \[0, 34\)"):
+        read_events_h5(path)
+    with h5py.File(path, "a") as f:
+        del f["events"].attrs["sensor_size"]
+    with pytest.raises(FormatError, match="no 'sensor_size' attribute"):
+        read_events_h5(path)
+    with h5py.File(path, "w") as f:
+        f.create_group("events").create_dataset("t", (10**9,), dtype=np.int64, chunks=(1024,))
+    with pytest.raises(FormatError, match="declares 1000000000 entries"):
+        read_events_h5(path)
