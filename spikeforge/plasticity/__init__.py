@@ -35,6 +35,13 @@ from .stdp import STDP as STDP
 from .stdp import STDPParams as STDPParams
 from .stdp import STDPState as STDPState
 from .stdp import stdp_step as stdp_step
+from .tempotron import Tempotron as Tempotron
+from .tempotron import TempotronParams as TempotronParams
+from .tempotron import TempotronState as TempotronState
+from .tempotron import fit_tempotron as fit_tempotron
+from .tempotron import tempotron_kernel as tempotron_kernel
+from .tempotron import tempotron_psp as tempotron_psp
+from .tempotron import tempotron_step as tempotron_step
 from .three_factor import MSTDP as MSTDP
 from .three_factor import MSTDPET as MSTDPET
 from .three_factor import MSTDPETParams as MSTDPETParams
@@ -60,5 +67,7 @@ __all__ = [
     "STDP", "STDPParams", "STDPState", "stdp_step",
     "MSTDP", "MSTDPParams", "MSTDPState", "mstdp_step", "MSTDPET", "MSTDPETParams", "MSTDPETState", "mstdpet_step",
     "ThreeFactor", "ThreeFactorParams", "ThreeFactorState", "three_factor_step",
+    "Tempotron", "TempotronParams", "TempotronState", "fit_tempotron", "tempotron_kernel", "tempotron_psp",
+    "tempotron_step",
     "TRIPLET_SETS", "TripletParams", "TripletState", "TripletSTDP", "triplet_stdp_step",
 ]
