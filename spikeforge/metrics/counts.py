@@ -270,8 +270,9 @@ def recurrent_layer_synapses(layer: nn.RNNBase, x: Tensor, hx: Any = None) -> li
     """The weight products of an ``nn.RNN``/``nn.LSTM``/``nn.GRU`` call, unrolled over time.
 
     The hidden sequences are recomputed one layer at a time with a single-layer copy of the same
-    weights (dropout between layers is not replayed). Returns one group per layer and direction:
-    ``[W_ih x_t for all t, W_hh h_{t-1} for the steps that have a previous state]``.
+    weights (dropout between layers is not replayed). Returns one group per layer, direction and
+    step, exactly as the cell would be called: ``[W_ih x_t, W_hh h_{t-1}]``, without the second
+    product at the first step when ``hx`` is ``None``.
 
     Shapes:
         x: ``[T, B, in]`` (``[B, T, in]`` with ``batch_first``) or unbatched ``[T, in]``;
@@ -307,10 +308,14 @@ def recurrent_layer_synapses(layer: nn.RNNBase, x: Tensor, hx: Any = None) -> li
             suffix = "_reverse" if d else ""
             w_ih, w_hh = getattr(layer, f"weight_ih_l{index}{suffix}"), getattr(layer, f"weight_hh_l{index}{suffix}")
             hs = out[..., d * hidden:(d + 1) * hidden]  # [T, B, H]: h_t of this direction
-            prev = hs[:-1] if d == 0 else hs[1:]  # h_{t-1} in the direction's own time order
-            if h0 is not None:
-                first = h0[index * dirs + d].unsqueeze(0)  # [1, B, H]
-                prev = torch.cat([first, prev]) if d == 0 else torch.cat([prev, first])
-            groups.append([SynapseCall(inp, w_ih), SynapseCall(prev, w_hh)])
+            steps = len(hs)
+            for t in range(steps):
+                group = [SynapseCall(inp[t], w_ih)]
+                prev = t - 1 if d == 0 else t + 1  # the previous step in this direction's time order
+                if 0 <= prev < steps:
+                    group.append(SynapseCall(hs[prev], w_hh))
+                elif h0 is not None:
+                    group.append(SynapseCall(h0[index * dirs + d], w_hh))  # [B, H]
+                groups.append(group)
         inp = out
     return groups

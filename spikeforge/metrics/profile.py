@@ -157,8 +157,8 @@ class Profile:
         self._pass_batch: int | None = None
         self._suspended = 0
         self._mode: _Recorder | None = None
-        self.unsupported = sorted({f"{n} ({type(m).__name__})" for n, m in model.named_modules()
-                                   if _uncounted(m)})
+        self.unsupported = sorted({f"{n} ({type(m).__name__})" if n else type(m).__name__
+                                   for n, m in model.named_modules() if _uncounted(m)})
 
     # --- context -----------------------------------------------------------------------------
     def __enter__(self) -> Profile:
@@ -327,8 +327,8 @@ class Profile:
         self._on_product("einsum", a, b, *einsum_ops(equation, a, b))
 
     def _on_recurrent(self, name: str, module: nn.Module, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
-        """Synapses of a recurrent cell or layer call: one group per step equation (cell) or per
-        layer and direction (layer); a group is AC only if every input it multiplies is spikes."""
+        """Synapses of a recurrent cell or layer call, one group per step equation (a layer has
+        one per layer, direction and step); a group is AC only if every input it multiplies is spikes."""
         x = _arg(args, kwargs, 0, "input", None)
         hx = _arg(args, kwargs, 1, "hx", None)
         if not isinstance(x, Tensor) or _uncounted(module):
