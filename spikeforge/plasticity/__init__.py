@@ -31,6 +31,16 @@ from .hebbian import OjaParams as OjaParams
 from .hebbian import OjaState as OjaState
 from .hebbian import bcm_step as bcm_step
 from .hebbian import oja_step as oja_step
+from .ssdp import SSDP as SSDP
+from .ssdp import SSDPParams as SSDPParams
+from .ssdp import SSDPState as SSDPState
+from .ssdp import ssdp_step as ssdp_step
+from .ssdp import ssdp_update as ssdp_update
+from .hlop import HLOP as HLOP
+from .hlop import HLOPParams as HLOPParams
+from .hlop import HLOPRule as HLOPRule
+from .hlop import HLOPState as HLOPState
+from .hlop import hlop_step as hlop_step
 from .stdp import STDP as STDP
 from .stdp import STDPParams as STDPParams
 from .stdp import STDPState as STDPState
@@ -64,6 +74,8 @@ __all__ = [
     "PLASTICITY", "WEIGHT_DEPENDENCE", "Rule", "PlasticLayer", "PlasticState", "decay_factor", "trace_update",
     "apply_dale_", "clamp_", "dale_signs", "normalize_incoming_",
     "BCM", "BCMParams", "BCMState", "bcm_step", "Oja", "OjaParams", "OjaState", "oja_step",
+    "HLOP", "HLOPParams", "HLOPRule", "HLOPState", "hlop_step",
+    "SSDP", "SSDPParams", "SSDPState", "ssdp_step", "ssdp_update",
     "STDP", "STDPParams", "STDPState", "stdp_step",
     "MSTDP", "MSTDPParams", "MSTDPState", "mstdp_step", "MSTDPET", "MSTDPETParams", "MSTDPETState", "mstdpet_step",
     "ThreeFactor", "ThreeFactorParams", "ThreeFactorState", "three_factor_step",
