@@ -128,9 +128,13 @@ def test_hostile_values() -> None:
     with pytest.raises(NIRFormatError, match="not a reset mode"):
         from_nir(g)
     g = _good_graph()
-    g.nodes["input2"] = nir.Input(np.array([2]))
-    g.edges.append(("input2", "affine"))
-    with pytest.raises(NIRFormatError, match="exactly one Input"):
+    g.nodes["output2"] = nir.Output(np.array([3]))  # a second output that nothing feeds
+    with pytest.raises(NIRFormatError, match="output node 'output2' cannot be reached"):
+        from_nir(g, type_check=False)
+    g = _good_graph()
+    g.nodes = {n: v for n, v in g.nodes.items() if not isinstance(v, nir.Input)}
+    g.edges = [e for e in g.edges if e[0] in g.nodes]
+    with pytest.raises(NIRFormatError, match="at least one Input"):
         from_nir(g, type_check=False)
 
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import nir
+import numpy as np
 import pytest
 import torch
-from _nets import DT, NETS, mlp_lif, recurrent_net, sample
+from _nets import DT, NETS, mlp_cuba, mlp_lif, recurrent_net, sample
 from torch import nn
 
-from spikeforge.interop.nir import NIRWarning, from_nir, to_nir
+from spikeforge.interop.nir import NIRFormatError, NIRWarning, from_nir, to_nir
 from spikeforge.layers.graph import ModuleGraph
 from spikeforge.neurons import LIF
 
@@ -126,7 +128,94 @@ def test_time_rescaling_between_dts(gen: torch.Generator, tmp_path: Path) -> Non
     imported = from_nir(tmp_path / "r.nir", dt=1e-4)
     torch.testing.assert_close(imported(xs), model(xs), rtol=1e-5, atol=1e-5)
     with pytest.warns(NIRWarning, match="written for dt=0.0001"):
-        from_nir(tmp_path / "r.nir", dt=1e-3)
+        from_nir(tmp_path / "r.nir", dt=2e-4)
+
+
+def _param_arrays(graph: nir.NIRGraph, prefix: str = "") -> dict[str, np.ndarray]:
+    """Every float parameter of every node, keyed ``node.field`` (nested graphs flattened)."""
+    out: dict[str, np.ndarray] = {}
+    for name, node in graph.nodes.items():
+        if isinstance(node, nir.NIRGraph):
+            out.update(_param_arrays(node, f"{prefix}{name}."))
+            continue
+        for field, value in vars(node).items():
+            a = np.asarray(value) if isinstance(value, (np.ndarray, float)) else None
+            if a is not None and a.dtype.kind == "f":
+                out[f"{prefix}{name}.{field}"] = a
+    return out
+
+
+@pytest.mark.parametrize(("scale", "export"), [(2.0, 1.0), (0.5, 1.0), (10.0, 1.0), (1.0, 2.0)])
+@pytest.mark.parametrize("name", sorted(NETS))
+def test_roundtrip_with_neuron_dt_unequal_export_dt(name: str, scale: float, export: float, tmp_path: Path) -> None:
+    """Every net built to step at ``DT * scale`` (time constants times ``scale``, IF/Integrator ``r``
+    divided by it), exported at ``DT * export`` and imported at that recorded dt: identical outputs,
+    and the graph equals the one exported from the same net built at ``DT`` directly — so every
+    rescaling rule (LIF/LI ``tau``, IF and Integrator ``r``, CubaLIF/CubaLI ``tau_syn`` and
+    ``tau_mem``, PLIF, Delay seconds) is exercised with neuron dt != export dt. Powers of two
+    rescale exactly in binary (bit-identical); ``scale = 10`` (1 ms → 0.1 ms) agrees to float32
+    rounding."""
+    build, shape = NETS[name]
+    model = build(torch.Generator().manual_seed(0), scale=scale)
+    direct = build(torch.Generator().manual_seed(0))  # the same net, stepping at DT
+    xs = sample(shape, torch.Generator().manual_seed(1))
+    graph = to_nir(model, xs, dt=DT * export)
+    assert graph.metadata["dt"] == DT * export
+    reference = _param_arrays(to_nir(direct, xs, dt=DT * export))
+    params = _param_arrays(graph)
+    assert sorted(params) == sorted(reference)
+    for key, value in params.items():
+        np.testing.assert_allclose(value, reference[key], rtol=1e-6, atol=0, err_msg=key)
+    nir.write(tmp_path / "scaled.nir", graph)
+    imported = from_nir(tmp_path / "scaled.nir")  # the recorded DT * export
+    with torch.no_grad():
+        ys, ys2, ys_direct = model(xs), imported(xs), direct(xs)
+    exact = scale != 10.0
+    for other in (ys2, ys_direct):
+        if exact:
+            assert torch.equal(ys, other), f"max diff {(ys - other).abs().max().item()}"
+        else:
+            torch.testing.assert_close(other, ys, rtol=1e-5, atol=1e-5)
+
+
+def test_import_uses_the_recorded_dt_by_default(gen: torch.Generator, tmp_path: Path) -> None:
+    """A file written for 0.2 ms imports at 0.2 ms unless told otherwise (the old default, 0.1 ms,
+    silently integrated it on another grid)."""
+    model = mlp_cuba(gen, scale=2.0)  # steps at 2 * DT
+    xs = sample((6,), gen)
+    nir.write(tmp_path / "m.nir", to_nir(model, xs, dt=2 * DT))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning: nothing differs
+        imported = from_nir(tmp_path / "m.nir")
+        strict = from_nir(tmp_path / "m.nir", dt=2 * DT, strict_dt=True)
+    assert imported.module("3").dt == 2 * DT
+    with torch.no_grad():
+        ys = model(xs)
+        assert torch.equal(imported(xs), ys)
+        assert torch.equal(strict(xs), ys)
+
+
+def test_import_with_another_dt_warns_or_raises(gen: torch.Generator, tmp_path: Path) -> None:
+    model = mlp_cuba(gen, scale=2.0)
+    xs = sample((6,), gen)
+    path = tmp_path / "m.nir"
+    nir.write(path, to_nir(model, xs, dt=2 * DT))
+    with pytest.warns(NIRWarning, match=r"written for dt=0.0002 s but is imported with dt=0.0001 s"):
+        other = from_nir(path, dt=DT)
+    with torch.no_grad():
+        assert (other(xs) - model(xs)).abs().max() > 0.1  # what the warning is about
+    with pytest.raises(ValueError, match=r"written for dt=0.0002 s but is imported with dt=0.0001 s"):
+        from_nir(path, dt=DT, strict_dt=True)
+    # a graph that records no dt (other tools): the given dt, or 1e-4 s, and nothing to compare
+    graph = nir.read(path)
+    graph.metadata = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert from_nir(graph, dt=2 * DT, strict_dt=True).module("3").dt == 2 * DT
+        assert from_nir(graph).module("3").dt == DT
+    graph.metadata = {"dt": -1.0}
+    with pytest.raises(NIRFormatError, match="dt=-1.0"):
+        from_nir(graph)
 
 
 def test_lone_module_and_identity_layers(gen: torch.Generator) -> None:

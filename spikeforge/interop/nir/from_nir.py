@@ -16,7 +16,9 @@ from ...layers.graph import ModuleGraph
 from ...neurons import RESETS
 from ._converters import DT_KEY, ImportContext, NIRFormatError, NIRWarning, _finite_dt, import_leaf
 
-__all__ = ["from_nir", "read_nir"]
+__all__ = ["from_nir", "read_nir", "recorded_dt", "DEFAULT_DT"]
+
+DEFAULT_DT = 1e-4  # [s] for graphs that do not record their dt (the NIR paper's value)
 
 
 def read_nir(path: str | os.PathLike[str]) -> nir.NIRGraph:
@@ -38,10 +40,11 @@ def read_nir(path: str | os.PathLike[str]) -> nir.NIRGraph:
 def from_nir(
     graph: nir.NIRNode | str | os.PathLike[str],
     *,
-    dt: float = 1e-4,
+    dt: float | None = None,
     reset: str | None = None,
     dtype: torch.dtype | None = None,
     type_check: bool = True,
+    strict_dt: bool = False,
 ) -> ModuleGraph:
     r"""Build a :class:`~spikeforge.layers.graph.ModuleGraph` that simulates a NIR graph.
 
@@ -52,17 +55,26 @@ def from_nir(
     (``v = v_leak``, currents 0). Edges into a node are summed; an edge that closes a cycle
     delivers its value one step later. Nested ``NIRGraph`` nodes become nested ModuleGraphs.
 
+    A graph with several ``Input`` / ``Output`` nodes becomes a ModuleGraph with several inputs /
+    outputs: pass its inputs as a tuple in the order of ``net.input_names`` (the order of the
+    ``Input`` nodes in the graph) or as a dict ``{input name: tensor}``; it returns a tuple in
+    the order of ``net.output_names``. Nested subgraphs must have one input and one output.
+
     Args:
         graph: A ``nir.NIRGraph`` (or a single node), or the path of a ``.nir`` file.
-        dt: Integration step in seconds (default 1e-4 s, the NIR paper's value). If the graph's
-            ``metadata["dt"]`` (written by :func:`to_nir`) differs, a :class:`NIRWarning` says the
-            step-by-step outputs will differ from the exporter's.
+        dt: Integration step in seconds. ``None`` (default) uses the step the graph was written
+            for, its ``metadata["dt"]`` (recorded by :func:`to_nir`), so the import reproduces the
+            exporter step for step; graphs without it (other tools) get 1e-4 s, the NIR paper's
+            value. A ``dt`` that differs from the recorded one integrates the same continuous-time
+            parameters on another grid, so outputs differ: a :class:`NIRWarning` says so, or
+            ``ValueError`` with ``strict_dt=True``.
         reset: Discrete reset for spiking nodes. ``None`` uses the node's
             ``metadata["reset_mode"]`` when present, else NIR's reset to ``v_reset``
             (``"value"``). A mode name forces it for every node, with a :class:`NIRWarning` for
             nodes whose declared semantics it does not reproduce.
         dtype: Parameter dtype (default: torch's default dtype).
         type_check: Run ``nir``'s type inference and check (shape consistency along every edge).
+        strict_dt: Refuse (``ValueError``) a ``dt`` that differs from the graph's recorded one.
 
     Returns:
         A module mapping ``[T, B, *in] -> [T, B, *out]`` (also ``run`` / ``step`` with state).
@@ -71,14 +83,16 @@ def from_nir(
     Raises:
         NIRFormatError: unreadable file, missing nodes, edges to nowhere, wrong shapes or
             parameter values (the message names the node).
-        ValueError, TypeError: bad arguments.
+        ValueError, TypeError: bad arguments, or ``dt`` differs from the recorded one with
+            ``strict_dt=True``.
 
     Example:
         >>> graph = to_nir(nn.Sequential(nn.Linear(4, 8), LIF(dt=1e-4, reset="value")), torch.zeros(10, 1, 4))
-        >>> net = from_nir(graph, dt=1e-4)            # or from_nir("net.nir", dt=1e-4)
+        >>> net = from_nir(graph)                     # or from_nir("net.nir"): dt from the file
         >>> ys = net(torch.rand(100, 8, 4))           # [100, 8, 8] spikes
     """
-    dt = _finite_dt(dt)
+    if dt is not None:
+        dt = _finite_dt(dt)
     if reset is not None and reset not in RESETS:
         raise ValueError(f"unknown reset mode {reset!r}; valid: {RESETS.names()} or None")
     if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
@@ -97,18 +111,37 @@ def from_nir(
             graph.check_types()
         except (ValueError, AssertionError, KeyError, TypeError, IndexError, NotImplementedError) as e:
             raise NIRFormatError(f"NIR shape check failed: {e}") from e
-    file_dt = graph.metadata.get(DT_KEY) if isinstance(graph.metadata, dict) else None
-    if file_dt is not None:
-        try:
-            file_dt = float(np.asarray(file_dt))
-        except (TypeError, ValueError):
-            raise NIRFormatError(f"graph metadata dt={file_dt!r} is not a number") from None
-        if not np.isclose(file_dt, dt, rtol=1e-9, atol=0.0):
-            warnings.warn(f"the graph was written for dt={file_dt:g} s but is imported with dt={dt:g} s: the "
-                          f"continuous-time parameters are honoured, but step-by-step outputs differ from the "
-                          f"exporter's", NIRWarning, stacklevel=2)
-    ctx = ImportContext(dt=dt, reset=reset, dtype=dtype or torch.get_default_dtype())
+    ctx = ImportContext(dt=_import_dt(graph, dt, strict_dt), reset=reset, dtype=dtype or torch.get_default_dtype())
     return _build(graph, "", ctx)
+
+
+def recorded_dt(graph: nir.NIRGraph) -> float | None:
+    """The step [s] a graph was written for (``metadata["dt"]``), or ``None`` if not recorded."""
+    file_dt = graph.metadata.get(DT_KEY) if isinstance(graph.metadata, dict) else None
+    if file_dt is None:
+        return None
+    try:
+        value = float(np.asarray(file_dt))
+    except (TypeError, ValueError):
+        raise NIRFormatError(f"graph metadata dt={file_dt!r} is not a number") from None
+    if not (value > 0 and np.isfinite(value)):
+        raise NIRFormatError(f"graph metadata dt={value!r} is not a positive number of seconds")
+    return value
+
+
+def _import_dt(graph: nir.NIRGraph, dt: float | None, strict: bool) -> float:
+    """``dt`` to import with: the recorded one by default; a different one warns or raises."""
+    file_dt = recorded_dt(graph)
+    if dt is None:
+        return file_dt if file_dt is not None else DEFAULT_DT
+    if file_dt is not None and not np.isclose(file_dt, dt, rtol=1e-9, atol=0.0):
+        msg = (f"the graph was written for dt={file_dt:g} s but is imported with dt={dt:g} s: the continuous-time "
+               f"parameters are honoured, but step-by-step outputs differ from the exporter's (omit dt to use "
+               f"the recorded {file_dt:g} s)")
+        if strict:
+            raise ValueError(msg)
+        warnings.warn(msg, NIRWarning, stacklevel=3)
+    return dt
 
 
 def _single_node_graph(node: nir.NIRNode) -> nir.NIRGraph:
@@ -148,12 +181,15 @@ def _build(g: nir.NIRGraph, prefix: str, ctx: ImportContext) -> ModuleGraph:
     where = f"subgraph {prefix!r}" if prefix else "graph"
     inputs = [n for n, node in g.nodes.items() if isinstance(node, nir.Input)]
     outputs = [n for n, node in g.nodes.items() if isinstance(node, nir.Output)]
-    if len(inputs) != 1 or len(outputs) != 1:
-        raise NIRFormatError(f"{where} must have exactly one Input and one Output node, found inputs {inputs} "
-                             f"and outputs {outputs} (multi-input/output graphs are not supported)")
+    if not inputs or not outputs:
+        raise NIRFormatError(f"{where} needs at least one Input and one Output node, found inputs {inputs} "
+                             f"and outputs {outputs}")
+    if prefix and (len(inputs) != 1 or len(outputs) != 1):
+        raise NIRFormatError(f"{where} has inputs {inputs} and outputs {outputs}: a nested subgraph must have "
+                             f"exactly one Input and one Output node (its edges carry one value)")
     modules: dict[str, nn.Module] = {}
     for name, node in g.nodes.items():
-        if name in (inputs[0], outputs[0]):
+        if name in inputs or name in outputs:
             continue
         path = f"{prefix}.{name}" if prefix else name
         if isinstance(node, nir.NIRGraph):
@@ -163,6 +199,6 @@ def _build(g: nir.NIRGraph, prefix: str, ctx: ImportContext) -> ModuleGraph:
         else:
             modules[name] = import_leaf(node, path, ctx)
     try:
-        return ModuleGraph(modules, [(str(a), str(b)) for a, b in g.edges], input=inputs[0], output=outputs[0])
+        return ModuleGraph(modules, [(str(a), str(b)) for a, b in g.edges], input=inputs, output=outputs)
     except ValueError as e:
         raise NIRFormatError(f"{where}: {e}") from e

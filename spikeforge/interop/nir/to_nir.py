@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
+
 import nir
 import numpy as np
 import torch
@@ -20,7 +23,7 @@ _IDENTITY = (nn.Identity, nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, 
 
 def to_nir(
     model: nn.Module,
-    sample_input: Tensor,
+    sample_input: Tensor | tuple[Tensor, ...] | list[Tensor] | Mapping[str, Tensor],
     *,
     dt: float = 1e-4,
     reset: str | None = None,
@@ -36,7 +39,10 @@ def to_nir(
     Args:
         model: The network; it maps ``[T, B, *in]`` to ``[T, B, *out]``.
         sample_input: A time-major input ``[T, B, *in]``; it fixes the per-sample shapes
-            (``*in``) written as NIR types and is run once through ``model`` to check them.
+            (``*in``) written as NIR types and is run once through ``model`` to check them. For
+            a ModuleGraph with several input nodes, one tensor per input node, as the graph takes
+            them (a tuple in the order of ``input_names`` or a dict); each input and output node
+            becomes a NIR ``Input`` / ``Output`` node of the same name.
         dt: Integration step [s] the graph is written for (1e-4 s, the NIR paper's value, by
             default). Neuron time constants are scaled by ``dt / neuron.dt`` so a NIR simulator
             stepping at ``dt`` reproduces the model step for step; delays become ``steps * dt``.
@@ -62,24 +68,29 @@ def to_nir(
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
-    check_sequence(sample_input)
     if reset is not None and reset not in RESETS:
         raise ValueError(f"unknown reset mode {reset!r}; valid: {RESETS.names()} or None")
     ctx = ExportContext(dt=_finite_dt(dt), reset=reset)
-    in_shape = tuple(int(s) for s in sample_input.shape[2:])
     if isinstance(model, ModuleGraph):
-        graph, out_shape = _graph_to_nir(model, "", in_shape, ctx)
+        graph, out_shapes = _graph_to_nir(model, "", _input_shapes(model, sample_input), ctx)
+        outs = [out_shapes[n] for n in model.output_names]
     else:
+        if not isinstance(sample_input, Tensor):
+            raise TypeError(f"sample_input must be a tensor [T, B, *in] (several inputs need a ModuleGraph), "
+                            f"got {type(sample_input).__name__}")
+        check_sequence(sample_input)
+        in_shape = tuple(int(s) for s in sample_input.shape[2:])
         frag = _convert(model, "", in_shape, ctx)
-        out_shape = frag.out_shape
+        outs = [frag.out_shape]
         graph = _wrap(frag, in_shape)
     with torch.no_grad():
         expected = model(sample_input)
-    if not isinstance(expected, Tensor):
-        raise TypeError(f"model must return a tensor [T, B, *], got {type(expected).__name__}")
-    if out_shape != tuple(expected.shape[2:]):
-        raise RuntimeError(f"internal shape inference gave output {out_shape}, "
-                           f"the model gave {tuple(expected.shape[2:])}")
+    produced = list(expected) if isinstance(expected, tuple) else [expected]
+    if not all(isinstance(y, Tensor) for y in produced):
+        raise TypeError(f"model must return a tensor [T, B, *] (or a tuple of them), got {type(expected).__name__}")
+    if outs != [tuple(y.shape[2:]) for y in produced]:
+        raise RuntimeError(f"internal shape inference gave output(s) {outs}, "
+                           f"the model gave {[tuple(y.shape[2:]) for y in produced]}")
     graph.metadata = {DT_KEY: ctx.dt, "producer": "spikeforge"}
     return graph
 
@@ -128,7 +139,7 @@ def _convert(module: nn.Module, name: str, in_shape: tuple[int, ...], ctx: Expor
         return frag
     node_name = name or type(module).__name__.lower()
     if isinstance(module, ModuleGraph):
-        graph, out_shape = _graph_to_nir(module, node_name, in_shape, ctx)
+        graph, out_shape = _subgraph_to_nir(module, node_name, in_shape, ctx)
         return _Fragment({node_name: graph}, [], node_name, node_name, out_shape)
     node = export_leaf(module, node_name, in_shape, ctx)
     return _Fragment({node_name: node}, [], node_name, node_name, _out_shape(module, in_shape))
@@ -158,11 +169,37 @@ def _checked(nodes: dict[str, nir.NIRNode], edges: list[tuple[str, str]]) -> nir
         raise ValueError(f"nir type inference rejected the exported graph: {e}") from e
 
 
-def _graph_to_nir(g: ModuleGraph, prefix: str, in_shape: tuple[int, ...], ctx: ExportContext
-                  ) -> tuple[nir.NIRGraph, tuple[int, ...]]:
+def _input_shapes(g: ModuleGraph, sample: Any) -> dict[str, tuple[int, ...]]:
+    """Per-sample shape of each input node of ``g`` from a sample input as ``g`` takes it."""
+    if isinstance(sample, Tensor):
+        bound = {g.input_name: sample} if len(g.input_names) == 1 else None
+    elif isinstance(sample, Mapping):
+        bound = {str(k): v for k, v in sample.items()}
+    elif isinstance(sample, (tuple, list)):
+        bound = dict(zip(g.input_names, sample)) if len(sample) == len(g.input_names) else None
+    else:
+        bound = None
+    if bound is None or sorted(bound) != sorted(g.input_names):
+        raise TypeError(f"sample_input must give one tensor [T, B, *] per graph input {g.input_names} (a tuple in "
+                        f"that order or a dict), got {type(sample).__name__}")
+    return {n: tuple(int(s) for s in check_sequence(x).shape[2:]) for n, x in bound.items()}
+
+
+def _subgraph_to_nir(g: ModuleGraph, prefix: str, in_shape: tuple[int, ...], ctx: ExportContext
+                     ) -> tuple[nir.NIRGraph, tuple[int, ...]]:
+    """A ModuleGraph used as one node (one value in, one out) as a NIR subgraph."""
+    if len(g.input_names) != 1 or len(g.output_names) != 1:
+        raise TypeError(f"node {prefix!r}: a ModuleGraph used as a node must have one input and one output node, "
+                        f"got inputs {g.input_names} and outputs {g.output_names}")
+    graph, out_shapes = _graph_to_nir(g, prefix, {g.input_name: in_shape}, ctx)
+    return graph, out_shapes[g.output_name]
+
+
+def _graph_to_nir(g: ModuleGraph, prefix: str, in_shapes: dict[str, tuple[int, ...]], ctx: ExportContext
+                  ) -> tuple[nir.NIRGraph, dict[str, tuple[int, ...]]]:
     """A ModuleGraph as a NIR graph: modules converted one by one, edges kept, shapes propagated."""
-    shapes: dict[str, tuple[int, ...]] = {g.input_name: in_shape}
-    nodes: dict[str, nir.NIRNode] = {g.input_name: nir.Input(input_type=np.array(in_shape))}
+    shapes: dict[str, tuple[int, ...]] = dict(in_shapes)
+    nodes: dict[str, nir.NIRNode] = {n: nir.Input(input_type=np.array(in_shapes[n])) for n in g.input_names}
     rec = set(g.recurrent_edges)
     for name in g.order:
         srcs = [a for a, b in g.edges if b == name and (a, b) not in rec]
@@ -175,7 +212,7 @@ def _graph_to_nir(g: ModuleGraph, prefix: str, in_shape: tuple[int, ...], ctx: E
             raise TypeError(f"node {_join(prefix, name)!r}: identity layers inside a ModuleGraph have no NIR node; "
                             f"connect their neighbours directly")
         if isinstance(module, ModuleGraph):
-            nodes[name], shapes[name] = _graph_to_nir(module, _join(prefix, name), shape, ctx)
+            nodes[name], shapes[name] = _subgraph_to_nir(module, _join(prefix, name), shape, ctx)
         elif type(module) is nn.Sequential:
             frag = _convert(module, _join(prefix, name), shape, ctx)
             if frag.entry is None:
@@ -186,10 +223,12 @@ def _graph_to_nir(g: ModuleGraph, prefix: str, in_shape: tuple[int, ...], ctx: E
             nodes[name] = export_leaf(module, _join(prefix, name), shape, ctx)
             shapes[name] = _out_shape(module, shape)
     # shapes along recurrent edges are checked by nir's type check in _checked()
-    out_srcs = [a for a, b in g.edges if b == g.output_name]
-    outs = {shapes[a] for a in out_srcs}
-    if len(outs) != 1:
-        raise ValueError(f"output of graph {prefix or '<root>'!r} receives different shapes {sorted(outs)}")
-    out_shape = outs.pop()
-    nodes[g.output_name] = nir.Output(output_type=np.array(out_shape))
-    return _checked(nodes, list(g.edges)), out_shape
+    out_shapes: dict[str, tuple[int, ...]] = {}
+    for out in g.output_names:
+        outs = {shapes[a] for a, b in g.edges if b == out}
+        if len(outs) != 1:
+            raise ValueError(f"output {out!r} of graph {prefix or '<root>'!r} receives different shapes "
+                             f"{sorted(outs)}")
+        out_shapes[out] = outs.pop()
+        nodes[out] = nir.Output(output_type=np.array(out_shapes[out]))
+    return _checked(nodes, list(g.edges)), out_shapes
