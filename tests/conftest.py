@@ -1,4 +1,5 @@
-"""Shared fixtures: a seeded generator per test (function scope) and the test device."""
+"""Shared fixtures (a seeded generator per test, the test device) and the missing-peer policy
+(``_peers.py``: under ``SPIKEFORGE_REQUIRE_PEERS=1``, set by ``make test``, a skipped peer test fails)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,12 @@ import os
 import matplotlib
 import pytest
 import torch
+from _peers import (  # noqa: F401  (hooks, found by name in this conftest)
+    pytest_collectreport,
+    pytest_runtest_makereport,
+    pytest_sessionfinish,
+    pytest_terminal_summary,
+)
 
 matplotlib.use("Agg")
 
@@ -24,3 +31,4 @@ def device() -> torch.device:
 @pytest.fixture(autouse=True)
 def _seed() -> None:
     torch.manual_seed(0)
+
