@@ -1,11 +1,16 @@
 """What a fused kernel needs to know about each neuron model: its coefficients.
 
 A spec turns a neuron's ``Params`` (already in the input's dtype) into the coefficients of the
-kernel's charge equation (see :mod:`._cpu_source`). The coefficient expressions are the
+kernel's charge equation (see ``kernels/csrc/lif.cpp``). The coefficient expressions are the
 *same torch expressions* the reference step function evaluates at every step, so they round
 identically and the fused forward pass is bit-identical to the reference. Because they are
 ordinary differentiable torch expressions, the gradient of a learnable parameter (``tau_mem``,
 PLIF's ``w``, ``v_th`` …) flows from the kernel's per-coefficient gradients through autograd.
+
+The step function's ``integrator`` keyword (``"euler"``, ``"exp"``, ``"decay"``; see
+``spikeforge/neurons/_dynamics.py``) only changes the coefficients, so every integrator runs on
+the same kernels; :func:`_fractions` and :func:`_membrane` mirror ``_dynamics`` expression for
+expression.
 
 Specs are keyed by the step function's qualified name: ``kernels`` sits below ``neurons`` in the
 dependency order and never imports it. The parity tests in ``tests/kernels`` keep each spec
@@ -17,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+import torch
 from torch import Tensor
 
 __all__ = ["KernelSpec", "SPECS", "RESET_CODES", "spec_for", "reset_code"]
@@ -32,31 +38,49 @@ SLOTS = ("i", "v", "a")
 class KernelSpec(NamedTuple):
     kind: int  # kernel kind code
     state_fields: tuple[str, ...]  # the State NamedTuple's fields, each one of SLOTS
-    coefs: Callable[[Any, float], dict[str, Tensor]]  # (params, dt) -> {coef name: tensor}
+    coefs: Callable[[Any, float, str], dict[str, Tensor]]  # (params, dt, integrator) -> {coef name: tensor}
     spiking: bool = True
 
 
-def _lif(p: Any, dt: float) -> dict[str, Tensor]:
-    a = dt / p.tau_mem  # as lif_step
-    return {"c1": 1 - a, "c2": a * p.r, "c3": a * p.v_leak, "vth": p.v_th, "vr": p.v_reset}
+def _fractions(tau: Any, dt: float, integrator: str) -> tuple[Any, Any]:
+    """``(decay, a)`` per step, as ``_dynamics.step_fractions``."""
+    if integrator == "euler":
+        a = dt / tau
+        return 1 - a, a
+    if integrator == "exp":
+        q = dt / tau
+        return torch.exp(-q), -torch.expm1(-q)
+    raise ValueError(f"no kernel coefficients for integrator {integrator!r}")
 
 
-def _cuba(p: Any, dt: float) -> dict[str, Tensor]:
-    a_s = dt / p.tau_syn  # as cuba_lif_step
-    a_m = dt / p.tau_mem
-    return {"ci1": 1 - a_s, "ci2": a_s * p.w_in, "c1": 1 - a_m, "c2": a_m * p.r,
-            "c3": a_m * p.v_leak, "vth": p.v_th, "vr": p.v_reset}
+def _membrane(p: Any, dt: float, integrator: str) -> dict[str, Tensor]:
+    """``c1, c2, c3`` of ``v1 = (c1 v + c2 drive) + c3``, as ``_dynamics.membrane_coefficients``."""
+    if integrator == "decay":
+        return {"c1": p.beta, "c2": p.gain, "c3": (1 - p.beta) * p.v_leak}
+    decay, a = _fractions(p.tau_mem, dt, integrator)
+    return {"c1": decay, "c2": a * p.r, "c3": a * p.v_leak}
 
 
-def _alif(p: Any, dt: float) -> dict[str, Tensor]:
-    a_m = dt / p.tau_mem  # as alif_step
-    return {"c1": 1 - a_m, "c2": a_m * p.r, "c3": a_m * p.v_leak, "vth": p.v_th, "vr": p.v_reset,
-            "adapt": p.adapt, "ca": 1 - dt / p.tau_adapt}
+def _lif(p: Any, dt: float, integrator: str = "euler") -> dict[str, Tensor]:
+    return {**_membrane(p, dt, integrator), "vth": p.v_th, "vr": p.v_reset}  # as lif_step
 
 
-def _li(p: Any, dt: float) -> dict[str, Tensor]:
-    a = dt / p.tau_mem  # as li_step
-    return {"c1": 1 - a, "c2": a * p.r, "c3": a * p.v_leak}
+def _cuba(p: Any, dt: float, integrator: str = "euler") -> dict[str, Tensor]:
+    if integrator == "decay":  # as cuba_lif_step (_dynamics.synapse_coefficients)
+        ci1, ci2 = p.alpha, p.gain_syn
+    else:
+        ci1, a_s = _fractions(p.tau_syn, dt, integrator)
+        ci2 = a_s * p.w_in
+    return {"ci1": ci1, "ci2": ci2, **_membrane(p, dt, integrator), "vth": p.v_th, "vr": p.v_reset}
+
+
+def _alif(p: Any, dt: float, integrator: str = "euler") -> dict[str, Tensor]:
+    return {**_membrane(p, dt, integrator), "vth": p.v_th, "vr": p.v_reset,  # as alif_step
+            "adapt": p.adapt, "ca": _fractions(p.tau_adapt, dt, integrator)[0]}
+
+
+def _li(p: Any, dt: float, integrator: str = "euler") -> dict[str, Tensor]:
+    return _membrane(p, dt, integrator)  # as li_step
 
 
 SPECS: dict[str, KernelSpec] = {

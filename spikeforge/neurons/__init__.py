@@ -8,10 +8,12 @@ from .alif import ALIFParams as ALIFParams
 from .alif import ALIFState as ALIFState
 from .alif import alif_step as alif_step
 from .cuba_li import CubaLI as CubaLI
+from .cuba_li import CubaLIDecayParams as CubaLIDecayParams
 from .cuba_li import CubaLIParams as CubaLIParams
 from .cuba_li import CubaLIState as CubaLIState
 from .cuba_li import cuba_li_step as cuba_li_step
 from .cuba_lif import CubaLIF as CubaLIF
+from .cuba_lif import CubaLIFDecayParams as CubaLIFDecayParams
 from .cuba_lif import CubaLIFParams as CubaLIFParams
 from .cuba_lif import CubaLIFState as CubaLIFState
 from .cuba_lif import cuba_lif_step as cuba_lif_step
@@ -28,10 +30,12 @@ from .izhikevich import IzhikevichParams as IzhikevichParams
 from .izhikevich import IzhikevichState as IzhikevichState
 from .izhikevich import izhikevich_step as izhikevich_step
 from .li import LI as LI
+from .li import LIDecayParams as LIDecayParams
 from .li import LIParams as LIParams
 from .li import LIState as LIState
 from .li import li_step as li_step
 from .lif import LIF as LIF
+from .lif import LIFDecayParams as LIFDecayParams
 from .lif import LIFParams as LIFParams
 from .lif import LIFState as LIFState
 from .lif import lif_step as lif_step
@@ -40,12 +44,12 @@ from .plif import PLIF as PLIF
 __all__ = [
     "NEURONS", "RESETS", "Neuron",
     "ALIF", "ALIFParams", "ALIFState", "alif_step",
-    "CubaLI", "CubaLIParams", "CubaLIState", "cuba_li_step",
-    "CubaLIF", "CubaLIFParams", "CubaLIFState", "cuba_lif_step",
+    "CubaLI", "CubaLIDecayParams", "CubaLIParams", "CubaLIState", "cuba_li_step",
+    "CubaLIF", "CubaLIFDecayParams", "CubaLIFParams", "CubaLIFState", "cuba_lif_step",
     "Integrator", "IntegratorParams", "IntegratorState", "integrator_step",
     "IF", "IFParams", "IFState", "if_step",
     "Izhikevich", "IzhikevichParams", "IzhikevichState", "izhikevich_step",
-    "LI", "LIParams", "LIState", "li_step",
-    "LIF", "LIFParams", "LIFState", "lif_step",
+    "LI", "LIDecayParams", "LIParams", "LIState", "li_step",
+    "LIF", "LIFDecayParams", "LIFParams", "LIFState", "lif_step",
     "PLIF",
 ]

@@ -17,6 +17,7 @@ from torch import Tensor, nn
 from ..kernels import run_fused
 from ..surrogate import Surrogate, get_surrogate
 from ..types import ResetFn
+from ._dynamics import check_discretisation, decay_to_physical, project_learnable_
 from ._reset import get_reset
 
 __all__ = ["NEURONS", "Neuron", "check_sequence", "check_step_input", "tau_from_decay"]
@@ -73,10 +74,15 @@ class Neuron(nn.Module, Generic[P, S]):
         reset: ``"subtract"``, ``"value"`` (to ``v_reset``), ``"zero"`` or ``"none"``, or a
             reset function.
         detach_reset: Stop the gradient through the reset term.
+        integrator: How time constants are discretised (:mod:`._dynamics`): ``"euler"`` (forward
+            Euler; requires ``dt <= tau``), ``"exp"`` (exact exponential integration, any
+            ``tau > 0``) or ``"decay"`` (discrete time: stores the per-step decays and gains,
+            see ``from_decay``); each model lists what it offers in ``integrators``.
         backend: ``"torch"`` (reference loop of the step function) or a fused backend that
             produces the same results; ``"auto"`` picks the fastest exact one available.
         dtype, device: Factory kwargs for the parameter tensors.
-        **params: Values for the fields of ``params_cls`` (float, or tensor per neuron).
+        **params: Values for the fields of ``params_cls`` (float, or tensor per neuron); with
+            ``integrator="decay"`` the fields of ``decay_params_cls``.
     """
 
     if TYPE_CHECKING:  # parameters and buffers are registered by name at run time
@@ -87,6 +93,9 @@ class Neuron(nn.Module, Generic[P, S]):
     step_fn: ClassVar[Callable[..., tuple[Tensor, Any]]]
     positive: ClassVar[tuple[str, ...]] = ()  # parameters that must be > 0
     spiking: ClassVar[bool] = True  # False for readouts whose output is the membrane
+    time_constants: ClassVar[tuple[str, ...]] = ()  # parameters that are time constants [s]
+    integrators: ClassVar[tuple[str, ...]] = ("euler",)  # discretisations the step function offers
+    decay_params_cls: ClassVar[type[Any] | None] = None  # stored parameters with integrator="decay"
 
     def __init__(
         self,
@@ -97,6 +106,7 @@ class Neuron(nn.Module, Generic[P, S]):
         surrogate: str | Surrogate = "atan",
         reset: str | ResetFn = "subtract",
         detach_reset: bool = False,
+        integrator: str = "euler",
         backend: str = "auto",
         dtype: torch.dtype | None = None,
         device: torch.device | str | None = None,
@@ -112,7 +122,12 @@ class Neuron(nn.Module, Generic[P, S]):
         self.reset_name = reset if isinstance(reset, str) else getattr(reset, "__name__", "custom")
         self.detach_reset = bool(detach_reset)
         self.backend = str(backend)
-        fields = self.params_cls._fields
+        if integrator not in self.integrators:
+            raise ValueError(f"{type(self).__name__}: integrator must be one of {list(self.integrators)}, "
+                             f"got {integrator!r}")
+        self.integrator = integrator
+        stored_cls = self._stored_cls()
+        fields = stored_cls._fields
         unknown = sorted(set(params) - set(fields))
         if unknown:
             raise TypeError(
@@ -126,7 +141,7 @@ class Neuron(nn.Module, Generic[P, S]):
         shape = (size,) if isinstance(size, int) else (tuple(size) if size is not None else None)
         factory = {"dtype": dtype or torch.get_default_dtype(), "device": device}
         for name in fields:
-            value = params.get(name, self.params_cls._field_defaults[name])
+            value = params.get(name, stored_cls._field_defaults[name])
             self._register(name, self._to_tensor(name, value, shape, factory), name in learn)
         self.validate()
 
@@ -148,6 +163,7 @@ class Neuron(nn.Module, Generic[P, S]):
 
     def validate(self) -> None:
         """Check parameter constraints; raises ``ValueError`` naming the offending parameter."""
+        check_discretisation(self)  # decays in [0, 1); forward Euler needs dt <= tau
         p = self.params()
         for name in self.positive:
             value = getattr(p, name)
@@ -164,12 +180,25 @@ class Neuron(nn.Module, Generic[P, S]):
                     f"got v_th={_show(pa.v_th)}, v_reset={_show(pa.v_reset)}"
                 )
 
+    def _stored_cls(self) -> Any:
+        return self.decay_params_cls if self.integrator == "decay" else self.params_cls
+
+    def stored_params(self) -> Any:
+        """The parameters as stored and as the step function takes them: ``params()``, except
+        with ``integrator="decay"`` (then a ``decay_params_cls`` of per-step decays and gains)."""
+        cls = self._stored_cls()
+        return cls(**{n: getattr(self, n) for n in cls._fields})
+
     def params(self) -> P:
-        """The current parameters as a ``Params`` NamedTuple of tensors."""
-        return self.params_cls(**{n: getattr(self, n) for n in self.params_cls._fields})
+        """The current parameters as a ``Params`` NamedTuple of tensors (time constants in seconds,
+        also with ``integrator="decay"``: the equivalent ``tau = dt / (1 - decay)``)."""
+        if self.integrator == "decay":
+            return decay_to_physical(self.stored_params(), self.params_cls, self.dt)
+        return self.stored_params()
 
     def _params_for(self, x: Tensor) -> P:
-        p = self.params()
+        project_learnable_(self)  # learnable time constants back into their stable range
+        p = self.stored_params()
         for name, value in zip(p._fields, p):
             if value.dim() and not _broadcasts_to(value.shape, x.shape[1:]):
                 raise ValueError(
@@ -226,8 +255,10 @@ class Neuron(nn.Module, Generic[P, S]):
         return self.run(xs)[0]
 
     def extra_repr(self) -> str:
-        parts = [f"{n}={_show(getattr(self, n))}" for n in self.params_cls._fields]
+        parts = [f"{n}={_show(getattr(self, n))}" for n in self._stored_cls()._fields]
         parts.append(f"dt={self.dt:g}")
+        if self.integrator != "euler":
+            parts.append(f"integrator={self.integrator!r}")
         if self.spiking:
             parts += [f"surrogate={self.surrogate!r}", f"reset={self.reset_name!r}"]
         if self.learn:

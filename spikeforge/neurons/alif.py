@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor
 
 from ..surrogate import ATan, Surrogate
 from ..types import ResetFn
-from ._dynamics import leaky_integrate
 from ._base import NEURONS, Neuron
+from ._dynamics import leaky_integrate, step_fractions
 from ._reset import reset_subtract
 
 __all__ = ["ALIF", "ALIFParams", "ALIFState", "alif_step"]
@@ -37,6 +37,7 @@ def alif_step(
     p: ALIFParams,
     *,
     dt: float = 1e-3,
+    integrator: str = "euler",
     surrogate: Surrogate = ATan(),
     reset: ResetFn = reset_subtract,
     detach_reset: bool = False,
@@ -51,7 +52,9 @@ def alif_step(
 
         a' = (1 - dt/\tau_{adapt})\,a + z
 
-    Subtractive reset removes the *effective* threshold :math:`\theta`.
+    Subtractive reset removes the *effective* threshold :math:`\theta`. With
+    ``integrator="exp"`` both decays are exact: :math:`e^{-dt/\tau_{mem}}` (and
+    :math:`a_m = 1 - e^{-dt/\tau_{mem}}`), :math:`e^{-dt/\tau_{adapt}}`.
 
     Shapes:
         x, state.v, state.a, z: ``[B, *]``
@@ -60,11 +63,11 @@ def alif_step(
         >>> s0 = ALIFState(torch.zeros(2, 3), torch.zeros(2, 3))
         >>> z, s = alif_step(torch.ones(2, 3) * 30, s0, ALIFParams())
     """
-    v = leaky_integrate(state.v, x, p.tau_mem, p.r, p.v_leak, dt)
+    v = leaky_integrate(state.v, x, p, dt, integrator)
     theta = p.v_th + p.adapt * state.a
     z = surrogate(v - theta)
     v = reset(v, z.detach() if detach_reset else z, theta, p.v_reset)
-    a = (1 - dt / p.tau_adapt) * state.a + z
+    a = step_fractions(p.tau_adapt, dt, integrator)[0] * state.a + z
     return z, ALIFState(v=v, a=a)
 
 
@@ -83,6 +86,11 @@ class ALIF(Neuron[ALIFParams, ALIFState]):
     state_cls = ALIFState
     step_fn = staticmethod(alif_step)
     positive = ("tau_mem", "tau_adapt")
+    time_constants = ("tau_mem", "tau_adapt")
+    integrators = ("euler", "exp")
+
+    def step_kwargs(self) -> dict[str, Any]:
+        return {**super().step_kwargs(), "integrator": self.integrator}
 
     def validate(self) -> None:
         super().validate()

@@ -7,10 +7,10 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor
 
-from ._dynamics import leaky_integrate, synaptic_filter
 from ._base import NEURONS, Neuron
+from ._dynamics import checked_decay, leaky_integrate, synaptic_filter
 
-__all__ = ["CubaLI", "CubaLIParams", "CubaLIState", "cuba_li_step"]
+__all__ = ["CubaLI", "CubaLIDecayParams", "CubaLIParams", "CubaLIState", "cuba_li_step"]
 
 
 class CubaLIParams(NamedTuple):
@@ -21,23 +21,33 @@ class CubaLIParams(NamedTuple):
     w_in: Tensor | float = 1.0  # input weight onto the synaptic current
 
 
+class CubaLIDecayParams(NamedTuple):  # stored with integrator="decay" (discrete time)
+    alpha: Tensor | float = 0.8  # synaptic current decay per step, in [0, 1)
+    beta: Tensor | float = 0.9  # membrane decay per step, in [0, 1)
+    gain: Tensor | float = 1.0  # gain per step from current to voltage
+    v_leak: Tensor | float = 0.0  # resting potential
+    gain_syn: Tensor | float = 1.0  # input gain per step onto the synaptic current
+
+
 class CubaLIState(NamedTuple):
     i: Tensor  # synaptic current [B, *]
     v: Tensor  # membrane potential [B, *]
 
 
 def cuba_li_step(
-    x: Tensor, state: CubaLIState, p: CubaLIParams, *, dt: float = 1e-3
+    x: Tensor, state: CubaLIState, p: CubaLIParams | CubaLIDecayParams, *, dt: float = 1e-3,
+    integrator: str = "euler",
 ) -> tuple[Tensor, CubaLIState]:
-    r"""Advance current-based leaky integrators by one forward-Euler step of NIR's ``CubaLI``.
+    r"""Advance current-based leaky integrators by one step of NIR's ``CubaLI``.
 
     .. math::
         \tau_{syn}\dot i = -i + w_{in} x,\qquad \tau_{mem}\dot v = (v_{leak} - v) + r\,i
 
         i' = (1 - a_s)\,i + a_s w_{in} x,\quad v' = (1 - a_m)\,v + a_m r\,i' + a_m v_{leak}
 
-    with :math:`a_s = dt/\tau_{syn}`, :math:`a_m = dt/\tau_{mem}`; the membrane uses the
-    *updated* current, as in :func:`~spikeforge.neurons.cuba_lif.cuba_lif_step`.
+    with :math:`a_s = dt/\tau_{syn}`, :math:`a_m = dt/\tau_{mem}` (``integrator="euler"``); the
+    membrane uses the *updated* current. ``"exp"`` and ``"decay"`` as in
+    :func:`~spikeforge.neurons.cuba_lif.cuba_lif_step`.
 
     Shapes:
         x, state.i, state.v, output: ``[B, *]``
@@ -49,8 +59,8 @@ def cuba_li_step(
         >>> s0 = CubaLIState(torch.zeros(2, 3), torch.zeros(2, 3))
         >>> v, s = cuba_li_step(torch.ones(2, 3), s0, CubaLIParams())
     """
-    i = synaptic_filter(state.i, x, p.tau_syn, p.w_in, dt)
-    v = leaky_integrate(state.v, i, p.tau_mem, p.r, p.v_leak, dt)
+    i = synaptic_filter(state.i, x, p, dt, integrator)
+    v = leaky_integrate(state.v, i, p, dt, integrator)
     return v, CubaLIState(i=i, v=v)
 
 
@@ -70,9 +80,18 @@ class CubaLI(Neuron[CubaLIParams, CubaLIState]):
     step_fn = staticmethod(cuba_li_step)
     positive = ("tau_syn", "tau_mem")
     spiking = False
+    time_constants = ("tau_syn", "tau_mem")
+    integrators = ("euler", "exp", "decay")
+    decay_params_cls = CubaLIDecayParams
 
     def step_kwargs(self) -> dict[str, Any]:
-        return {"dt": self.dt}
+        return {"dt": self.dt, "integrator": self.integrator}
+
+    @classmethod
+    def from_decay(cls, alpha: float | Tensor, beta: float | Tensor, *, dt: float = 1e-3, **kwargs: Any) -> CubaLI:
+        """Discrete-time ``i' = alpha i + x``, ``v' = beta v + i'``, exactly (see :meth:`CubaLIF.from_decay`)."""
+        return cls(integrator="decay", alpha=checked_decay(alpha, "alpha"), beta=checked_decay(beta),
+                   gain=1.0, gain_syn=1.0, dt=dt, **kwargs)
 
     def init_state(self, x: Tensor) -> CubaLIState:
         v = torch.zeros_like(x) + self.v_leak.to(dtype=x.dtype, device=x.device)

@@ -67,6 +67,7 @@ class IF(Neuron[IFParams, IFState]):
     params_cls = IFParams
     state_cls = IFState
     step_fn = staticmethod(if_step)
+    integrators = ("euler", "exp")  # no time constant: the Euler step of dv/dt = r x is already exact
 
     def __init__(self, *, dt: float = 1e-3, **kwargs: object) -> None:
         kwargs.setdefault("r", 1.0 / float(dt))

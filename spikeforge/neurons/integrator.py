@@ -62,6 +62,7 @@ class Integrator(Neuron[IntegratorParams, IntegratorState]):
     params_cls = IntegratorParams
     state_cls = IntegratorState
     step_fn = staticmethod(integrator_step)
+    integrators = ("euler", "exp")  # no time constant: the Euler step of dv/dt = r x is already exact
     spiking = False
 
     def __init__(self, *, dt: float = 1e-3, **kwargs: Any) -> None:

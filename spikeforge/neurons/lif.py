@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import torch
 from torch import Tensor
 
 from ..surrogate import ATan, Surrogate
 from ..types import ResetFn
-from ._dynamics import leaky_integrate
-from ._base import NEURONS, Neuron, tau_from_decay
+from ._base import NEURONS, Neuron
+from ._dynamics import checked_decay, leaky_integrate, membrane_coefficients
 from ._reset import reset_subtract
 
-__all__ = ["LIF", "LIFParams", "LIFState", "lif_step"]
+__all__ = ["LIF", "LIFDecayParams", "LIFParams", "LIFState", "lif_step"]
 
 
 class LIFParams(NamedTuple):
     tau_mem: Tensor | float = 10e-3  # membrane time constant [s]
     r: Tensor | float = 1.0  # input resistance (gain from input current to voltage)
+    v_leak: Tensor | float = 0.0  # resting potential
+    v_th: Tensor | float = 1.0  # firing threshold
+    v_reset: Tensor | float = 0.0  # value after a spike with reset="value"
+
+
+class LIFDecayParams(NamedTuple):  # stored with integrator="decay" (discrete time)
+    beta: Tensor | float = 0.9  # membrane decay per step, in [0, 1)
+    gain: Tensor | float = 1.0  # input gain per step
     v_leak: Tensor | float = 0.0  # resting potential
     v_th: Tensor | float = 1.0  # firing threshold
     v_reset: Tensor | float = 0.0  # value after a spike with reset="value"
@@ -31,30 +39,35 @@ class LIFState(NamedTuple):
 def lif_step(
     x: Tensor,
     state: LIFState,
-    p: LIFParams,
+    p: LIFParams | LIFDecayParams,
     *,
     dt: float = 1e-3,
+    integrator: str = "euler",
     surrogate: Surrogate = ATan(),
     reset: ResetFn = reset_subtract,
     detach_reset: bool = False,
 ) -> tuple[Tensor, LIFState]:
-    r"""Advance LIF neurons by one forward-Euler step of the NIR LIF equation.
+    r"""Advance LIF neurons by one step of the NIR LIF equation.
 
     .. math::
         \tau_{mem}\dot v = (v_{leak} - v) + r\,x
 
-        v' = (1 - a)\,v + a\,r\,x + a\,v_{leak},\quad a = dt/\tau_{mem}
+        v' = c_1 v + c_2 x + c_3
 
         z = H(v' - v_{th}) \text{ (strict)},\quad v \leftarrow \mathrm{reset}(v', z)
 
-    With ``r = tau_mem / dt`` this is the discrete-time ``v' = beta v + x`` with
-    ``beta = 1 - dt / tau_mem`` (see :meth:`LIF.from_decay`).
+    ``integrator="euler"``: :math:`c_1 = 1 - a,\ c_2 = a r,\ c_3 = a v_{leak}`, :math:`a = dt/\tau_{mem}`;
+    ``"exp"``: :math:`c_1 = e^{-dt/\tau_{mem}}`, :math:`a = 1 - c_1` (exact for input held over the
+    step); ``"decay"`` (``p`` a :class:`LIFDecayParams`): :math:`c_1 = \beta,\ c_2 = \mathrm{gain},\
+    c_3 = (1 - \beta) v_{leak}`, the discrete-time ``v' = beta v + gain x`` (see :meth:`LIF.from_decay`
+    and :mod:`spikeforge.neurons._dynamics`).
 
     Args:
         x: Input current at this step.
         state: State before the step.
         p: Parameters; scalars or tensors broadcastable to ``x``.
         dt: Integration step in seconds.
+        integrator: ``"euler"``, ``"exp"`` or ``"decay"``.
         surrogate: Spike function gradient.
         reset: Reset function ``(v, z, v_th, v_reset) -> v``.
         detach_reset: Stop the gradient through the reset.
@@ -68,7 +81,7 @@ def lif_step(
     Example:
         >>> z, s = lif_step(torch.ones(2, 3), LIFState(torch.zeros(2, 3)), LIFParams())
     """
-    v = leaky_integrate(state.v, x, p.tau_mem, p.r, p.v_leak, dt)
+    v = leaky_integrate(state.v, x, p, dt, integrator)
     z = surrogate(v - p.v_th)
     v = reset(v, z.detach() if detach_reset else z, p.v_th, p.v_reset)
     return z, LIFState(v=v)
@@ -79,6 +92,10 @@ class LIF(Neuron[LIFParams, LIFState]):
     r"""Layer of leaky integrate-and-fire neurons; dynamics in :func:`lif_step`.
 
     .. math:: \tau_{mem}\dot v = (v_{leak} - v) + r\,x, \quad z = H(v - v_{th}), \quad v \leftarrow \mathrm{reset}(v, z)
+
+    ``integrator="euler"`` (default) requires ``dt <= tau_mem``; ``"exp"`` integrates exactly for
+    any ``tau_mem > 0``; :meth:`from_decay` gives the discrete-time neuron. A learnable
+    ``tau_mem`` is projected back into that range before each run (see :mod:`._dynamics`).
 
     Inputs/Outputs:
         ``forward(xs)``: ``xs [T, B, *]`` input currents → spikes ``[T, B, *]`` (from rest).
@@ -93,21 +110,38 @@ class LIF(Neuron[LIFParams, LIFState]):
     state_cls = LIFState
     step_fn = staticmethod(lif_step)
     positive = ("tau_mem",)
+    time_constants = ("tau_mem",)
+    integrators: ClassVar[tuple[str, ...]] = ("euler", "exp", "decay")
+    decay_params_cls = LIFDecayParams
 
     def init_state(self, x: Tensor) -> LIFState:
         return LIFState(v=_rest(x, self.v_leak))
 
+    def step_kwargs(self) -> dict[str, Any]:
+        return {**super().step_kwargs(), "integrator": self.integrator}
+
     @classmethod
-    def from_decay(cls, beta: float, *, dt: float = 1e-3, **kwargs: Any) -> LIF:
-        """Discrete-time LIF ``v' = beta v + x`` (snnTorch's ``Leaky(beta)``):
-        ``tau_mem = dt / (1 - beta)``, ``r = tau_mem / dt``."""
-        tau = tau_from_decay(beta, dt)
-        return cls(tau_mem=tau, r=tau / dt, dt=dt, **kwargs)
+    def from_decay(cls, beta: float | Tensor, *, dt: float = 1e-3, **kwargs: Any) -> LIF:
+        """Discrete-time LIF: ``v' = beta v + x``, then spike and reset, computed exactly so.
+
+        Stores the decay ``beta`` and the gain 1 themselves (``integrator="decay"``,
+        :class:`LIFDecayParams`; ``learn=("beta",)`` trains the decay), so the membrane is
+        ``beta * v + x`` bit for bit in any dtype; ``params()`` reports the equivalent
+        ``tau_mem = dt / (1 - beta)``, ``r = tau_mem / dt`` (e.g. for NIR export).
+
+        snnTorch: ``snntorch.Leaky(beta, threshold=v_th, reset_mechanism=m, reset_delay=False)``
+        gives the same spikes and membranes, bit for bit, as ``LIF.from_decay(beta, v_th=v_th,
+        reset=m)`` for ``m`` in ``"zero"`` and ``"none"``; for ``"subtract"`` as long as no
+        membrane exceeds ``2 v_th`` (snnTorch subtracts a threshold for a membrane still above it
+        after its reset *before* the next spike test; ours resets once per spike, after the test).
+        ``Synaptic`` corresponds to :meth:`CubaLIF.from_decay` in the same way (tests/neurons).
+        """
+        return cls(integrator="decay", beta=checked_decay(beta), gain=1.0, dt=dt, **kwargs)
 
     @property
     def decay(self) -> Tensor:
-        """Per-step membrane decay ``1 - dt / tau_mem``."""
-        return 1 - self.dt / torch.as_tensor(self.params().tau_mem)
+        """Per-step membrane decay: ``1 - dt / tau_mem`` (Euler), ``exp(-dt / tau_mem)``, or ``beta``."""
+        return torch.as_tensor(membrane_coefficients(self.stored_params(), self.dt, self.integrator)[0])
 
 
 def _rest(x: Tensor, v_leak: Tensor) -> Tensor:
