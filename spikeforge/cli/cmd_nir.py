@@ -32,7 +32,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("import", help="load a NIR graph file and print a summary of the graph and model",
                        description="Read a .nir file, import it as a spikeforge model and summarise it.")
     p.add_argument("path", help=".nir file")
-    p.add_argument("--dt", type=float, default=1e-4, help="integration step [s] (default 1e-4)")
+    p.add_argument("--dt", type=float, default=None,
+                   help="integration step [s] (default: the dt the file was written for, else 1e-4)")
+    p.add_argument("--strict-dt", action="store_true",
+                   help="fail if --dt differs from the dt recorded in the file (default: warn)")
     p.add_argument("--reset", default=None, choices=["value", "zero", "subtract", "none"],
                    help="force this reset mode (default: node metadata, else NIR's reset to v_reset)")
     p.set_defaults(func=import_command)
@@ -107,13 +110,16 @@ def summarize_graph(graph: nir.NIRGraph, indent: str = "") -> list[str]:
 
 
 def import_command(args: argparse.Namespace) -> int:
-    """``spikeforge import FILE.nir [--dt] [--reset]``: print the graph and the imported model."""
+    """``spikeforge import FILE.nir [--dt] [--strict-dt] [--reset]``: print the graph and the imported model."""
     from ..interop.nir import from_nir, read_nir
+    from ..interop.nir.from_nir import DEFAULT_DT, recorded_dt
 
     graph = read_nir(args.path)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        model = from_nir(graph, dt=args.dt, reset=args.reset)
+        model = from_nir(graph, dt=args.dt, reset=args.reset, strict_dt=args.strict_dt)
+    file_dt = recorded_dt(graph)
+    dt = args.dt if args.dt is not None else (file_dt if file_dt is not None else DEFAULT_DT)
     typed = nir.NIRGraph(nodes=graph.nodes, edges=graph.edges, metadata=graph.metadata, type_check=False)
     typed.infer_types()
     meta = graph.metadata if isinstance(graph.metadata, dict) else {}
@@ -123,7 +129,7 @@ def import_command(args: argparse.Namespace) -> int:
         print("  " + line)
     rec = _recurrent(model)
     n_params = sum(p.numel() for p in model.parameters()) + sum(b.numel() for b in model.buffers())
-    print(f"spikeforge model: ModuleGraph with {len(model.node_names)} modules, dt={args.dt:g} s, "
+    print(f"spikeforge model: ModuleGraph with {len(model.node_names)} modules, dt={dt:g} s, "
           f"{n_params} parameter values" + (f", recurrent edges {rec}" if rec else ""))
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)

@@ -57,3 +57,19 @@ def test_import_of_corrupt_file_fails_cleanly(tmp_path: Path, capsys: pytest.Cap
     assert main(["import", str(bad)]) == 2
     assert "not a readable NIR file" in capsys.readouterr().err
     assert main(["export", str(tmp_path / "missing.ckpt"), "-o", str(tmp_path / "x.nir")]) == 2
+
+
+def test_import_uses_the_recorded_dt_or_refuses_another(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from spikeforge.cli.__main__ import main
+
+    ckpt = _checkpoint(tmp_path, reset="value")
+    out = tmp_path / "model.nir"
+    assert main(["export", str(ckpt), "-o", str(out), "--dt", "1e-3"]) == 0
+    capsys.readouterr()
+    assert main(["import", str(out)]) == 0  # no --dt: the file's 1e-3 s, nothing to warn about
+    text = capsys.readouterr()
+    assert "written for dt=0.001 s" in text.out and "modules, dt=0.001 s" in text.out and "warning" not in text.err
+    assert main(["import", str(out), "--dt", "5e-4"]) == 0
+    assert "warning: the graph was written for dt=0.001 s but is imported with dt=0.0005 s" in capsys.readouterr().err
+    assert main(["import", str(out), "--dt", "5e-4", "--strict-dt"]) == 2
+    assert "written for dt=0.001 s" in capsys.readouterr().err
