@@ -128,3 +128,30 @@ def test_training_with_byte_input_matches_dense(gen):
         torch.testing.assert_close(a, b)
     dense = EventLinear(100, 64, mode="dense")
     assert dense(x.to(torch.uint8)).dtype == torch.float32
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("n_out", [64, 133])  # the 8-vector register tile (64 floats / 2 x 32 doubles), plus tails
+def test_grad_weight_graded_inputs_on_wide_tiles(n_out, dtype, gen):
+    """Graded (non-binary) inputs take the ``x * grad_y`` branch of the wide SIMD tile."""
+    x = torch.randn(2, 40, 90, generator=gen, dtype=dtype)
+    x = x * (torch.rand(x.shape, generator=gen) < 0.3)  # sparse, graded, some exactly 1
+    x[0, :5, :3] = 1.0
+    gy = torch.randn(2, 40, n_out, generator=gen, dtype=dtype)
+    dense = gy.reshape(-1, n_out).t() @ x.reshape(-1, 90)  # [N, K]
+    torch.testing.assert_close(event_linear_grad_weight(x, gy), dense)
+
+
+def test_multithreaded_matches_dense(gen, many_threads):
+    """Forward batches and the weight gradient's per-thread accumulators on several threads: every
+    thread's rows (and partial sum) count. 320 rows: 4 threads of the gradient, 10 forward batches."""
+    x = (torch.rand(8, 40, 90, generator=gen) < 0.2).float()
+    x[0] *= torch.randn(40, 90, generator=gen)  # graded rows too
+    w = torch.randn(133, 90, generator=gen)
+    b = torch.randn(133, generator=gen)
+    torch.testing.assert_close(event_linear(x, w.t().contiguous(), b), F.linear(x, w, b))
+    gy = torch.randn(8, 40, 133, generator=gen)
+    torch.testing.assert_close(event_linear_grad_weight(x, gy), gy.reshape(-1, 133).t() @ x.reshape(-1, 90))
+    xb = x.bool() & (x == 1)
+    torch.testing.assert_close(event_linear_grad_weight(xb.to(torch.uint8), gy),
+                               gy.reshape(-1, 133).t() @ xb.reshape(-1, 90).float())

@@ -9,30 +9,25 @@ from __future__ import annotations
 import pytest
 import torch
 
+from _fused import NEURONS, READOUTS  # fused neurons from the registry
+
 from spikeforge.kernels import BackendUnavailableError, available_backends
-from spikeforge.neurons import ALIF, LI, LIF, PLIF, CubaLIF
+from spikeforge.kernels.cpu import threads_for
+from spikeforge.neurons import LIF
 from spikeforge.surrogate import SURROGATES, Custom
 
 pytestmark = pytest.mark.skipif("cpp" not in available_backends(), reason="no C++ compiler")
-
-NEURONS = {
-    "lif": (LIF, ("tau_mem", "r", "v_leak", "v_th", "v_reset")),
-    "cuba_lif": (CubaLIF, ("tau_syn", "tau_mem", "r", "v_leak", "v_th", "v_reset", "w_in")),
-    "alif": (ALIF, ("tau_mem", "tau_adapt", "adapt", "r", "v_leak", "v_th", "v_reset")),
-    "plif": (PLIF, ("tau_mem",)),
-}
 RESETS = ("subtract", "value", "zero", "none")
 SURROGATE_NAMES = [n for n in SURROGATES.names() if n != "custom"]
 TOL = {torch.float32: dict(rtol=2e-4, atol=2e-5), torch.float64: dict(rtol=1e-9, atol=1e-11)}
 
 
 def _make(name: str, backend: str, dtype: torch.dtype, size: int | tuple[int, ...] | None, **kw):
-    cls, learn = NEURONS[name]
-    extra = {"v_reset": -0.2} if name != "plif" else {}
-    if name == "alif":
-        extra["tau_adapt"] = 30e-3
+    cls = NEURONS[name]
+    fields = cls.params_cls._fields  # every parameter learnable: each coefficient's gradient is checked
+    extra = {k: v for k, v in {"tau_mem": 5e-3, "v_reset": -0.2, "tau_adapt": 30e-3}.items() if k in fields}
     torch.manual_seed(7)  # same parameters for both backends
-    m = cls(backend=backend, learn=learn, size=size, dtype=dtype, tau_mem=5e-3, **extra, **kw)
+    m = cls(backend=backend, learn=fields, size=size, dtype=dtype, **extra, **kw)
     if size is not None:  # heterogeneous per-neuron parameters
         with torch.no_grad():
             for p in m.parameters():
@@ -119,15 +114,17 @@ def test_parity_large_blocks(gen):
     _compare(ref, got, torch.float32)
 
 
-def test_li_readout_parity(gen):
+@pytest.mark.parametrize("name", list(READOUTS))
+def test_li_readout_parity(name, gen):
     xs = _inputs((15, 3, 5), torch.float32, gen)
+    cls = READOUTS[name]
     outs = []
     for backend in ("torch", "cpp"):
-        m = LI(backend=backend, learn=("tau_mem", "r", "v_leak"), size=5)
+        m = cls(backend=backend, learn=cls.params_cls._fields, size=5)
         x = xs.clone().requires_grad_()
         v, _ = m.run(x)
         (v * v).sum().backward()
-        outs.append((v, x.grad, m.tau_mem.grad, m.r.grad, m.v_leak.grad))
+        outs.append((v, x.grad, *(p.grad for _, p in sorted(m.named_parameters()))))
     assert torch.equal(outs[0][0], outs[1][0])
     for a, b in zip(outs[0][1:], outs[1][1:]):
         torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-6)
@@ -183,3 +180,58 @@ def test_parity_channels_last(name, gen):
     _compare(ref, got, torch.float32)
     zs, _ = _make(name, "cpp", torch.float32, (3, 5, 5)).run(cl)
     assert zs.stride() == cl.stride(), "output should keep the input's layout"
+
+
+def test_registry_list_is_complete():
+    """The derived lists hold the models the kernels were written for (catches a broken derivation)."""
+    assert {"lif", "plif", "cuba_lif", "alif"} <= set(NEURONS) and "li" in READOUTS
+    assert "izhikevich" not in NEURONS  # no spec: runs the reference
+
+
+# Parameters whose kernel coefficients are exact in binary with dt = 2**-10 (dt / tau is a power of
+# two, sigmoid(logit(1/2)) = 1/2 for PLIF), so membranes on a binary input grid land exactly on
+# the threshold. A new fused neuron with other parameters must add its exact values here.
+TIE_DT = 2.0 ** -10
+TIE_PARAMS = {"tau_mem": 2 * TIE_DT, "tau_syn": 2 * TIE_DT, "tau_adapt": 4 * TIE_DT, "adapt": 0.5, "r": 1.0,
+              "w_in": 1.0, "v_leak": 0.0, "v_th": 1.0, "v_reset": 0.0}
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("reset", RESETS)
+@pytest.mark.parametrize("name", list(NEURONS))
+def test_parity_exact_threshold_ties(name, reset, dtype, gen):
+    """``v == v_th`` does not spike (strict ``H(v - v_th)``) on either backend."""
+    cls = NEURONS[name]
+    params = {k: v for k, v in TIE_PARAMS.items() if k in cls.params_cls._fields}
+    xs = (torch.randint(0, 5, (40, 3, 16), generator=gen) * 0.5).to(dtype)  # {0, 0.5, ..., 2}
+
+    def make(backend: str, **override):
+        return cls(backend=backend, dt=TIE_DT, reset=reset, dtype=dtype, learn=cls.params_cls._fields,
+                   **{**params, **override})
+
+    # ties happen: a threshold one ulp lower (spike iff v >= v_th) changes the reference's spikes
+    below = torch.nextafter(torch.tensor(1.0, dtype=dtype), torch.tensor(0.0, dtype=dtype)).item()
+    z_ref = make("torch").run(xs)[0]
+    assert not torch.equal(z_ref, make("torch", v_th=below).run(xs)[0]), "no exact threshold tie in the input"
+    _compare(_run(make("torch"), xs), _run(make("cpp"), xs), dtype)
+
+
+@pytest.mark.parametrize("name", list(NEURONS) + list(READOUTS))
+def test_parity_multithreaded(name, gen, many_threads):
+    """Several blocks of neurons on several threads (forward and backward), per-neuron parameters."""
+    xs = _inputs((20, 4, 700), torch.float32, gen)  # M = 2800 neurons: 6 blocks of 512
+    assert threads_for(xs.numel()) == many_threads
+    cls = NEURONS.get(name) or READOUTS[name]
+    if name in READOUTS:
+        def make(backend):
+            torch.manual_seed(7)
+            m = cls(backend=backend, learn=cls.params_cls._fields, size=700)
+            with torch.no_grad():
+                for p in m.parameters():
+                    p.add_(0.05 * torch.rand_like(p))
+            return m
+        ref, got = _run(make("torch"), xs, v0_grad=True), _run(make("cpp"), xs, v0_grad=True)
+    else:
+        ref = _run(_make(name, "torch", torch.float32, 700), xs, v0_grad=True)
+        got = _run(_make(name, "cpp", torch.float32, 700), xs, v0_grad=True)
+    _compare(ref, got, torch.float32)
