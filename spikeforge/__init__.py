@@ -40,15 +40,18 @@ from .neurons import NEURONS as NEURONS
 from .neurons import PLIF as PLIF
 from .neurons import CubaLIF as CubaLIF
 from .neurons import Izhikevich as Izhikevich
+from .numerics import NonFiniteError as NonFiniteError
+from .numerics import allow_nonfinite as allow_nonfinite
+from .numerics import set_check_finite as set_check_finite
 from .surrogate import SURROGATES as SURROGATES
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ALIF", "DECODERS", "ENCODERS", "IF", "LI", "LIF", "MODELS", "NEURONS", "PLIF", "SURROGATES",
-    "CubaLIF", "Izhikevich", "Registry", "TimeDistributed", "TrainConfig", "__version__",
-    "create_model", "data", "encoders", "evaluate", "fit", "layers", "learning", "load_model",
-    "models", "monitors", "neurons", "surrogate",
+    "CubaLIF", "Izhikevich", "NonFiniteError", "Registry", "TimeDistributed", "TrainConfig", "__version__",
+    "allow_nonfinite", "create_model", "data", "encoders", "evaluate", "fit", "layers", "learning",
+    "load_model", "models", "monitors", "neurons", "set_check_finite", "surrogate",
 ]
 
 

@@ -7,6 +7,7 @@ import math
 import torch
 from torch import Tensor, nn
 
+from ..numerics import check_finite
 from ._base import ENCODERS, check_steps
 
 __all__ = ["delta_encode", "DeltaEncoder"]
@@ -45,8 +46,11 @@ def delta_encode(xs: Tensor, *, threshold: float = 0.1) -> Tensor:
             f"delta_encode: expected a time-major signal [T, B, C, *S] (at least 3 dims), "
             f"got shape {tuple(xs.shape)}"
         )
+    if xs.shape[0] == 0:
+        raise ValueError(f"delta_encode: got an empty signal (T = 0 time steps, shape {tuple(xs.shape)}); need T >= 1")
     if not xs.is_floating_point():
         raise TypeError(f"delta_encode: expected a floating-point signal, got dtype {xs.dtype}")
+    check_finite(xs, "delta_encode")
     threshold = float(threshold)
     if not (threshold > 0 and math.isfinite(threshold)):
         raise ValueError(f"delta_encode: threshold must be > 0, got {threshold!r}")

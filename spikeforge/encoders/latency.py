@@ -7,7 +7,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from ._base import ENCODERS, check_static, check_steps, check_unit_interval
+from ._base import ENCODERS, check_finite_param, check_static, check_steps, check_unit_interval
 
 __all__ = [
     "latency_encode", "log_latency_encode", "spikes_at", "LatencyEncoder", "LogLatencyEncoder",
@@ -58,6 +58,7 @@ def latency_encode(
     steps = check_steps(steps)
     check_unit_interval(check_static(x, "latency_encode"), "latency_encode")
     tau = _check_tau(tau, default=float(steps - 1), who="latency_encode")
+    threshold = check_finite_param(threshold, "threshold", "latency_encode")
     times = tau * (1 - x.detach())  # [B, *F]
     times = torch.where(x.detach() < threshold, torch.full_like(times, math.inf), times)
     return spikes_at(times, steps)
@@ -92,6 +93,7 @@ def log_latency_encode(
     steps = check_steps(steps)
     check_unit_interval(check_static(x, "log_latency_encode"), "log_latency_encode")
     tau = _check_tau(tau, default=(steps - 1) / math.log(100.0), who="log_latency_encode")
+    threshold = check_finite_param(threshold, "threshold", "log_latency_encode")
     xd = x.detach()
     times = tau * -torch.log(xd)  # [B, *F]; x = 0 -> inf -> no spike
     times = torch.where(xd < threshold, torch.full_like(times, math.inf), times)
@@ -123,7 +125,7 @@ class LatencyEncoder(nn.Module):
         super().__init__()
         self.steps = check_steps(steps)
         self.tau = None if tau is None else _check_tau(tau, default=0.0, who="LatencyEncoder")
-        self.threshold = float(threshold)
+        self.threshold = check_finite_param(threshold, "threshold", "LatencyEncoder")
 
     def forward(self, x: Tensor) -> Tensor:
         return latency_encode(x, self.steps, tau=self.tau, threshold=self.threshold)
@@ -148,7 +150,7 @@ class LogLatencyEncoder(nn.Module):
         super().__init__()
         self.steps = check_steps(steps)
         self.tau = None if tau is None else _check_tau(tau, default=0.0, who="LogLatencyEncoder")
-        self.threshold = float(threshold)
+        self.threshold = check_finite_param(threshold, "threshold", "LogLatencyEncoder")
 
     def forward(self, x: Tensor) -> Tensor:
         return log_latency_encode(x, self.steps, tau=self.tau, threshold=self.threshold)

@@ -7,7 +7,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from ._base import ENCODERS, check_static, check_steps
+from ._base import ENCODERS, check_finite_param, check_static, check_steps
 from .latency import latency_encode
 
 __all__ = ["gaussian_receptive_fields", "population_encode", "PopulationEncoder"]
@@ -71,6 +71,7 @@ def population_encode(
         [0.0, 1.0, 0.0]
     """
     steps = check_steps(steps)
+    check_static(x, "population_encode")
     r = gaussian_receptive_fields(x, n_pop, x_min=x_min, x_max=x_max, sigma=sigma)  # [B, *F, n_pop]
     return latency_encode(r, steps, threshold=threshold)  # [T, B, *F, n_pop]
 
@@ -120,7 +121,7 @@ class PopulationEncoder(nn.Module):
         _fields(n_pop, x_min, x_max, sigma, torch.empty(0))  # validate now, not at first call
         self.n_pop, self.x_min, self.x_max = n_pop, float(x_min), float(x_max)
         self.sigma = None if sigma is None else float(sigma)
-        self.threshold = float(threshold)
+        self.threshold = check_finite_param(threshold, "threshold", "PopulationEncoder")
 
     def forward(self, x: Tensor) -> Tensor:
         return population_encode(x, self.steps, self.n_pop, x_min=self.x_min, x_max=self.x_max,

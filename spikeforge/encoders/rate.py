@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from ..numerics import check_finite_enabled
 from ._base import ENCODERS, check_static, check_steps, check_unit_interval
 
 __all__ = ["bernoulli_encode", "poisson_encode", "BernoulliEncoder", "PoissonEncoder"]
@@ -60,6 +61,8 @@ def poisson_encode(x: Tensor, steps: int, *, generator: torch.Generator | None =
     steps = check_steps(steps)
     check_unit_interval(check_static(x, "poisson_encode"), "poisson_encode")
     rate = (x.detach() * steps).to(torch.float64 if x.dtype == torch.float64 else torch.float32)
+    if not check_finite_enabled():  # NaN let through on purpose: no spikes there, like Bernoulli's u < NaN
+        rate = rate.nan_to_num(nan=0.0)
     counts = torch.poisson(rate, generator=generator).clamp_(max=steps)  # [B, *F]
     u = torch.rand((steps, *x.shape), generator=generator, dtype=rate.dtype, device=x.device)  # [T, B, *F]
     rank = u.argsort(dim=0).argsort(dim=0)  # [T, B, *F]: a uniform random permutation of 0..T-1

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from ..neurons._base import check_sequence, check_step_input
+from ..numerics import check_finite
 
 __all__ = ["Delay", "DelayState", "delay_shift", "delay_steps_from_seconds"]
 
@@ -110,6 +111,8 @@ class Delay(nn.Module):
         return int(self.delays.max().item()) if self.delays.numel() else 0
 
     def forward(self, xs: Tensor) -> Tensor:
+        check_sequence(xs, "Delay")
+        check_finite(xs, "Delay")
         return delay_shift(xs, self.delays)
 
     def init_state(self, x: Tensor) -> DelayState:
@@ -118,9 +121,12 @@ class Delay(nn.Module):
 
     def step(self, x: Tensor, state: DelayState | None = None) -> tuple[Tensor, DelayState]:
         """Advance one step: push ``x [B, *]``, return the delayed ``[B, *]`` and the new line."""
-        check_step_input(x)
+        check_step_input(x, "Delay")
+        check_finite(x, "Delay", time_major=False)
         if state is None:
             state = self.init_state(x)
+        else:
+            self._check_state(state, x)
         line = torch.cat([state.buffer, x.unsqueeze(0)])  # [D + 1, B, *], newest last
         D = line.shape[0] - 1
         index = (D - self.delays.to(x.device).expand(x.shape[1:])).expand(x.shape).unsqueeze(0)  # [1, B, *]
@@ -129,12 +135,23 @@ class Delay(nn.Module):
 
     def run(self, xs: Tensor, state: DelayState | None = None) -> tuple[Tensor, DelayState]:
         """Run over ``xs [T, B, *]`` continuing from ``state``; returns ``(ys, final state)``."""
-        check_sequence(xs)
+        check_sequence(xs, "Delay")
         if state is None:
             return self.forward(xs), DelayState(buffer=_last(xs, self.max_delay))
+        check_finite(xs, "Delay")
+        self._check_state(state, xs[0])
         full = torch.cat([state.buffer, xs])  # [D + T, B, *]
         ys = delay_shift(full, self.delays)[state.buffer.shape[0]:]  # [T, B, *]
         return ys, DelayState(buffer=_last(full, self.max_delay))
+
+    def _check_state(self, state: DelayState, x: Tensor) -> None:
+        """``state`` must be a :class:`DelayState` holding ``max_delay`` steps of inputs like ``x [B, *]``."""
+        if not isinstance(state, DelayState):
+            raise TypeError(f"Delay: state must be a DelayState(buffer), got {type(state).__name__}")
+        want = (self.max_delay, *x.shape)
+        if not isinstance(state.buffer, Tensor) or state.buffer.shape != want:
+            got = tuple(state.buffer.shape) if isinstance(state.buffer, Tensor) else type(state.buffer).__name__
+            raise ValueError(f"Delay: state.buffer must have shape {want} ([max_delay, B, *]), got {got}")
 
     def extra_repr(self) -> str:
         d = self.delays

@@ -6,6 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from ..neurons._base import check_sequence
+from ..numerics import check_finite
 
 __all__ = ["sequence_dropout", "SequenceDropout"]
 
@@ -67,6 +68,8 @@ class SequenceDropout(nn.Module):
         self.p = _check_p(p)
 
     def forward(self, xs: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        check_sequence(xs, "SequenceDropout")
+        check_finite(xs, "SequenceDropout")
         return sequence_dropout(xs, self.p, training=self.training, generator=generator)
 
     def extra_repr(self) -> str:

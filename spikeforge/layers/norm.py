@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..neurons._base import check_sequence
+from ..numerics import check_finite
 
 __all__ = ["td_batch_norm", "TDBatchNorm", "BNTT"]
 
@@ -187,6 +188,7 @@ class BNTT(_SeqBatchNorm):
 
 
 def _check_channels(xs: Tensor, c: int, who: str) -> None:
-    check_sequence(xs)
+    check_sequence(xs, who)
     if xs.dim() < 3 or xs.shape[2] != c:
         raise ValueError(f"{who}: expected input [T, B, C={c}, *S], got shape {tuple(xs.shape)}")
+    check_finite(xs, who)

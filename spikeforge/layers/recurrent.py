@@ -8,6 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from ..neurons._base import NEURONS, Neuron, check_sequence, check_step_input
+from ..numerics import check_finite
 
 __all__ = ["RecurrentState", "RecurrentSpiking"]
 
@@ -86,12 +87,25 @@ class RecurrentSpiking(nn.Module):
             raise ValueError(f"RecurrentSpiking: expected {self.in_features} input features on the last dim, "
                              f"got shape {tuple(x.shape)}")
 
+    def _check_state(self, state: RecurrentState, x: Tensor) -> None:
+        """``state`` must be a :class:`RecurrentState` for single-step inputs ``x [B, in]``."""
+        if not isinstance(state, RecurrentState):
+            raise TypeError(f"RecurrentSpiking: state must be a RecurrentState(neuron, z), got {type(state).__name__}")
+        out = (*x.shape[:-1], self.out_features)
+        if not isinstance(state.z, Tensor) or state.z.shape != out:
+            raise ValueError(f"RecurrentSpiking: state.z must have shape {out} ([B, out_features]), got "
+                             f"{tuple(state.z.shape) if isinstance(state.z, Tensor) else type(state.z).__name__}")
+        self.neuron.check_state(state.neuron, state.z)
+
     def step(self, x: Tensor, state: RecurrentState | None = None) -> tuple[Tensor, RecurrentState]:
         """Advance one step. ``x [B, in]`` -> ``(z [B, out], state)``."""
-        check_step_input(x)
+        check_step_input(x, "RecurrentSpiking")
         self._check(x)
+        check_finite(x, "RecurrentSpiking", time_major=False)
         if state is None:
             state = self.init_state(x)
+        else:
+            self._check_state(state, x)
         return self._advance(self.input(x), state)
 
     def _advance(self, i_in: Tensor, state: RecurrentState) -> tuple[Tensor, RecurrentState]:
@@ -101,10 +115,13 @@ class RecurrentSpiking(nn.Module):
 
     def run(self, xs: Tensor, state: RecurrentState | None = None) -> tuple[Tensor, RecurrentState]:
         """Run over ``xs [T, B, in]`` from ``state`` (rest if ``None``); returns ``(zs [T, B, out], state)``."""
-        check_sequence(xs)
+        check_sequence(xs, "RecurrentSpiking")
         self._check(xs)
+        check_finite(xs, "RecurrentSpiking")
         if state is None:
             state = self.init_state(xs[0])
+        else:
+            self._check_state(state, xs[0])
         i_in = self.input(xs)  # [T, B, in] -> [T, B, out], all steps at once
         zs = []
         for i in i_in:  # i: [B, out]

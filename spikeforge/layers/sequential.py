@@ -7,6 +7,7 @@ from typing import Any, cast
 from torch import Tensor, nn
 
 from ..neurons._base import check_sequence
+from ..numerics import check_finite
 
 __all__ = ["SpikingSequential", "is_stateful"]
 
@@ -40,7 +41,8 @@ class SpikingSequential(nn.Sequential):
 
     def run(self, xs: Tensor, states: tuple[Any, ...] | None = None) -> tuple[Tensor, tuple[Any, ...]]:
         """Run ``xs [T, B, *]`` from ``states`` (all at rest if ``None``); returns ``(ys, states)``."""
-        check_sequence(xs)
+        check_sequence(xs, "SpikingSequential")
+        check_finite(xs, "SpikingSequential")
         layers = list(self)
         if states is None:
             states = (None,) * len(layers)
@@ -64,7 +66,8 @@ class SpikingSequential(nn.Sequential):
 
     def forward(self, xs: Tensor) -> Tensor:
         """Run ``xs [T, B, *]`` through every layer from rest (each layer's ``forward``)."""
-        check_sequence(xs)
+        check_sequence(xs, "SpikingSequential")
+        check_finite(xs, "SpikingSequential")
         for layer in self:
             xs = layer(xs)
         return xs

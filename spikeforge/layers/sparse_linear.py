@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from ..kernels import BackendUnavailableError
 from ..kernels._build import load_library
 from ..kernels.cpu import _empty, threads_for
+from ..numerics import check_finite
 
 __all__ = ["EventLinear", "event_linear", "event_linear_grad_weight", "input_rate", "DEFAULT_CROSSOVER",
            "MIN_EVENT_OUT"]
@@ -179,7 +180,26 @@ class EventLinear(nn.Linear):
             return False
         return input_rate(x) <= self.crossover
 
+    def check_input(self, x: Tensor) -> None:
+        """Raise naming the problem unless ``x`` is a ``[*, in_features]`` float tensor of the
+        weight's dtype or 0/1 spikes stored as uint8/bool, and (unless disabled) finite."""
+        if not isinstance(x, Tensor):
+            raise TypeError(f"EventLinear: expected a torch.Tensor [*, {self.in_features}], got {type(x).__name__}")
+        if x.dim() < 1 or x.shape[-1] != self.in_features:
+            raise ValueError(f"EventLinear: expected {self.in_features} input features on the last dim, "
+                             f"got input of shape {tuple(x.shape)}")
+        if x.dtype in _BYTES:
+            return
+        if not x.is_floating_point():
+            raise TypeError(f"EventLinear: expected a floating-point input (or uint8/bool spikes), got dtype "
+                            f"{x.dtype}; cast with x.to({self.weight.dtype})")
+        if x.dtype != self.weight.dtype:
+            raise TypeError(f"EventLinear: input dtype {x.dtype} does not match the weight dtype {self.weight.dtype}; "
+                            f"cast the input with x.to({self.weight.dtype}) or the layer with .to({x.dtype})")
+        check_finite(x, "EventLinear", time_major=x.dim() >= 3)
+
     def forward(self, x: Tensor) -> Tensor:
+        self.check_input(x)
         if self.uses_event_path(x):
             if torch.is_grad_enabled() and (x.requires_grad or self.weight.requires_grad
                                             or (self.bias is not None and self.bias.requires_grad)):

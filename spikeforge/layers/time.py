@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import torch
 from torch import Tensor, nn
 
 from ..kernels import BackendUnavailableError
 from ..kernels.pool import avg_pool2d_cpp, pool_plan
 from ..neurons._base import check_sequence
+from ..numerics import check_finite
 
 __all__ = ["TimeDistributed"]
 
@@ -63,7 +66,10 @@ class TimeDistributed(nn.Module):
         self.backend = backend
 
     def forward(self, xs: Tensor) -> Tensor:
-        check_sequence(xs)
+        who = f"TimeDistributed({type(self.module).__name__})"
+        check_sequence(xs, who)
+        _check_layout(self.module, xs, who)
+        check_finite(xs, who)
         T, B = xs.shape[:2]
         x = xs.flatten(0, 1)  # [T, B, *in] -> [T*B, *in]
         if self.memory_format is not None:
@@ -88,3 +94,42 @@ class TimeDistributed(nn.Module):
     def extra_repr(self) -> str:
         parts = [] if self.memory_format is None else [f"memory_format={self.memory_format}"]
         return ", ".join(parts + ([] if self.backend == "auto" else [f"backend={self.backend!r}"]))
+
+
+_SPATIAL = {1: "L", 2: "H, W", 3: "D, H, W"}
+_POOLS = (nn.modules.pooling._MaxPoolNd, nn.modules.pooling._AvgPoolNd, nn.modules.pooling._AdaptiveAvgPoolNd,
+          nn.modules.pooling._AdaptiveMaxPoolNd, nn.modules.pooling._LPPoolNd)
+
+
+def _layout(module: nn.Module) -> tuple[int, int | None] | None:
+    """``(n, C)``: ``module`` takes batches ``[N, C, *S]`` with ``n`` spatial dims and ``C`` channels
+    (``None`` if any number); ``None`` for modules without a fixed layout."""
+    n: int | None = None
+    channels: int | None = None
+    if isinstance(module, nn.modules.conv._ConvNd):
+        n, channels = len(module.kernel_size), module.in_channels
+    elif isinstance(module, (*_POOLS, nn.modules.batchnorm._BatchNorm, nn.modules.instancenorm._InstanceNorm)):
+        m = re.search(r"(\d)d$", type(module).__name__)
+        n = int(m.group(1)) if m else None
+        channels = getattr(module, "num_features", None)
+    if n is None:
+        return None
+    if isinstance(module, nn.modules.lazy.LazyModuleMixin) and module.has_uninitialized_params():
+        channels = None  # lazy modules learn C from the first input
+    return n, channels
+
+
+def _check_layout(module: nn.Module, xs: Tensor, who: str) -> None:
+    """Raise ``ValueError`` if ``xs [T, B, ...]`` cannot be ``[T, B, C, *S]`` for ``module`` (a wrong
+    rank would otherwise be read as an unbatched input, or fail deep inside torch)."""
+    layout = _layout(module)
+    if layout is None:
+        return
+    n, channels = layout
+    ranks = (2, 3) if isinstance(module, nn.BatchNorm1d) else (n + 2,)  # BatchNorm1d: [N, C] or [N, C, L]
+    want = "[T, B, C]' or '[T, B, C, L]" if len(ranks) == 2 else f"[T, B, C, {_SPATIAL[n]}]"
+    if xs.dim() - 1 not in ranks:
+        raise ValueError(f"{who}: expected input '{want}' ({' or '.join(str(r + 1) for r in ranks)} dims), "
+                         f"got shape {tuple(xs.shape)}")
+    if channels is not None and xs.shape[2] != channels:
+        raise ValueError(f"{who}: expected C = {channels} channels on dim 2 of '{want}', got shape {tuple(xs.shape)}")

@@ -16,6 +16,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from ..numerics import NonFiniteError, check_finite
 from .snapshot import load_checkpoint, save_checkpoint, set_rng_state
 
 __all__ = ["seed_everything", "fit", "evaluate", "FitResult"]
@@ -44,6 +45,17 @@ def _unpack(batch: Any) -> tuple[Tensor, Tensor]:
     if not isinstance(batch, (tuple, list)) or len(batch) < 2:
         raise ValueError("a batch must be (inputs, targets) or (inputs, targets, lengths)")
     return batch[0], batch[1]
+
+
+def _nan_guard(out: Any, loss: Tensor, epoch: int, seen: int) -> None:
+    """Stop training on a non-finite model output (unless allowed, see :mod:`spikeforge.numerics`)
+    or loss (always: a NaN loss would turn every weight into NaN at the next step)."""
+    where = f"fit, epoch {epoch + 1}, batch after {seen} samples"
+    if isinstance(out, Tensor):
+        check_finite(out, where, "model output [T, B, ...]")
+    if not bool(torch.isfinite(loss.detach()).all()):
+        raise NonFiniteError(f"{where}: non-finite loss {loss.detach().flatten()[:4].tolist()}; check loss_fn, "
+                             "regularizer and targets (and the model output), or lower the learning rate")
 
 
 def evaluate(
@@ -147,8 +159,7 @@ def fit(
             loss = loss_fn(out, y)
             if regularizer is not None:
                 loss = loss + regularizer(model, out)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"loss became {float(loss)} at epoch {epoch + 1}; lower the learning rate")
+            _nan_guard(out, loss, epoch, n)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if grad_clip is not None:

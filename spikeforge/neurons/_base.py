@@ -15,39 +15,61 @@ import torch
 from torch import Tensor, nn
 
 from ..kernels import run_fused
+from ..numerics import check_finite, check_finite_enabled, first_nonfinite, raise_nonfinite
 from ..surrogate import Surrogate, get_surrogate
 from ..types import ResetFn
 from ._dynamics import check_discretisation, decay_to_physical, project_learnable_
 from ._reset import get_reset
 
-__all__ = ["NEURONS", "Neuron", "check_sequence", "check_step_input", "tau_from_decay"]
+__all__ = ["NEURONS", "Neuron", "check_sequence", "check_size", "check_step_input", "tau_from_decay"]
 
 P = TypeVar("P", bound=NamedTuple)
 S = TypeVar("S", bound=NamedTuple)
 
 
-def check_sequence(xs: Tensor) -> Tensor:
-    """Validate a time-major input ``[T, B, ...]`` and return it."""
+def check_sequence(xs: Tensor, who: str | None = None) -> Tensor:
+    """Validate a time-major input ``[T, B, ...]`` with at least one step and return it.
+
+    ``who`` (a module name) prefixes the error messages.
+    """
+    pre = f"{who}: " if who else ""
     if not isinstance(xs, Tensor):
-        raise TypeError(f"expected a torch.Tensor of shape [T, B, ...], got {type(xs).__name__}")
+        raise TypeError(f"{pre}expected a torch.Tensor of shape [T, B, ...], got {type(xs).__name__}")
     if xs.dim() < 2:
         raise ValueError(
-            f"expected time-major input of shape [T, B, ...] (at least 2 dims), got shape {tuple(xs.shape)}"
+            f"{pre}expected time-major input of shape [T, B, ...] (at least 2 dims), got shape {tuple(xs.shape)}"
         )
+    if xs.shape[0] == 0:
+        raise ValueError(f"{pre}got an empty sequence (T = 0 time steps, shape {tuple(xs.shape)}); "
+                         "a time-major input [T, B, ...] needs T >= 1")
     if not xs.is_floating_point():
-        raise TypeError(f"expected a floating-point input, got dtype {xs.dtype}; cast with xs.float()")
+        raise TypeError(f"{pre}expected a floating-point input, got dtype {xs.dtype}; cast with xs.float()")
     return xs
 
 
-def check_step_input(x: Tensor) -> Tensor:
-    """Validate a single-step input ``[B, ...]`` and return it."""
+def check_step_input(x: Tensor, who: str | None = None) -> Tensor:
+    """Validate a single-step input ``[B, ...]`` and return it (``who`` prefixes the errors)."""
+    pre = f"{who}: " if who else ""
     if not isinstance(x, Tensor):
-        raise TypeError(f"expected a torch.Tensor of shape [B, ...], got {type(x).__name__}")
+        raise TypeError(f"{pre}expected a torch.Tensor of shape [B, ...], got {type(x).__name__}")
     if x.dim() < 1:
-        raise ValueError("expected a single-step input of shape [B, ...], got a 0-d tensor")
+        raise ValueError(f"{pre}expected a single-step input of shape [B, ...], got a 0-d tensor")
     if not x.is_floating_point():
-        raise TypeError(f"expected a floating-point input, got dtype {x.dtype}; cast with x.float()")
+        raise TypeError(f"{pre}expected a floating-point input, got dtype {x.dtype}; cast with x.float()")
     return x
+
+
+def check_size(size: Any, who: str) -> tuple[int, ...] | None:
+    """``size`` (``None``, an int or a sequence of ints, each >= 1) as a shape tuple."""
+    if size is None:
+        return None
+    dims = (size,) if isinstance(size, int) else size
+    if not isinstance(dims, (tuple, list, torch.Size)) or not all(
+            isinstance(d, int) and not isinstance(d, bool) for d in dims):
+        raise TypeError(f"{who}: size must be an int or a tuple of ints, got {size!r}")
+    if not all(d >= 1 for d in dims):
+        raise ValueError(f"{who}: size must be positive (every dim >= 1), got {size!r}")
+    return tuple(dims)
 
 
 def tau_from_decay(beta: float, dt: float) -> float:
@@ -138,7 +160,7 @@ class Neuron(nn.Module, Generic[P, S]):
         if bad:
             raise ValueError(f"cannot learn {bad}: {type(self).__name__} parameters are {list(fields)}")
         self.learn = learn
-        shape = (size,) if isinstance(size, int) else (tuple(size) if size is not None else None)
+        shape = check_size(size, type(self).__name__)
         factory = {"dtype": dtype or torch.get_default_dtype(), "device": device}
         for name in fields:
             value = params.get(name, stored_cls._field_defaults[name])
@@ -220,36 +242,106 @@ class Neuron(nn.Module, Generic[P, S]):
         raise NotImplementedError(f"{type(self).__name__} must define init_state(x)")
 
     def step(self, x: Tensor, state: S | None = None) -> tuple[Tensor, S]:
-        """Advance one time step. ``x``: ``[B, *]``; returns ``(z [B, *], state)``."""
-        check_step_input(x)
+        """Advance one time step. ``x``: ``[B, *]``; returns ``(z [B, *], state)``.
+
+        Raises :class:`~spikeforge.numerics.NonFiniteError` if ``x``, ``state`` or the new state
+        holds NaN/inf (unless disabled, see :mod:`spikeforge.numerics`).
+        """
+        who = type(self).__name__
+        check_step_input(x, who)
         p = self._params_for(x.unsqueeze(0))
         if state is None:
             state = self.init_state(x)
-        return type(self).step_fn(x, state, p, **self.step_kwargs())
+        else:
+            self.check_state(state, x)
+        checking = check_finite_enabled()
+        if checking:
+            check_finite(x, who, "input", time_major=False)
+            self._check_state_finite(state, p)
+        z, new = type(self).step_fn(x, state, p, **self.step_kwargs())
+        if checking:
+            self._check_state_finite(new, p, note=" after the step (input and state were finite)")
+        return z, new
 
     def run(self, xs: Tensor, state: S | None = None) -> tuple[Tensor, S]:
         """Run over a sequence. ``xs``: ``[T, B, *]``; returns ``(zs [T, B, *], final state)``.
 
-        Passing the returned state back in continues the same sequence exactly.
+        Passing the returned state back in continues the same sequence exactly. A NaN/inf in
+        ``xs`` or in the state raises :class:`~spikeforge.numerics.NonFiniteError` naming the
+        time step and index (unless disabled, see :mod:`spikeforge.numerics`).
         """
-        check_sequence(xs)
+        check_sequence(xs, type(self).__name__)
         p = self._params_for(xs)
         if state is None:
             state = self.init_state(xs[0])
-        # fused backend of the same step function (spikeforge.kernels); None: run the reference
-        # (backend "torch", SPIKEFORGE_BACKEND=torch, or no kernel for this call)
-        out = run_fused(self.backend, type(self).step_fn, xs, state, p, self.step_kwargs(), where=type(self).__name__)
-        if out is not None:  # the fused kernels detect non-finite values inside their own loop
-            return out
+        else:
+            self.check_state(state, xs[0])
+        if self.backend != "torch":  # fused backend of the same step function (spikeforge.kernels)
+            # the fused kernels detect non-finite values inside their own loop
+            out = run_fused(self.backend, type(self).step_fn, xs, state, p, self.step_kwargs())
+            if out is not None:
+                return out
         return self._run_torch(xs, state, p)
 
     def _run_torch(self, xs: Tensor, state: S, p: P) -> tuple[Tensor, S]:
         step_fn, kwargs = type(self).step_fn, self.step_kwargs()
-        zs = []
+        checking = check_finite_enabled()
+        if checking:
+            check_finite(xs, type(self).__name__, "input")
+            self._check_state_finite(state, p, "initial state")
+        state0, zs = state, []
         for x in xs:  # x: [B, *]
             z, state = step_fn(x, state, p, **kwargs)
             zs.append(z)
+        if checking and any(first_nonfinite(v) is not None for v in state):
+            self._locate_nonfinite(xs, state0, p)
         return torch.stack(zs), state  # [T, B, *]
+
+    # --- checks -------------------------------------------------------------------------------
+    def check_state(self, state: Any, x: Tensor) -> None:
+        """Raise ``ValueError``/``TypeError`` unless ``state`` is a state of this model for the
+        single-step input ``x [B, *]``: a ``state_cls`` whose fields are tensors shaped like ``x``."""
+        who, cls = type(self).__name__, self.state_cls
+        if not isinstance(state, tuple) or (hasattr(state, "_fields") and not isinstance(state, cls)):
+            raise TypeError(f"{who}: state must be a {cls.__name__}{cls._fields}, got {type(state).__name__}")
+        if len(state) != len(cls._fields):
+            raise ValueError(f"{who}: state must have the {len(cls._fields)} fields {cls._fields} of "
+                             f"{cls.__name__}, got {len(state)}")
+        for name, v in zip(cls._fields, state):
+            if not isinstance(v, Tensor):
+                raise TypeError(f"{who}: state field {name} must be a tensor, got {type(v).__name__}")
+            if v.shape != x.shape:
+                raise ValueError(f"{who}: state field {name} has shape {tuple(v.shape)}, but the input has "
+                                 f"{tuple(x.shape)} per step ([B, *]); pass the state returned for an input "
+                                 f"of this shape, or None to start from rest")
+            if v.device != x.device:
+                raise ValueError(f"{who}: state field {name} is on {v.device}, the input on {x.device}")
+
+    def _check_state_finite(self, state: Any, p: P, label: str = "state", note: str = "") -> None:
+        """Raise naming the field (or a non-finite parameter, the likelier cause) if ``state`` holds NaN/inf."""
+        for name, v in zip(self.state_cls._fields, state):
+            idx = first_nonfinite(v)
+            if idx is not None:
+                self._check_params_finite(p)
+                raise_nonfinite(type(self).__name__, f"{label} {name}{note}", idx, float(v.detach()[idx]),
+                                time_major=False)
+
+    def _check_params_finite(self, p: P) -> None:
+        for name, value in zip(p._fields, p):
+            check_finite(value, type(self).__name__, f"parameter {name}", time_major=False)
+
+    def _locate_nonfinite(self, xs: Tensor, state: Any, p: P) -> None:
+        """Re-run from ``state`` (inputs known finite) to report the first step whose state is not finite."""
+        self._check_params_finite(p)
+        step_fn, kwargs = type(self).step_fn, self.step_kwargs()
+        with torch.no_grad():
+            for t, x in enumerate(xs):  # x: [B, *]
+                _, state = step_fn(x, state, p, **kwargs)
+                for name, v in zip(self.state_cls._fields, state):
+                    idx = first_nonfinite(v)
+                    if idx is not None:
+                        raise_nonfinite(type(self).__name__, f"state {name} (inputs and earlier states were finite)",
+                                        (t, *idx), float(v[idx]))
 
     def forward(self, xs: Tensor) -> Tensor:
         """Run a whole sequence ``[T, B, *]`` from rest and return the outputs ``[T, B, *]``."""

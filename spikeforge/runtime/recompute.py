@@ -81,8 +81,14 @@ def checkpoint_through_time(module: nn.Module | Sequence[nn.Module], xs: Tensor,
         >>> ys = checkpoint_through_time(net, xs, chunk=50)   # [T, B, 20], exact BPTT gradients
         >>> ys.sum().backward()
     """
-    if chunk < 1:
-        raise ValueError(f"chunk must be >= 1 step, got {chunk}")
+    if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
+        raise ValueError(f"chunk must be an int >= 1 step, got {chunk!r}")
+    if not isinstance(xs, Tensor) or xs.dim() < 2:
+        got = f"shape {tuple(xs.shape)}" if isinstance(xs, Tensor) else type(xs).__name__
+        raise ValueError(f"checkpoint_through_time: expected a time-major input [T, B, ...], got {got}")
+    if xs.shape[0] == 0:
+        raise ValueError(f"checkpoint_through_time: got an empty sequence (T = 0 time steps, shape "
+                         f"{tuple(xs.shape)}); need T >= 1")
     layers = _layers(module)
     stateful = [is_stateful(m) for m in layers]
     init = list(states) if states is not None else [None] * sum(stateful)

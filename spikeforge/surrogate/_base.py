@@ -7,6 +7,9 @@ smooth function whose derivative that is, used for plots and as an ANN-mode acti
 
 from __future__ import annotations
 
+import dataclasses
+import math
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,6 +66,12 @@ class Surrogate:
         return SpikeFn.apply(x, self)
 
     def __post_init__(self) -> None:
-        for name, value in vars(self).items():
-            if isinstance(value, (int, float)) and not isinstance(value, bool) and value <= 0:
-                raise ValueError(f"{type(self).__name__}.{name} must be > 0, got {value!r}")
+        """Every numeric parameter (a width or a slope) must be a finite number > 0."""
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            numeric = isinstance(value, numbers.Real) and not isinstance(value, bool)
+            if not numeric and f.type in ("float", "int", float, int):
+                raise TypeError(f"{type(self).__name__}.{f.name} must be a number, got {type(value).__name__} "
+                                f"{value!r}")
+            if numeric and not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{type(self).__name__}.{f.name} must be finite and > 0, got {value!r}")
