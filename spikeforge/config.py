@@ -1,16 +1,20 @@
 """Run configuration: one frozen dataclass, loaded from YAML and ``--set key=value`` overrides.
 
-Unknown keys fail with the list of valid keys; values are converted from the field's annotation.
+Unknown keys fail with the list of valid keys; values are converted from the field's annotation;
+every value is validated when the config is built (ranges, finiteness and registry names), so a
+mistake fails before any data is loaded or any epoch is trained, with an error naming the key.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
+import types
 import typing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 __all__ = ["TrainConfig", "ConfigError", "load_config"]
 
@@ -27,6 +31,8 @@ class TrainConfig:
     data: str = "digits"  # any name in spikeforge.data.DATASETS
     encoder: str = "direct"  # any name in spikeforge.encoders.ENCODERS (static datasets only)
     steps: int = 16  # time steps T for static data
+    root: str | None = None  # folder with the dataset's files (file-based datasets, e.g. shd); None: ~/.cache
+    download: bool = False  # fetch missing files from the dataset's source URL (checksum-verified), if it has one
     # model
     model: str = "mlp"  # any name in spikeforge.models.MODELS
     hidden: tuple[int, ...] = (256,)  # hidden layer widths
@@ -48,25 +54,66 @@ class TrainConfig:
     rate_reg: float = 0.0  # weight of the firing-rate regularizer (band 0..0.5)
     seed: int = 0
     # output
-    out_dir: str = "runs/default"  # checkpoint, report and plots go here
+    out_dir: str = "runs/default"  # checkpoint, report, history.csv and plots go here
     progress: bool = True  # show progress bars
+    log: str = "csv"  # csv: history in report.json + history.csv | tensorboard: also TensorBoard events
+
+    # Keys that say where files are or how a run is watched, not what is trained: a checkpoint
+    # resumes under other values of these (a moved run directory, another data folder).
+    # ``epochs`` may grow too (the run is extended); see spikeforge.experiment.
+    LOCATION_KEYS: ClassVar[frozenset[str]] = frozenset({"root", "download", "out_dir", "progress", "log"})
 
     def __post_init__(self) -> None:
-        checks = [
-            (self.steps >= 1, "steps must be >= 1"),
-            (all(h >= 1 for h in self.hidden), "hidden widths must be >= 1"),
-            (self.tau_mem > 0, "tau_mem must be > 0 seconds"),
-            (self.tau_out > 0, "tau_out must be > 0 seconds"),
-            (self.dt > 0, "dt must be > 0 seconds"),
-            (0.0 <= self.dropout < 1.0, "dropout must be in [0, 1)"),
-            (self.epochs >= 0, "epochs must be >= 0"),
-            (self.batch_size >= 1, "batch_size must be >= 1"),
-            (self.lr > 0, "lr must be > 0"),
-            (self.scheduler in ("cosine", "none"), "scheduler must be 'cosine' or 'none'"),
+        floats = ("tau_mem", "tau_out", "dt", "lr", "weight_decay", "rate_reg", "dropout")
+        checks: list[tuple[str, bool, str]] = [(k, math.isfinite(getattr(self, k)), "must be a finite number")
+                                               for k in floats]
+        checks += [
+            ("steps", self.steps >= 1, "must be >= 1"),
+            ("hidden", len(self.hidden) >= 1, "must list at least one hidden layer width (e.g. hidden=[256])"),
+            ("hidden", all(h >= 1 for h in self.hidden), "widths must be >= 1"),
+            ("tau_mem", self.tau_mem > 0, "must be > 0 seconds"),
+            ("tau_out", self.tau_out > 0, "must be > 0 seconds"),
+            ("dt", self.dt > 0, "must be > 0 seconds"),
+            ("dropout", 0.0 <= self.dropout < 1.0, "must be in [0, 1)"),
+            ("epochs", self.epochs >= 1, "must be >= 1"),
+            ("batch_size", self.batch_size >= 1, "must be >= 1"),
+            ("lr", self.lr > 0, "must be > 0"),
+            ("weight_decay", self.weight_decay >= 0, "must be >= 0"),
+            ("rate_reg", self.rate_reg >= 0, "must be >= 0"),
+            ("seed", self.seed >= 0, "must be >= 0"),
+            ("scheduler", self.scheduler in ("cosine", "none"), "must be 'cosine' or 'none'"),
+            ("log", self.log in ("csv", "tensorboard"), "must be 'csv' or 'tensorboard'"),
+            ("out_dir", bool(self.out_dir.strip()), "must name a folder"),
+            ("root", self.root is None or bool(self.root.strip()), "must name a folder (or be null)"),
         ]
-        for ok, msg in checks:
+        for key, ok, msg in checks:
             if not ok:
-                raise ConfigError(f"{msg} (config: {self.short()})")
+                raise ConfigError(f"config key {key!r}: {key} {msg}, got {getattr(self, key)!r} "
+                                  f"(config: {self.short()})")
+        self._check_names()
+
+    def _check_names(self) -> None:
+        """Every name-valued key must be registered (local imports: the registries sit below config)."""
+        from .data import DATASETS
+        from .encoders import ENCODERS
+        from .learning import LOSSES
+        from .models import MODELS
+        from .neurons import NEURONS, RESETS
+        from .surrogate import SURROGATES
+
+        registries: dict[str, Any] = {"data": DATASETS, "encoder": ENCODERS, "model": MODELS, "neuron": NEURONS,
+                                      "surrogate": SURROGATES, "reset": RESETS, "loss": LOSSES}
+        for key, registry in registries.items():
+            try:
+                registry.get(getattr(self, key))
+            except (KeyError, TypeError) as e:
+                raise ConfigError(f"config key {key!r}: {e}") from None
+        neuron = NEURONS.get(self.neuron)
+        if not getattr(neuron, "spiking", True):
+            raise ConfigError(f"config key 'neuron': hidden neuron must spike; {self.neuron!r} is a non-spiking "
+                              "readout")
+        if self.learn_tau and "tau_mem" not in neuron.params_cls._fields:
+            raise ConfigError(f"config key 'learn_tau': neuron {self.neuron!r} has no tau_mem to learn")
 
     def short(self) -> str:
         return ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self)
@@ -96,6 +143,11 @@ class TrainConfig:
 
 def _convert(key: str, value: Any, hint: Any) -> Any:
     origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType) and type(None) in typing.get_args(hint):  # X | None
+        if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "null")):
+            return None
+        (inner,) = [a for a in typing.get_args(hint) if a is not type(None)]
+        return _convert(key, value, inner)
     try:
         if hint is bool:
             if isinstance(value, bool):

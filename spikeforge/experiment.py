@@ -1,6 +1,14 @@
 """The main job: train a configured SNN, evaluate it, and write a report, checkpoint and plots.
 
 ``spikeforge train`` and ``make run`` are thin wrappers over :func:`run_training`.
+
+A run directory holds ``checkpoint.pt`` (after every epoch), ``history.csv`` (one row per epoch,
+rewritten after every epoch), ``report.json`` (the report with the per-epoch history), the PNG
+plots and, with ``log="tensorboard"``, ``tensorboard/`` event files. Running again resumes:
+the checkpoint must come from the same experiment (every config key except the location keys
+:attr:`TrainConfig.LOCATION_KEYS` and ``epochs``), so a copied or moved directory resumes. A
+larger ``epochs`` extends a finished run; the cosine schedule then continues on the curve of the
+new total (:class:`~spikeforge.learning.CosineSchedule`), and the report says so.
 """
 
 from __future__ import annotations
@@ -15,12 +23,13 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, RandomSampler
 
-from .config import TrainConfig
+from .config import ConfigError, TrainConfig
 from .data import DATASETS, load_dataset
-from .learning import LOSSES, RateRegularizer, evaluate, fit, seed_everything
+from .learning import LOSSES, CosineSchedule, RateRegularizer, RunLog, evaluate, fit, load_checkpoint, seed_everything
+from .learning.run_log import write_history_csv
 from .models import build_model
 
-__all__ = ["run_training", "TrainReport", "make_loaders"]
+__all__ = ["run_training", "TrainReport", "make_loaders", "load_splits"]
 
 
 @dataclass
@@ -36,13 +45,17 @@ class TrainReport:
     plots: list[Path] = field(default_factory=list)
     cost: dict[str, Any] = field(default_factory=dict)
     resumed_from_epoch: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)  # one row per epoch (fit's history)
+    schedule_note: str = ""  # set when a resumed run's length changed (its schedule follows the new total)
+    logs: list[Path] = field(default_factory=list)  # history.csv (and the TensorBoard folder)
 
     def to_dict(self) -> dict[str, Any]:
         return {"config": self.config.to_dict(), "test_accuracy": self.test_accuracy,
                 "train_accuracy": self.train_accuracy, "layer_rates": self.layer_rates,
                 "wall_seconds": self.wall_seconds, "checkpoint": str(self.checkpoint),
                 "plots": [str(p) for p in self.plots], "cost": self.cost,
-                "resumed_from_epoch": self.resumed_from_epoch}
+                "resumed_from_epoch": self.resumed_from_epoch, "schedule_note": self.schedule_note,
+                "logs": [str(p) for p in self.logs], "history": self.history}
 
     def __str__(self) -> str:
         c = self.config
@@ -59,14 +72,37 @@ class TrainReport:
             lines.append(f"  {key:<24} {value:.4g}" if isinstance(value, float) else f"  {key:<24} {value}")
         lines.append(f"  {'wall time':<24} {self.wall_seconds:.1f} s"
                      + (f" (resumed after epoch {self.resumed_from_epoch})" if self.resumed_from_epoch else ""))
+        if self.schedule_note:
+            lines.append(f"  {'schedule':<24} {self.schedule_note}")
         lines.append(f"  {'checkpoint':<24} {self.checkpoint}")
+        lines += [f"  {'log':<24} {p}" for p in self.logs]
         lines += [f"  {'plot':<24} {p}" for p in self.plots]
         return "\n".join(lines)
 
 
+def load_splits(cfg: TrainConfig) -> tuple[Any, Any]:
+    """The train and test splits of ``cfg.data``, read from ``cfg.root`` (if set) and fetched from
+    the dataset's source when ``cfg.download`` is on and files are missing."""
+    kwargs: dict[str, Any] = {}
+    if cfg.root is not None:
+        kwargs["root"] = cfg.root
+    if cfg.download:
+        kwargs["download"] = True
+    try:
+        return load_dataset(cfg.data, "train", **kwargs), load_dataset(cfg.data, "test", **kwargs)
+    except TypeError as e:
+        if cfg.download and "download" in str(e):
+            raise ConfigError(f"config key 'download': dataset {cfg.data!r} has no download source; "
+                              "get its files and pass root=<folder>") from None
+        raise
+    except FileNotFoundError as e:
+        raise FileNotFoundError(f"{e} (spikeforge train: --set root=<folder>; --set download=true "
+                                "fetches the files from the dataset's source where it has one)") from None
+
+
 def make_loaders(cfg: TrainConfig) -> tuple[DataLoader[Any], DataLoader[Any], RandomSampler]:
     """Train/test loaders; the train sampler's generator is reseeded per epoch (exact resume)."""
-    train, test = load_dataset(cfg.data, "train"), load_dataset(cfg.data, "test")
+    train, test = load_splits(cfg)
     collate = None
     if DATASETS.meta(cfg.data).get("kind") == "temporal":
         from .data.collate import pad_collate
@@ -85,26 +121,38 @@ def run_training(cfg: TrainConfig, *, resume: bool = True, plots: bool = True) -
     seed_everything(cfg.seed)
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    ckpt = out / "checkpoint.pt"
+    done, previous_epochs = _resume_plan(ckpt, cfg) if resume and ckpt.is_file() else (0, 0)
     train_loader, test_loader, sampler = make_loaders(cfg)
     model = build_model(cfg)
     loss_fn = LOSSES.get(cfg.loss)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(cfg.epochs, 1))
-                 if cfg.scheduler == "cosine" else None)
+    scheduler = CosineSchedule(optimizer, cfg.epochs) if cfg.scheduler == "cosine" else None
+    note = _schedule_note(cfg, done, previous_epochs, scheduler)
+    if note and cfg.progress:
+        print(f"spikeforge train: {note}", flush=True)
     regularizer = RateRegularizer(model, upper=0.5, weight=cfg.rate_reg) if cfg.rate_reg > 0 else None
-    ckpt = out / "checkpoint.pt"
-    if resume and ckpt.is_file():
-        _check_same_run(ckpt, cfg)
-    result = fit(model, train_loader, loss_fn=loss_fn, optimizer=optimizer, epochs=cfg.epochs,
-                 scheduler=scheduler, checkpoint=ckpt, resume=resume, config=cfg.to_dict(),
-                 regularizer=regularizer, progress=cfg.progress,
-                 set_epoch=lambda e: sampler.generator.manual_seed(cfg.seed * 100_003 + e))
+    try:
+        log = RunLog(out, tensorboard=cfg.log == "tensorboard")
+    except ImportError as e:  # before any epoch is trained
+        raise ConfigError(f"config key 'log': {e}") from None
+    try:
+        result = fit(model, train_loader, loss_fn=loss_fn, optimizer=optimizer, epochs=cfg.epochs,
+                     scheduler=scheduler, checkpoint=ckpt, resume=resume, config=cfg.to_dict(),
+                     regularizer=regularizer, progress=cfg.progress,
+                     set_epoch=lambda e: sampler.generator.manual_seed(cfg.seed * 100_003 + e), on_epoch_end=log)
+    finally:
+        log.close()
     if regularizer is not None:
         regularizer.remove()
+    logs = [write_history_csv(result.history, log.csv_path)]
+    if log.tensorboard_dir is not None:
+        logs.append(log.tensorboard_dir)
     train_acc = result.history[-1]["train_accuracy"] if result.history else float("nan")
     rates, cost, test_acc, sample = _measure(model, test_loader)
     report = TrainReport(cfg, test_acc, train_acc, rates, 0.0, ckpt, cost=cost,
-                         resumed_from_epoch=result.resumed_from_epoch)
+                         resumed_from_epoch=result.resumed_from_epoch, history=result.history,
+                         schedule_note=note, logs=logs)
     if plots:
         report.plots = _plots(model, sample, rates, result.history, out)
     report.wall_seconds = time.perf_counter() - t0
@@ -112,18 +160,35 @@ def run_training(cfg: TrainConfig, *, resume: bool = True, plots: bool = True) -
     return report
 
 
-def _check_same_run(ckpt: Path, cfg: TrainConfig) -> None:
-    """Refuse to resume a checkpoint written by a different configuration."""
-    from .learning import load_checkpoint
-
-    saved = load_checkpoint(ckpt)["config"]
-    ignore = {"epochs", "progress"}  # a run may be extended; progress bars do not change results
-    diff = sorted(k for k in cfg.to_dict() if k not in ignore and saved.get(k) != cfg.to_dict()[k])
+def _resume_plan(ckpt: Path, cfg: TrainConfig) -> tuple[int, int]:
+    """``(epochs done, the saved run's length if it differs from cfg.epochs else 0)`` for resuming
+    ``ckpt``; refuses a checkpoint of another experiment or one already past ``cfg.epochs``."""
+    payload = load_checkpoint(ckpt)
+    saved, current, defaults = payload["config"], cfg.to_dict(), TrainConfig().to_dict()
+    ignore = TrainConfig.LOCATION_KEYS | {"epochs"}
+    diff = sorted(k for k in current if k not in ignore and saved.get(k, defaults[k]) != current[k])
     if diff:
         raise ValueError(
             f"{ckpt} was written by a different configuration (differs in {diff}); "
             "pass --fresh to start over or choose another out_dir"
         )
+    done = int(payload["epoch"])
+    if cfg.epochs < done:
+        raise ConfigError(f"config key 'epochs': {ckpt} already holds {done} trained epochs, more than "
+                          f"epochs={cfg.epochs}; set epochs >= {done}, pass --fresh or choose another out_dir")
+    saved_epochs = int(saved.get("epochs", cfg.epochs))
+    return done, (saved_epochs if saved_epochs != cfg.epochs else 0)
+
+
+def _schedule_note(cfg: TrainConfig, done: int, previous_epochs: int, scheduler: CosineSchedule | None) -> str:
+    """What happens to the schedule when a resumed run's length changed ("" if it did not)."""
+    if not previous_epochs:
+        return ""
+    head = f"run length changed from {previous_epochs} to {cfg.epochs} epochs"
+    if scheduler is None or done >= cfg.epochs:
+        return head
+    return (f"{head}; the cosine schedule continues over {cfg.epochs} epochs "
+            f"(lr {scheduler.rate(done, cfg.lr):.4g} at epoch {done + 1}, annealing to 0 at epoch {cfg.epochs})")
 
 
 def _measure(model: nn.Module, test_loader: DataLoader[Any]) -> tuple[dict[str, float], dict[str, Any], float, Any]:

@@ -11,13 +11,16 @@ from .losses import first_spike_time_loss as first_spike_time_loss
 from .losses import mse_count_loss as mse_count_loss
 from .regularizers import RateRegularizer as RateRegularizer
 from .regularizers import firing_rate_regularizer as firing_rate_regularizer
+from .run_log import RunLog as RunLog
+from .schedules import CosineSchedule as CosineSchedule
 from .trainer import FitResult as FitResult
 from .trainer import evaluate as evaluate
 from .trainer import fit as fit
 from .trainer import seed_everything as seed_everything
 
 __all__ = [
-    "LOSSES", "CheckpointError", "FitResult", "RateRegularizer", "ce_count_loss", "ce_membrane_loss", "evaluate", "fit",
+    "LOSSES", "CheckpointError", "CosineSchedule", "FitResult", "RateRegularizer", "RunLog", "ce_count_loss",
+    "ce_membrane_loss", "evaluate", "fit",
     "first_spike_time_loss", "firing_rate_regularizer", "load_checkpoint", "load_model",
     "mse_count_loss", "save_checkpoint", "seed_everything",
 ]

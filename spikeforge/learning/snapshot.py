@@ -4,10 +4,20 @@ A checkpoint is a ``torch.save`` file holding only tensors and plain Python cont
 strings, so it loads with ``torch.load(weights_only=True)`` (no unpickling of arbitrary
 objects). It carries the model and optimizer/scheduler state, the RNG states, the epoch, the
 run's configuration and its history.
+
+Integrity: the file stores a SHA-256 digest of its own content (every tensor's dtype, shape and
+bytes, and every key and plain value, in order; see :func:`payload_digest`), and
+:func:`load_checkpoint` recomputes it, so a file damaged after saving (a flipped byte in a weight
+or in the optimizer state) raises :class:`CheckpointError` instead of resuming with silently
+changed values. Saving writes ``<name>.tmp``, syncs it to disk (``fsync``) and renames it over
+the destination, so a kill during saving leaves the previous checkpoint intact (and a stale
+``.tmp``, which :func:`remove_stale_tmp` deletes). Version-1 files (written before the digest
+existed) still load, unverified.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 from pathlib import Path
@@ -18,10 +28,11 @@ import torch
 from torch import nn
 
 __all__ = ["save_checkpoint", "load_checkpoint", "load_model", "get_rng_state", "set_rng_state",
-           "CheckpointError"]
+           "CheckpointError", "payload_digest", "remove_stale_tmp"]
 
 FORMAT = "spikeforge-checkpoint"
-VERSION = 1
+VERSION = 2  # 2: with a "sha256" content digest; 1: without (still loads)
+_SUPPORTED = (1, 2)
 
 
 class CheckpointError(ValueError):
@@ -55,6 +66,56 @@ def _to_tuples(x: Any) -> Any:
     return tuple(_to_tuples(v) for v in x) if isinstance(x, list) else x
 
 
+def payload_digest(payload: dict[str, Any]) -> str:
+    """SHA-256 over a checkpoint's content, independent of how ``torch.save`` lays out the file.
+
+    Covers every key (in order) and value except ``"sha256"`` itself: tensors by dtype, shape and
+    raw bytes; ``int``/``float``/``str``/``bool``/``None`` by ``repr`` (exact for floats); lists
+    and tuples alike, element by element.
+    """
+    h = hashlib.sha256()
+    _feed(h, {k: v for k, v in payload.items() if k != "sha256"})
+    return h.hexdigest()
+
+
+def _feed(h: Any, x: Any) -> None:
+    if isinstance(x, torch.Tensor):
+        t = x.detach().cpu().contiguous().reshape(-1)  # [*S] -> [N] (0-dim tensors too)
+        h.update(f"T{x.dtype}{tuple(x.shape)}".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes())
+    elif isinstance(x, dict):
+        h.update(f"D{len(x)}".encode())
+        for k, v in x.items():
+            _feed(h, k)
+            _feed(h, v)
+    elif isinstance(x, (list, tuple)):
+        h.update(f"L{len(x)}".encode())
+        for v in x:
+            _feed(h, v)
+    elif x is None or isinstance(x, (bool, int, float, str)):
+        h.update(f"S{type(x).__name__}:{x!r};".encode())
+    elif isinstance(x, bytes):
+        h.update(f"B{len(x)}:".encode() + x)
+    else:
+        raise TypeError(f"checkpoint values must be tensors or plain data, got {type(x).__name__}")
+
+
+def _tmp_path(path: Path) -> Path:
+    return path.with_name(path.name + ".tmp")
+
+
+def remove_stale_tmp(path: str | os.PathLike[str]) -> Path | None:
+    """Delete ``<path>.tmp`` left by a process killed while saving ``path``; returns it if removed.
+
+    Call it only when no other process is saving to ``path`` (e.g. when a run starts).
+    """
+    tmp = _tmp_path(Path(path))
+    if tmp.is_file():
+        tmp.unlink()
+        return tmp
+    return None
+
+
 def save_checkpoint(
     path: str | os.PathLike[str],
     *,
@@ -65,7 +126,8 @@ def save_checkpoint(
     config: dict[str, Any] | None = None,
     history: list[dict[str, float]] | None = None,
 ) -> Path:
-    """Write a checkpoint atomically (temp file + rename) so a crash never leaves a torn file.
+    """Write a checkpoint atomically (temp file, ``fsync``, rename) so a crash never leaves a torn
+    file, with a content digest that :func:`load_checkpoint` verifies.
 
     Args:
         path: Destination file.
@@ -88,14 +150,34 @@ def save_checkpoint(
         "config": dict(config or {}),
         "history": list(history or []),
     }
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
+    payload["sha256"] = payload_digest(payload)
+    tmp = _tmp_path(path)
+    with open(tmp, "wb") as f:
+        torch.save(payload, f)
+        f.flush()
+        os.fsync(f.fileno())  # the data is on disk before the rename makes it the checkpoint
     os.replace(tmp, path)
+    _fsync_dir(path.parent)
     return path
 
 
+def _fsync_dir(folder: Path) -> None:
+    """Persist a rename in ``folder`` (POSIX; a no-op where directories cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Load a checkpoint with ``weights_only=True``; raises :class:`CheckpointError` if unusable."""
+    """Load a checkpoint with ``weights_only=True`` and verify its digest; raises
+    :class:`CheckpointError` if it is missing, torn, foreign, unsafe or damaged."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {str(path)!r} does not exist")
@@ -105,8 +187,20 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise CheckpointError(f"checkpoint {str(path)!r} is corrupt or not loadable safely: {e}") from e
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{str(path)!r} is not a spikeforge checkpoint (missing format tag)")
-    if payload.get("version") != VERSION:
-        raise CheckpointError(f"checkpoint version {payload.get('version')!r} is not supported (expected {VERSION})")
+    if payload.get("version") not in _SUPPORTED:
+        raise CheckpointError(f"checkpoint version {payload.get('version')!r} is not supported "
+                              f"(expected one of {_SUPPORTED})")
+    if payload["version"] >= 2:
+        stored = payload.get("sha256")
+        try:
+            actual = payload_digest(payload)
+        except TypeError as e:
+            raise CheckpointError(f"checkpoint {str(path)!r} holds unexpected content: {e}") from e
+        if stored != actual:
+            raise CheckpointError(
+                f"checkpoint {str(path)!r} failed its integrity check (stored sha256 {str(stored)[:16]}..., "
+                f"content {actual[:16]}...): the file was changed or damaged after it was saved"
+            )
     return payload
 
 

@@ -6,6 +6,7 @@ import math
 import os
 import random
 import time
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from ..numerics import NonFiniteError, check_finite
-from .snapshot import load_checkpoint, save_checkpoint, set_rng_state
+from .snapshot import load_checkpoint, remove_stale_tmp, save_checkpoint, set_rng_state
 
 __all__ = ["seed_everything", "fit", "evaluate", "FitResult"]
 
@@ -108,6 +109,7 @@ def fit(
     grad_clip: float | None = None,
     progress: bool = True,
     set_epoch: Callable[[int], None] | None = None,
+    on_epoch_end: Callable[[dict[str, float], list[dict[str, float]]], None] | None = None,
 ) -> FitResult:
     """Train for ``epochs`` epochs with BPTT, checkpointing after every epoch.
 
@@ -118,20 +120,32 @@ def fit(
         optimizer, scheduler: Standard torch objects; the scheduler steps once per epoch.
         epochs: Total number of epochs (a resumed run continues up to this number).
         val_data: Evaluated after each epoch (accuracy in the history).
-        checkpoint: File written after each epoch (atomically).
+        checkpoint: File written after each epoch (atomically). A stale ``<checkpoint>.tmp`` left
+            by a process killed while saving is deleted (with a warning) when ``fit`` starts.
         resume: Continue from ``checkpoint`` if it exists: model, optimizer, scheduler, RNG
-            states and epoch are restored, so the result equals an uninterrupted run.
+            states and epoch are restored, so the result equals an uninterrupted run
+            (``FitResult.resumed_from_epoch`` says from which epoch).
         config: Plain data stored in the checkpoint (lets :func:`load_model` rebuild the model).
         regularizer: ``regularizer(model, out) -> scalar`` added to the loss.
         grad_clip: Clip the global gradient norm to this value.
         set_epoch: Called with the epoch index before each epoch (e.g. to reseed a sampler so
             shuffling depends only on the epoch, which makes resume exact).
+        on_epoch_end: Called after each epoch is checkpointed with that epoch's history row and
+            the whole history so far (e.g. :class:`~spikeforge.learning.run_log.RunLog`).
+
+    Each history row holds ``epoch`` (1-based), ``loss``, ``train_accuracy``, ``lr`` (the first
+    parameter group's learning rate during the epoch), ``seconds`` and, with ``val_data``,
+    ``val_accuracy``.
     """
     if epochs < 0:
         raise ValueError(f"epochs must be >= 0, got {epochs}")
     result = FitResult()
     start = 0
     ckpt_path = Path(checkpoint) if checkpoint is not None else None
+    if ckpt_path is not None:
+        stale = remove_stale_tmp(ckpt_path)
+        if stale is not None:
+            warnings.warn(f"removed {stale}, a partial checkpoint left by a run killed while saving", stacklevel=2)
     if resume:
         if ckpt_path is None:
             raise ValueError("resume=True needs a checkpoint path")
@@ -150,6 +164,7 @@ def fit(
         if set_epoch is not None:
             set_epoch(epoch)
         model.train()
+        lr = float(optimizer.param_groups[0]["lr"])
         t0 = time.perf_counter()
         loss_sum, correct, n = 0.0, 0, 0
         bar = tqdm(train_data, desc=f"epoch {epoch + 1}/{epochs}", leave=False, disable=not progress)
@@ -174,7 +189,7 @@ def fit(
             scheduler.step()
         if n == 0:
             raise ValueError("fit() got an empty training set")
-        row = {"epoch": float(epoch + 1), "loss": loss_sum / n, "train_accuracy": correct / n,
+        row = {"epoch": float(epoch + 1), "loss": loss_sum / n, "train_accuracy": correct / n, "lr": lr,
                "seconds": time.perf_counter() - t0}
         if val_data is not None:
             row["val_accuracy"] = evaluate(model, val_data)["accuracy"]
@@ -185,4 +200,6 @@ def fit(
         if ckpt_path is not None:
             result.checkpoint = save_checkpoint(ckpt_path, model=model, epoch=epoch + 1, optimizer=optimizer,
                                                 scheduler=scheduler, config=config, history=result.history)
+        if on_epoch_end is not None:
+            on_epoch_end(row, result.history)
     return result

@@ -31,3 +31,33 @@ def test_bool_and_int_conversion_strict():
     assert load_config(None, ["progress=false"]).progress is False
     with pytest.raises(ConfigError, match="not an integer"):
         load_config(None, ["steps=2.5"])
+
+
+@pytest.mark.parametrize("key, value", [
+    ("steps", 0), ("hidden", []), ("hidden", [16, 0]), ("tau_mem", 0.0), ("tau_out", -1e-3), ("dt", float("inf")),
+    ("lr", 0.0), ("lr", float("nan")), ("dropout", 1.0), ("epochs", 0), ("batch_size", 0), ("weight_decay", -0.1),
+    ("rate_reg", -1.0), ("seed", -1), ("scheduler", "step"), ("log", "wandb"), ("out_dir", " "),
+    ("data", "mnist"), ("encoder", "morse"), ("model", "cnn"), ("neuron", "hodgkin"), ("neuron", "li"),
+    ("surrogate", "relu"), ("reset", "soft"), ("loss", "hinge"),
+])
+def test_every_invalid_value_fails_at_load_naming_its_key(key, value):
+    with pytest.raises(ConfigError, match=f"config key '{key}'"):
+        TrainConfig.from_dict({key: value})
+
+
+def test_learn_tau_needs_a_neuron_with_a_membrane_time_constant():
+    assert TrainConfig(neuron="lif", learn_tau=True).learn_tau
+    with pytest.raises(ConfigError, match="config key 'learn_tau'.*'if' has no tau_mem"):
+        TrainConfig(neuron="if", learn_tau=True)
+
+
+def test_data_location_keys():
+    cfg = load_config(None, ["root=/data/shd", "download=yes", "log=tensorboard"])
+    assert (cfg.root, cfg.download, cfg.log) == ("/data/shd", True, "tensorboard")
+    assert load_config(None, ["root="]).root is None and load_config(None, ["root=null"]).root is None
+    assert TrainConfig().root is None and TrainConfig().download is False
+    with pytest.raises(ConfigError, match="config key 'root'"):
+        TrainConfig(root=" ")
+    assert TrainConfig.from_dict(cfg.to_dict()) == cfg
+    # where files are and how a run is watched are not part of the experiment's identity
+    assert TrainConfig.LOCATION_KEYS == {"root", "download", "out_dir", "progress", "log"}
