@@ -12,9 +12,9 @@ import torch
 from _nets import DT, NETS, mlp_cuba, mlp_lif, recurrent_net, sample
 from torch import nn
 
-from spikeforge.interop.nir import NIRFormatError, NIRWarning, from_nir, to_nir
+from spikeforge.interop.nir import NEURON_TO_NIR, NIRFormatError, NIRWarning, from_nir, to_nir
 from spikeforge.layers.graph import ModuleGraph
-from spikeforge.neurons import LIF
+from spikeforge.neurons import LIF, NEURONS
 
 ALL_PRIMITIVES = {"Input", "Output", "Affine", "Linear", "Scale", "Conv1d", "Conv2d", "SumPool2d", "AvgPool2d",
                   "Flatten", "Delay", "Threshold", "I", "IF", "LI", "LIF", "CubaLI", "CubaLIF", "NIRGraph"}
@@ -259,3 +259,48 @@ def test_graph_with_sequential_node_and_delay_in_a_cycle(gen: torch.Generator, t
     assert isinstance(graph.nodes["fc"], nir.NIRGraph)
     assert 0 < ys.mean().item() < 1
     assert torch.equal(ys, ys2)
+
+
+@pytest.mark.parametrize("neuron", sorted(NEURON_TO_NIR))
+def test_exp_integrator_roundtrips_at_another_dt(neuron: str, tmp_path: Path) -> None:
+    """Every exportable neuron with ``integrator="exp"``: its node records the integrator, and the
+    file re-imports (at an export dt of half the neuron's) with identical outputs; forcing forward
+    Euler on import changes them wherever a time constant is involved."""
+    torch.manual_seed(9)
+    cls = NEURONS.get(neuron)
+    reset = {"reset": "value"} if cls.spiking else {}
+    model = nn.Sequential(nn.Linear(4, 5), cls(dt=2e-3, integrator="exp", size=5, **reset))
+    xs = 3 * torch.rand(30, 2, 4, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        out = model(xs)
+    assert 0 < out.ne(0).float().mean() < 1 if cls.spiking else out.abs().sum() > 0  # not vacuous
+    graph = to_nir(model, xs, dt=1e-3)
+    assert graph.nodes["1"].metadata["integrator"] == "exp"
+    nir.write(tmp_path / "exp.nir", graph)
+    imported = from_nir(tmp_path / "exp.nir")
+    assert imported.module("1").integrator == "exp"
+    with torch.no_grad():
+        ys = model(xs)
+        assert torch.equal(imported(xs), ys)
+        if "tau_mem" in cls.params_cls._fields:
+            assert not torch.equal(from_nir(tmp_path / "exp.nir", integrator="euler")(xs), ys)
+
+
+def test_exp_integrator_on_import_allows_dt_above_tau() -> None:
+    """Forward Euler refuses dt > tau; ``integrator="exp"`` integrates exactly, like the module."""
+    torch.manual_seed(10)
+    model = nn.Sequential(nn.Linear(4, 5), LIF(tau_mem=5e-4, dt=1e-4, reset="zero", size=5))
+    graph = to_nir(model, torch.zeros(2, 1, 4), dt=1e-4)
+    with pytest.raises(NIRFormatError, match="integrator='exp'"), pytest.warns(NIRWarning, match="written for"):
+        from_nir(graph, dt=1e-3)
+    with pytest.warns(NIRWarning, match="written for dt=0.0001"):
+        coarse = from_nir(graph, dt=1e-3, integrator="exp")
+    direct = nn.Sequential(model[0], LIF(tau_mem=5e-4, dt=1e-3, reset="zero", size=5, integrator="exp"))
+    xs = 3 * torch.rand(20, 2, 4, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        assert torch.equal(coarse(xs), direct(xs))
+    graph.nodes["1"].metadata["integrator"] = "rk4"
+    with pytest.raises(NIRFormatError, match="integrator='rk4' is not an integrator"):
+        from_nir(graph)
+    with pytest.raises(ValueError, match="unknown integrator 'rk4'"):
+        from_nir(graph, integrator="rk4")

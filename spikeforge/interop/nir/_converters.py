@@ -11,6 +11,11 @@ Conventions shared by both directions:
 - NIR does not specify the discrete-time reset. The mode is written in each spiking node's
   ``metadata["reset_mode"]`` (``"value"``, ``"zero"``, ``"subtract"`` or ``"none"``); readers that
   ignore metadata apply NIR's reset to ``v_reset``.
+- NIR's neurons are continuous-time ODEs; how a step integrates them is the simulator's choice.
+  Each neuron node's ``metadata["integrator"]`` records the module's: ``"euler"`` (forward Euler,
+  also for ``integrator="decay"`` modules, whose ``params()`` are Euler's reading of their decays)
+  or ``"exp"`` (exact exponential integration); spikeforge re-imports with it, other readers
+  (snnTorch, Norse, SpikingJelly) step with forward Euler.
 """
 
 from __future__ import annotations
@@ -34,11 +39,13 @@ from ...neurons.cuba_li import CubaLI
 from ...neurons.integrator import Integrator
 
 __all__ = [
-    "NIRWarning", "NIRFormatError", "NIR_UNSUPPORTED", "NEURON_TO_NIR", "RESET_KEY", "DT_KEY",
+    "NIRWarning", "NIRFormatError", "NIR_UNSUPPORTED", "NEURON_TO_NIR", "RESET_KEY", "DT_KEY", "INTEGRATOR_KEY",
     "ExportContext", "ImportContext", "EXPORTERS", "IMPORTERS", "export_leaf", "import_leaf",
 ]
 
 RESET_KEY = "reset_mode"  # node metadata: discrete reset of a spiking neuron
+INTEGRATOR_KEY = "integrator"  # node metadata: "euler" or "exp" (how a step integrates the ODE)
+NIR_INTEGRATORS = ("euler", "exp")
 DT_KEY = "dt"  # graph metadata: integration step [s] the graph was written for
 
 
@@ -126,13 +133,18 @@ def _time_scale(module: Neuron[Any, Any], ctx: ExportContext) -> float:
     return ctx.dt / module.dt
 
 
+def _meta(m: Neuron[Any, Any], **extra: str) -> dict[str, str]:
+    """Node metadata of a neuron: its registered name, integrator and ``extra`` (the reset mode)."""
+    integrator = "exp" if m.integrator == "exp" else "euler"  # "decay": params() are Euler's reading
+    return {**extra, "neuron": _neuron_name(m), INTEGRATOR_KEY: integrator}
+
+
 def _export_lif(m: LIF, name: str, shape: tuple[int, ...], ctx: ExportContext) -> nir.NIRNode:
     p, k = m.params(), _time_scale(m, ctx)
     mode, zero = _reset_mode(m, name, ctx)
     v_reset = _np(p.v_reset, shape) * (0 if zero else 1)
     return nir.LIF(tau=_scaled(p.tau_mem, k, shape), r=_np(p.r, shape), v_leak=_np(p.v_leak, shape),
-                   v_threshold=_np(p.v_th, shape), v_reset=v_reset,
-                   metadata={RESET_KEY: mode, "neuron": _neuron_name(m)})
+                   v_threshold=_np(p.v_th, shape), v_reset=v_reset, metadata=_meta(m, **{RESET_KEY: mode}))
 
 
 def _export_if(m: IF, name: str, shape: tuple[int, ...], ctx: ExportContext) -> nir.NIRNode:
@@ -140,7 +152,7 @@ def _export_if(m: IF, name: str, shape: tuple[int, ...], ctx: ExportContext) -> 
     mode, zero = _reset_mode(m, name, ctx)
     v_reset = _np(p.v_reset, shape) * (0 if zero else 1)
     return nir.IF(r=_scaled(p.r, 1 / k, shape), v_threshold=_np(p.v_th, shape), v_reset=v_reset,
-                  metadata={RESET_KEY: mode, "neuron": "if"})
+                  metadata=_meta(m, **{RESET_KEY: mode}))
 
 
 def _export_cuba_lif(m: CubaLIF, name: str, shape: tuple[int, ...], ctx: ExportContext) -> nir.NIRNode:
@@ -149,26 +161,25 @@ def _export_cuba_lif(m: CubaLIF, name: str, shape: tuple[int, ...], ctx: ExportC
     v_reset = _np(p.v_reset, shape) * (0 if zero else 1)
     return nir.CubaLIF(tau_syn=_scaled(p.tau_syn, k, shape), tau_mem=_scaled(p.tau_mem, k, shape),
                        r=_np(p.r, shape), v_leak=_np(p.v_leak, shape), v_threshold=_np(p.v_th, shape),
-                       v_reset=v_reset, w_in=_np(p.w_in, shape),
-                       metadata={RESET_KEY: mode, "neuron": "cuba_lif"})
+                       v_reset=v_reset, w_in=_np(p.w_in, shape), metadata=_meta(m, **{RESET_KEY: mode}))
 
 
 def _export_li(m: LI, name: str, shape: tuple[int, ...], ctx: ExportContext) -> nir.NIRNode:
     p, k = m.params(), _time_scale(m, ctx)
     return nir.LI(tau=_scaled(p.tau_mem, k, shape), r=_np(p.r, shape), v_leak=_np(p.v_leak, shape),
-                  metadata={"neuron": "li"})
+                  metadata=_meta(m))
 
 
 def _export_cuba_li(m: CubaLI, name: str, shape: tuple[int, ...], ctx: ExportContext) -> nir.NIRNode:
     p, k = m.params(), _time_scale(m, ctx)
     return nir.CubaLI(tau_syn=_scaled(p.tau_syn, k, shape), tau_mem=_scaled(p.tau_mem, k, shape),
                       r=_np(p.r, shape), v_leak=_np(p.v_leak, shape), w_in=_np(p.w_in, shape),
-                      metadata={"neuron": "cuba_li"})
+                      metadata=_meta(m))
 
 
 def _export_integrator(m: Integrator, name: str, shape: tuple[int, ...], ctx: ExportContext) -> nir.NIRNode:
     p, k = m.params(), _time_scale(m, ctx)
-    return nir.I(r=_scaled(p.r, 1 / k, shape), metadata={"neuron": "i"})
+    return nir.I(r=_scaled(p.r, 1 / k, shape), metadata=_meta(m))
 
 
 def _neuron_name(m: nn.Module) -> str:
@@ -352,6 +363,7 @@ class ImportContext:
     dt: float  # integration step of the imported neurons [s]
     reset: str | None  # reset mode for every spiking neuron, or None (metadata, else NIR's "value")
     dtype: torch.dtype
+    integrator: str | None = None  # for every neuron, or None (metadata, else "euler")
 
 
 def _arr(node: nir.NIRNode, field: str, *, ndim: int | None = None, optional: bool = False) -> np.ndarray | None:
@@ -413,17 +425,25 @@ def resolve_reset(node: nir.NIRNode, name: str, v_reset: np.ndarray, ctx: Import
     return mode
 
 
+def resolve_integrator(node: nir.NIRNode, ctx: ImportContext) -> str:
+    """How the imported neuron integrates: ``ctx.integrator``, else ``metadata["integrator"]``, else Euler."""
+    declared = _meta_str(node, INTEGRATOR_KEY)
+    if declared is not None and declared not in NIR_INTEGRATORS:
+        raise ValueError(f"metadata {INTEGRATOR_KEY}={declared!r} is not an integrator; valid: {list(NIR_INTEGRATORS)}")
+    return ctx.integrator or declared or "euler"
+
+
 def _import_lif(n: nir.LIF, name: str, ctx: ImportContext) -> nn.Module:
     a = _same_shape(n, ("tau", "r", "v_leak", "v_threshold", "v_reset"))
     return LIF(tau_mem=_t(a["tau"], ctx), r=_t(a["r"], ctx), v_leak=_t(a["v_leak"], ctx),
                v_th=_t(a["v_threshold"], ctx), v_reset=_t(a["v_reset"], ctx), dt=ctx.dt,
-               reset=resolve_reset(n, name, a["v_reset"], ctx), dtype=ctx.dtype)
+               reset=resolve_reset(n, name, a["v_reset"], ctx), integrator=resolve_integrator(n, ctx), dtype=ctx.dtype)
 
 
 def _import_if(n: nir.IF, name: str, ctx: ImportContext) -> nn.Module:
     a = _same_shape(n, ("r", "v_threshold", "v_reset"))
     return IF(r=_t(a["r"], ctx), v_th=_t(a["v_threshold"], ctx), v_reset=_t(a["v_reset"], ctx), dt=ctx.dt,
-              reset=resolve_reset(n, name, a["v_reset"], ctx), dtype=ctx.dtype)
+              reset=resolve_reset(n, name, a["v_reset"], ctx), integrator=resolve_integrator(n, ctx), dtype=ctx.dtype)
 
 
 def _import_cuba_lif(n: nir.CubaLIF, name: str, ctx: ImportContext) -> nn.Module:
@@ -431,23 +451,25 @@ def _import_cuba_lif(n: nir.CubaLIF, name: str, ctx: ImportContext) -> nn.Module
     return CubaLIF(tau_syn=_t(a["tau_syn"], ctx), tau_mem=_t(a["tau_mem"], ctx), r=_t(a["r"], ctx),
                    v_leak=_t(a["v_leak"], ctx), v_th=_t(a["v_threshold"], ctx), v_reset=_t(a["v_reset"], ctx),
                    w_in=_t(a["w_in"], ctx), dt=ctx.dt, reset=resolve_reset(n, name, a["v_reset"], ctx),
-                   dtype=ctx.dtype)
+                   integrator=resolve_integrator(n, ctx), dtype=ctx.dtype)
 
 
 def _import_li(n: nir.LI, name: str, ctx: ImportContext) -> nn.Module:
     a = _same_shape(n, ("tau", "r", "v_leak"))
     return LI(tau_mem=_t(a["tau"], ctx), r=_t(a["r"], ctx), v_leak=_t(a["v_leak"], ctx), dt=ctx.dt,
-              dtype=ctx.dtype)
+              integrator=resolve_integrator(n, ctx), dtype=ctx.dtype)
 
 
 def _import_cuba_li(n: nir.CubaLI, name: str, ctx: ImportContext) -> nn.Module:
     a = _same_shape(n, ("tau_syn", "tau_mem", "r", "v_leak", "w_in"))
     return CubaLI(tau_syn=_t(a["tau_syn"], ctx), tau_mem=_t(a["tau_mem"], ctx), r=_t(a["r"], ctx),
-                  v_leak=_t(a["v_leak"], ctx), w_in=_t(a["w_in"], ctx), dt=ctx.dt, dtype=ctx.dtype)
+                  v_leak=_t(a["v_leak"], ctx), w_in=_t(a["w_in"], ctx), dt=ctx.dt,
+                  integrator=resolve_integrator(n, ctx), dtype=ctx.dtype)
 
 
 def _import_i(n: nir.I, name: str, ctx: ImportContext) -> nn.Module:
-    return Integrator(r=_t(_arr(n, "r"), ctx), dt=ctx.dt, dtype=ctx.dtype)  # type: ignore[arg-type]
+    return Integrator(r=_t(_arr(n, "r"), ctx), dt=ctx.dt, integrator=resolve_integrator(n, ctx),  # type: ignore[arg-type]
+                      dtype=ctx.dtype)
 
 
 def _linear(weight: np.ndarray, bias: np.ndarray | None, ctx: ImportContext) -> nn.Linear:

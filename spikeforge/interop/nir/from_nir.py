@@ -14,7 +14,15 @@ from torch import nn
 
 from ...layers.graph import ModuleGraph
 from ...neurons import RESETS
-from ._converters import DT_KEY, ImportContext, NIRFormatError, NIRWarning, _finite_dt, import_leaf
+from ._converters import (
+    DT_KEY,
+    NIR_INTEGRATORS,
+    ImportContext,
+    NIRFormatError,
+    NIRWarning,
+    _finite_dt,
+    import_leaf,
+)
 
 __all__ = ["from_nir", "read_nir", "recorded_dt", "DEFAULT_DT"]
 
@@ -45,13 +53,15 @@ def from_nir(
     dtype: torch.dtype | None = None,
     type_check: bool = True,
     strict_dt: bool = False,
+    integrator: str | None = None,
 ) -> ModuleGraph:
     r"""Build a :class:`~spikeforge.layers.graph.ModuleGraph` that simulates a NIR graph.
 
-    Each neuron node is integrated by forward Euler at step ``dt`` with NIR's continuous-time
-    parameters taken exactly (``tau``, ``r``, ``v_leak``, ``v_threshold``, ``v_reset``, ``w_in``,
-    per neuron), e.g. ``LIF``: :math:`v' = (1 - a) v + a r x + a v_{leak}`, :math:`a = dt/\tau`,
-    spike if :math:`v' > v_{threshold}` (strict), reset in the same step; neurons start at rest
+    Each neuron node is integrated at step ``dt`` with NIR's continuous-time parameters taken
+    exactly (``tau``, ``r``, ``v_leak``, ``v_threshold``, ``v_reset``, ``w_in``, per neuron), by
+    forward Euler unless ``integrator`` or the node's metadata says ``"exp"``, e.g. ``LIF``:
+    :math:`v' = (1 - a) v + a r x + a v_{leak}`, :math:`a = dt/\tau`, spike if
+    :math:`v' > v_{threshold}` (strict), reset in the same step; neurons start at rest
     (``v = v_leak``, currents 0). Edges into a node are summed; an edge that closes a cycle
     delivers its value one step later. Nested ``NIRGraph`` nodes become nested ModuleGraphs.
 
@@ -75,6 +85,10 @@ def from_nir(
         dtype: Parameter dtype (default: torch's default dtype).
         type_check: Run ``nir``'s type inference and check (shape consistency along every edge).
         strict_dt: Refuse (``ValueError``) a ``dt`` that differs from the graph's recorded one.
+        integrator: How neurons integrate their ODE: ``None`` uses each node's
+            ``metadata["integrator"]`` (written by :func:`to_nir`) when present, else forward Euler
+            (``"euler"``, what other NIR simulators do; it requires ``dt <= tau``); ``"exp"``
+            (exact exponential integration, any ``tau > 0``) or ``"euler"`` force it for every node.
 
     Returns:
         A module mapping ``[T, B, *in] -> [T, B, *out]`` (also ``run`` / ``step`` with state).
@@ -95,6 +109,8 @@ def from_nir(
         dt = _finite_dt(dt)
     if reset is not None and reset not in RESETS:
         raise ValueError(f"unknown reset mode {reset!r}; valid: {RESETS.names()} or None")
+    if integrator is not None and integrator not in NIR_INTEGRATORS:
+        raise ValueError(f"unknown integrator {integrator!r}; valid: {list(NIR_INTEGRATORS)} or None")
     if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
         raise TypeError(f"dtype must be a floating-point torch.dtype, got {dtype!r}")
     if isinstance(graph, (str, os.PathLike)):
@@ -111,7 +127,8 @@ def from_nir(
             graph.check_types()
         except (ValueError, AssertionError, KeyError, TypeError, IndexError, NotImplementedError) as e:
             raise NIRFormatError(f"NIR shape check failed: {e}") from e
-    ctx = ImportContext(dt=_import_dt(graph, dt, strict_dt), reset=reset, dtype=dtype or torch.get_default_dtype())
+    ctx = ImportContext(dt=_import_dt(graph, dt, strict_dt), reset=reset, dtype=dtype or torch.get_default_dtype(),
+                        integrator=integrator)
     return _build(graph, "", ctx)
 
 
