@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from ..kernels import BackendUnavailableError
 from ..kernels._build import load_library
 from ..kernels.cpu import _empty, threads_for
-from ..numerics import check_finite
+from ..numerics import check_finite, check_finite_enabled, first_nonfinite
 
 __all__ = ["EventLinear", "event_linear", "event_linear_grad_weight", "input_rate", "DEFAULT_CROSSOVER",
            "MIN_EVENT_OUT"]
@@ -182,7 +182,7 @@ class EventLinear(nn.Linear):
 
     def check_input(self, x: Tensor) -> None:
         """Raise naming the problem unless ``x`` is a ``[*, in_features]`` float tensor of the
-        weight's dtype or 0/1 spikes stored as uint8/bool, and (unless disabled) finite."""
+        weight's dtype or 0/1 spikes stored as uint8/bool."""
         if not isinstance(x, Tensor):
             raise TypeError(f"EventLinear: expected a torch.Tensor [*, {self.in_features}], got {type(x).__name__}")
         if x.dim() < 1 or x.shape[-1] != self.in_features:
@@ -196,10 +196,15 @@ class EventLinear(nn.Linear):
         if x.dtype != self.weight.dtype:
             raise TypeError(f"EventLinear: input dtype {x.dtype} does not match the weight dtype {self.weight.dtype}; "
                             f"cast the input with x.to({self.weight.dtype}) or the layer with .to({x.dtype})")
-        check_finite(x, "EventLinear", time_major=x.dim() >= 3)
 
     def forward(self, x: Tensor) -> Tensor:
         self.check_input(x)
+        y = self._forward(x)
+        if check_finite_enabled():
+            self._check_finite(x, y)
+        return y
+
+    def _forward(self, x: Tensor) -> Tensor:
         if self.uses_event_path(x):
             if torch.is_grad_enabled() and (x.requires_grad or self.weight.requires_grad
                                             or (self.bias is not None and self.bias.requires_grad)):
@@ -208,6 +213,17 @@ class EventLinear(nn.Linear):
         if x.dtype in _BYTES:  # spikes stored as bytes: the dense path needs floats
             x = x.to(self.weight.dtype)
         return F.linear(x, self.weight, self.bias)
+
+    def _check_finite(self, x: Tensor, y: Tensor) -> None:
+        """Raise :class:`~spikeforge.numerics.NonFiniteError` if the output holds NaN/inf, naming the
+        input's index if the input is to blame. A NaN/inf input reaches every output of its row on
+        both paths (``NaN w = NaN``, ``inf w = ±inf`` or NaN), so screening the output (one sum,
+        usually smaller than the input) is enough."""
+        if first_nonfinite(y) is None:
+            return
+        check_finite(x, "EventLinear", time_major=x.dim() >= 3)
+        check_finite(y, "EventLinear", "output (from a finite input: check the weights and bias)",
+                     time_major=y.dim() >= 3)
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, mode={self.mode!r}, crossover={self.crossover:g}"

@@ -76,6 +76,8 @@ def _poison(xs: torch.Tensor) -> torch.Tensor:
     (lambda: RecurrentSpiking(3, 5), torch.rand(4, 2, 3)),
     (lambda: Delay(torch.tensor([0, 1, 2])), torch.rand(4, 2, 3)),
     (lambda: EventLinear(3, 70), torch.rand(4, 2, 3)),
+    (lambda: EventLinear(3, 70, mode="event"), torch.rand(4, 2, 3)),
+    (lambda: EventLinear(90, 2), torch.rand(4, 2, 90)),  # output smaller than the input
     (lambda: SequenceDropout(0.2), torch.rand(4, 2, 3)),
     (lambda: TDBatchNorm(3), torch.rand(4, 2, 3)),
     (lambda: BNTT(3, steps=4), torch.rand(4, 2, 3)),
@@ -94,6 +96,14 @@ def test_layers_reject_nonfinite_input(make, xs):
             layer.step(_poison(xs)[2])
     with allow_nonfinite():
         layer(_poison(xs))  # raw IEEE: no error
+
+
+def test_event_linear_nonfinite_weight_named():
+    fc = EventLinear(3, 70)
+    with torch.no_grad():
+        fc.weight[5, 1] = math.inf
+    with pytest.raises(NonFiniteError, match=r"EventLinear: non-finite output \(from a finite input.*index \(0, 5\)"):
+        fc(torch.ones(2, 1, 3))
 
 
 def test_layer_states_of_wrong_shape():
