@@ -11,7 +11,7 @@ TORCH  := torch==2.13.0
 PEERS_NODEPS := spikingjelly==2.0.0 norse==1.1.0 neurobench==2.3.0 tonic==1.7.0 importRosbag expelliarmus
 PEER_DEPS    := requests loguru scipy
 
-.PHONY: run test bench install dev clean
+.PHONY: run test bench mutation install dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ test: $(VENV)/.dev
 
 bench: $(VENV)/.dev
 	$(BIN)/python -m spikeforge.bench --reps 7 --warmup 2 --out BENCHMARKS.md
+
+# Not part of `make test`: plants the bugs listed in tools/mutation/mutants.py one at a time in a
+# temporary copy of HEAD, runs only each bug's own tests, and writes the score to MUTATION.md (~20 min).
+mutation: $(VENV)/.dev
+	$(BIN)/python tools/mutation/run.py --report MUTATION.md
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
