@@ -68,7 +68,7 @@ def call_with_state(module: nn.Module, fn: Callable[[Tensor, Any], tuple[Tensor,
     same module through this function are serialised by a per-module lock.
     """
     result: list[Any] = []
-    saved = module.__dict__.get("forward", _MISSING)
+    saved: Any = _MISSING  # an instance-level forward the module already had (read under the lock)
 
     def restore() -> None:
         if saved is _MISSING:
@@ -83,6 +83,7 @@ def call_with_state(module: nn.Module, fn: Callable[[Tensor, Any], tuple[Tensor,
         return ys
 
     with _module_lock(module):
+        saved = module.__dict__.get("forward", _MISSING)
         module.__dict__["forward"] = forward
         try:
             ys = module(xs, state)

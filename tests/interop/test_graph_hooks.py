@@ -179,3 +179,32 @@ def test_profile_of_an_imported_model_equals_the_original(recurrent: bool, gen: 
         readout = list(imported.module("out")(s))  # [B, 3] per step
         expected = _membrane_updates_by_hand(lif, currents) + _membrane_updates_by_hand(imported.module("li"), readout)
     assert prof.membrane_updates() == pytest.approx(expected / 3, rel=1e-12)
+
+
+def test_concurrent_calls_of_one_graph_stay_correct(gen: torch.Generator) -> None:
+    """The temporary forward binding is per call and locked per module: threads sharing a graph
+    each get their own results."""
+    import threading
+
+    import time
+
+    model = recurrent_net(gen)
+    inputs = [sample((6,), torch.Generator().manual_seed(i), T=15) for i in range(4)]
+    with torch.no_grad():
+        expected = [model(x) for x in inputs]
+    results: dict[int, torch.Tensor] = {}
+    # a slow pre-hook (it releases the GIL) widens the window between binding and running forward
+    model.module("lif").register_forward_pre_hook(lambda m, a: time.sleep(1e-4))
+
+    def work(i: int) -> None:
+        with torch.no_grad():
+            for _ in range(3):
+                results[i] = model(inputs[i])
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(torch.equal(results[i], expected[i]) for i in range(4))
+    assert all("forward" not in vars(m) for m in model.modules())
