@@ -114,3 +114,29 @@ def test_mstdpet_learner():
         ref = learner.step(reward, on_grad=False)
         dw, state = rule.step(pre[None], post[None], state, syn.weight.detach(), modulator=reward)
         torch.testing.assert_close(dw, ref, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("algo,wdep", [("additive", "additive"), ("multiplicative_relu", "soft"),
+                                       ("multiplicative_pow", "power")])
+def test_norse_stdp_step_linear(algo, wdep):
+    """Norse's trace ``t + dt/tau (-t + a z)`` is our Euler trace with jump ``a dt / tau``; its hard bound is
+    our clamp after the update."""
+    stdp = pytest.importorskip("norse.torch.functional.stdp")
+    g = torch.Generator().manual_seed(4)
+    dt, tau_pre, tau_post = 1e-3, 20e-3, 30e-3
+    p = stdp.STDPParameters(a_pre=torch.as_tensor(1.0), a_post=torch.as_tensor(1.0),
+                            tau_pre_inv=torch.as_tensor(1 / tau_pre), tau_post_inv=torch.as_tensor(1 / tau_post),
+                            w_min=0.0, w_max=1.0, eta_plus=1e-2, eta_minus=1.5e-2, stdp_algorithm=algo, mu=0.5)
+    rule = STDP(dt=dt, tau_pre=tau_pre, tau_post=tau_post, eta_plus=1e-2, eta_minus=1.5e-2, a_pre=dt / tau_pre,
+                a_post=dt / tau_post, trace_integrator="euler", weight_dependence=wdep, mu=0.5, w_min=0.0, w_max=1.0)
+    w_norse = torch.rand(4, 6, generator=g)
+    w_ours = w_norse.clone()
+    state_n = stdp.STDPState(torch.zeros(3, 6), torch.zeros(3, 4))
+    state_o = None
+    for _ in range(60):
+        pre, post = _spikes(g, 3, 6, p=0.4), _spikes(g, 3, 4, p=0.4)
+        w_norse, state_n = stdp.stdp_step_linear(pre, post, w_norse, state_n, p, dt=dt)
+        dw, state_o = rule.step(pre, post, state_o, w_ours)
+        w_ours = (w_ours + dw).clamp(0.0, 1.0)
+        torch.testing.assert_close(w_ours, w_norse, rtol=1e-5, atol=1e-6)
+    assert not torch.equal(w_ours, torch.rand(4, 6, generator=torch.Generator().manual_seed(4)))
