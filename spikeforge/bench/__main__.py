@@ -14,7 +14,7 @@ from typing import Any
 
 __all__ = ["main", "add_arguments", "run"]
 
-SECTIONS = ("lif_layer", "shd_step", "conv_step", "memory_lean", "event_linear")
+SECTIONS = ("lif_layer", "shd_step", "conv_step", "memory_lean", "event_linear", "stdp_update")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -222,6 +222,10 @@ def run(args: argparse.Namespace) -> int:
         sections.append(_memory_section(args, log))
     if "event_linear" in args.only:
         sections.append(_event_section(args, log))
+    if "stdp_update" in args.only:
+        from .plasticity_bench import stdp_section
+
+        sections.append(stdp_section(args, log))
     env["load_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     cmd = "python -m spikeforge.bench " + " ".join(sys.argv[1:]) if sys.argv[1:] else "python -m spikeforge.bench"
     results = {"env": env, "sections": sections, "command": cmd.strip(),
