@@ -96,7 +96,7 @@ def load_splits(cfg: TrainConfig) -> tuple[Any, Any]:
                               "get its files and pass root=<folder>") from None
         raise
     except FileNotFoundError as e:
-        raise FileNotFoundError(f"{e} (spikeforge train: --set root=<folder>; --set download=true "
+        raise FileNotFoundError(f"{e} (spikeforge train: --set root=<folder> or --root <folder>; --download "
                                 "fetches the files from the dataset's source where it has one)") from None
 
 

@@ -14,6 +14,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override one config key (repeatable); unknown keys list the valid ones")
     p.add_argument("--data", help="shortcut for --set data=NAME")
+    p.add_argument("--root", help="shortcut for --set root=DIR (folder with the dataset's files)")
+    p.add_argument("--download", action="store_true",
+                   help="shortcut for --set download=true (fetch missing files from the dataset's source)")
     p.add_argument("--out", help="shortcut for --set out_dir=DIR")
     p.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint (default: resume)")
     p.add_argument("--no-plots", action="store_true", help="skip writing PNG plots")
@@ -31,6 +34,10 @@ def _train(args: argparse.Namespace) -> int:
     overrides = list(args.overrides)
     if args.data:
         overrides.append(f"data={args.data}")
+    if args.root:
+        overrides.append(f"root={args.root}")
+    if args.download:
+        overrides.append("download=true")
     if args.out:
         overrides.append(f"out_dir={args.out}")
     cfg = load_config(args.config, overrides)

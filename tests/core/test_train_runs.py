@@ -63,7 +63,7 @@ def _write_shd(path, n: int, seed: int) -> None:
 
 
 def _shd_args(out, root, *extra: str) -> list[str]:
-    return ["train", "--data", "shd", "--out", str(out), "--no-plots", "--set", f"root={root}", "--set", "epochs=1",
+    return ["train", "--data", "shd", "--out", str(out), "--no-plots", "--root", str(root), "--set", "epochs=1",
             "--set", "hidden=4", "--set", "batch_size=4", "--set", "progress=false", *extra]
 
 
@@ -93,7 +93,7 @@ def test_download_fetches_the_files_from_the_dataset_source(tmp_path, monkeypatc
 
     monkeypatch.setattr(shd_module, "download_verified", fake_download)
     root = tmp_path / "fetched"
-    assert main(_shd_args(tmp_path / "run", root, "--set", "download=true")) == 0
+    assert main(_shd_args(tmp_path / "run", root, "--download")) == 0
     assert calls == [("https://zenkelab.org/datasets/shd_train.h5.gz", "shd_train.h5", True),
                      ("https://zenkelab.org/datasets/shd_test.h5.gz", "shd_test.h5", True)]
     assert (root / "shd_train.h5").is_file()
