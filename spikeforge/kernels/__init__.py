@@ -41,7 +41,7 @@ from ._cache import cache_info as cache_info
 from ._cache import empty_cache as empty_cache
 from ._cache import set_cache_limit as set_cache_limit
 from ._policy import KernelUnavailableWarning as KernelUnavailableWarning
-from ._policy import forced_backend, fused_available
+from ._policy import fused_available, resolve_backend
 from .cpu import run_cpp, supports
 from .specs import spec_for
 
@@ -86,11 +86,7 @@ def run_fused(backend: str, step_fn: Callable[..., Any], xs: Tensor, state: Any,
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; valid: {list(BACKENDS)}")
     spec = spec_for(step_fn)
-    forced = forced_backend()
-    if forced is not None:
-        if forced == "cpp" and spec is None:  # no kernel exists for this model: nothing to insist on
-            return None
-        backend = forced
+    backend = resolve_backend(backend, has_kernel=spec is not None)
     if backend == "torch":
         return None
     if backend == "auto":

@@ -42,9 +42,16 @@ def forced_backend() -> str | None:
     return value
 
 
-def resolve_backend(requested: str) -> str:
-    """``requested``, unless ``SPIKEFORGE_BACKEND`` overrides it."""
-    return forced_backend() or requested
+def resolve_backend(requested: str, has_kernel: bool = True) -> str:
+    """``requested``, unless ``SPIKEFORGE_BACKEND`` overrides it.
+
+    ``has_kernel``: whether a fused kernel exists for the module's model at all; forcing ``"cpp"``
+    on a module without one leaves it on ``"auto"`` (which runs the reference).
+    """
+    forced = forced_backend()
+    if forced is None:
+        return requested
+    return "auto" if forced == "cpp" and not has_kernel else forced
 
 
 def warn_unavailable(reason: object) -> None:

@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from ..kernels import BackendUnavailableError
 from ..kernels._build import load_library
+from ..kernels._policy import fused_available
 from ..kernels.cpu import _empty, threads_for
 from ..numerics import check_finite, check_finite_enabled, first_nonfinite
 
@@ -174,9 +175,7 @@ class EventLinear(nn.Linear):
             return False
         if self.out_features < MIN_EVENT_OUT:
             return False
-        try:
-            load_library()
-        except BackendUnavailableError:
+        if not fused_available():  # warns once if the kernels cannot load; False with SPIKEFORGE_BACKEND=torch
             return False
         return input_rate(x) <= self.crossover
 

@@ -8,7 +8,8 @@ import torch
 from torch import Tensor, nn
 
 from ..kernels import BackendUnavailableError
-from ..kernels.pool import avg_pool2d_cpp, pool_plan
+from ..kernels._policy import resolve_backend
+from ..kernels.pool import avg_pool2d_cpp, pool_kernel_size, pool_plan
 from ..neurons._base import check_sequence
 from ..numerics import check_finite
 
@@ -82,12 +83,13 @@ class TimeDistributed(nn.Module):
         return ys.unflatten(0, (T, B))  # [T, B, *out]
 
     def _apply_module(self, x: Tensor) -> Tensor:
-        if self.backend == "torch":
+        backend = resolve_backend(self.backend, pool_kernel_size(self.module) is not None)  # SPIKEFORGE_BACKEND
+        if backend == "torch":
             return self.module(x)
         k, why = pool_plan(self.module, x)
         if k is not None:
             return avg_pool2d_cpp(x, k)
-        if self.backend == "cpp":
+        if backend == "cpp":
             raise BackendUnavailableError(why)
         return self.module(x)
 

@@ -14,6 +14,8 @@ from torch import nn
 
 from spikeforge.kernels import BackendUnavailableError, KernelUnavailableWarning, _build, _policy, available_backends
 from spikeforge.kernels._build import build_info, cache_key, default_cache_dir, load_library
+from spikeforge.layers import TimeDistributed
+from spikeforge.layers.sparse_linear import EventLinear
 from spikeforge.neurons import LIF, Izhikevich
 
 needs_cpp = pytest.mark.skipif("cpp" not in available_backends(), reason="no C++ compiler")
@@ -113,18 +115,26 @@ def test_cache_key_covers_every_source_file(tmp_path, monkeypatch):
 
 
 def test_auto_warns_once_with_the_reason_when_kernels_are_unavailable(monkeypatch, fresh, gen):
-    from spikeforge.layers import TimeDistributed
-
     monkeypatch.setattr(_build, "_error", "no C++ compiler (test)")
     xs = torch.rand(5, 2, 4, 6, 6, generator=gen)
     with pytest.warns(KernelUnavailableWarning, match="no C\\+\\+ compiler \\(test\\)") as record:
         z = LIF().run(xs)[0]
         TimeDistributed(nn.AvgPool2d(2))(xs)
+        EventLinear(36, 64)((xs > 0.9).float().flatten(-2))
         LIF().run(xs)
     assert len([w for w in record if w.category is KernelUnavailableWarning]) == 1
     assert torch.equal(z, LIF(backend="torch").run(xs)[0])
     with pytest.raises(BackendUnavailableError, match="test"):
         LIF(backend="cpp").run(xs)
+
+
+def test_each_fused_layer_warns_when_it_falls_back(monkeypatch, fresh, gen):
+    monkeypatch.setattr(_build, "_error", "no C++ compiler (test)")
+    xs = torch.rand(5, 2, 4, 6, 6, generator=gen)
+    for run in (lambda: TimeDistributed(nn.AvgPool2d(2))(xs), lambda: EventLinear(36, 64)((xs > 0.9).float().flatten(-2))):
+        monkeypatch.setattr(_policy, "_warned", False)
+        with pytest.warns(KernelUnavailableWarning, match="test"):
+            run()
 
 
 def test_no_warning_when_no_kernel_was_expected(monkeypatch, fresh, gen):
@@ -144,15 +154,28 @@ def _fused(z: torch.Tensor) -> bool:
     return any("FusedRun" in type(f).__name__ for f in nodes)
 
 
+def _pooled(y: torch.Tensor) -> bool:
+    """Whether ``y`` came out of the fused pooling kernel."""
+    nodes = [y.grad_fn, *(f for f, _ in y.grad_fn.next_functions if f is not None)]
+    return any("_AvgPool" in type(f).__name__ for f in nodes)
+
+
 @needs_cpp
 def test_backend_environment_variable_forces_a_backend(monkeypatch, gen):
     xs = torch.rand(5, 2, 4, generator=gen).requires_grad_()
     assert _fused(LIF(backend="cpp").run(xs)[0]) and not _fused(LIF(backend="torch").run(xs)[0])
+    pools = [TimeDistributed(nn.AvgPool2d(2), backend=b) for b in ("auto", "cpp", "torch")]
+    images = torch.rand(3, 2, 4, 6, 6, generator=gen).requires_grad_()
+    fc, spikes = EventLinear(36, 64), (images.detach() > 0.9).float().flatten(-2)
+    assert [_pooled(p(images)) for p in pools] == [True, True, False] and fc.uses_event_path(spikes)
     monkeypatch.setenv("SPIKEFORGE_BACKEND", "torch")
     assert not _fused(LIF(backend="cpp").run(xs)[0]) and not _fused(LIF().run(xs)[0])
+    assert [_pooled(p(images)) for p in pools] == [False, False, False] and not fc.uses_event_path(spikes)
     monkeypatch.setenv("SPIKEFORGE_BACKEND", "cpp")
     assert _fused(LIF(backend="torch").run(xs)[0]) and _fused(LIF().run(xs)[0])
+    assert [_pooled(p(images)) for p in pools] == [True, True, True]
     Izhikevich().run(xs)  # no kernel for this model: still the reference, no error
+    TimeDistributed(nn.MaxPool2d(2), backend="torch")(images)  # likewise
     monkeypatch.setenv("SPIKEFORGE_BACKEND", "")
     assert _fused(LIF().run(xs)[0])
     monkeypatch.setenv("SPIKEFORGE_BACKEND", "cuda")
