@@ -2,6 +2,11 @@
 synaptic delays, an event-driven linear layer, NIR's elementwise primitives, and containers that
 thread state (a sequence, or a graph)."""
 
+from .dcls import DelayLinear as DelayLinear
+from .dcls import LearnableDelay as LearnableDelay
+from .dcls import delay_param_groups as delay_param_groups
+from .dcls import delay_taps as delay_taps
+from .dcls import sigma_schedule as sigma_schedule
 from .delay import Delay as Delay
 from .delay import DelayState as DelayState
 from .dropout import SequenceDropout as SequenceDropout
@@ -21,7 +26,8 @@ from .sparse_linear import EventLinear as EventLinear
 from .time import TimeDistributed as TimeDistributed
 
 __all__ = [
-    "BNTT", "Delay", "DelayState", "EventLinear", "ModuleGraph", "RecurrentSpiking", "RecurrentState",
+    "BNTT", "Delay", "DelayLinear", "DelayState", "LearnableDelay", "delay_param_groups", "delay_taps",
+    "sigma_schedule", "EventLinear", "ModuleGraph", "RecurrentSpiking", "RecurrentState",
     "Scale", "SequenceDropout", "SpikingSequential", "SumPool2d", "TDBatchNorm", "Threshold",
     "TimeDistributed", "is_stateful", "sequence_dropout", "td_batch_norm",
 ]
