@@ -1,0 +1,32 @@
+"""Reservoir computing: connectivity generators, echo state networks, spiking liquids, readouts, metrics.
+
+Example:
+    >>> import torch
+    >>> from spikeforge.reservoir import ESN, Ridge
+    >>> from spikeforge.reservoir.tasks import narma10
+    >>> u, y = narma10(600)
+    >>> x = ESN(50, 1, spectral_radius=0.9, seed=0)(u[:, None, None])[:, 0]   # [T, N]
+    >>> r = Ridge(1e-6).fit(x[100:400], y[100:400])
+"""
+
+from __future__ import annotations
+
+from . import connectivity as connectivity
+from . import metrics as metrics
+from . import tasks as tasks
+from .connectivity import MAASS_C as MAASS_C
+from .connectivity import dale_weights as dale_weights
+from .connectivity import grid_mask as grid_mask
+from .connectivity import input_projection as input_projection
+from .connectivity import random_sparse as random_sparse
+from .connectivity import scale_spectral_radius as scale_spectral_radius
+from .connectivity import spectral_radius as spectral_radius
+from .esn import ESN as ESN
+from .liquid import Liquid as Liquid
+from .liquid import exp_filter as exp_filter
+from .readout import Ridge as Ridge
+
+__all__ = [
+    "ESN", "MAASS_C", "Liquid", "Ridge", "connectivity", "dale_weights", "exp_filter", "grid_mask",
+    "input_projection", "metrics", "random_sparse", "scale_spectral_radius", "spectral_radius", "tasks",
+]

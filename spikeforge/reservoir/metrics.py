@@ -1,0 +1,110 @@
+r"""Reservoir metrics (reference §3.5): memory capacity, NRMSE, sMAPE, state rank, branching factor.
+
+- :func:`memory_capacity` — :math:`MC = \sum_{k=1}^{k_{max}} \mathrm{corr}^2(u(t-k), y_k(t))`, one ridge
+  readout per lag trained on the first part of the series, scored on the rest; each :math:`MC_k \in [0, 1]`.
+- :func:`nrmse` — RMSE divided by ``"std"`` (default), ``"var"`` (ReservoirPy's: the *variance*),
+  ``"minmax"`` (peak-to-peak), ``"mean"`` or ``"q1q3"`` (interquartile range) of the target.
+- :func:`smape` — NeuroBench: :math:`200\cdot\mathrm{mean}(|\hat y - y|/(|\hat y| + |y|))`, 0/0 → 200.
+- :func:`state_rank` — rank of the ``[m, N]`` state matrix (kernel quality for m distinct inputs,
+  generalisation rank for m noisy variants; Legenstein & Maass 2007); ≤ min(m, N).
+- :func:`branching_factor` — mean number of postsynaptic neurons (nonzero recurrent weight) that spike
+  at t+1 per spike at t.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from .readout import Ridge
+
+__all__ = ["branching_factor", "memory_capacity", "nrmse", "smape", "state_rank"]
+
+
+def memory_capacity(
+    states: Tensor, u: Tensor, k_max: int, *, ridge: float = 1e-10, warmup: int | None = None,
+    test_frac: float = 0.2,
+) -> tuple[float, Tensor]:
+    """Linear memory capacity of ``states [T, N]`` driven by ``u [T]``; returns ``(MC, MC_k [k_max])``.
+
+    Rows ``t < warmup`` (default ``k_max``) are dropped; the last ``test_frac`` of the rest is the test set.
+    """
+    if states.ndim != 2 or u.ndim != 1 or states.shape[0] != u.shape[0]:
+        raise ValueError(f"memory_capacity: need states [T, N] and u [T], got {tuple(states.shape)} and "
+                         f"{tuple(u.shape)}")
+    warm = k_max if warmup is None else warmup
+    if warm < k_max:
+        raise ValueError(f"memory_capacity: warmup ({warm}) must be >= k_max ({k_max}) so u(t-k) exists")
+    x = states.detach().to(torch.float64)[warm:]
+    n = x.shape[0]
+    n_test = int(round(test_frac * n))
+    if n_test < 2 or n - n_test < 2:
+        raise ValueError(f"memory_capacity: series too short ({states.shape[0]} steps) for k_max={k_max}")
+    u64 = u.detach().to(torch.float64)
+    targets = torch.stack([u64[warm - k: warm - k + n] for k in range(1, k_max + 1)], dim=1)  # [n, k_max]
+    r = Ridge(ridge).fit(x[:-n_test], targets[:-n_test])
+    pred = r.predict(x[-n_test:])
+    tgt = targets[-n_test:]
+    pc = pred - pred.mean(0)
+    tc = tgt - tgt.mean(0)
+    corr2 = (pc * tc).sum(0) ** 2 / ((pc * pc).sum(0) * (tc * tc).sum(0))
+    mc_k = torch.nan_to_num(corr2, nan=0.0).clamp(0.0, 1.0)
+    return float(mc_k.sum()), mc_k
+
+
+def nrmse(y_hat: Tensor, y: Tensor, norm: str = "std") -> float:
+    """RMSE of ``y_hat`` vs ``y`` divided by the named normalisation of ``y`` (see module docstring)."""
+    if y_hat.shape != y.shape:
+        raise ValueError(f"nrmse: shapes differ, {tuple(y_hat.shape)} vs {tuple(y.shape)}")
+    yh, yy = y_hat.detach().to(torch.float64), y.detach().to(torch.float64)
+    rmse = torch.sqrt(torch.mean((yh - yy) ** 2))
+    if norm == "std":
+        d = yy.std(unbiased=False)
+    elif norm == "var":
+        d = yy.var(unbiased=False)
+    elif norm == "minmax":
+        d = yy.max() - yy.min()
+    elif norm == "mean":
+        d = yy.mean()
+    elif norm == "q1q3":
+        d = torch.quantile(yy.flatten(), 0.75) - torch.quantile(yy.flatten(), 0.25)
+    else:
+        raise ValueError(f"nrmse: norm must be std/var/minmax/mean/q1q3, got {norm!r}")
+    return float(rmse / d)
+
+
+def smape(y_hat: Tensor, y: Tensor) -> float:
+    """NeuroBench sMAPE in [0, 200]: ``200 * mean(|ŷ - y| / (|ŷ| + |y|))`` with 0/0 terms counted as 200."""
+    if y_hat.shape != y.shape:
+        raise ValueError(f"smape: shapes differ, {tuple(y_hat.shape)} vs {tuple(y.shape)}")
+    yh, yy = y_hat.detach().to(torch.float64), y.detach().to(torch.float64)
+    ratio = (yh - yy).abs() / (yh.abs() + yy.abs())
+    return float(200.0 * torch.nan_to_num(ratio, nan=1.0).mean())
+
+
+def state_rank(states: Tensor, tol: float | None = None) -> int:
+    """Numerical rank of ``states [m, N]`` (one row per input stream), in float64."""
+    if states.ndim != 2:
+        raise ValueError(f"state_rank: need states [m, N], got shape {tuple(states.shape)}")
+    return int(torch.linalg.matrix_rank(states.detach().to(torch.float64), atol=tol))
+
+
+def branching_factor(spikes: Tensor, w_rec: Tensor) -> float:
+    r""":math:`\sigma = \sum_t \sum_{i: z_i(t)=1} \#\{j: w_{ji} \ne 0, z_j(t+1)=1\} / \sum_{t<T-1} \sum_i z_i(t)`.
+
+    ``spikes [T, N]`` or ``[T, B, N]``; ``w_rec [N_post, N_pre]``. Returns 0 if no spike occurs before
+    the last step.
+    """
+    z = spikes.detach().to(torch.float64)
+    if z.ndim == 2:
+        z = z[:, None, :]  # [T, 1, N]
+    if z.ndim != 3 or w_rec.shape != (z.shape[-1], z.shape[-1]):
+        raise ValueError(f"branching_factor: need spikes [T, (B,) N] and w_rec [N, N], got {tuple(spikes.shape)}"
+                         f" and {tuple(w_rec.shape)}")
+    a = (w_rec.detach() != 0).to(torch.float64)  # [post, pre]
+    ancestors = z[:-1].sum()
+    if ancestors == 0:
+        return 0.0
+    # descendants of the spikes at t: sum_i z_i(t) * sum_j a_ji z_j(t+1)
+    desc = torch.einsum("tbi,ji,tbj->", z[:-1], a, z[1:])
+    return float(desc / ancestors)
