@@ -131,7 +131,8 @@ def test_auto_warns_once_with_the_reason_when_kernels_are_unavailable(monkeypatc
 def test_each_fused_layer_warns_when_it_falls_back(monkeypatch, fresh, gen):
     monkeypatch.setattr(_build, "_error", "no C++ compiler (test)")
     xs = torch.rand(5, 2, 4, 6, 6, generator=gen)
-    for run in (lambda: TimeDistributed(nn.AvgPool2d(2))(xs), lambda: EventLinear(36, 64)((xs > 0.9).float().flatten(-2))):
+    spikes = (xs > 0.9).float().flatten(-2)  # [T, B, C, 36]
+    for run in (lambda: TimeDistributed(nn.AvgPool2d(2))(xs), lambda: EventLinear(36, 64)(spikes)):
         monkeypatch.setattr(_policy, "_warned", False)
         with pytest.warns(KernelUnavailableWarning, match="test"):
             run()
