@@ -8,6 +8,8 @@ from .dcls import delay_param_groups as delay_param_groups
 from .dcls import delay_taps as delay_taps
 from .dcls import sigma_schedule as sigma_schedule
 from .delay import Delay as Delay
+from .delrec import DelayedRecurrentSpiking as DelayedRecurrentSpiking
+from .delrec import delrec_mask as delrec_mask
 from .delay import DelayState as DelayState
 from .dropout import SequenceDropout as SequenceDropout
 from .dropout import sequence_dropout as sequence_dropout
@@ -27,7 +29,8 @@ from .time import TimeDistributed as TimeDistributed
 
 __all__ = [
     "BNTT", "Delay", "DelayLinear", "DelayState", "LearnableDelay", "delay_param_groups", "delay_taps",
-    "sigma_schedule", "EventLinear", "ModuleGraph", "RecurrentSpiking", "RecurrentState",
+    "sigma_schedule", "DelayedRecurrentSpiking", "delrec_mask",
+    "EventLinear", "ModuleGraph", "RecurrentSpiking", "RecurrentState",
     "Scale", "SequenceDropout", "SpikingSequential", "SumPool2d", "TDBatchNorm", "Threshold",
     "TimeDistributed", "is_stateful", "sequence_dropout", "td_batch_norm",
 ]
