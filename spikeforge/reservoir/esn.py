@@ -3,7 +3,8 @@ r"""Echo state network (rate reservoir), leaky tanh, float64 by default.
 .. math:: x(t) = (1 - a)\,x(t-1) + a\,f\big(W x(t-1) + W_{in} u(t) + b\big)
 
 with :math:`f = \tanh` (or identity for a linear reservoir), leak ``a``, ``W`` a random sparse N(0, 1)
-matrix rescaled to spectral radius :math:`\rho = \max|\lambda(W)|` (or a user matrix used as given),
+matrix rescaled to spectral radius :math:`\rho = \max|\lambda(W)|` (``w``, ``w_in``, ``bias`` given by the
+user are used as given),
 :math:`W_{in} \sim U(-s_{in}, s_{in})`, :math:`b \sim U(-s_b, s_b)`. Readout: :class:`~.readout.Ridge`.
 """
 
@@ -33,7 +34,7 @@ class ESN(nn.Module):
     def __init__(
         self, n: int, n_in: int, *, spectral_radius: float = 0.9, leak: float = 1.0, density: float = 1.0,
         input_scale: float = 1.0, bias_scale: float = 0.0, activation: str = "tanh", w: Tensor | None = None,
-        w_in: Tensor | None = None, seed: int = 0, dtype: torch.dtype = torch.float64,
+        w_in: Tensor | None = None, bias: Tensor | None = None, seed: int = 0, dtype: torch.dtype = torch.float64,
     ) -> None:
         super().__init__()
         if not 0.0 < leak <= 1.0:
@@ -50,7 +51,10 @@ class ESN(nn.Module):
             w_in = input_projection(n, n_in, scale=input_scale, seed=g)
         if w_in.shape != (n, n_in):
             raise ValueError(f"ESN: w_in must be [{n}, {n_in}], got {tuple(w_in.shape)}")
-        bias = (torch.rand(n, generator=g, dtype=torch.float64) * 2 - 1) * bias_scale
+        if bias is None:
+            bias = (torch.rand(n, generator=g, dtype=torch.float64) * 2 - 1) * bias_scale
+        if bias.shape != (n,):
+            raise ValueError(f"ESN: bias must be [{n}], got {tuple(bias.shape)}")
         self.register_buffer("w", w.to(dtype))
         self.register_buffer("w_in", w_in.to(dtype))
         self.register_buffer("bias", bias.to(dtype))
