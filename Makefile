@@ -8,8 +8,8 @@ PIP    := $(BIN)/python -m pip
 TORCH  := torch==2.13.0
 # Peers whose declared dependencies would replace the pinned torch: installed without deps,
 # their small runtime deps listed here explicitly.
-PEERS_NODEPS := spikingjelly==2.0.0 norse==1.1.0 neurobench==2.3.0 tonic==1.7.0 importRosbag expelliarmus
-PEER_DEPS    := requests loguru scipy
+PEERS_NODEPS := spikingjelly==2.0.0 norse==1.1.0 neurobench==2.3.0 tonic==1.7.0 importRosbag expelliarmus dcls==0.1.1
+PEER_DEPS    := requests loguru scipy reservoirpy==0.4.2
 
 .PHONY: run test bench mutation install dev clean
 
