@@ -25,13 +25,14 @@ class Mutant:
 
 
 # test selections -------------------------------------------------------------------------------
-NEURONS = ("tests/neurons", "tests/kernels/test_parity.py")
+NEURONS = ("tests/neurons/test_neuron_mutation_kills.py", "tests/neurons", "tests/kernels/test_parity.py")
 SURROGATES = ("tests/surrogate", "tests/contracts/test_surrogate_contract.py")
 NEURON_OPS = ("tests/metrics/test_neuron_ops.py", "tests/metrics/test_neurobench.py")
 COUNTS = ("tests/metrics/test_counts.py", "tests/metrics/test_profile.py", "tests/metrics/test_neurobench.py")
 NIR = ("tests/interop/test_nir_roundtrip.py", "tests/interop/test_nir_reference.py",
        "tests/interop/test_nir_errors.py", "tests/interop/test_nir_peers.py")
-FORMATS = ("tests/data/test_data_formats.py", "tests/data/test_data_hardening.py")
+FORMATS = ("tests/data/test_data_format_mutation_kills.py", "tests/data/test_data_formats.py",
+           "tests/data/test_data_hardening.py")
 CHECKPOINT = ("tests/core/test_checkpoint.py",)
 STDP = ("tests/plasticity/test_stdp_closed_form.py", "tests/plasticity/test_plasticity_peers.py")
 THREE_FACTOR = ("tests/plasticity/test_rate_and_three_factor.py", "tests/plasticity/test_plasticity_peers.py")
@@ -66,7 +67,12 @@ MUTANTS: list[Mutant] = [
            NEURONS, "decay -> time constant conversion uses dt / beta instead of dt / (1 - beta)"),
     Mutant("dyn-decay-range", DYN,
            "if not bool(torch.all((t >= 0) & (t < 1))):", "if not bool(torch.all((t >= 0) & (t <= 1))):",
-           NEURONS, "from_decay accepts beta = 1 (no leak: not a valid decay)"),
+           NEURONS, "from_decay's own range check accepts beta = 1 (no leak: not a valid decay)",
+           equivalent="The constructor checks the stored decay again (check_discretisation: 'decay beta must "
+           "be in [0, 1)'), so beta = 1 still raises ValueError: the two checks are redundant on purpose "
+           "(from_decay names the argument, the constructor covers direct construction). "
+           "tests/neurons/test_neuron_mutation_kills.py::test_from_decay_refuses_a_decay_outside_0_1 "
+           "pins the behaviour."),
     Mutant("lif-threshold-sign", "spikeforge/neurons/lif.py",
            "z = surrogate(v - p.v_th)", "z = surrogate(p.v_th - v)", NEURONS,
            "LIF spikes below the threshold"),
@@ -107,7 +113,7 @@ MUTANTS: list[Mutant] = [
            "return (x > 0).to(x.dtype)", "return (x >= 0).to(x.dtype)", NEURONS,
            "spike at v == v_th (non-strict threshold) in the reference step"),
     Mutant("specs-exp-gain", "spikeforge/kernels/specs.py",
-           "return torch.exp(-q), -torch.expm1(-q)", "return torch.exp(-q), q", KERNELS,
+           "return torch.exp(-q), -torch.expm1(-q)", "return torch.exp(-q), q", ("tests/kernels/test_parity_exp.py",),
            "kernel coefficients: exact decay with Euler's input gain"),
     # ---- surrogates ---------------------------------------------------------------------------
     Mutant("atan-factor-2", SURR,

@@ -22,9 +22,10 @@ How it works:
   loaded machine), one parent process imports the heavy third-party modules once and forks a
   child per run; the child imports the (mutated) ``spikeforge`` fresh. Bytecode caching is off,
   so a same-size edit within one second can never load a stale ``.pyc``.
-- A kill is confirmed by re-running the test that failed on the unmutated copy (once per test);
-  if it fails there too, the tree itself is broken and the mutant is reported ``baseline
-  failed``, not scored. ``--baseline-only`` runs every distinct selection unmutated instead.
+- A kill is confirmed by re-running the test that failed on the unmutated copy (all killing
+  tests in one run at the end); if it fails there too, the tree itself is broken and the
+  mutant is reported ``baseline failed``, not scored. ``--baseline-only`` runs every distinct
+  selection unmutated instead.
 - C++ mutants (``.cpp``/``.h``) rebuild the kernels into a private cache directory
   (``XDG_CACHE_HOME``), deleted afterwards.
 
@@ -57,6 +58,8 @@ from mutants import MUTANTS, Mutant  # noqa: E402  (the list sits next to this f
 REPO = HERE.parent.parent
 PRELOAD = ("numpy", "torch", "pytest", "scipy", "h5py", "nir", "snntorch", "matplotlib")
 """Third-party modules the parent imports once before forking (never ``spikeforge``)."""
+RUN_TIMEOUT = 900.0
+"""Seconds one pytest run may take before it is killed (counted as a kill: the mutant hangs)."""
 
 
 @dataclass
@@ -99,12 +102,13 @@ def _touch(path: Path) -> None:
 # ------------------------------------------------------------------------------------------------
 # one pytest run in a forked child
 # ------------------------------------------------------------------------------------------------
-def run_tests(root: Path, tests: tuple[str, ...], log: Path, timeout: float, env: dict[str, str]) -> tuple[str, str]:
+def run_tests(root: Path, tests: tuple[str, ...], log: Path, timeout: float, env: dict[str, str], *,
+              stop_first: bool = True) -> tuple[str, str]:
     """Run ``pytest -x -q tests`` in ``root``; returns ``(status, detail)``.
 
     ``status`` is ``pass``, ``fail`` (detail: the first failed test), ``timeout`` or ``error``.
     """
-    args = ["-x", "-q", "-p", "no:cacheprovider", "--timeout", str(int(timeout)), *tests]
+    args = [*(["-x"] if stop_first else []), "-q", "-p", "no:cacheprovider", "--timeout", str(int(timeout)), *tests]
     log.parent.mkdir(parents=True, exist_ok=True)
     sys.stdout.flush()
     sys.stderr.flush()
@@ -135,7 +139,7 @@ def run_tests(root: Path, tests: tuple[str, ...], log: Path, timeout: float, env
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(code)
-    deadline = time.monotonic() + timeout + 30
+    deadline = time.monotonic() + RUN_TIMEOUT
     while True:
         done, status = os.waitpid(pid, os.WNOHANG)
         if done:
@@ -146,7 +150,7 @@ def run_tests(root: Path, tests: tuple[str, ...], log: Path, timeout: float, env
             except ProcessLookupError:
                 pass
             os.waitpid(pid, 0)
-            return "timeout", f"no result within {timeout + 30:.0f} s"
+            return "timeout", f"no result within {RUN_TIMEOUT:.0f} s"
         time.sleep(0.1)
     code = os.waitstatus_to_exitcode(status)
     text = log.read_text(errors="replace") if log.exists() else ""
@@ -157,6 +161,16 @@ def run_tests(root: Path, tests: tuple[str, ...], log: Path, timeout: float, env
         return "fail", failed[0] if failed else f"tests failed (exit code {code})"
     last = [ln for ln in text.splitlines() if ln.strip()][-3:]
     return "error", f"exit code {code}: " + " | ".join(last)
+
+
+def unmutated_failures(root: Path, nodes: list[str], log: Path, timeout: float, env: dict[str, str]) -> set[str]:
+    """The test ids among ``nodes`` that fail on the unmutated copy (all run in one pytest call, no ``-x``)."""
+    status, _ = run_tests(root, tuple(nodes), log, timeout, env, stop_first=False)
+    if status == "pass":
+        return set()
+    text = log.read_text(errors="replace") if log.exists() else ""
+    failed = set(re.findall(r"^(?:FAILED|ERROR) (\S+)", text, re.M))
+    return failed if failed else set(nodes)  # no summary (timeout, crash): trust none of them
 
 
 # ------------------------------------------------------------------------------------------------
@@ -197,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--source", default="HEAD", help="a git revision, or 'worktree' (default: HEAD)")
     ap.add_argument("--only", default="", help="comma-separated mutant ids (default: all)")
-    ap.add_argument("--timeout", type=float, default=240.0, help="seconds per test run (default: 240)")
+    ap.add_argument("--timeout", type=float, default=240.0, help="seconds per test (pytest-timeout; default: 240)")
     ap.add_argument("--report", type=Path, help="write a Markdown report here (e.g. MUTATION.md)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary copy and logs")
     ap.add_argument("--list", action="store_true", help="list the mutants and exit")
@@ -264,7 +278,6 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(work, ignore_errors=True)
         return 0
 
-    verified: dict[tuple[str, ...], tuple[str, str]] = {}  # test(s) that killed a mutant -> unmutated result
     for m in planted:
         t0 = time.monotonic()
         original = apply(root, m)
@@ -281,17 +294,21 @@ def main(argv: list[str] | None = None) -> int:
         outcome = {"fail": "killed", "timeout": "killed", "pass": "survived", "error": "error"}[status]
         if status == "timeout":
             detail = f"timeout ({detail})"
-        if outcome == "killed":  # the killing test must pass without the mutant (else the tree is broken)
-            node = (detail,) if status == "fail" and "::" in detail else m.tests
-            if node not in verified:
-                verified[node] = run_tests(root, node, logs / f"{m.id}-unmutated.log", args.timeout, env)
-            if verified[node][0] != "pass":
-                outcome = "baseline failed"
-                detail = f"{' '.join(node)} also fails without the mutant: {verified[node][1]}"
         if outcome == "survived" and m.equivalent:
             outcome, detail = "equivalent", m.equivalent
         results.append(Result(m, outcome, time.monotonic() - t0, detail))
         print(f"  {m.id}: {outcome.upper()} {detail} ({time.monotonic() - t0:.0f} s)", flush=True)
+
+    # A kill counts only if the killing test passes without the mutant: run them all once, unmutated.
+    killers = sorted({r.detail for r in results if r.outcome == "killed" and "::" in r.detail})
+    if killers:
+        t0 = time.monotonic()
+        broken = unmutated_failures(root, killers, logs / "unmutated.log", args.timeout, env)
+        print(f"  {len(killers)} killing tests re-run without mutants: {len(broken)} fail "
+              f"({time.monotonic() - t0:.0f} s)", flush=True)
+        for r in results:
+            if r.outcome == "killed" and r.detail in broken:
+                r.outcome, r.detail = "baseline failed", f"{r.detail} also fails without the mutant"
 
     elapsed = time.monotonic() - t_start
     order = {m.id: i for i, m in enumerate(chosen)}
