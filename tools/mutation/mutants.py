@@ -35,8 +35,10 @@ FORMATS = ("tests/data/test_data_format_mutation_kills.py", "tests/data/test_dat
            "tests/data/test_data_hardening.py")
 CHECKPOINT = ("tests/core/test_checkpoint.py",)
 STDP = ("tests/plasticity/test_stdp_closed_form.py", "tests/plasticity/test_plasticity_peers.py")
-THREE_FACTOR = ("tests/plasticity/test_rate_and_three_factor.py", "tests/plasticity/test_plasticity_peers.py")
-TEMPOTRON = ("tests/plasticity/test_tempotron.py",)
+PLASTICITY_KILLS = "tests/plasticity/test_plasticity_mutation_kills.py"
+THREE_FACTOR = (PLASTICITY_KILLS, "tests/plasticity/test_rate_and_three_factor.py",
+                "tests/plasticity/test_plasticity_peers.py")
+TEMPOTRON = (PLASTICITY_KILLS, "tests/plasticity/test_tempotron.py")
 KERNELS = ("tests/kernels/test_parity.py",)
 EVENT = ("tests/kernels/test_event_linear.py",)
 POOL = ("tests/kernels/test_pool.py",)
