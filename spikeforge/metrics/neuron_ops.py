@@ -36,7 +36,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..neurons import ALIF, IF, LI, LIF, CubaLI, CubaLIF, Integrator, Izhikevich, Neuron
+from ..neurons import ALIF, IF, LI, LIF, CubaLI, CubaLIF, Integrator, Izhikevich, Neuron, UltraLIF
 
 __all__ = ["NEURON_OPS", "ops_per_update", "membrane_updates", "membrane_field"]
 
@@ -59,6 +59,9 @@ NEURON_OPS: dict[type[Neuron[Any, Any]], dict[str, int]] = {
     CubaLI: {"subtract": 4, "zero": 4, "value": 4, "none": 4},
     # v' = v + x (1): a running sum.
     Integrator: {"subtract": 1, "zero": 1, "value": 1, "none": 1},
+    # V' = ε·log(exp((V + log τ)/ε) + exp(I/ε)): +log τ, /ε, /ε, exp, exp, +, log, ×ε (8);
+    # s = σ((V' − θ)/ε): −, /ε, σ (3); own reset V ← V'(1 − s): −, × (2).
+    UltraLIF: {"subtract": 13, "zero": 13, "value": 13, "none": 13},
 }
 """Elementary operations per membrane update, by neuron class (subclasses inherit, e.g. PLIF)
 and reset name."""

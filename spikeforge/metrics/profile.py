@@ -367,6 +367,7 @@ class Profile:
         # spiking layers and user activation types are activations; a non-spiking neuron (the LI
         # readout) outputs its membrane, which is recorded but kept out of activation sparsity
         acc["is_activation"] = acc["spiking"] or not isinstance(module, Neuron)
+        acc["dense_output"] = bool(getattr(module, "dense_output", False))  # outputs never exactly 0 (UltraLIF)
         self._add(acc, out_nonzero=int((z != 0).sum()), out_total=int(z.numel()))
         xs = args[0] if args else None
         neuron = module if isinstance(module, Neuron) else getattr(module, "neuron", None)
@@ -457,6 +458,13 @@ class Profile:
     def unpriced_neurons(self) -> list[str]:
         """Neuron layers whose per-update cost is unknown (pass ``profile(neuron_ops={cls: n})``)."""
         return [n for n, c in self.layers().items() if c.membrane_updates and c.neuron_ops is None]
+
+    def dense_output_layers(self) -> list[str]:
+        """Layers whose outputs are never exactly zero (class attribute ``dense_output = True``, e.g.
+        :class:`~spikeforge.neurons.UltraLIF`'s sigmoid spikes in (0, 1)): their activation sparsity is 0 and
+        the next layer's effective SynOps equal its dense count; binarize them to count events."""
+        self._require_samples()
+        return [n for n, a in self._acc.items() if a.get("dense_output", False)]
 
     def energy(self, model: EnergyModel) -> EnergyResult:
         """Energy per sample, per layer and in total, under ``model``."""

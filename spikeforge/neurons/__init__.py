@@ -40,6 +40,10 @@ from .lif import LIFParams as LIFParams
 from .lif import LIFState as LIFState
 from .lif import lif_step as lif_step
 from .plif import PLIF as PLIF
+from .ultralif import UltraLIF as UltraLIF
+from .ultralif import UltraLIFParams as UltraLIFParams
+from .ultralif import UltraLIFState as UltraLIFState
+from .ultralif import ultralif_step as ultralif_step
 
 __all__ = [
     "NEURONS", "RESETS", "Neuron",
@@ -52,4 +56,5 @@ __all__ = [
     "LI", "LIDecayParams", "LIParams", "LIState", "li_step",
     "LIF", "LIFDecayParams", "LIFParams", "LIFState", "lif_step",
     "PLIF",
+    "UltraLIF", "UltraLIFParams", "UltraLIFState", "ultralif_step",
 ]

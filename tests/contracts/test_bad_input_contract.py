@@ -101,7 +101,9 @@ def test_neuron_opt_out_gives_raw_ieee_results(name, gen):
     assert torch.equal(zs[others], clean_zs[others])
     assert torch.equal(zs[:3], clean_zs[:3])
     assert any(bool(torch.isnan(v[1, 2])) for v in s)  # the NaN is in the state, as IEEE gives it
-    if neuron.spiking:
+    if getattr(neuron, "dense_output", False):  # a sigmoid spike (UltraLIF) passes the NaN on, for ever
+        assert torch.isnan(zs[3:, 1, 2]).all()
+    elif neuron.spiking:
         assert zs[3:, 1, 2].sum() == 0  # H(NaN) = 0: silenced for ever (why the default raises)
     assert torch.isnan(z1[1, 2]) or z1[1, 2] == 0
 

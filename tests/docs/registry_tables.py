@@ -56,6 +56,8 @@ def neurons() -> str:
         params = ", ".join(f"`{p}={_number(getattr(module, p))}`" for p in cls.params_cls._fields)
         state = ", ".join(f"`{s}`" for s in cls.state_cls._fields)
         output = "spikes" if cls.spiking else "membrane"
+        if getattr(cls, "dense_output", False):
+            output = "soft spikes in (0, 1), never 0"
         rows.append(f"| `{name}` | `{cls.__name__}` | {_summary(cls)} | {output} | {params} | {state} |")
     return "\n".join(rows) + "\n"
 

@@ -49,6 +49,9 @@ HAND_OPS: dict[str, Any] = {
     "cuba_li": lambda reset: 2 + 2,
     # v' = v + x (1)
     "i": lambda reset: 1,
+    # V' = LSE_ε(V + log τ, I) = ε·log(e^{(V+log τ)/ε} + e^{I/ε}): + log τ, two /ε, two exp, +, log, ·ε (8);
+    # s = σ((V' − θ)/ε): −θ, /ε, σ (3); own reset V'·(1 − s): 1 − s, · (2)
+    "ultralif": lambda reset: 8 + 3 + 2,
 }
 
 
@@ -105,7 +108,8 @@ def test_neuron_ops_match_hand_count(name: str, reset: str) -> None:
         neuron(xs)
     assert prof.unpriced_neurons() == []
     updates = _membrane_updates_by_step(neuron, xs)
-    if name != "izhikevich":  # Izhikevich's rest is not a fixed point of its Euler step
+    # Izhikevich's rest is not a fixed point of its Euler step; UltraLIF has no rest (LSE_ε(V + log τ, 0) > 0)
+    if name not in ("izhikevich", "ultralif"):
         assert 0 < updates < xs.numel()  # the undriven neuron 0 rests: effective differs from dense
     batch = xs.shape[1]
     assert prof.membrane_updates() == updates / batch

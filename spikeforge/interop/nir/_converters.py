@@ -73,6 +73,8 @@ NIR_UNSUPPORTED: dict[str, str] = {
     "exporting ALIF as LIF would drop the adaptation variable",
     "izhikevich": "NIR has no quadratic (Izhikevich) neuron; its recovery variable u and reset "
     "u <- u + d cannot be expressed with the NIR neuron primitives",
+    "ultralif": "NIR has no soft max-plus (log-sum-exp) neuron; UltraLIF's LSE membrane and sigmoid spike "
+    "cannot be expressed with the NIR neuron primitives",
 }
 """Registered neuron name → why it has no NIR counterpart (an explicit opt-out)."""
 
