@@ -11,6 +11,26 @@ import pytest
 import torch
 
 
+def _keep_pytest_doctest_module() -> None:
+    """Importing brian2 (a test peer) replaces ``_pytest.doctest.DoctestModule`` with a subclass whose
+    ``collect`` fails on package ``__init__`` modules. Import it now and put pytest's class back, so the
+    doctests of ``spikeforge/**/__init__.py`` collect whatever test imported brian2 first."""
+    from _pytest import doctest as pytest_doctest
+
+    original = pytest_doctest.DoctestModule
+    try:
+        from spikeforge.sim.brian2_peer import import_brian2  # brian2 2.9.0 needs a fix to import on numpy 2.4
+
+        import_brian2()
+    except ImportError:
+        return
+    finally:
+        pytest_doctest.DoctestModule = original  # type: ignore[misc]
+
+
+_keep_pytest_doctest_module()
+
+
 @pytest.fixture(autouse=True)
 def _doctest_names(request: pytest.FixtureRequest) -> None:
     if not isinstance(request.node, pytest.DoctestItem):
