@@ -79,6 +79,7 @@ class Brian2Run(NamedTuple):
     i: np.ndarray  # [E] neuron
     build_s: float  # wall time to build the network [s]
     run_s: float  # wall time of net.run [s]
+    run_cpu_s: float  # CPU time of this process during net.run [s]
     w: np.ndarray | None  # final weights in our CSR order (with STDP)
 
 
@@ -150,9 +151,9 @@ def _run(net: EventNetwork, current: Tensor | float, v0: Tensor | float, steps: 
     M = b2.SpikeMonitor(G)
     bnet = b2.Network(G, S, M)
     build = time.perf_counter() - t0
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     bnet.run(steps * dt)
-    run = time.perf_counter() - t0
+    run, run_cpu = time.perf_counter() - t0, time.process_time() - c0
     t_steps = np.round(np.asarray(M.t / dt)).astype(np.int64)
     w = np.asarray(S.w[:]) if net.stdp is not None else None
-    return Brian2Run(t_steps, np.asarray(M.i[:], dtype=np.int64), build, run, w)
+    return Brian2Run(t_steps, np.asarray(M.i[:], dtype=np.int64), build, run, run_cpu, w)

@@ -31,6 +31,7 @@ import torch
 from torch import Tensor
 
 from ..neurons._dynamics import leaky_integrate
+from ..neurons._reset import reset_to_value
 from ..neurons.lif import LIFParams
 from ..numerics import check_finite
 from ..plasticity._base import decay_factor, trace_update
@@ -79,9 +80,11 @@ def init_state(graph: SparseGraph, batch: int = 1, v0: Tensor | float = 0.0,
     """Network at rest (or at ``v0``, a scalar or ``[N]``/``[B, N]``), empty buffers and traces, the graph's weights."""
     dtype = dtype or graph.w.dtype
     n, dev = graph.n_post, graph.col.device
-    v = torch.zeros(batch, n, dtype=dtype, device=dev) + torch.as_tensor(v0, dtype=dtype, device=dev)
-    if v.shape != (batch, n):
-        raise ValueError(f"init_state: v0 must broadcast to [B, N] = [{batch}, {n}], got {tuple(v.shape)}")
+    v0_t = torch.as_tensor(v0, dtype=dtype, device=dev)
+    try:
+        v = v0_t.expand(batch, n).clone()
+    except RuntimeError:
+        raise ValueError(f"init_state: v0 must broadcast to [B, N] = [{batch}, {n}], got {tuple(v0_t.shape)}") from None
     zeros = torch.zeros(batch, n, dtype=dtype, device=dev)
     return SimState(v=v, ref=torch.zeros(batch, n, dtype=torch.int32, device=dev),
                     buf=torch.zeros(graph.max_delay, batch, n, dtype=dtype, device=dev),
@@ -108,7 +111,7 @@ def propagate(buf: Tensor, b: Tensor, i: Tensor, graph: SparseGraph, w: Tensor, 
     """
     D, B, N = buf.shape
     ev, syn = _expand(graph.crow, i)
-    target = b[ev] * N + graph.col[syn]  # flat index into [B, N]
+    target = graph.col[syn] if B == 1 else b[ev] * N + graph.col[syn]  # flat index into [B, N]
     if D > 1:
         target = ((t + graph.delay[syn]) % D) * (B * N) + target  # flat index into [D, B, N]
     buf.view(-1).index_add_(0, target, w[syn].to(buf.dtype))
@@ -136,11 +139,13 @@ def sparse_stdp(w: Tensor, b: Tensor, i: Tensor, x: Tensor, y: Tensor, graph: Sp
     N = x.shape[1]
     ev, syn_d = _expand(graph.crow, i)  # depression: synapses leaving a spiking neuron
     a_minus = rule.weight_dependence(w[syn_d], p.w_min, p.w_max, p.mu)[1]
-    ltd = p.eta_minus * a_minus * y.reshape(-1)[b[ev] * N + graph.col[syn_d]]
+    post = graph.col[syn_d]
+    ltd = p.eta_minus * a_minus * y.reshape(-1)[post if y.shape[0] == 1 else b[ev] * N + post]
     ev2, k = _expand(graph.ccol, i)  # potentiation: synapses arriving at a spiking neuron
     syn_p = graph.perm[k]
     a_plus = rule.weight_dependence(w[syn_p], p.w_min, p.w_max, p.mu)[0]
-    ltp = p.eta_plus * a_plus * x.reshape(-1)[b[ev2] * N + graph.prow[k]]
+    pre = graph.prow[k]
+    ltp = p.eta_plus * a_plus * x.reshape(-1)[pre if x.shape[0] == 1 else b[ev2] * N + pre]
     idx = torch.cat([syn_p, syn_d])
     dw = torch.cat([torch.as_tensor(ltp, dtype=w.dtype).expand(syn_p.shape),
                     -torch.as_tensor(ltd, dtype=w.dtype).expand(syn_d.shape)])
@@ -162,8 +167,8 @@ def event_step(x: Tensor, state: SimState, graph: SparseGraph, p: SimParams, *,
         graph: Connectivity (its weights are ignored: the state's ``w`` is used).
         p: Neuron, integrator, refractoriness and plasticity options.
         inplace: Update the state's ring buffer and weights in place (what :func:`simulate` does on
-            its own copy). With ``False`` the input state is left untouched (two copies of ``[D, B, N]``
-            and ``[S]`` per step).
+            its own copy). With ``False`` the input state is left untouched (a copy of ``[D, B, N]``
+            per step, and of the weights ``[S]`` under STDP).
     """
     z, _, _, state = _step(x, state, graph, p, inplace=inplace)
     return z, state
@@ -172,7 +177,8 @@ def event_step(x: Tensor, state: SimState, graph: SparseGraph, p: SimParams, *,
 def _step(x: Tensor, state: SimState, graph: SparseGraph, p: SimParams, *,
           inplace: bool) -> tuple[Tensor, Tensor, Tensor, SimState]:
     """:func:`event_step`, also returning the spikes as indices ``(b, i)``."""
-    buf, w = (state.buf, state.w) if inplace else (state.buf.clone(), state.w.clone())
+    buf = state.buf if inplace else state.buf.clone()
+    w = state.w if inplace or p.stdp is None else state.w.clone()  # weights change only under STDP
     slot = buf[state.t % buf.shape[0]]  # [B, N] input arriving now
     current = x + slot
     q = p.neuron
@@ -186,7 +192,10 @@ def _step(x: Tensor, state: SimState, graph: SparseGraph, p: SimParams, *,
     else:
         z, ref = v > q.v_th, state.ref
     zf = z.to(v.dtype)
-    v = p.reset(v, zf, q.v_th, q.v_reset)
+    if p.reset is reset_to_value:  # the same values as v (1 - z) + z v_reset, in one pass
+        v = torch.where(z, torch.as_tensor(q.v_reset, dtype=v.dtype, device=v.device), v)
+    else:
+        v = p.reset(v, zf, q.v_th, q.v_reset)
     b, i = z.nonzero(as_tuple=True)
     if i.numel():
         propagate(buf, b, i, graph, w, state.t)
@@ -240,7 +249,10 @@ def simulate(current: Tensor | float, state: SimState, graph: SparseGraph, p: Si
     if check:
         check_finite(c, "spikeforge.sim.simulate", "current", time_major=per_step)
     t0 = state.t
-    state = state._replace(buf=state.buf.clone(), w=state.w.clone())  # owned copies, updated in place
+    # owned copies, updated in place (the weights only change under STDP)
+    state = state._replace(buf=state.buf.clone(), w=state.w.clone() if p.stdp is not None else state.w)
+    if not per_step:
+        c = c.expand(B, N).contiguous()  # one [B, N] operand per step instead of a broadcast
     ts: list[Tensor] = []
     bs: list[Tensor] = []
     is_: list[Tensor] = []

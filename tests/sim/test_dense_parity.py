@@ -166,3 +166,5 @@ def test_init_state_shapes():
     s = init_state(g, batch=3, v0=0.5)
     assert s.v.shape == (3, 40) and s.buf.shape == (3, 3, 40) and s.w.shape == (g.n_synapses,)
     assert bool((s.v == 0.5).all())
+    with pytest.raises(ValueError, match=r"v0 must broadcast to \[B, N\] = \[3, 40\]"):
+        init_state(g, batch=3, v0=torch.zeros(7))
