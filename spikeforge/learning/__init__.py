@@ -11,6 +11,9 @@ from .losses import first_spike_time_loss as first_spike_time_loss
 from .losses import mse_count_loss as mse_count_loss
 from .regularizers import RateRegularizer as RateRegularizer
 from .regularizers import firing_rate_regularizer as firing_rate_regularizer
+from .online import SavedBytes as SavedBytes
+from .online import ottt_backward as ottt_backward
+from .online import sltt_backward as sltt_backward
 from .run_log import RunLog as RunLog
 from .schedules import CosineSchedule as CosineSchedule
 from .trainer import FitResult as FitResult
@@ -23,4 +26,5 @@ __all__ = [
     "ce_membrane_loss", "evaluate", "fit",
     "first_spike_time_loss", "firing_rate_regularizer", "load_checkpoint", "load_model",
     "mse_count_loss", "save_checkpoint", "seed_everything",
+    "SavedBytes", "ottt_backward", "sltt_backward",
 ]

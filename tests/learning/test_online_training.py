@@ -209,3 +209,36 @@ def test_clear_errors():
         ottt_backward(net, xs, lambda o, t: o.sum(), decay=1.5)
     with pytest.raises(RuntimeError, match="disabled"), torch.no_grad():
         sltt_backward(net, xs, lambda o, t: o.sum())
+
+
+def test_optimizer_every_step_is_online_sgd():
+    """OTTT_O / online SLTT: with an optimizer, W_{t+1} = W_t - lr * grad of step t at W_t."""
+    net = _net(0.5)
+    ref = _net(0.5)
+    xs, r = _data(T=3)
+    opt = torch.optim.SGD(net.parameters(), lr=0.3)
+    res = sltt_backward(net, xs, lambda o, t: (o * r[t]).sum(), optimizer=opt)
+    assert res.backward_calls == 3
+    # by hand: replay each step from the detached state with the weights of that moment
+    lin1, lif, lin2 = ref
+    v = torch.zeros(4, 7, dtype=D)
+    for t in range(3):
+        ref.zero_grad()
+        u = 0.5 * v + lin1(xs[t])
+        z = lif.surrogate(u - 1.0)
+        ((lin2(z) * r[t]).sum() / 3).backward()
+        with torch.no_grad():
+            for p in ref.parameters():
+                p -= 0.3 * p.grad
+        v = (u - z).detach()
+    for a, b in zip(net.parameters(), ref.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+    assert all(p.grad is None or not p.grad.any() for p in net.parameters())
+
+
+def test_bench_rows():
+    from spikeforge.learning.online.bench import bench_online
+
+    rows = {(r["mode"], r["T"]): r["saved_kib"] for r in bench_online((4, 16), batch=4, n_in=8, hidden=16, repeats=1)}
+    assert rows[("sltt", 16)] == rows[("sltt", 4)] and rows[("ottt", 16)] == rows[("ottt", 4)]
+    assert rows[("bptt", 16)] > 2.5 * rows[("bptt", 4)]  # per-step activations + a constant (weights)
