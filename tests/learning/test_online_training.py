@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from spikeforge.learning.online import SavedBytes, ottt_backward, sltt_backward
-from spikeforge.neurons import LIF
+from spikeforge.neurons import LIF, NEURONS
 
 D = torch.float64
 
@@ -242,3 +242,24 @@ def test_bench_rows():
     rows = {(r["mode"], r["T"]): r["saved_kib"] for r in bench_online((4, 16), batch=4, n_in=8, hidden=16, repeats=1)}
     assert rows[("sltt", 16)] == rows[("sltt", 4)] and rows[("ottt", 16)] == rows[("ottt", 4)]
     assert rows[("bptt", 16)] > 2.5 * rows[("bptt", 4)]  # per-step activations + a constant (weights)
+
+
+@pytest.mark.parametrize("name", NEURONS.names())
+def test_sltt_with_every_registered_neuron(name):
+    """SLTT = BPTT through the neuron's own step() with every state field detached between steps."""
+    torch.manual_seed(0)
+    neu = NEURONS.create(name, dtype=D, backend="torch")
+    net = nn.Sequential(nn.Linear(5, 7, dtype=D), neu, nn.Linear(7, 3, dtype=D))
+    xs, r = _data(T=6)
+    xs = xs * 2
+    got = _online_grads(sltt_backward, net, xs, r)
+    net.zero_grad()
+    state, loss = None, torch.zeros((), dtype=D)
+    for t in range(6):
+        if state is not None:
+            state = type(state)(*(v.detach() for v in state))
+        z, state = neu.step(net[0](xs[t]), state)
+        loss = loss + (net[2](z) * r[t]).sum() / 6
+    loss.backward()
+    for g, p in zip(got, net.parameters()):
+        torch.testing.assert_close(g, p.grad, rtol=1e-10, atol=1e-12)
