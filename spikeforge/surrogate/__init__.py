@@ -14,8 +14,11 @@ from .functions import Sigmoid as Sigmoid
 from .functions import StraightThrough as StraightThrough
 from .functions import Triangle as Triangle
 from .functions import get_surrogate as get_surrogate
+from .pdsg import PDSG as PDSG
+from .pdsg import membrane_sigma as membrane_sigma
 
 __all__ = [
     "SURROGATES", "ATan", "Custom", "Erf", "FastSigmoid", "PiecewiseQuadratic", "Rectangle",
-    "Sigmoid", "SpikeFn", "StraightThrough", "Surrogate", "Triangle", "get_surrogate", "heaviside",
+    "PDSG", "Sigmoid", "SpikeFn", "StraightThrough", "Surrogate", "Triangle", "get_surrogate", "heaviside",
+    "membrane_sigma",
 ]

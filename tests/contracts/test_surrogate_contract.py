@@ -89,4 +89,5 @@ def test_grad_peaks_at_threshold(name):
     x = torch.linspace(-2, 2, 401, dtype=torch.float64)
     g = sg.grad(x)
     assert (g >= 0).all()
-    assert g[200] == g.max()
+    peak = float(getattr(sg, "peak", 0.0))  # where the derivative is largest: the threshold, except PDSG (σ/2)
+    assert g[round((peak + 2) * 100)] == g.max()

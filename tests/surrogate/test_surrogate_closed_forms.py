@@ -47,6 +47,10 @@ def _piecewise_quadratic(x: float, alpha: float) -> float:
     return alpha - alpha * alpha * abs(x) if abs(x) <= 1.0 / alpha else 0.0
 
 
+def _pdsg(x: float, sigma: float) -> float:  # N(x; σ/2, σ²), Lun et al. 2025
+    return math.exp(-((x - sigma / 2) ** 2) / (2.0 * sigma * sigma)) / math.sqrt(2.0 * math.pi * sigma * sigma)
+
+
 def _custom_grad(x: torch.Tensor) -> torch.Tensor:
     return torch.exp(-x.abs())
 
@@ -62,6 +66,7 @@ CLOSED_FORMS = {
     "erf": (_erf, {"sigma": 0.5}, {"sigma": 1.3}),
     "piecewise_quadratic": (_piecewise_quadratic, {"alpha": 1.0}, {"alpha": 2.0}),
     "custom": (lambda x, grad_fn: math.exp(-abs(x)), {"grad_fn": _custom_grad}, None),
+    "pdsg": (_pdsg, {"sigma": 1.0}, {"sigma": 0.3}),
 }
 # distances to threshold v - v_th: both sides, the centre, and past every kink of the defaults
 POINTS = [-2.0, -0.9, -0.3, -0.05, 0.0, 0.04, 0.25, 0.7, 1.4]
