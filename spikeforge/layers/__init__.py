@@ -11,6 +11,9 @@ from .delay import Delay as Delay
 from .delrec import DelayedRecurrentSpiking as DelayedRecurrentSpiking
 from .delrec import delrec_mask as delrec_mask
 from .delay import DelayState as DelayState
+from .delta import DeltaActivation as DeltaActivation
+from .delta import delta_accumulate as delta_accumulate
+from .delta import delta_activation as delta_activation
 from .dropout import SequenceDropout as SequenceDropout
 from .dropout import sequence_dropout as sequence_dropout
 from .graph import ModuleGraph as ModuleGraph
@@ -33,4 +36,5 @@ __all__ = [
     "EventLinear", "ModuleGraph", "RecurrentSpiking", "RecurrentState",
     "Scale", "SequenceDropout", "SpikingSequential", "SumPool2d", "TDBatchNorm", "Threshold",
     "TimeDistributed", "is_stateful", "sequence_dropout", "td_batch_norm",
+    "DeltaActivation", "delta_accumulate", "delta_activation",
 ]
