@@ -62,6 +62,9 @@ def registries() -> dict[str, object]:
         "models": models.MODELS,
         "plasticity": plasticity.PLASTICITY,
     }
+    from ..convert import CONVERTERS
+
+    regs["converters"] = CONVERTERS
     try:
         from ..data import REPRESENTATIONS
 

@@ -151,3 +151,10 @@ def test_nested_names_and_other_bad_input() -> None:
         q[1].lam.fill_(0.0)
     with pytest.raises(ConversionError, match="'1'"):
         convert(q, method="qcfs")
+
+
+def test_spikeforge_list_shows_the_conversion_methods(capsys: pytest.CaptureFixture[str]) -> None:
+    from spikeforge.cli.__main__ import main
+
+    assert main(["list", "converters"]) == 0
+    assert capsys.readouterr().out.strip() == "converters: max, qcfs, robust"
