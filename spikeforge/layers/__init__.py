@@ -15,6 +15,9 @@ from .delta import DeltaActivation as DeltaActivation
 from .delta import delta_accumulate as delta_accumulate
 from .delta import delta_activation as delta_activation
 from .dropout import SequenceDropout as SequenceDropout
+from .egru import EGRU as EGRU
+from .egru import EGRUState as EGRUState
+from .egru import egru_step as egru_step
 from .dropout import sequence_dropout as sequence_dropout
 from .graph import ModuleGraph as ModuleGraph
 from .nir_prims import Scale as Scale
@@ -36,5 +39,5 @@ __all__ = [
     "EventLinear", "ModuleGraph", "RecurrentSpiking", "RecurrentState",
     "Scale", "SequenceDropout", "SpikingSequential", "SumPool2d", "TDBatchNorm", "Threshold",
     "TimeDistributed", "is_stateful", "sequence_dropout", "td_batch_norm",
-    "DeltaActivation", "delta_accumulate", "delta_activation",
+    "DeltaActivation", "delta_accumulate", "delta_activation", "EGRU", "EGRUState", "egru_step",
 ]
