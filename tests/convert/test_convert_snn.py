@@ -55,3 +55,14 @@ def test_digits_snn_at_T64_is_within_two_points_of_the_ann(act: str) -> None:
     assert res["ann"] > 0.9
     assert res["T=64"] >= res["ann"] - 0.02
     assert res["T=4"] < res["T=64"] or act == "qcfs"  # rate coding needs time; QCFS much less
+
+
+def test_converted_conv_net_is_an_ordinary_spikeforge_model(gen: torch.Generator) -> None:
+    import spikeforge as sf
+
+    ann = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.AvgPool2d(2), nn.Flatten(),
+                        nn.Linear(64, 3)).eval()
+    snn = convert(ann, torch.rand(8, 1, 8, 8, generator=gen))
+    with pytest.warns(UserWarning, match="subtract"):  # NIR's IF resets to v_reset; kept in metadata
+        graph = sf.to_nir(snn, torch.rand(2, 1, 1, 8, 8, generator=gen))
+    assert {"0", "1", "2", "3", "4"} <= set(graph.nodes)
