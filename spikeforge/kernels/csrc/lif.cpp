@@ -210,6 +210,10 @@ void surrogate_inplace(int kind, double p, R* u, int64_t n) {
 #pragma omp simd
         for (int64_t k = 0; k < n; ++k) { R w = a - a * a * std::fabs(u[k]); u[k] = w > (R)0 ? w : (R)0; }
         break;
+    case 8: {  // pdsg(sigma): gaussian density centred at sigma / 2
+        const R norm = (R)1 / (a * (R)std::sqrt(2 * M_PI)), mu = a / (R)2;
+        for (int64_t k = 0; k < n; ++k) { R w = (u[k] - mu) / a; u[k] = std::exp((R)-0.5 * w * w) * norm; }
+        break; }
     }
 }
 
