@@ -276,11 +276,11 @@ class Neuron(nn.Module, Generic[P, S]):
             state = self.init_state(xs[0])
         else:
             self.check_state(state, xs[0])
-        if self.backend != "torch":  # fused backend of the same step function (spikeforge.kernels)
-            # the fused kernels detect non-finite values inside their own loop
-            out = run_fused(self.backend, type(self).step_fn, xs, state, p, self.step_kwargs())
-            if out is not None:
-                return out
+        # fused backend of the same step function (spikeforge.kernels); None: run the reference
+        # (backend "torch", SPIKEFORGE_BACKEND=torch, or no kernel for this call)
+        out = run_fused(self.backend, type(self).step_fn, xs, state, p, self.step_kwargs(), where=type(self).__name__)
+        if out is not None:  # the fused kernels detect non-finite values inside their own loop
+            return out
         return self._run_torch(xs, state, p)
 
     def _run_torch(self, xs: Tensor, state: S, p: P) -> tuple[Tensor, S]:
