@@ -25,7 +25,9 @@ class Mutant:
 
 
 # test selections -------------------------------------------------------------------------------
-NEURONS = ("tests/neurons/test_neuron_mutation_kills.py", "tests/neurons", "tests/kernels/test_parity.py")
+# fastest killers first, then the rest of tests/neurons (pytest collects a file named twice once)
+NEURONS = ("tests/neurons/test_neuron_mutation_kills.py", "tests/neurons/test_golden.py",
+           "tests/neurons/test_integrators.py", "tests/neurons", "tests/kernels/test_parity.py")
 SURROGATES = ("tests/surrogate", "tests/contracts/test_surrogate_contract.py")
 NEURON_OPS = ("tests/metrics/test_neuron_ops.py", "tests/metrics/test_neurobench.py")
 COUNTS = ("tests/metrics/test_counts.py", "tests/metrics/test_profile.py", "tests/metrics/test_neurobench.py")

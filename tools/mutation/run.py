@@ -23,11 +23,14 @@ How it works:
   child per run; the child imports the (mutated) ``spikeforge`` fresh. Bytecode caching is off,
   so a same-size edit within one second can never load a stale ``.pyc``.
 - A kill is confirmed by re-running the test that failed on the unmutated copy (all killing
-  tests in one run at the end); if it fails there too, the tree itself is broken and the
-  mutant is reported ``baseline failed``, not scored. ``--baseline-only`` runs every distinct
+  tests in one run at the end); if it fails there too, the tree itself is broken: the mutant
+  runs again with the broken tests deselected (up to three rounds), and is reported ``baseline
+  failed`` (not scored) if it still has no confirmed kill. ``--baseline-only`` runs every distinct
   selection unmutated instead.
 - C++ mutants (``.cpp``/``.h``) rebuild the kernels into a private cache directory
-  (``XDG_CACHE_HOME``), deleted afterwards.
+  (``XDG_CACHE_HOME``), deleted afterwards, through a ``g++`` shim (:data:`SHIM`) that compiles
+  with ``-O1`` instead of ``-O3`` (the arithmetic is the same IEEE arithmetic either way:
+  ``-ffp-contract=off``, no fast-math) and caches objects, so only the mutated file recompiles.
 
 Outcomes: ``killed`` (a test failed, or the run timed out), ``survived``, ``equivalent`` (survived,
 and the mutant carries a reason it cannot be detected), ``stale``, ``baseline failed``, ``error``
@@ -195,6 +198,48 @@ def revert(root: Path, m: Mutant, original: str) -> None:
     _touch(path)
 
 
+SHIM = """#!{python}
+# g++ for mutant builds: -O1 instead of -O3 (same IEEE arithmetic: -ffp-contract=off, no fast-math;
+# about 2.5x faster to compile), and each object cached by its flags, source and headers, so a
+# mutant of one .cpp file recompiles only that file.
+import hashlib, os, shutil, subprocess, sys
+real, cache = {real!r}, {cache!r}
+args = ["-O1" if a == "-O3" else a for a in sys.argv[1:]]
+if "-c" in args and "-o" in args:
+    src, out = args[args.index("-c") + 1], args[args.index("-o") + 1]
+    h = hashlib.sha256(" ".join(a for a in args if a not in (src, out)).encode())
+    folder = os.path.dirname(src) or "."
+    for name in sorted(f for f in os.listdir(folder) if f.endswith(".h")) + [os.path.basename(src)]:
+        with open(os.path.join(folder, name), "rb") as f:
+            h.update(name.encode() + b"\\0" + f.read() + b"\\0")
+    hit = os.path.join(cache, h.hexdigest() + ".o")
+    if os.path.exists(hit):
+        shutil.copyfile(hit, out)
+        sys.exit(0)
+    rc = subprocess.call([real, *args])
+    if rc == 0:
+        shutil.copyfile(out, hit + ".tmp")
+        os.replace(hit + ".tmp", hit)
+    sys.exit(rc)
+os.execv(real, [real, *args])
+"""
+
+
+def compiler_shim(work: Path) -> Path:
+    """A directory holding ``g++`` (see :data:`SHIM`) to put first on ``PATH`` for C++ mutant builds."""
+    folder = work / "bin"
+    shim = folder / "g++"
+    if not shim.exists():
+        real = next((shutil.which(n) for n in ("g++", "c++", "clang++") if shutil.which(n)), None)
+        if real is None:
+            raise RuntimeError("C++ mutants need a C++ compiler on PATH")
+        (work / "objects").mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
+        shim.write_text(SHIM.format(python=sys.executable, real=real, cache=str(work / "objects")))
+        shim.chmod(0o755)
+    return folder
+
+
 def is_cpp(m: Mutant) -> bool:
     return m.file.endswith((".cpp", ".h"))
 
@@ -278,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(work, ignore_errors=True)
         return 0
 
-    for m in planted:
+    def run_mutant(m: Mutant, deselect: set[str]) -> Result:
         t0 = time.monotonic()
         original = apply(root, m)
         assert original is not None
@@ -286,8 +331,10 @@ def main(argv: list[str] | None = None) -> int:
         cache = work / f"cache-{m.id}"
         if is_cpp(m):
             run_env["XDG_CACHE_HOME"] = str(cache)
+            run_env["PATH"] = f"{compiler_shim(work)}{os.pathsep}{os.environ.get('PATH', '')}"
+        extra = tuple(a for node in sorted(deselect) for a in ("--deselect", node))
         try:
-            status, detail = run_tests(root, m.tests, logs / f"{m.id}.log", args.timeout, run_env)
+            status, detail = run_tests(root, extra + m.tests, logs / f"{m.id}.log", args.timeout, run_env)
         finally:
             revert(root, m, original)
             shutil.rmtree(cache, ignore_errors=True)
@@ -296,24 +343,45 @@ def main(argv: list[str] | None = None) -> int:
             detail = f"timeout ({detail})"
         if outcome == "survived" and m.equivalent:
             outcome, detail = "equivalent", m.equivalent
-        results.append(Result(m, outcome, time.monotonic() - t0, detail))
         print(f"  {m.id}: {outcome.upper()} {detail} ({time.monotonic() - t0:.0f} s)", flush=True)
+        return Result(m, outcome, time.monotonic() - t0, detail)
 
-    # A kill counts only if the killing test passes without the mutant: run them all once, unmutated.
-    killers = sorted({r.detail for r in results if r.outcome == "killed" and "::" in r.detail})
-    if killers:
+    results += [run_mutant(m, set()) for m in planted]
+
+    # A kill counts only if the killing test passes without the mutant: run the killing tests once,
+    # unmutated. Mutants "killed" by a test that fails anyway run again without the broken tests.
+    confirmed: set[str] = set()
+    broken: set[str] = set()
+    scanned: set[tuple[str, ...]] = set()
+    for _ in range(3):
+        killers = sorted({r.detail for r in results if r.outcome == "killed" and "::" in r.detail} - confirmed - broken)
+        if not killers:
+            break
         t0 = time.monotonic()
-        broken = unmutated_failures(root, killers, logs / "unmutated.log", args.timeout, env)
-        print(f"  {len(killers)} killing tests re-run without mutants: {len(broken)} fail "
-              f"({time.monotonic() - t0:.0f} s)", flush=True)
-        for r in results:
-            if r.outcome == "killed" and r.detail in broken:
-                r.outcome, r.detail = "baseline failed", f"{r.detail} also fails without the mutant"
+        n_log = len(confirmed | broken)
+        failing = unmutated_failures(root, killers, logs / f"unmutated-{n_log}.log", args.timeout, env)
+        broken |= failing
+        confirmed |= set(killers) - failing
+        print(f"  {len(killers)} killing tests re-run without mutants: {len(failing)} fail there too "
+              f"({time.monotonic() - t0:.0f} s){': ' + ', '.join(sorted(failing)) if failing else ''}", flush=True)
+        redo = [i for i, r in enumerate(results) if r.outcome == "killed" and r.detail in broken]
+        for sel in dict.fromkeys(results[i].mutant.tests for i in redo) if redo else ():
+            if sel not in scanned:  # the tree is broken here: find every failing test of the selection
+                scanned.add(sel)
+                broken |= unmutated_failures(root, list(sel), logs / f"unmutated-{n_log}-{len(scanned)}.log",
+                                             args.timeout, env)
+        for i in redo:
+            results[i] = run_mutant(results[i].mutant, broken)
+    for r in results:
+        if r.outcome == "killed" and r.detail in broken:
+            r.outcome, r.detail = "baseline failed", f"{r.detail} also fails without the mutant"
+    if broken:
+        print(f"  tests failing without any mutant (deselected on re-runs): {', '.join(sorted(broken))}")
 
     elapsed = time.monotonic() - t_start
     order = {m.id: i for i, m in enumerate(chosen)}
     results.sort(key=lambda r: order[r.mutant.id])
-    text = report(results, origin, elapsed, argv if argv is not None else sys.argv[1:])
+    text = report(results, origin, elapsed, argv if argv is not None else sys.argv[1:], sorted(broken))
     print("\n" + text)
     if args.report:
         args.report.write_text(text)
@@ -326,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if bad else 0
 
 
-def report(results: list[Result], origin: str, elapsed: float, argv: list[str]) -> str:
+def report(results: list[Result], origin: str, elapsed: float, argv: list[str], broken: list[str]) -> str:
     count = {k: sum(r.outcome == k for r in results)
              for k in ("killed", "survived", "equivalent", "stale", "baseline failed", "error")}
     scored = count["killed"] + count["survived"]
@@ -357,6 +425,9 @@ def report(results: list[Result], origin: str, elapsed: float, argv: list[str]) 
     survivors = [r for r in results if r.outcome == "survived"]
     lines += ["", "## Survivors", ""]
     lines += [f"- `{r.mutant.id}` ({r.mutant.file}): {r.mutant.what}" for r in survivors] or ["None."]
+    if broken:
+        lines += ["", "## Tests that fail without any mutant (deselected when mutants ran again)", ""]
+        lines += [f"- `{b}`" for b in broken]
     equivalent = [r for r in results if r.outcome == "equivalent"]
     if equivalent:
         lines += ["", "## Survivors explained (not counted in the score)", ""]
