@@ -32,16 +32,16 @@ __all__ = ["DistalRewardConfig", "RewardSchedule", "build_network", "run_distal_
 
 @dataclass(frozen=True)
 class DistalRewardConfig:
-    n_exc: int = 80  # regular-spiking excitatory neurons (Izhikevich: 800)
-    n_inh: int = 20  # fast-spiking inhibitory neurons (Izhikevich: 200)
+    n_exc: int = 40  # regular-spiking excitatory neurons (Izhikevich: 800)
+    n_inh: int = 10  # fast-spiking inhibitory neurons (Izhikevich: 200)
     p_connect: float = 0.1  # connection probability (Izhikevich: 100 of 1000)
     w_exc: float = 1.0  # initial excitatory weight [current units per spike]
     w_inh: float = -1.0  # inhibitory weight (fixed)
     w_max: float = 4.0  # excitatory bound
-    seconds: float = 300.0  # simulated time [s] (Izhikevich: 3600)
+    seconds: float = 600.0  # simulated time [s] (Izhikevich: 3600)
     noise: float = 13.0  # uniform noise current of width `noise` every ms (daspnet: 13*(rand-0.5))
     kick: float = 20.0  # thalamic kick current
-    kick_rate: float = 2.0  # kicks per neuron per second (daspnet: one random neuron per ms, 1/s per neuron)
+    kick_rate: float = 1.0  # kicks per neuron per second (daspnet: one random neuron per ms, 1/s per neuron)
     window: float = 20e-3  # n2 within this time after n1 schedules a reward [s]
     delay_min: float = 1.0  # reward delay range [s]
     delay_max: float = 3.0
