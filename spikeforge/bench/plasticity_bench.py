@@ -102,7 +102,7 @@ def stdp_section(args: Any, log: Callable[[str], None]) -> dict[str, Any]:
              "|---|---|---|---|---|"]
     for lib, what, t, d in rows:
         rate = T * n_in * n_out / t
-        table.append(f"| {lib} | {what} | {t * 1e3:.1f} ms | {rate / 1e9:.2f} G | {'' if d is None else f'{d:.1e}'} |")
+        table.append(f"| {lib} | {what} | {t * 1e3:.1f} ms | {rate / 1e6:.1f} M | {'' if d is None else f'{d:.1e}'} |")
         log(f"  stdp_update {lib} {what}: {t * 1e3:.1f} ms")
     notes = [f"Dense {n_in} -> {n_out}, batch {B}, T = {T}; pre 5 %, post 10 % Bernoulli spikes; Euler traces, "
              "tau = 2 steps, additive, summed over the batch (identical definitions; the dw column compares them).",
