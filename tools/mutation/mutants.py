@@ -340,3 +340,15 @@ MUTANTS: list[Mutant] = [
            "(((r0[2 * j] + r0[2 * j + 1]) + r1[2 * j]) + r1[2 * j]) / div", POOL,
            "2x2 average pooling fast path adds one input twice"),
 ]
+
+HISTORY: list[str] = [
+    "2026-12-01, commit 4e931b9, 81 mutants: 71/81 killed (88%) before any test was written for them. "
+    "Survivors: dyn-exp-gain-euler, dyn-decay-leak-unscaled, dyn-decay-range, specs-exp-gain, "
+    "rectangle-closed-edge, aedat-capacity, shd-truncate-times, events-h5-time-unit, three-factor-baseline-sign, "
+    "tempotron-threshold. specs-exp-gain was caught by tests/kernels/test_parity_exp.py once it joined its "
+    "selection; dyn-decay-range is equivalent (see below); the other eight are killed by the tests added in "
+    "tests/neurons/test_neuron_mutation_kills.py, tests/surrogate/test_surrogate_edges.py, "
+    "tests/data/test_data_format_mutation_kills.py and tests/plasticity/test_plasticity_mutation_kills.py "
+    "(each confirmed to fail with its mutant by this tool).",
+]
+"""Earlier runs worth remembering (newest last); appended to the report."""

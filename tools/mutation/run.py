@@ -56,7 +56,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from mutants import MUTANTS, Mutant  # noqa: E402  (the list sits next to this file)
+from mutants import HISTORY, MUTANTS, Mutant  # noqa: E402  (the list sits next to this file)
 
 REPO = HERE.parent.parent
 PRELOAD = ("numpy", "torch", "pytest", "scipy", "h5py", "nir", "snntorch", "matplotlib")
@@ -432,6 +432,8 @@ def report(results: list[Result], origin: str, elapsed: float, argv: list[str], 
     if equivalent:
         lines += ["", "## Survivors explained (not counted in the score)", ""]
         lines += [f"- `{r.mutant.id}`: {r.mutant.what}. {r.mutant.equivalent}" for r in equivalent]
+    if HISTORY:
+        lines += ["", "## Earlier runs", ""] + [f"- {h}" for h in HISTORY]
     return "\n".join(lines) + "\n"
 
 
