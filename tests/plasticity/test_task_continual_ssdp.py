@@ -13,13 +13,6 @@ from spikeforge.plasticity.tasks.continual import ContinualConfig, acc_bwt, make
 from spikeforge.plasticity.tasks.ssdp_backprop import SSDPRunConfig, annealed, run_ssdp_backprop
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def test_acc_and_bwt_by_hand():
     r = torch.tensor([[0.9, 0.1, 0.0], [0.7, 0.8, 0.2], [0.6, 0.5, 0.9]], dtype=torch.float64)

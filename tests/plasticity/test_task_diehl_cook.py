@@ -4,20 +4,11 @@ from __future__ import annotations
 
 import math
 
-import pytest
 import torch
 
 from spikeforge.plasticity.tasks.diehl_cook import (DCConfig, DCState, DiehlCook, assign_labels, dc_step,
                                                     inhibition_matrix, predict)
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Hundreds of tiny ops per presentation: intra-op threads only add synchronisation."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def _images(n: int, seed: int = 0) -> torch.Tensor:

@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
 import torch
 
 from spikeforge.plasticity.tasks.bandit import BanditConfig, run_bandit
 from spikeforge.plasticity.tasks.distal_reward import (DistalRewardConfig, RewardSchedule, build_network,
                                                        run_distal_reward)
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def _deliveries(n1_times, n2_times, steps=4000, seed=0):
