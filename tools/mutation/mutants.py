@@ -346,7 +346,7 @@ HISTORY: list[str] = [
     "Survivors: dyn-exp-gain-euler, dyn-decay-leak-unscaled, dyn-decay-range, specs-exp-gain, "
     "rectangle-closed-edge, aedat-capacity, shd-truncate-times, events-h5-time-unit, three-factor-baseline-sign, "
     "tempotron-threshold. specs-exp-gain was caught by tests/kernels/test_parity_exp.py once it joined its "
-    "selection; dyn-decay-range is equivalent (see below); the other eight are killed by the tests added in "
+    "selection; dyn-decay-range is equivalent (explained above); the other eight are killed by the tests added in "
     "tests/neurons/test_neuron_mutation_kills.py, tests/surrogate/test_surrogate_edges.py, "
     "tests/data/test_data_format_mutation_kills.py and tests/plasticity/test_plasticity_mutation_kills.py "
     "(each confirmed to fail with its mutant by this tool).",
