@@ -79,7 +79,11 @@ def first_nonfinite(x: Tensor) -> tuple[int, ...] | None:
     if not bool(bad.any()):
         return None
     flat = int(bad.reshape(-1).nonzero()[0, 0])
-    return tuple(int(i) for i in torch.unravel_index(torch.tensor(flat), x.shape))
+    index = []
+    for size in reversed(x.shape):  # row-major unravel of the flat position
+        flat, i = divmod(flat, size)
+        index.append(i)
+    return tuple(reversed(index))
 
 
 def raise_nonfinite(where: str, what: str, index: tuple[int, ...], value: float,

@@ -16,18 +16,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
 
 from .._registry import Registry
 
-__all__ = ["PLASTICITY", "WEIGHT_DEPENDENCE", "Rule", "check_spikes", "check_shapes", "decay_factor",
-           "reduce_batch", "trace_update", "weight_dependence"]
+__all__ = ["PLASTICITY", "TRACE_INTEGRATORS", "WEIGHT_DEPENDENCE", "Rule", "check_spikes", "check_shapes",
+           "decay_factor", "pair_traces", "trace_update", "weight_dependence"]
 
 PLASTICITY: Registry[type[Rule]] = Registry("plasticity rule")
 """Registry of plasticity rule classes (``PLASTICITY.create("stdp", tau_pre=20e-3)``)."""
+
+
+TRACE_INTEGRATORS = ("exp", "euler")
 
 
 def decay_factor(tau: float | Tensor, dt: float, integrator: str = "exp") -> Tensor | float:
@@ -54,13 +57,12 @@ def trace_update(x: Tensor, s: Tensor, decay: Tensor | float, a: Tensor | float 
     return decay * x + a * s
 
 
-def reduce_batch(t: Tensor, reduce: str) -> Tensor:
-    """Sum (``"sum"``) or average (``"mean"``) ``[B, ...]`` over the batch."""
-    if reduce == "sum":
-        return t.sum(0)
-    if reduce == "mean":
-        return t.mean(0)
-    raise ValueError(f"reduce must be 'sum' or 'mean', got {reduce!r}")
+def pair_traces(pre: Tensor, post: Tensor, x: Tensor, y: Tensor, tau_pre: float, tau_post: float, dt: float, *,
+                a_pre: float = 1.0, a_post: float = 1.0, integrator: str = "exp",
+                nearest: bool = False) -> tuple[Tensor, Tensor]:
+    """This step's presynaptic and postsynaptic traces ``(x', y')`` (decayed, then this step's spikes added)."""
+    return (trace_update(x, pre, decay_factor(tau_pre, dt, integrator), a_pre, nearest),
+            trace_update(y, post, decay_factor(tau_post, dt, integrator), a_post, nearest))
 
 
 # --- weight dependence A+(w), A-(w) (Gütig et al. 2003 family) -----------------------------------
@@ -197,11 +199,6 @@ class Rule:
         return f"{type(self).__name__}({fields}, dt={self.dt:g})"
 
 
-def zeros(like: Tensor, n: int | None = None) -> Tensor:
-    """Zeros of ``like``'s batch size and dtype/device (last dim ``n`` if given)."""
-    shape = like.shape if n is None else (*like.shape[:-1], n)
-    return torch.zeros(shape, dtype=like.dtype, device=like.device)
-
-
-class _Empty(NamedTuple):
-    pass
+def zeros(like: Tensor) -> Tensor:
+    """An empty trace: zeros of ``like``'s shape, dtype and device."""
+    return torch.zeros_like(like)

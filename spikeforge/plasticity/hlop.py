@@ -9,6 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from ._base import PLASTICITY, Rule
+from .hebbian import OjaParams, OjaState, oja_step
 
 __all__ = ["HLOP", "HLOPParams", "HLOPRule", "HLOPState", "hlop_step"]
 
@@ -44,9 +45,8 @@ def hlop_step(pre: Tensor, post: Tensor, state: HLOPState, w: Tensor, p: HLOPPar
         >>> x, h = torch.randn(8, 5), torch.randn(2, 5) * 0.1
         >>> dw, s = hlop_step(x, x @ h.T, s, h, HLOPParams())
     """
-    b = pre.shape[0]
     x_free = pre - (pre @ state.h_old.transpose(0, 1)) @ state.h_old  # [B, N]: remove the old subspace
-    dh = post.transpose(0, 1) @ (x_free - post @ w) / b  # [K, B] @ [B, N] -> [K, N]
+    dh, _ = oja_step(x_free, post, OjaState(), w, OjaParams(eta=1.0))  # Oja's subspace rule on what is left
     m = p.momentum * state.m + (1 - p.momentum) * dh.clamp(-p.clip, p.clip)
     return p.lr * m, HLOPState(h_old=state.h_old, m=m)
 

@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor
 
-from ._base import PLASTICITY, Rule, _additive, decay_factor, trace_update, zeros
+from ._base import PLASTICITY, TRACE_INTEGRATORS, Rule, _additive, pair_traces, zeros
 from ._base import weight_dependence as resolve_weight_dependence
 
 __all__ = ["STDP", "STDPParams", "STDPState", "stdp_step", "pair_terms"]
@@ -81,8 +81,8 @@ def stdp_step(
         >>> s = STDPState(torch.zeros(1, 3), torch.zeros(1, 2))
         >>> dw, s = stdp_step(torch.ones(1, 3), torch.ones(1, 2), s, torch.zeros(2, 3), STDPParams())
     """
-    x = trace_update(state.x, pre, decay_factor(p.tau_pre, dt, trace_integrator), p.a_pre, nearest)
-    y = trace_update(state.y, post, decay_factor(p.tau_post, dt, trace_integrator), p.a_post, nearest)
+    x, y = pair_traces(pre, post, state.x, state.y, p.tau_pre, p.tau_post, dt, a_pre=p.a_pre, a_post=p.a_post,
+                       integrator=trace_integrator, nearest=nearest)
     a_plus, a_minus = weight_dependence(w, p.w_min, p.w_max, p.mu)
     ltp, ltd = pair_terms(pre, post, x, y, reduce)
     dw = p.eta_plus * a_plus * ltp - p.eta_minus * a_minus * ltd
@@ -122,7 +122,8 @@ class STDP(Rule):
         if traces not in ("all_to_all", "nearest"):
             raise ValueError(f"STDP: traces must be 'all_to_all' or 'nearest', got {traces!r}")
         self.nearest = traces == "nearest"
-        decay_factor(1.0, 0.5, trace_integrator)  # validates the name
+        if trace_integrator not in TRACE_INTEGRATORS:
+            raise ValueError(f"trace integrator must be 'exp' or 'euler', got {trace_integrator!r}")
         if trace_integrator == "euler":
             for name in ("tau_pre", "tau_post"):
                 if dt > getattr(self.params, name):

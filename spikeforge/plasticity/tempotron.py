@@ -10,8 +10,8 @@ from torch import Tensor
 
 from ._base import PLASTICITY, Rule, decay_factor
 
-__all__ = ["Tempotron", "TempotronParams", "TempotronState", "fit_tempotron", "tempotron_kernel",
-           "tempotron_potential", "tempotron_step"]
+__all__ = ["Tempotron", "TempotronParams", "TempotronState", "fit_tempotron", "tempotron_kernel", "tempotron_psp",
+           "tempotron_step"]
 
 
 class TempotronParams(NamedTuple):
@@ -80,7 +80,7 @@ def tempotron_step(pre: Tensor, target: Tensor, state: TempotronState, w: Tensor
 def tempotron_psp(pres: Tensor, p: TempotronParams, dt: float) -> Tensor:
     """PSP of every afferent over a trial, ``pres [T, B, N_in]`` → ``[T, B, N_in]`` (the step's traces, unrolled).
 
-    The potential is ``psp @ w.T``; it does not depend on ``w``, so a trainer can compute it once.
+    The unreset potential is ``psp @ w.T``; the PSPs do not depend on ``w``, so a trainer computes them once.
     """
     _, v0 = tempotron_kernel(p.tau, p.tau_s)
     da, db = decay_factor(p.tau, dt), decay_factor(p.tau_s, dt)
@@ -92,11 +92,6 @@ def tempotron_psp(pres: Tensor, p: TempotronParams, dt: float) -> Tensor:
         b = db * b + s
         out.append(v0 * (a - b))
     return torch.stack(out)  # [T, B, N_in]
-
-
-def tempotron_potential(pres: Tensor, w: Tensor, p: TempotronParams, dt: float) -> Tensor:
-    """Unreset potential ``V [T, B, N_out]`` of a trial ``pres [T, B, N_in]``."""
-    return tempotron_psp(pres, p, dt) @ w.transpose(0, 1)
 
 
 @PLASTICITY.register("tempotron", family="supervised")

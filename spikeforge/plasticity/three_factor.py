@@ -16,7 +16,7 @@ from typing import Any, ClassVar, NamedTuple
 import torch
 from torch import Tensor
 
-from ._base import PLASTICITY, Rule, _additive, decay_factor, trace_update, zeros
+from ._base import PLASTICITY, Rule, _additive, decay_factor, pair_traces, zeros
 from ._base import weight_dependence as resolve_weight_dependence
 from .stdp import pair_terms
 
@@ -66,8 +66,7 @@ def mstdp_step(pre: Tensor, post: Tensor, state: MSTDPState, w: Tensor, p: MSTDP
         >>> s = MSTDPState(torch.zeros(1, 3), torch.zeros(1, 2), torch.zeros(1, 2, 3))
         >>> dw, s = mstdp_step(torch.ones(1, 3), torch.ones(1, 2), s, torch.zeros(2, 3), MSTDPParams(), modulator=1.0)
     """
-    x = trace_update(state.x, pre, decay_factor(p.tau_pre, dt), 1.0)
-    y = trace_update(state.y, post, decay_factor(p.tau_post, dt), 1.0)
+    x, y = pair_traces(pre, post, state.x, state.y, p.tau_pre, p.tau_post, dt)
     zeta = _zeta(pre, post, x, y, w, p, weight_dependence, "none")  # [B, O, I]
     r = _reward(modulator, pre.shape[0], w, per_sample=True)
     dw = p.eta * (r.reshape(-1, 1, 1) * state.zeta).sum(0)  # [O, I]
@@ -109,8 +108,7 @@ def mstdpet_step(pre: Tensor, post: Tensor, state: MSTDPETState, w: Tensor, p: M
         >>> dw, s = mstdpet_step(torch.ones(1, 3), torch.ones(1, 2), s, torch.zeros(2, 3), MSTDPETParams(),
         ...                      modulator=1.0)
     """
-    x = trace_update(state.x, pre, decay_factor(p.tau_pre, dt), 1.0)
-    y = trace_update(state.y, post, decay_factor(p.tau_post, dt), 1.0)
+    x, y = pair_traces(pre, post, state.x, state.y, p.tau_pre, p.tau_post, dt)
     zeta = _zeta(pre, post, x, y, w, p, weight_dependence, "sum")  # [O, I]
     z = decay_factor(p.tau_z, dt) * state.z + (dt / p.tau_z) * state.zeta
     r = _reward(modulator, pre.shape[0], w, per_sample=False)
@@ -159,8 +157,7 @@ def three_factor_step(pre: Tensor, post: Tensor, state: ThreeFactorState, w: Ten
         >>> dw, s = three_factor_step(torch.ones(1, 3), torch.ones(1, 2), s, torch.zeros(2, 3),
         ...                           ThreeFactorParams(), modulator=0.5)
     """
-    x = trace_update(state.x, pre, decay_factor(p.tau_pre, dt), 1.0)
-    y = trace_update(state.y, post, decay_factor(p.tau_post, dt), 1.0)
+    x, y = pair_traces(pre, post, state.x, state.y, p.tau_pre, p.tau_post, dt)
     zeta = _zeta(pre, post, x, y, w, p, weight_dependence, "sum")  # [O, I]
     e = decay_factor(p.tau_e, dt) * state.e + zeta
     d = decay_factor(p.tau_d, dt) * state.d + _reward(modulator, pre.shape[0], w, per_sample=False)
