@@ -46,3 +46,9 @@ def _doctest_names(request: pytest.FixtureRequest) -> None:
     net = torch.nn.Sequential(torch.nn.Linear(4, 8), LIF(), torch.nn.Linear(8, 2), LI())
     ns.update(torch=torch, nn=torch.nn, sf=spikeforge, LIF=LIF, LI=LI, trace=trace, to_nir=to_nir,
               net=net, xs=torch.rand(10, 3, 4) * 3)
+
+
+def pytest_ignore_collect(collection_path, config):  # type: ignore[no-untyped-def]
+    """conftest.py files hold fixtures, not doctests: collecting two of them as doctest modules by the
+    same basename (``tests/kernels``, ``tests/sim``, ...) fails when their folders are named together."""
+    return True if collection_path.name == "conftest.py" else None
