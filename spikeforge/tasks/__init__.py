@@ -1,0 +1,1 @@
+"""Runnable task benchmarks built from the library (each module: data, model, training, evaluation, a ``main``)."""
