@@ -23,6 +23,11 @@ from .latency import LogLatencyEncoder as LogLatencyEncoder
 from .latency import latency_encode as latency_encode
 from .latency import log_latency_encode as log_latency_encode
 from .latency import spikes_at as spikes_at
+from .phase import PhaseEncoder as PhaseEncoder
+from .phase import StepTTFSEncoder as StepTTFSEncoder
+from .phase import phase_decode as phase_decode
+from .phase import phase_encode as phase_encode
+from .phase import step_ttfs_encode as step_ttfs_encode
 from .population import PopulationEncoder as PopulationEncoder
 from .population import gaussian_receptive_fields as gaussian_receptive_fields
 from .population import population_encode as population_encode
@@ -36,7 +41,8 @@ __all__ = [
     "bernoulli_encode", "poisson_encode", "latency_encode", "log_latency_encode", "spikes_at",
     "delta_encode", "direct_encode", "gaussian_receptive_fields", "population_encode",
     "BernoulliEncoder", "PoissonEncoder", "LatencyEncoder", "LogLatencyEncoder", "DeltaEncoder",
-    "DirectEncoder", "PopulationEncoder",
+    "DirectEncoder", "PopulationEncoder", "PhaseEncoder", "StepTTFSEncoder",
+    "phase_encode", "phase_decode", "step_ttfs_encode",
     "spike_count", "mean_membrane", "max_membrane", "first_spike_time",
     "SpikeCount", "MeanMembrane", "MaxMembrane", "FirstSpikeTime",
 ]
