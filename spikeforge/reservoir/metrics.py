@@ -4,7 +4,8 @@ r"""Reservoir metrics (reference §3.5): memory capacity, NRMSE, sMAPE, state ra
   readout per lag trained on the first part of the series, scored on the rest; each :math:`MC_k \in [0, 1]`.
 - :func:`nrmse` — RMSE divided by ``"std"`` (default), ``"var"`` (ReservoirPy's: the *variance*),
   ``"minmax"`` (peak-to-peak), ``"mean"`` or ``"q1q3"`` (interquartile range) of the target.
-- :func:`smape` — NeuroBench: :math:`200\cdot\mathrm{mean}(|\hat y - y|/(|\hat y| + |y|))`, 0/0 → 200.
+- :func:`smape` — NeuroBench: :math:`200\cdot\mathrm{mean}(|\hat y - y|/(|\hat y| + |y|))`; a NaN mean (any
+  0/0 term) → 200, as ``neurobench.metrics.workload.SMAPE`` does.
 - :func:`state_rank` — rank of the ``[m, N]`` state matrix (kernel quality for m distinct inputs,
   generalisation rank for m noisy variants; Legenstein & Maass 2007); ≤ min(m, N).
 - :func:`branching_factor` — mean number of postsynaptic neurons (nonzero recurrent weight) that spike
@@ -74,12 +75,16 @@ def nrmse(y_hat: Tensor, y: Tensor, norm: str = "std") -> float:
 
 
 def smape(y_hat: Tensor, y: Tensor) -> float:
-    """NeuroBench sMAPE in [0, 200]: ``200 * mean(|ŷ - y| / (|ŷ| + |y|))`` with 0/0 terms counted as 200."""
+    """NeuroBench sMAPE in [0, 200]: ``200 * mean(|ŷ - y| / (|ŷ| + |y|))``, and 200 if that mean is NaN.
+
+    As in NeuroBench 2.3.0 the NaN rule applies to the mean: a single 0/0 term (ŷ = y = 0) makes the whole
+    score 200, not just that term.
+    """
     if y_hat.shape != y.shape:
         raise ValueError(f"smape: shapes differ, {tuple(y_hat.shape)} vs {tuple(y.shape)}")
     yh, yy = y_hat.detach().to(torch.float64), y.detach().to(torch.float64)
     ratio = (yh - yy).abs() / (yh.abs() + yy.abs())
-    return float(200.0 * torch.nan_to_num(ratio, nan=1.0).mean())
+    return float(torch.nan_to_num(200.0 * ratio.mean(), nan=200.0))
 
 
 def state_rank(states: Tensor, tol: float | None = None) -> int:
