@@ -22,6 +22,11 @@ Time convention (causal, left zero padding of ``K-1``, output length equals inpu
 
 so ``d ∈ [0, K-1]`` steps. (The reference script also pads ``(K-1)/2`` on the right and returns
 ``T + (K-1)/2`` steps; we drop those trailing steps, which only hold inputs delayed past the end.)
+
+Streaming: ``run(xs, state) -> (ys, state)`` and ``step(x, state)`` carry the last ``K-1`` inputs
+(:class:`~spikeforge.layers.delay.DelayState`) in place of the zero padding, so a sequence run in
+chunks gives the outputs of one run (and a :class:`~spikeforge.layers.graph.ModuleGraph` can step
+these layers inside a cycle).
 """
 
 from __future__ import annotations
@@ -33,8 +38,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..neurons._base import check_sequence
+from ..neurons._base import check_sequence, check_step_input
 from ..numerics import check_finite
+from .delay import DelayState
 
 __all__ = [
     "DelayLinear", "LearnableDelay", "SIGMA_FLOOR", "delay_param_groups", "delay_taps", "sigma_schedule",
@@ -150,6 +156,57 @@ class _DelayTaps(nn.Module):
         p = self.positions.clamp(*self.position_range)
         return delay_taps(p, self.K, mode, self.sig)
 
+    # --- streaming: the last K-1 inputs replace the zero padding ---------------------------------
+    in_size: int  # input features (N_in)
+
+    def _conv(self, line: Tensor) -> Tensor:
+        """Valid (unpadded) temporal convolution ``[B, N_in, K-1+T] -> [B, N_out, T]``."""
+        raise NotImplementedError
+
+    def init_state(self, x: Tensor) -> DelayState:
+        """Empty delay line (``K-1`` steps of zeros) for single-step inputs ``x [B, N_in]``."""
+        return DelayState(buffer=x.new_zeros((self.K - 1, *x.shape)))
+
+    def _check_input(self, xs: Tensor) -> None:
+        who = type(self).__name__
+        check_sequence(xs, who)
+        if xs.dim() != 3 or xs.shape[2] != self.in_size:
+            raise ValueError(f"{who}: expected input [T, B, {self.in_size}], got {tuple(xs.shape)}")
+        check_finite(xs, who)
+
+    def run(self, xs: Tensor, state: DelayState | None = None) -> tuple[Tensor, DelayState]:
+        """Run over ``xs [T, B, N_in]`` continuing the delay line ``state`` (zeros if ``None``);
+        returns ``(ys [T, B, N_out], state)`` with the last ``K-1`` inputs as the new state."""
+        self._check_input(xs)
+        if state is None:
+            buffer = xs.new_zeros((self.K - 1, *xs.shape[1:]))  # [K-1, B, N_in]: causal zero padding
+        else:
+            buffer = self._checked_buffer(state, xs[0])
+        line = torch.cat([buffer, xs])  # [K-1+T, B, N_in]
+        ys = self._conv(line.permute(1, 2, 0))  # [B, N_in, K-1+T] -> [B, N_out, T]
+        return ys.permute(2, 0, 1), DelayState(buffer=line[line.shape[0] - (self.K - 1):])  # [T, B, N_out]
+
+    def step(self, x: Tensor, state: DelayState | None = None) -> tuple[Tensor, DelayState]:
+        """One step: ``x [B, N_in]`` → ``(y [B, N_out], state)``."""
+        check_step_input(x, type(self).__name__)
+        ys, state = self.run(x.unsqueeze(0), state)  # [1, B, N_in] -> [1, B, N_out]
+        return ys[0], state
+
+    def forward(self, xs: Tensor) -> Tensor:
+        """Whole sequence ``[T, B, N_in]`` from an empty line → ``[T, B, N_out]``."""
+        return self.run(xs)[0]
+
+    def _checked_buffer(self, state: DelayState, x: Tensor) -> Tensor:
+        """``state.buffer`` if it is a delay line ``[K-1, B, N_in]`` for step inputs ``x [B, N_in]``."""
+        who = type(self).__name__
+        if not isinstance(state, DelayState):
+            raise TypeError(f"{who}: state must be a DelayState(buffer), got {type(state).__name__}")
+        want = (self.K - 1, *x.shape)
+        if not isinstance(state.buffer, Tensor) or state.buffer.shape != want:
+            got = tuple(state.buffer.shape) if isinstance(state.buffer, Tensor) else type(state.buffer).__name__
+            raise ValueError(f"{who}: state.buffer must have shape {want} ([K-1, B, N_in]), got {got}")
+        return state.buffer
+
 
 class DelayLinear(_DelayTaps):
     r"""Linear layer with a learnable delay per synapse (DCLS-Delays).
@@ -166,7 +223,8 @@ class DelayLinear(_DelayTaps):
         per_synapse_sigma: One ``SIG`` per synapse instead of one shared value.
 
     Shapes:
-        ``[T, B, N_in] → [T, B, N_out]`` (same ``T``; causal).
+        ``[T, B, N_in] → [T, B, N_out]`` (same ``T``; causal); ``run(xs, state) -> (ys, state)`` and
+        ``step(x [B, N_in], state)`` stream it with the delay line as state.
 
     Example:
         >>> layer = DelayLinear(3, 2, K=5).eval()
@@ -180,6 +238,7 @@ class DelayLinear(_DelayTaps):
     ) -> None:
         super().__init__()
         self.in_features, self.out_features = int(in_features), int(out_features)
+        self.in_size = self.in_features
         self.weight = nn.Parameter(torch.empty(out_features, in_features))
         nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
@@ -189,14 +248,8 @@ class DelayLinear(_DelayTaps):
         """Effective temporal kernel ``[N_out, N_in, K]`` = weight × taps."""
         return self.weight.unsqueeze(-1) * self.taps()
 
-    def forward(self, xs: Tensor) -> Tensor:
-        check_sequence(xs, "DelayLinear")
-        if xs.dim() != 3 or xs.shape[2] != self.in_features:
-            raise ValueError(f"DelayLinear: expected input [T, B, {self.in_features}], got {tuple(xs.shape)}")
-        check_finite(xs, "DelayLinear")
-        x = F.pad(xs.permute(1, 2, 0), (self.K - 1, 0))  # [B, N_in, K-1+T]
-        y = F.conv1d(x, self.kernel(), self.bias)  # [B, N_out, T]
-        return y.permute(2, 0, 1)  # [T, B, N_out]
+    def _conv(self, line: Tensor) -> Tensor:
+        return F.conv1d(line, self.kernel(), self.bias)  # [B, N_in, K-1+T] -> [B, N_out, T]
 
     def extra_repr(self) -> str:
         return f"{self.in_features}, {self.out_features}, K={self.K}, bias={self.bias is not None}, mode={self.mode}"
@@ -210,7 +263,7 @@ class LearnableDelay(_DelayTaps):
     computed as a depthwise ``conv1d`` (``groups = N``) with left padding ``K-1``.
 
     Shapes:
-        ``[T, B, N] → [T, B, N]`` (same ``T``; causal).
+        ``[T, B, N] → [T, B, N]`` (same ``T``; causal); ``run`` / ``step`` stream it as for :class:`DelayLinear`.
 
     Example:
         >>> d = LearnableDelay(2, K=5).eval()
@@ -223,17 +276,11 @@ class LearnableDelay(_DelayTaps):
 
     def __init__(self, features: int, K: int, sig: float | None = None, per_neuron_sigma: bool = False) -> None:
         super().__init__()
-        self.features = int(features)
+        self.features = self.in_size = int(features)
         self._init_taps((self.features,), K, K // 2 if sig is None else sig, per_neuron_sigma)
 
-    def forward(self, xs: Tensor) -> Tensor:
-        check_sequence(xs, "LearnableDelay")
-        if xs.dim() != 3 or xs.shape[2] != self.features:
-            raise ValueError(f"LearnableDelay: expected input [T, B, {self.features}], got {tuple(xs.shape)}")
-        check_finite(xs, "LearnableDelay")
-        x = F.pad(xs.permute(1, 2, 0), (self.K - 1, 0))  # [B, N, K-1+T]
-        y = F.conv1d(x, self.taps().unsqueeze(1), groups=self.features)  # [B, N, T]
-        return y.permute(2, 0, 1)  # [T, B, N]
+    def _conv(self, line: Tensor) -> Tensor:
+        return F.conv1d(line, self.taps().unsqueeze(1), groups=self.features)  # [B, N, K-1+T] -> [B, N, T]
 
     def extra_repr(self) -> str:
         return f"{self.features}, K={self.K}, mode={self.mode}"
