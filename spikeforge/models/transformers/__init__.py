@@ -1,0 +1,36 @@
+"""Spiking transformers: shared blocks and the registered model families.
+
+Blocks (time-major ``[T, B, C, H, W]`` token maps, explicit neurons from the registry):
+:class:`SPS` patch embedding, :class:`SpikingSelfAttention` (SSA / SDSA v1, SEW or MS shortcut,
+1x1 or RepConv projections), :class:`SpikingMLP`, :class:`TransformerBlock`, Meta-SpikeFormer's
+:class:`SepConv` / :class:`RepConvBN` / :class:`MSConvBlock` / :class:`MSDownsample`.
+Families: :class:`Spikformer`, :class:`SpikeDrivenTransformer`, :class:`MetaSpikeFormer`;
+named configurations in :mod:`.zoo`.
+"""
+
+from . import zoo as _zoo  # noqa: F401  (registers the named configurations)
+from ._classifier import SpikingTransformerClassifier as SpikingTransformerClassifier
+from ._neuron import ConvBN as ConvBN
+from ._neuron import make_neuron as make_neuron
+from .attention import SpikingSelfAttention as SpikingSelfAttention
+from .attention import from_heads as from_heads
+from .attention import sdsa_v1_kv as sdsa_v1_kv
+from .attention import ssa_product as ssa_product
+from .attention import to_heads as to_heads
+from .block import SpikingMLP as SpikingMLP
+from .block import TransformerBlock as TransformerBlock
+from .conv import MSConvBlock as MSConvBlock
+from .conv import MSDownsample as MSDownsample
+from .conv import RepConvBN as RepConvBN
+from .conv import SepConv as SepConv
+from .conv import bn_pad as bn_pad
+from .embed import SPS as SPS
+from .meta_spikeformer import MetaSpikeFormer as MetaSpikeFormer
+from .spikformer import SpikeDrivenTransformer as SpikeDrivenTransformer
+from .spikformer import Spikformer as Spikformer
+
+__all__ = [
+    "ConvBN", "MSConvBlock", "MSDownsample", "MetaSpikeFormer", "RepConvBN", "SPS", "SepConv",
+    "SpikeDrivenTransformer", "SpikingMLP", "SpikingSelfAttention", "SpikingTransformerClassifier", "Spikformer",
+    "TransformerBlock", "bn_pad", "from_heads", "make_neuron", "sdsa_v1_kv", "ssa_product", "to_heads",
+]

@@ -1,0 +1,99 @@
+"""Spiking neurons and time-folded conv/BN units shared by every transformer block.
+
+The released spiking-transformer code uses SpikingJelly's ``MultiStepLIFNode(tau=2.0,
+detach_reset=True)``: ``H = V + (X - V) / tau``, ``S = H(H - v_th)``, hard reset to 0 with the
+reset term detached, surrogate ``Sigmoid(alpha=4)``. With ``tau_mem = 2 dt`` our forward-Euler
+:class:`~spikeforge.neurons.LIF` is exactly that update (``a = dt / tau_mem = 1/2``), so the
+default ``neuron="lif"`` reproduces it; any other registered spiking neuron can be dropped in.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ...layers.time import TimeDistributed
+from ...neurons import NEURONS
+from ...surrogate import Surrogate
+
+__all__ = ["ConvBN", "NeuronSpec", "make_neuron"]
+
+NeuronSpec = Any  # a registry name (str) or a callable ``f(v_th=...) -> nn.Module`` on [T, B, ...]
+
+DT = 1e-3  # s; the released models are discrete-time, only the ratio dt / tau matters
+_SJ_LIF = {"tau_mem": 2 * DT}  # SpikingJelly tau = 2 (time steps)
+
+
+def make_neuron(neuron: NeuronSpec = "lif", surrogate: str | Surrogate = "sigmoid", *,
+                v_th: float = 1.0) -> nn.Module:
+    """A fresh layer of spiking neurons mapping ``[T, B, *] -> [T, B, *]`` spikes, from rest.
+
+    Args:
+        neuron: Registry name of a spiking neuron (``spikeforge list neurons``), or a callable
+            taking ``v_th=`` and returning such a module (for multi-level or custom neurons).
+        surrogate: Registry name or :class:`~spikeforge.surrogate.Surrogate` (names use their
+            default parameters; ``"sigmoid"`` is alpha = 4, the released models' choice).
+        v_th: Firing threshold (attention neurons use 0.5).
+
+    Time constants the neuron has (``tau_mem``) are set to ``2 dt`` (SpikingJelly's ``tau=2``);
+    the reset is a hard reset to zero with the reset term detached.
+    """
+    if callable(neuron) and not isinstance(neuron, str):
+        module = neuron(v_th=v_th)
+        if not isinstance(module, nn.Module):
+            raise TypeError(f"neuron factory must return an nn.Module, got {type(module).__name__}")
+        return module
+    cls = NEURONS.get(neuron)
+    if not getattr(cls, "spiking", True):
+        raise ValueError(f"transformer blocks need a spiking neuron; {neuron!r} is a non-spiking readout")
+    fields = cls.params_cls._fields
+    kwargs: dict[str, Any] = {k: v for k, v in _SJ_LIF.items() if k in fields}
+    if "v_th" in fields:
+        kwargs["v_th"] = v_th
+    elif v_th != 1.0:
+        raise ValueError(f"neuron {neuron!r} has no v_th parameter, cannot set the threshold {v_th}")
+    if "v_reset" in fields:
+        kwargs["reset"] = "value"  # hard reset to v_reset = 0
+    # neurons carry no trainable weights; build their scalar buffers on a real device so that
+    # models can be built under ``torch.device("meta")`` for parameter counting
+    device = torch.get_default_device()
+    device = torch.device("cpu") if device.type == "meta" else device
+    with torch.device(device):
+        return NEURONS.create(neuron, dt=DT, surrogate=surrogate, detach_reset=True, **kwargs)
+
+
+class ConvBN(nn.Module):
+    """``BN(Conv(x))`` at every time step, BN statistics shared over ``T * B`` (as released).
+
+    Shapes:
+        ``[T, B, C_in, H, W] -> [T, B, C_out, H', W']``.
+    """
+
+    def __init__(self, c_in: int, c_out: int, kernel_size: int = 1, stride: int = 1, padding: int = 0,
+                 *, groups: int = 1, bias: bool = False, bn: bool = True) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [nn.Conv2d(c_in, c_out, kernel_size, stride, padding, groups=groups, bias=bias)]
+        if bn:
+            layers.append(nn.BatchNorm2d(c_out))
+        self.body = TimeDistributed(nn.Sequential(*layers))
+
+    def forward(self, xs: Tensor) -> Tensor:
+        return self.body(xs)  # [T, B, C_out, H', W']
+
+
+def repeat_static(x: Tensor, T: int, in_channels: int, who: str) -> Tensor:
+    """Direct encoding: an image batch ``[B, C, H, W]`` is repeated ``T`` times; a sequence
+    ``[T', B, C, H, W]`` (events) is passed through unchanged."""
+    if x.dim() == 4:
+        xs = x.unsqueeze(0).expand(T, *x.shape)  # [B, C, H, W] -> [T, B, C, H, W]
+    elif x.dim() == 5:
+        xs = x
+    else:
+        raise ValueError(f"{who}: expected an image batch [B, C, H, W] or a sequence [T, B, C, H, W], "
+                         f"got shape {tuple(x.shape)}")
+    if xs.shape[2] != in_channels:
+        raise ValueError(f"{who}: expected {in_channels} input channels on dim {x.dim() - 3}, got shape "
+                         f"{tuple(x.shape)}")
+    return xs

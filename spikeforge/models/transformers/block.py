@@ -1,0 +1,61 @@
+"""Spiking MLP and the transformer block (attention + MLP, each with a residual add)."""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from ._neuron import ConvBN, NeuronSpec, make_neuron
+from .attention import SpikingSelfAttention
+from .embed import check_shortcut
+
+__all__ = ["SpikingMLP", "TransformerBlock"]
+
+
+class SpikingMLP(nn.Module):
+    """Two per-token linear layers (1x1 convs with bias) with BN, ``C -> hidden -> C``.
+
+    ``shortcut="sew"`` (Spikformer): ``SN(BN(W2 SN(BN(W1 x))))``;
+    ``shortcut="ms"``: ``BN(W2 SN(BN(W1 SN(x))))``, and when ``hidden == C`` the released SDT /
+    Max-Former code adds an inner residual after the first layer.
+
+    Shapes: ``[T, B, C, H, W] -> [T, B, C, H, W]`` (the branch; the residual add is the caller's).
+    """
+
+    def __init__(self, dim: int, hidden: int, *, shortcut: str = "sew", neuron: NeuronSpec = "lif",
+                 surrogate: str = "sigmoid") -> None:
+        super().__init__()
+        self.shortcut = check_shortcut(shortcut)
+        self.fc1 = ConvBN(dim, hidden, bias=True)
+        self.fc2 = ConvBN(hidden, dim, bias=True)
+        self.lif1, self.lif2 = make_neuron(neuron, surrogate), make_neuron(neuron, surrogate)
+        self.inner_residual = shortcut == "ms" and hidden == dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.shortcut == "sew":
+            return self.lif2(self.fc2(self.lif1(self.fc1(x))))
+        h = self.fc1(self.lif1(x))
+        if self.inner_residual:
+            h = h + x
+        return self.fc2(self.lif2(h))
+
+
+class TransformerBlock(nn.Module):
+    """``x = x + Attn(x); x = x + MLP(x)`` (no norm layers; BN sits inside the branches).
+
+    Args:
+        dim, num_heads: Width and heads; mlp_ratio: hidden width factor of the MLP.
+        **attn: Options of :class:`SpikingSelfAttention` (``kind``, ``proj``, ``scale`` ...).
+
+    Shapes: ``[T, B, C, H, W] -> [T, B, C, H, W]``.
+    """
+
+    def __init__(self, dim: int, num_heads: int, *, mlp_ratio: float = 4.0, shortcut: str = "sew",
+                 neuron: NeuronSpec = "lif", surrogate: str = "sigmoid", **attn: object) -> None:
+        super().__init__()
+        self.attn = SpikingSelfAttention(dim, num_heads, shortcut=shortcut, neuron=neuron, surrogate=surrogate,
+                                         **attn)  # type: ignore[arg-type]
+        self.mlp = SpikingMLP(dim, int(dim * mlp_ratio), shortcut=shortcut, neuron=neuron, surrogate=surrogate)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = x + self.attn(x)
+        return x + self.mlp(x)

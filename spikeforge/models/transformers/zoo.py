@@ -1,0 +1,97 @@
+"""Registered spiking-transformer configurations (``spikeforge list models``).
+
+Each entry is a builder ``f(**overrides) -> nn.Module`` registered in
+:data:`spikeforge.models.MODELS` with ``kind="zoo"`` and metadata:
+
+* ``family``; ``source`` (paper and released code);
+* ``params``: the parameter count the implementation reference gives for the released code
+  (trainable parameters incl. BN affine, BN running statistics excluded; **[count]** = recomputed
+  from the released model definitions), or ``None`` for the tiny members;
+* ``unused``: parameters of modules the released code builds but never calls and which we do
+  not build (SDT's ``talking_heads`` conv, ``h²`` per block), so ``count(model) + unused == params``;
+* ``reported``: the number printed in the paper; ``counted``: what exactly is counted.
+
+Overrides (``num_classes=``, ``img_size=``, ``T=``, ``neuron=``, ``surrogate=``, any block option)
+resize the model; the published count holds for the defaults.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import nn
+
+from .._factory import MODELS
+from .meta_spikeformer import MetaSpikeFormer
+from .spikformer import SpikeDrivenTransformer, Spikformer
+
+__all__ = ["ZOO_FAMILIES"]
+
+SPIKFORMER = "Zhou et al. ICLR 2023, arXiv:2209.15425; github.com/ZK-Zhou/spikformer"
+SDT = "Yao et al. NeurIPS 2023, arXiv:2307.01694; github.com/BICLab/Spike-Driven-Transformer"
+META = "Yao et al. ICLR 2024, arXiv:2404.03663; github.com/BICLab/Spike-Driven-Transformer-V2"
+ZOO_FAMILIES = ("spikformer", "sdt", "meta_spikeformer")
+
+_NO_LN = "all parameters incl. BN affine, without the LayerNorms the released Block builds but never calls"
+
+
+def _register(name: str, cls: type[nn.Module], defaults: dict[str, Any], *, family: str, source: str,
+              params: int | None, reported: str = "-", counted: str = "", unused: int = 0) -> None:
+    def build(**overrides: Any) -> nn.Module:
+        return cls(**{**defaults, **overrides})
+
+    build.__name__ = name
+    build.__qualname__ = name
+    build.__doc__ = (f"{cls.__name__} {name}: {defaults}. Keyword overrides replace any of these "
+                     f"(or any other constructor argument of {cls.__name__}).")
+    MODELS.register(name, kind="zoo", family=family, source=source, params=params, reported=reported,
+                    counted=counted, unused=unused, defaults=dict(defaults))(build)
+
+
+# --- Spikformer ------------------------------------------------------------------------------
+_SF_IN = {"pooling": "1111", "num_heads": 8, "qkv_bias": False, "num_classes": 1000, "img_size": 224, "T": 4}
+for _n, _d, _p, _r in [("spikformer_cifar10_4_384", {}, 9_324_730, "9.32M"),
+                       ("spikformer_cifar100_4_384", {"num_classes": 100}, 9_359_380, "9.32M")]:
+    _register(_n, Spikformer, {"embed_dim": 384, "depth": 4, "num_heads": 12, **_d}, family="spikformer",
+              source=SPIKFORMER, params=_p, reported=_r, counted=_NO_LN)
+for _dim, _p, _r in [(384, 16_816_024, "16.81M"), (512, 29_689_384, "29.68M"), (768, 66_338_632, "66.34M")]:
+    _register(f"spikformer_imagenet_8_{_dim}", Spikformer, {**_SF_IN, "embed_dim": _dim, "depth": 8},
+              family="spikformer", source=SPIKFORMER, params=_p, reported=_r, counted=_NO_LN + "; 1000 classes")
+_register("spikformer_dvs_2_256", Spikformer,
+          {"embed_dim": 256, "depth": 2, "num_heads": 16, "pooling": "1111", "qkv_bias": False, "scale": 0.25,
+           "in_channels": 2, "num_classes": 10, "img_size": 128, "T": 16},
+          family="spikformer", source=SPIKFORMER, params=2_566_666, reported="2.57M",
+          counted=_NO_LN + " and without the unused pos_embed (16,384); 10 classes, 128x128 events")
+_register("spikformer_tiny", Spikformer,
+          {"embed_dim": 64, "depth": 1, "num_heads": 4, "img_size": 16, "T": 4},
+          family="spikformer", source=SPIKFORMER, params=None, counted="tiny CPU member (not published)")
+
+# --- Spike-driven Transformer v1 ---------------------------------------------------------------
+_TH = "incl. the released code's unused talking_heads Conv1d (h² per block), which is not built here"
+for _n, _c, _p in [("sdt_cifar10_2_512", 10, 10_233_546), ("sdt_cifar100_2_512", 100, 10_279_716)]:
+    _register(_n, SpikeDrivenTransformer, {"embed_dim": 512, "depth": 2, "num_heads": 8, "num_classes": _c},
+              family="sdt", source=SDT, params=_p, reported="10.28M", counted=_TH, unused=2 * 8 * 8)
+for _L, _dim, _p, _r in [(8, 384, 16_816_536, "16.81M"), (6, 512, 23_373_736, "23.37M"),
+                         (8, 512, 29_689_896, "29.68M"), (10, 512, 36_006_056, "36.01M"),
+                         (8, 768, 66_339_144, "66.34M")]:
+    _register(f"sdt_imagenet_{_L}_{_dim}", SpikeDrivenTransformer, {**_SF_IN, "embed_dim": _dim, "depth": _L},
+              family="sdt", source=SDT, params=_p, reported=_r, counted=_TH + "; 1000 classes", unused=_L * 64)
+_register("sdt_dvs128_2_256", SpikeDrivenTransformer,
+          {"embed_dim": 256, "depth": 2, "num_heads": 8, "pooling": "0111", "in_channels": 2, "num_classes": 11,
+           "img_size": 128, "T": 16},
+          family="sdt", source=SDT, params=2_567_051, reported="2.57M", counted=_TH + "; 11 classes, 128x128",
+          unused=2 * 64)
+_register("sdt_tiny", SpikeDrivenTransformer, {"embed_dim": 64, "depth": 1, "num_heads": 4, "img_size": 16, "T": 4},
+          family="sdt", source=SDT, params=None, counted="tiny CPU member (not published)")
+
+# --- Meta-SpikeFormer (Spike-driven Transformer V2) -----------------------------------------------
+_MC = "all parameters incl. BN affine, without the knowledge-distillation head (kd=False); 1000 classes"
+for _n, _dims, _p, _r in [("meta_spikeformer_15m", (64, 128, 256, 360), 15_112_208, "15.1M"),
+                          ("meta_spikeformer_31m", (96, 192, 384, 480), 31_333_864, "31.3M"),
+                          ("meta_spikeformer_55m", (128, 256, 512, 640), 55_350_248, "55.4M"),
+                          ("meta_spikeformer_8_768", (192, 384, 768, 960), 123_741_160, "-")]:
+    _register(_n, MetaSpikeFormer, {"embed_dims": _dims}, family="meta_spikeformer", source=META, params=_p,
+              reported=_r, counted=_MC)
+_register("meta_spikeformer_tiny", MetaSpikeFormer,
+          {"embed_dims": (16, 32, 64, 64), "depths": (1, 1), "num_heads": 4, "num_classes": 10, "img_size": 32,
+           "T": 2}, family="meta_spikeformer", source=META, params=None, counted="tiny CPU member (not published)")
