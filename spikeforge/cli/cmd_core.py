@@ -81,4 +81,8 @@ def _list(args: argparse.Namespace) -> int:
     for name, reg in regs.items():
         if args.kind in (None, name):
             print(f"{name}: {', '.join(reg.names())}")  # type: ignore[attr-defined]
+            if name == "models" and args.kind == "models":
+                from ..models import model_table
+
+                print(model_table())
     return 0

@@ -20,6 +20,8 @@ def build_model(cfg: Any) -> nn.Module:
     from ..data import DATASETS
 
     meta = DATASETS.meta(cfg.data)
+    if MODELS.meta(cfg.model).get("kind") == "zoo":
+        return _build_zoo(cfg, meta)
     missing = {"num_classes", "input_shape", "kind"} - set(meta)
     if missing:
         raise ValueError(f"dataset {cfg.data!r} lacks registry metadata {sorted(missing)} needed to size a model")
@@ -31,8 +33,13 @@ def build_model(cfg: Any) -> nn.Module:
 
 
 def create_model(name: str, **overrides: Any) -> nn.Module:
-    """Build a registered model from :class:`~spikeforge.config.TrainConfig` defaults plus overrides."""
+    """Build a registered model: a zoo model (``kind="zoo"``) from its named configuration plus
+    constructor overrides; a data-sized model from :class:`~spikeforge.config.TrainConfig`
+    defaults plus overrides."""
     from ..config import TrainConfig
+
+    if name in MODELS and MODELS.meta(name).get("kind") == "zoo":
+        return MODELS.create(name, **overrides)
 
     return build_model(TrainConfig.from_dict({"model": name, **overrides}))
 
@@ -40,3 +47,15 @@ def create_model(name: str, **overrides: Any) -> nn.Module:
 def list_models() -> list[str]:
     """Names of the registered models, sorted (``spikeforge list models``)."""
     return MODELS.names()
+
+
+def _build_zoo(cfg: Any, meta: dict[str, Any]) -> nn.Module:
+    """A zoo model sized to an image dataset: ``in_channels``, ``img_size`` and ``num_classes``
+    from the dataset's ``input_shape = (C, S, S)``, ``T = cfg.steps``, ``cfg.neuron`` / ``cfg.surrogate``."""
+    shape = tuple(meta.get("input_shape", ()))
+    if len(shape) != 3 or shape[1] != shape[2]:
+        raise ValueError(f"zoo model {cfg.model!r} needs square image data with input_shape (C, S, S); "
+                         f"dataset {cfg.data!r} has input_shape {shape or None}")
+    return MODELS.create(cfg.model, in_channels=int(shape[0]), img_size=int(shape[1]),
+                         num_classes=int(meta["num_classes"]), T=int(cfg.steps), neuron=cfg.neuron,
+                         surrogate=cfg.surrogate)

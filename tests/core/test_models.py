@@ -10,8 +10,10 @@ from spikeforge.data import DATASETS, load_dataset
 from spikeforge.learning import LOSSES
 from spikeforge.models import MODELS, build_model, create_model
 
+SIZED_BY_DATA = [n for n in MODELS.names() if MODELS.meta(n).get("kind") != "zoo"]  # zoo: tests/models
 
-@pytest.mark.parametrize("name", MODELS.names())
+
+@pytest.mark.parametrize("name", SIZED_BY_DATA)
 @pytest.mark.parametrize("encoder", ["direct", "poisson", "population"])
 def test_static_model_shapes_and_a_learning_step(name, encoder):
     cfg = TrainConfig(model=name, hidden=(16,), steps=5, encoder=encoder)
@@ -33,7 +35,7 @@ def test_static_model_shapes_and_a_learning_step(name, encoder):
     assert losses[-1] < losses[0]
 
 
-@pytest.mark.parametrize("name", MODELS.names())
+@pytest.mark.parametrize("name", SIZED_BY_DATA)
 def test_temporal_model(name):
     from spikeforge.data import pad_collate
 
