@@ -10,6 +10,7 @@ edit here, and one with a new layout fails until that layout gets a writer.
 from __future__ import annotations
 
 import pickle
+import struct
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -59,9 +60,41 @@ def _neuromorse_h5(root: Path, meta: dict[str, Any]) -> None:
                 times[i], chans[i], words[i] = np.asarray(t, np.float64), np.asarray(c, np.int32), w
 
 
+def _cifar_bin(root: Path, meta: dict[str, Any]) -> None:
+    label_bytes = 2 if meta["num_classes"] == 100 else 1
+    rng = np.random.default_rng(0)
+    for pattern in meta["files"]:  # e.g. cifar-10-batches-bin/data_batch_{1..5}.bin
+        names = [pattern.replace("{1..5}", str(k)) for k in range(1, 6)] if "{1..5}" in pattern else [pattern]
+        for name in names:
+            path = root / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            labels = [[k % 20, (7 * k) % meta["num_classes"]][:label_bytes] for k in range(3)]
+            recs = [bytes(lab) + rng.integers(0, 256, 3072, np.uint8).tobytes() for lab in labels]
+            path.write_bytes(b"".join(recs))
+
+
+def _cifar10_dvs_aedat(root: Path, meta: dict[str, Any]) -> None:
+    from spikeforge.data.datasets.cifar10_dvs import CIFAR10_CLASSES
+    for name in CIFAR10_CLASSES:
+        (root / name).mkdir()
+        for k in range(2):  # big-endian (address, µs) pairs after a '#' header
+            body = b"".join(struct.pack(">II", (j << 8) | (j << 1) | (j % 2), 1000 * j) for j in range(20))
+            (root / name / f"cifar10_{name}_{k}.aedat").write_bytes(b"#!AER-DAT2.0\r\n" + body)
+
+
+def _imagenet_folder(root: Path, meta: dict[str, Any]) -> None:
+    from PIL import Image
+    for sub in ("train", "val"):
+        for wnid in ("n01440764", "n01443537"):
+            (root / sub / wnid).mkdir(parents=True)
+            for k in range(2):
+                Image.new("RGB", (300, 250), (40 * k, 100, 200)).save(root / sub / wnid / f"img_{k}.JPEG")
+
+
 LAYOUT_WRITERS: dict[str, Callable[[Path, dict[str, Any]], None]] = {
     "shd_h5": _shd_h5, "nmnist_bin": _nmnist_bin, "dvs_gesture_aedat": _dvs_gesture_aedat,
-    "neuromorse_h5": _neuromorse_h5,
+    "neuromorse_h5": _neuromorse_h5, "cifar10_bin": _cifar_bin, "cifar100_bin": _cifar_bin,
+    "cifar10_dvs_aedat": _cifar10_dvs_aedat, "imagenet_folder": _imagenet_folder,
 }
 
 

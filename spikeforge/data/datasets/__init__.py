@@ -42,7 +42,10 @@ def load_dataset(name: str, split: str = "train", **kwargs: Any) -> Any:
 
 
 from . import sklearn_data as _sklearn_data  # noqa: E402,F401  (registers digits, iris, wine)
+from . import cifar as _cifar  # noqa: E402,F401
+from . import cifar10_dvs as _cifar10_dvs  # noqa: E402,F401
 from . import dvs_gesture as _dvs_gesture  # noqa: E402,F401
+from . import imagenet as _imagenet  # noqa: E402,F401
 from . import mnist1d_data as _mnist1d_data  # noqa: E402,F401
 from . import neuromorse as _neuromorse  # noqa: E402,F401
 from . import nmnist as _nmnist  # noqa: E402,F401
