@@ -52,6 +52,9 @@ class TrainConfig:
     weight_decay: float = 0.0
     scheduler: str = "cosine"  # cosine | none
     rate_reg: float = 0.0  # weight of the firing-rate regularizer (band 0..0.5)
+    train_mode: str = "bptt"  # any name in spikeforge.learning.TRAINING_MODES: bptt | sltt | sltt-k | ottt
+    online_k: int = 2  # sltt-k: steps backpropagated per batch
+    ottt_decay: float | None = None  # ottt: trace decay per step; None: the hidden LIF's leak 1 - dt/tau_mem
     seed: int = 0
     # output
     out_dir: str = "runs/default"  # checkpoint, report, history.csv and plots go here
@@ -81,6 +84,13 @@ class TrainConfig:
             ("weight_decay", self.weight_decay >= 0, "must be >= 0"),
             ("rate_reg", self.rate_reg >= 0, "must be >= 0"),
             ("seed", self.seed >= 0, "must be >= 0"),
+            ("online_k", self.online_k >= 1, "must be >= 1"),
+            ("ottt_decay", self.ottt_decay is None or 0.0 <= self.ottt_decay <= 1.0,
+             "must be the leak per step in [0, 1] (or null)"),
+            ("rate_reg", self.rate_reg == 0 or self.train_mode == "bptt",
+             "must be 0 with an online train_mode (its hooks do not see per-step runs)"),
+            ("dropout", self.dropout == 0 or self.train_mode == "bptt",
+             "must be 0 with an online train_mode (a per-step forward would redraw the time-shared mask)"),
             ("scheduler", self.scheduler in ("cosine", "none"), "must be 'cosine' or 'none'"),
             ("log", self.log in ("csv", "tensorboard"), "must be 'csv' or 'tensorboard'"),
             ("out_dir", bool(self.out_dir.strip()), "must name a folder"),
@@ -96,13 +106,14 @@ class TrainConfig:
         """Every name-valued key must be registered (local imports: the registries sit below config)."""
         from .data import DATASETS
         from .encoders import ENCODERS
-        from .learning import LOSSES
+        from .learning import LOSSES, TRAINING_MODES
         from .models import MODELS
         from .neurons import NEURONS, RESETS
         from .surrogate import SURROGATES
 
         registries: dict[str, Any] = {"data": DATASETS, "encoder": ENCODERS, "model": MODELS, "neuron": NEURONS,
-                                      "surrogate": SURROGATES, "reset": RESETS, "loss": LOSSES}
+                                      "surrogate": SURROGATES, "reset": RESETS, "loss": LOSSES,
+                                      "train_mode": TRAINING_MODES}
         for key, registry in registries.items():
             try:
                 registry.get(getattr(self, key))

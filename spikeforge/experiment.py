@@ -26,10 +26,11 @@ from torch.utils.data import DataLoader, RandomSampler
 from .config import ConfigError, TrainConfig
 from .data import DATASETS, load_dataset
 from .learning import LOSSES, CosineSchedule, RateRegularizer, RunLog, evaluate, fit, load_checkpoint, seed_everything
+from .learning.modes import TRAINING_MODES, TrainingMode
 from .learning.run_log import write_history_csv
 from .models import build_model
 
-__all__ = ["run_training", "TrainReport", "make_loaders", "load_splits"]
+__all__ = ["run_training", "TrainReport", "make_loaders", "load_splits", "training_mode"]
 
 
 @dataclass
@@ -140,7 +141,8 @@ def run_training(cfg: TrainConfig, *, resume: bool = True, plots: bool = True) -
         result = fit(model, train_loader, loss_fn=loss_fn, optimizer=optimizer, epochs=cfg.epochs,
                      scheduler=scheduler, checkpoint=ckpt, resume=resume, config=cfg.to_dict(),
                      regularizer=regularizer, progress=cfg.progress,
-                     set_epoch=lambda e: sampler.generator.manual_seed(cfg.seed * 100_003 + e), on_epoch_end=log)
+                     set_epoch=lambda e: sampler.generator.manual_seed(cfg.seed * 100_003 + e), on_epoch_end=log,
+                     mode=training_mode(cfg))
     finally:
         log.close()
     if regularizer is not None:
@@ -158,6 +160,23 @@ def run_training(cfg: TrainConfig, *, resume: bool = True, plots: bool = True) -
     report.wall_seconds = time.perf_counter() - t0
     (out / "report.json").write_text(json.dumps(report.to_dict(), indent=2))
     return report
+
+
+def training_mode(cfg: TrainConfig) -> TrainingMode:
+    """The :data:`~spikeforge.learning.TRAINING_MODES` entry ``cfg.train_mode`` with its config keys
+    (``online_k`` for sltt-k; ``ottt_decay`` for ottt, by default the forward-Euler leak
+    ``1 - dt/tau_mem`` of the hidden neuron, 1 for a neuron without ``tau_mem``)."""
+    if cfg.train_mode == "sltt-k":
+        return TRAINING_MODES.create("sltt-k", k=cfg.online_k)
+    if cfg.train_mode == "ottt":
+        decay = cfg.ottt_decay
+        if decay is None:
+            from .neurons import NEURONS  # a neuron without tau_mem (IF) does not leak
+
+            leaky = "tau_mem" in NEURONS.get(cfg.neuron).params_cls._fields
+            decay = 1.0 - cfg.dt / cfg.tau_mem if leaky else 1.0
+        return TRAINING_MODES.create("ottt", decay=max(0.0, decay))
+    return TRAINING_MODES.create(cfg.train_mode)
 
 
 def _resume_plan(ckpt: Path, cfg: TrainConfig) -> tuple[int, int]:

@@ -11,6 +11,10 @@ from .losses import first_spike_time_loss as first_spike_time_loss
 from .losses import mse_count_loss as mse_count_loss
 from .regularizers import RateRegularizer as RateRegularizer
 from .regularizers import firing_rate_regularizer as firing_rate_regularizer
+from .modes import BPTT as BPTT
+from .modes import OTTT as OTTT
+from .modes import SLTT as SLTT
+from .modes import TRAINING_MODES as TRAINING_MODES
 from .online import SavedBytes as SavedBytes
 from .online import ottt_backward as ottt_backward
 from .online import sltt_backward as sltt_backward
@@ -27,4 +31,5 @@ __all__ = [
     "first_spike_time_loss", "firing_rate_regularizer", "load_checkpoint", "load_model",
     "mse_count_loss", "save_checkpoint", "seed_everything",
     "SavedBytes", "ottt_backward", "sltt_backward",
+    "BPTT", "OTTT", "SLTT", "TRAINING_MODES",
 ]

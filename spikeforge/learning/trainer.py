@@ -18,6 +18,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from ..numerics import NonFiniteError, check_finite
+from .modes import TrainingMode, get_training_mode
 from .snapshot import load_checkpoint, remove_stale_tmp, save_checkpoint, set_rng_state
 
 __all__ = ["seed_everything", "fit", "evaluate", "FitResult"]
@@ -110,8 +111,9 @@ def fit(
     progress: bool = True,
     set_epoch: Callable[[int], None] | None = None,
     on_epoch_end: Callable[[dict[str, float], list[dict[str, float]]], None] | None = None,
+    mode: str | TrainingMode = "bptt",
 ) -> FitResult:
-    """Train for ``epochs`` epochs with BPTT, checkpointing after every epoch.
+    """Train for ``epochs`` epochs (BPTT or an online mode), checkpointing after every epoch.
 
     Args:
         model: Maps a batch's inputs to time-major outputs ``[T, B, C]``.
@@ -132,6 +134,10 @@ def fit(
             shuffling depends only on the epoch, which makes resume exact).
         on_epoch_end: Called after each epoch is checkpointed with that epoch's history row and
             the whole history so far (e.g. :class:`~spikeforge.learning.run_log.RunLog`).
+        mode: How each batch's gradient is computed: a name in
+            :data:`~spikeforge.learning.modes.TRAINING_MODES` (``"bptt"``, ``"sltt"``,
+            ``"sltt-k"``, ``"ottt"``) or a mode object (``SLTT(k=2)``, ``OTTT(decay=0.8)``).
+            Every mode uses the same loop, checkpoints and exact resume.
 
     Each history row holds ``epoch`` (1-based), ``loss``, ``train_accuracy``, ``lr`` (the first
     parameter group's learning rate during the epoch), ``seconds`` and, with ``val_data``,
@@ -139,6 +145,7 @@ def fit(
     """
     if epochs < 0:
         raise ValueError(f"epochs must be >= 0, got {epochs}")
+    step_mode = get_training_mode(mode)
     result = FitResult()
     start = 0
     ckpt_path = Path(checkpoint) if checkpoint is not None else None
@@ -170,19 +177,18 @@ def fit(
         bar = tqdm(train_data, desc=f"epoch {epoch + 1}/{epochs}", leave=False, disable=not progress)
         for batch in bar:
             x, y = _unpack(batch)
-            out = model(x)  # [T, B, C]
-            loss = loss_fn(out, y)
-            if regularizer is not None:
-                loss = loss + regularizer(model, out)
-            _nan_guard(out, loss, epoch, n)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+
+            def guard(o: Any, ls: Tensor, e: int = epoch, seen: int = n) -> None:
+                _nan_guard(o, ls, e, seen)
+
+            out, loss_value = step_mode.backward(model, x, y, loss_fn, regularizer, guard)  # out: [T, B, C] detached
             if grad_clip is not None:
                 nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
             optimizer.step()
             b = int(y.shape[0])
-            loss_sum += float(loss.detach()) * b
-            correct += int((out.detach().mean(0).argmax(-1) == y).sum())
+            loss_sum += loss_value * b
+            correct += int((out.mean(0).argmax(-1) == y).sum())
             n += b
             bar.set_postfix(loss=f"{loss_sum / n:.4f}", acc=f"{correct / n:.3f}")
         if scheduler is not None:

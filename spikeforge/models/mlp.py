@@ -31,6 +31,11 @@ class SNNClassifier(nn.Module):
         xs = xs.flatten(2)  # [T, B, *F] -> [T, B, F]
         return self.body(xs)  # [T, B, C]
 
+    def online_layers(self, x: Tensor) -> tuple[Tensor, list[nn.Module]]:
+        """``(xs [T, B, F], body layers)`` for the online training modes (they run the body step by step)."""
+        xs = self.encoder(x) if self.encoder is not None else x  # [T, B, *F]
+        return xs.flatten(2), list(self.body)  # [T, B, *F] -> [T, B, F]
+
     @torch.no_grad()
     def predict(self, x: Tensor) -> Tensor:
         """Class with the largest mean readout membrane, ``[B]``."""
