@@ -146,9 +146,13 @@ class _DelayTaps(nn.Module):
 
     @property
     def delays(self) -> Tensor:
-        """Integer delays in steps used in evaluation: ``K-1-⌊K/2⌋ - round(P)`` (positions clamped)."""
-        lo, hi = self.position_range
-        return (hi - torch.round(self.positions.detach().clamp(lo, hi))).long()
+        """Integer delays in steps used in evaluation: ``K-1 - round(P + ⌊K/2⌋)`` (positions clamped).
+
+        The rounding is that of the tap centre, as in ``delay_taps(..., "round")`` (``torch.round``
+        rounds halves to even, so ``round(P) + ⌊K/2⌋`` would differ for half-integer ``P`` and odd ``⌊K/2⌋``).
+        """
+        c = self.positions.detach().clamp(*self.position_range) + self.K // 2
+        return (self.K - 1 - torch.round(c)).long()
 
     def taps(self) -> Tensor:
         """Current interpolation taps ``[*positions.shape, K]`` (positions clamped into range)."""

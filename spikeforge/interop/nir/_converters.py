@@ -31,12 +31,14 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from ...layers.dcls import DelayLinear, LearnableDelay
 from ...layers.delay import Delay
 from ...layers.nir_prims import Scale, SumPool2d, Threshold
 from ...layers.time import TimeDistributed
 from ...neurons import CubaLIF, IF, LI, LIF, NEURONS, PLIF, RESETS, Neuron
 from ...neurons.cuba_li import CubaLI
 from ...neurons.integrator import Integrator
+from ._delays import export_delay_linear, export_learnable_delay
 
 __all__ = [
     "NIRWarning", "NIRFormatError", "NIR_UNSUPPORTED", "NEURON_TO_NIR", "RESET_KEY", "DT_KEY", "INTEGRATOR_KEY",
@@ -86,6 +88,7 @@ NIR_UNSUPPORTED: dict[str, str] = {
 class ExportContext:
     dt: float  # step the graph is written for [s]
     reset: str | None  # override of every spiking neuron's reset mode, or None
+    round_delays: bool = False  # export interpolated (training-mode) learnable delays rounded
 
 
 def _np(t: Tensor | float, shape: tuple[int, ...]) -> np.ndarray:
@@ -322,6 +325,8 @@ EXPORTERS: dict[type, ExportFn] = {
     Threshold: _export_threshold,
     SumPool2d: _export_sumpool2d,
     Delay: _export_delay,
+    LearnableDelay: export_learnable_delay,
+    DelayLinear: export_delay_linear,  # a fan-out -> Delay -> summing Affine subgraph (see _delays)
 }
 """Exact module type → exporter. Subclasses are *not* matched, so a subclass with other dynamics
 is never silently exported as its parent."""

@@ -23,6 +23,7 @@ from ._converters import (
     _finite_dt,
     import_leaf,
 )
+from ._delays import import_delay_linear
 
 __all__ = ["from_nir", "read_nir", "recorded_dt", "DEFAULT_DT"]
 
@@ -63,7 +64,9 @@ def from_nir(
     :math:`v' = (1 - a) v + a r x + a v_{leak}`, :math:`a = dt/\tau`, spike if
     :math:`v' > v_{threshold}` (strict), reset in the same step; neurons start at rest
     (``v = v_leak``, currents 0). Edges into a node are summed; an edge that closes a cycle
-    delivers its value one step later. Nested ``NIRGraph`` nodes become nested ModuleGraphs.
+    delivers its value one step later. Nested ``NIRGraph`` nodes become nested ModuleGraphs, except
+    the fan-out → Delay → summing Affine subgraphs written for a ``DelayLinear`` (tagged in their
+    metadata), which become that layer again (see :mod:`._delays`).
 
     A graph with several ``Input`` / ``Output`` nodes becomes a ModuleGraph with several inputs /
     outputs: pass its inputs as a tuple in the order of ``net.input_names`` (the order of the
@@ -210,7 +213,8 @@ def _build(g: nir.NIRGraph, prefix: str, ctx: ImportContext) -> ModuleGraph:
             continue
         path = f"{prefix}.{name}" if prefix else name
         if isinstance(node, nir.NIRGraph):
-            modules[name] = _build(node, path, ctx)
+            fused = import_delay_linear(node, ctx)
+            modules[name] = fused if fused is not None else _build(node, path, ctx)
         elif isinstance(node, (nir.Input, nir.Output)):  # unreachable: counted above
             raise NIRFormatError(f"{where}: unexpected boundary node {name!r}")
         else:

@@ -27,6 +27,7 @@ def to_nir(
     *,
     dt: float = 1e-4,
     reset: str | None = None,
+    round_delays: bool = False,
 ) -> nir.NIRGraph:
     """Describe ``model`` as a NIR graph (continuous-time nodes, per-neuron parameter arrays).
 
@@ -52,6 +53,13 @@ def to_nir(
             ``"none"``) records that mode for every spiking neuron instead. A :class:`NIRWarning`
             is issued for each neuron whose recorded mode NIR cannot express (``subtract``,
             ``none``: other NIR readers reset to ``v_reset``) or that differs from its own mode.
+        round_delays: Learnable delays (``LearnableDelay``, ``DelayLinear``) are written as whole
+            steps ``d · dt``, which is what they compute in evaluation mode (rounded positions).
+            A layer whose current kernel is interpolated (training mode, or a forced ``gauss`` /
+            fractional ``triangle`` mode) raises ``ValueError``, unless this is ``True``: then its
+            rounded positions are exported (the graph then computes what the layer does in
+            ``eval()``, not what it computes now). ``DelayLinear`` becomes a subgraph
+            (fan-out ``Linear`` → ``Delay`` → summing ``Affine``, see :mod:`._delays`).
 
     Returns:
         A type-checked ``nir.NIRGraph`` (``nir``'s own type inference has run on it); write it
@@ -59,7 +67,8 @@ def to_nir(
 
     Raises:
         TypeError: a module has no NIR counterpart (the message names it) or bad arguments.
-        ValueError: shapes NIR cannot express (e.g. Linear on non-vector input) or a bad ``dt``.
+        ValueError: shapes NIR cannot express (e.g. Linear on non-vector input), a bad ``dt``, or
+            interpolated delays without ``round_delays=True``.
 
     Example:
         >>> net = nn.Sequential(nn.Linear(4, 8), LIF(reset="value", dt=1e-4), nn.Linear(8, 2), LI(dt=1e-4))
@@ -70,7 +79,7 @@ def to_nir(
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
     if reset is not None and reset not in RESETS:
         raise ValueError(f"unknown reset mode {reset!r}; valid: {RESETS.names()} or None")
-    ctx = ExportContext(dt=_finite_dt(dt), reset=reset)
+    ctx = ExportContext(dt=_finite_dt(dt), reset=reset, round_delays=bool(round_delays))
     if isinstance(model, ModuleGraph):
         graph, out_shapes = _graph_to_nir(model, "", _input_shapes(model, sample_input), ctx)
         outs = [out_shapes[n] for n in model.output_names]
