@@ -48,6 +48,8 @@ def supports(spec: KernelSpec | None, xs: Tensor, state: Any, kwargs: dict[str, 
         return f"the 'cpp' backend runs on CPU tensors, got device {xs.device}"
     if xs.dtype not in (torch.float32, torch.float64):
         return f"the 'cpp' backend supports float32/float64, got {xs.dtype}"
+    if kwargs.get("state_quant") is not None:
+        return "state quantization (state_quant) has no fused kernel"
     if spec.spiking:
         if reset_code(kwargs.get("reset")) is None:
             return "custom reset functions have no fused kernel"

@@ -7,6 +7,7 @@ A neuron module is thin: it registers the fields of its ``Params`` NamedTuple as
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, NamedTuple, TypeVar
@@ -17,7 +18,7 @@ from torch import Tensor, nn
 from ..kernels import run_fused
 from ..numerics import check_finite, check_finite_enabled, first_nonfinite, raise_nonfinite
 from ..surrogate import Surrogate, get_surrogate
-from ..types import ResetFn
+from ..types import Quantizer, ResetFn
 from ._dynamics import check_discretisation, decay_to_physical, project_learnable_
 from ._reset import get_reset
 
@@ -102,6 +103,9 @@ class Neuron(nn.Module, Generic[P, S]):
             see ``from_decay``); each model lists what it offers in ``integrators``.
         backend: ``"torch"`` (reference loop of the step function) or a fused backend that
             produces the same results; ``"auto"`` picks the fastest exact one available.
+        state_quant: Rounds the membrane after each state update, before the spike test (SQUAT,
+            :class:`spikeforge.quant.StateQuant`); only models whose step function takes a
+            ``state_quant`` argument (LIF, IF) accept one; runs on the torch backend.
         dtype, device: Factory kwargs for the parameter tensors.
         **params: Values for the fields of ``params_cls`` (float, or tensor per neuron); with
             ``integrator="decay"`` the fields of ``decay_params_cls``.
@@ -130,6 +134,7 @@ class Neuron(nn.Module, Generic[P, S]):
         detach_reset: bool = False,
         integrator: str = "euler",
         backend: str = "auto",
+        state_quant: Quantizer | None = None,
         dtype: torch.dtype | None = None,
         device: torch.device | str | None = None,
         **params: Any,
@@ -166,6 +171,8 @@ class Neuron(nn.Module, Generic[P, S]):
             value = params.get(name, stored_cls._field_defaults[name])
             self._register(name, self._to_tensor(name, value, shape, factory), name in learn)
         self.validate()
+        self.state_quant: Quantizer | None = None
+        self.set_state_quant(state_quant)
 
     # --- parameters -------------------------------------------------------------------------
     @staticmethod
@@ -231,11 +238,42 @@ class Neuron(nn.Module, Generic[P, S]):
             p = type(p)(*(v.to(dtype=x.dtype, device=x.device) for v in p))
         return p
 
+    # --- state quantization -------------------------------------------------------------------
+    @classmethod
+    def accepts_state_quant(cls) -> bool:
+        """Whether the step function takes a ``state_quant`` (membrane quantizer) argument."""
+        return "state_quant" in inspect.signature(cls.step_fn).parameters
+
+    def set_state_quant(self, state_quant: Quantizer | None) -> None:
+        """Quantize the membrane with ``state_quant`` after each update (``None``: float state).
+
+        A quantizer that carries a ``v_th`` (its levels are built around it) must match this
+        neuron's fixed threshold."""
+        who = type(self).__name__
+        if state_quant is not None:
+            if not self.accepts_state_quant():
+                raise ValueError(f"{who} does not take a state quantizer (its step function has no "
+                                 "state_quant argument); LIF and IF do")
+            if not callable(state_quant):
+                raise TypeError(f"{who}: state_quant must be callable (tensor -> tensor), "
+                                f"got {type(state_quant).__name__}")
+            th = getattr(state_quant, "v_th", None)
+            if th is not None and "v_th" in self._stored_cls()._fields:
+                if "v_th" in self.learn:
+                    raise ValueError(f"{who}: a learnable v_th moves away from the fixed levels of {state_quant!r}")
+                if not bool(torch.all(self.v_th == th)):
+                    raise ValueError(f"{who}: state quantizer built for v_th={th:g}, but the neuron has "
+                                     f"v_th={_show(self.v_th)}; build the levels for this threshold")
+        self.state_quant = state_quant
+
     # --- dynamics -----------------------------------------------------------------------------
     def step_kwargs(self) -> dict[str, Any]:
         """Keyword arguments passed to ``step_fn`` besides ``(x, state, params)``."""
-        return {"dt": self.dt, "surrogate": self.surrogate, "reset": self.reset_fn,
-                "detach_reset": self.detach_reset}
+        kwargs = {"dt": self.dt, "surrogate": self.surrogate, "reset": self.reset_fn,
+                  "detach_reset": self.detach_reset}
+        if self.state_quant is not None:
+            kwargs["state_quant"] = self.state_quant
+        return kwargs
 
     def init_state(self, x: Tensor) -> S:
         """Resting state for a single-step input ``x`` of shape ``[B, *]``."""
@@ -356,6 +394,8 @@ class Neuron(nn.Module, Generic[P, S]):
             parts += [f"surrogate={self.surrogate!r}", f"reset={self.reset_name!r}"]
         if self.learn:
             parts.append(f"learn={self.learn}")
+        if self.state_quant is not None:
+            parts.append(f"state_quant={self.state_quant!r}")
         return ", ".join(parts)
 
 

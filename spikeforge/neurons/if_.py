@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from ..surrogate import ATan, Surrogate
-from ..types import ResetFn
+from ..types import Quantizer, ResetFn
 from ._base import NEURONS, Neuron
 from ._reset import reset_subtract
 
@@ -34,10 +34,13 @@ def if_step(
     surrogate: Surrogate = ATan(),
     reset: ResetFn = reset_subtract,
     detach_reset: bool = False,
+    state_quant: Quantizer | None = None,
 ) -> tuple[Tensor, IFState]:
     r"""Advance IF neurons by one forward-Euler step of NIR's ``IF``: :math:`\dot v = r\,x`.
 
     .. math:: v' = v + (dt\,r)\,x,\quad z = H(v' - v_{th}),\quad v \leftarrow \mathrm{reset}(v', z)
+
+    ``state_quant`` (optional, SQUAT) rounds :math:`v'` before the spike test.
 
     Shapes:
         x, state.v, z: ``[B, *]``
@@ -46,6 +49,8 @@ def if_step(
         >>> z, s = if_step(torch.ones(2, 3), IFState(torch.zeros(2, 3)), IFParams())
     """
     v = state.v + (dt * p.r) * x
+    if state_quant is not None:  # SQUAT: round the updated membrane before the spike test
+        v = state_quant(v)
     z = surrogate(v - p.v_th)
     v = reset(v, z.detach() if detach_reset else z, p.v_th, p.v_reset)
     return z, IFState(v=v)

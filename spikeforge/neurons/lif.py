@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from ..surrogate import ATan, Surrogate
-from ..types import ResetFn
+from ..types import Quantizer, ResetFn
 from ._base import NEURONS, Neuron
 from ._dynamics import checked_decay, leaky_integrate, membrane_coefficients
 from ._reset import reset_subtract
@@ -46,6 +46,7 @@ def lif_step(
     surrogate: Surrogate = ATan(),
     reset: ResetFn = reset_subtract,
     detach_reset: bool = False,
+    state_quant: Quantizer | None = None,
 ) -> tuple[Tensor, LIFState]:
     r"""Advance LIF neurons by one step of the NIR LIF equation.
 
@@ -71,6 +72,8 @@ def lif_step(
         surrogate: Spike function gradient.
         reset: Reset function ``(v, z, v_th, v_reset) -> v``.
         detach_reset: Stop the gradient through the reset.
+        state_quant: Optional membrane quantizer ``v' <- q(v')`` applied before the spike test
+            (:class:`spikeforge.quant.StateQuant`, straight-through gradient).
 
     Shapes:
         x, state.v, z: ``[B, *]``
@@ -82,6 +85,8 @@ def lif_step(
         >>> z, s = lif_step(torch.ones(2, 3), LIFState(torch.zeros(2, 3)), LIFParams())
     """
     v = leaky_integrate(state.v, x, p, dt, integrator)
+    if state_quant is not None:  # SQUAT: round the updated membrane before the spike test
+        v = state_quant(v)
     z = surrogate(v - p.v_th)
     v = reset(v, z.detach() if detach_reset else z, p.v_th, p.v_reset)
     return z, LIFState(v=v)
