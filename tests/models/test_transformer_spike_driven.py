@@ -49,13 +49,13 @@ def _linear_chain_inner(net):
     return inner
 
 
-@pytest.mark.parametrize("name", ["sdt_tiny", "meta_spikeformer_tiny"])
+@pytest.mark.parametrize("name", ["sdt_tiny", "meta_spikeformer_tiny", "maxformer_tiny"])
 def test_ms_families_feed_only_spikes_to_convs_after_the_stem(name):
     net, seen, convs = _run_and_record(name)
     stem, rest = convs[0], convs[1:]
     assert not set(seen[stem][0].unique().tolist()) <= {0.0, 1.0}  # the stem sees the image
     exempt = _linear_chain_inner(net)
-    assert len(exempt) == (0 if name == "sdt_tiny" else 2 * 4 * 2 + 4)  # 4 RepConvs / block, 4 SepConvs
+    assert len(exempt) == (2 * 4 * 2 + 4 if name.startswith("meta") else 0)  # 4 RepConvs / block, 4 SepConvs
     ones = 0.0
     for m in rest:
         if m in exempt:
@@ -138,6 +138,24 @@ def test_sdsa_kv_shape():
     net.features[1].attn.attn_lif.register_forward_hook(lambda m, a, out: got.setdefault("kv", out))
     net(torch.rand(2, 3, 16, 16))
     assert got["kv"].shape == (3, 2, 4, 1, 16)  # [T, B, h, 1, D/h]
+
+
+@pytest.mark.parametrize(("name", "size", "in_ch", "stages"), [
+    ("maxformer_cifar10_4_384", 32, 3, [32, 16, 8]),
+    ("maxformer_imagenet_10_384", 224, 3, [56, 28, 14]),
+    ("maxformer_dvs128_2_256", 128, 2, [16, 8]),
+])
+def test_maxformer_stage_sizes(name, size, in_ch, stages):
+    from spikeforge.models.transformers import MaxFormerEmbedding
+
+    kw = {"widths": (8, 16, 32)[-len(stages):], "num_heads": 2, "T": 1}
+    net = create_model(name, **kw)
+    got = []
+    for m in net.modules():
+        if isinstance(m, MaxFormerEmbedding):
+            m.register_forward_hook(lambda mod, a, out: got.append(out.shape[-1]))
+    net(torch.rand(1, in_ch, size, size))
+    assert got == stages and net.num_tokens == stages[-1] ** 2
 
 
 def test_meta_spikeformer_stage_sizes_at_224():

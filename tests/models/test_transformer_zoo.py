@@ -39,6 +39,14 @@ REFERENCE_COUNTS = {
     "meta_spikeformer_31m": (31_333_864, 0),
     "meta_spikeformer_55m": (55_350_248, 0),
     "meta_spikeformer_8_768": (123_741_160, 0),
+    # Max-Former: code structure (CIFAR 1/1/2, ImageNet 1/2/7, DVS 1/1)
+    "maxformer_cifar10_4_384": (6_568_282, 0),
+    "maxformer_cifar100_4_384": (6_602_932, 0),
+    "maxformer_imagenet_10_384": (16_237_240, 0),
+    "maxformer_imagenet_10_512": (28_653_480, 0),
+    "maxformer_imagenet_10_768": (63_992_200, 0),
+    "maxformer_dvs128_2_256": (1_455_883, 0),
+    "maxformer_cifar10dvs_2_256": (1_455_626, 0),
 }
 ZOO = [n for n in MODELS.names() if MODELS.meta(n).get("kind") == "zoo"]
 PUBLISHED = [n for n in ZOO if MODELS.meta(n)["params"] is not None]
@@ -48,7 +56,7 @@ TINY = [n for n in ZOO if MODELS.meta(n)["params"] is None]
 def test_every_published_entry_has_a_reference_count():
     assert sorted(PUBLISHED) == sorted(REFERENCE_COUNTS)
     assert TINY and all(n.endswith("_tiny") for n in TINY)
-    for family in ("spikformer", "sdt", "meta_spikeformer"):  # a tiny member per family
+    for family in ("spikformer", "sdt", "meta_spikeformer", "maxformer"):  # a tiny member per family
         assert f"{family}_tiny" in TINY
 
 

@@ -4,7 +4,8 @@ Blocks (time-major ``[T, B, C, H, W]`` token maps, explicit neurons from the reg
 :class:`SPS` patch embedding, :class:`SpikingSelfAttention` (SSA / SDSA v1, SEW or MS shortcut,
 1x1 or RepConv projections), :class:`SpikingMLP`, :class:`TransformerBlock`, Meta-SpikeFormer's
 :class:`SepConv` / :class:`RepConvBN` / :class:`MSConvBlock` / :class:`MSDownsample`.
-Families: :class:`Spikformer`, :class:`SpikeDrivenTransformer`, :class:`MetaSpikeFormer`;
+Families: :class:`Spikformer`, :class:`SpikeDrivenTransformer`, :class:`MetaSpikeFormer`,
+:class:`MaxFormer` (max-pool embeddings :class:`MaxFormerEmbedding`, :class:`DWCMixer` token mixers);
 named configurations in :mod:`.zoo`.
 """
 
@@ -25,12 +26,16 @@ from .conv import RepConvBN as RepConvBN
 from .conv import SepConv as SepConv
 from .conv import bn_pad as bn_pad
 from .embed import SPS as SPS
+from .maxformer import DWCMixer as DWCMixer
+from .maxformer import MaxEmbed as MaxEmbed
+from .maxformer import MaxFormer as MaxFormer
+from .maxformer import MaxFormerEmbedding as MaxFormerEmbedding
 from .meta_spikeformer import MetaSpikeFormer as MetaSpikeFormer
 from .spikformer import SpikeDrivenTransformer as SpikeDrivenTransformer
 from .spikformer import Spikformer as Spikformer
 
 __all__ = [
-    "ConvBN", "MSConvBlock", "MSDownsample", "MetaSpikeFormer", "RepConvBN", "SPS", "SepConv",
+    "ConvBN", "DWCMixer", "MaxEmbed", "MaxFormer", "MaxFormerEmbedding", "MSConvBlock", "MSDownsample", "MetaSpikeFormer", "RepConvBN", "SPS", "SepConv",
     "SpikeDrivenTransformer", "SpikingMLP", "SpikingSelfAttention", "SpikingTransformerClassifier", "Spikformer",
     "TransformerBlock", "bn_pad", "from_heads", "make_neuron", "sdsa_v1_kv", "ssa_product", "to_heads",
 ]

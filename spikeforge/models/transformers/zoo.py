@@ -22,6 +22,7 @@ from typing import Any
 from torch import nn
 
 from .._factory import MODELS
+from .maxformer import MaxFormer
 from .meta_spikeformer import MetaSpikeFormer
 from .spikformer import SpikeDrivenTransformer, Spikformer
 
@@ -29,8 +30,9 @@ __all__ = ["ZOO_FAMILIES"]
 
 SPIKFORMER = "Zhou et al. ICLR 2023, arXiv:2209.15425; github.com/ZK-Zhou/spikformer"
 SDT = "Yao et al. NeurIPS 2023, arXiv:2307.01694; github.com/BICLab/Spike-Driven-Transformer"
+MAXF = "Fang et al. NeurIPS 2025, arXiv:2505.18608; github.com/bic-L/MaxFormer"
 META = "Yao et al. ICLR 2024, arXiv:2404.03663; github.com/BICLab/Spike-Driven-Transformer-V2"
-ZOO_FAMILIES = ("spikformer", "sdt", "meta_spikeformer")
+ZOO_FAMILIES = ("spikformer", "sdt", "meta_spikeformer", "maxformer")
 
 _NO_LN = "all parameters incl. BN affine, without the LayerNorms the released Block builds but never calls"
 
@@ -95,3 +97,24 @@ for _n, _dims, _p, _r in [("meta_spikeformer_15m", (64, 128, 256, 360), 15_112_2
 _register("meta_spikeformer_tiny", MetaSpikeFormer,
           {"embed_dims": (16, 32, 64, 64), "depths": (1, 1), "num_heads": 4, "num_classes": 10, "img_size": 32,
            "T": 2}, family="meta_spikeformer", source=META, params=None, counted="tiny CPU member (not published)")
+
+# --- Max-Former ------------------------------------------------------------------------------------
+_MF = "all parameters incl. BN affine; code structure (stage blocks as released)"
+for _n, _c, _p, _r in [("maxformer_cifar10_4_384", 10, 6_568_282, "6.57M"),
+                       ("maxformer_cifar100_4_384", 100, 6_602_932, "6.60M")]:
+    _register(_n, MaxFormer, {"embed_dim": 384, "num_classes": _c}, family="maxformer", source=MAXF, params=_p,
+              reported=_r, counted=_MF + " 1/1/2: identity / DWC3 / 2 SSA; 8 heads")
+for _dim, _p, _r in [(384, 16_237_240, "16.23M"), (512, 28_653_480, "28.65M"), (768, 63_992_200, "63.99M")]:
+    _register(f"maxformer_imagenet_10_{_dim}", MaxFormer,
+              {"embed_dim": _dim, "embeds": ("orig_imagenet", "max", "max"),
+               "mixers": (("dwc7",), ("dwc5",) * 2, ("ssa",) * 7), "num_heads": _dim // 64, "num_classes": 1000,
+               "img_size": 224, "T": 4}, family="maxformer", source=MAXF, params=_p, reported=_r,
+              counted=_MF + " 1/2/7 (the paper's table says 1/3/7); 1000 classes")
+for _n, _c, _p in [("maxformer_dvs128_2_256", 11, 1_455_883), ("maxformer_cifar10dvs_2_256", 10, 1_455_626)]:
+    _register(_n, MaxFormer,
+              {"embeds": ("max_plus", "max"), "mixers": (("dwc3",), ("ssa",)), "widths": (128, 256), "num_heads": 16,
+               "mlp_ratio": 1.0, "in_channels": 2, "num_classes": _c, "img_size": 128, "T": 16},
+              family="maxformer", source=MAXF, params=_p, reported="1.45M",
+              counted=_MF + " 1/1: DWC3 / SSA, mlp_ratio 1 (enables the MLP's inner residual); 128x128 events")
+_register("maxformer_tiny", MaxFormer, {"embed_dim": 64, "num_heads": 4, "img_size": 16, "T": 4},
+          family="maxformer", source=MAXF, params=None, counted="tiny CPU member (not published)")
