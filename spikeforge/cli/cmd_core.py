@@ -65,6 +65,9 @@ def registries() -> dict[str, object]:
     from ..convert import CONVERTERS
 
     regs["converters"] = CONVERTERS
+    from ..quant import QUANTIZERS
+
+    regs["quantizers"] = QUANTIZERS
     try:
         from ..data import REPRESENTATIONS
 
