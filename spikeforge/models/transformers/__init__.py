@@ -35,7 +35,8 @@ from .spikformer import SpikeDrivenTransformer as SpikeDrivenTransformer
 from .spikformer import Spikformer as Spikformer
 
 __all__ = [
-    "ConvBN", "DWCMixer", "MaxEmbed", "MaxFormer", "MaxFormerEmbedding", "MSConvBlock", "MSDownsample", "MetaSpikeFormer", "RepConvBN", "SPS", "SepConv",
+    "ConvBN", "DWCMixer", "MaxEmbed", "MaxFormer", "MaxFormerEmbedding",
+    "MSConvBlock", "MSDownsample", "MetaSpikeFormer", "RepConvBN", "SPS", "SepConv",
     "SpikeDrivenTransformer", "SpikingMLP", "SpikingSelfAttention", "SpikingTransformerClassifier", "Spikformer",
     "TransformerBlock", "bn_pad", "from_heads", "make_neuron", "sdsa_v1_kv", "ssa_product", "to_heads",
 ]

@@ -62,6 +62,8 @@ class MaxFormerEmbedding(nn.Module):
         self.kind = kind
         o = {"neuron": neuron, "surrogate": surrogate}
         self.lif = make_neuron(neuron, surrogate)  # the spikes the shortcut branch reads
+        self.stem: nn.Module | None
+        self.main: nn.Module
         if kind == "orig":
             self.stem = ConvBN(c_in, E // 2, 3, 1, 1)
             self.main = MaxEmbed(E // 2, E, 3, pool=False, spiking_input=True, **o)
