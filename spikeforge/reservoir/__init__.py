@@ -24,9 +24,14 @@ from .connectivity import spectral_radius as spectral_radius
 from .esn import ESN as ESN
 from .liquid import Liquid as Liquid
 from .liquid import exp_filter as exp_filter
+from .maass import LSM as LSM
+from .maass import MaassConfig as MaassConfig
 from .readout import Ridge as Ridge
+from .stp import TsodyksMarkram as TsodyksMarkram
+from .stp import tm_step as tm_step
 
 __all__ = [
+    "LSM", "MaassConfig", "TsodyksMarkram", "tm_step",
     "ESN", "MAASS_C", "Liquid", "Ridge", "connectivity", "dale_weights", "exp_filter", "grid_mask",
     "input_projection", "metrics", "random_sparse", "scale_spectral_radius", "spectral_radius", "tasks",
 ]
