@@ -7,6 +7,7 @@ integer export.
 - :mod:`.bitlinear`: ``BitLinear`` (RMSNorm → 8-bit absmax activations → ternary weights).
 - :mod:`.state_quant`: SQUAT levels (uniform, threshold-centred) and :func:`quantize_state`.
 - :mod:`.export`: :func:`export_quantized` / :func:`load_quantized` (documented integer layout).
+- :mod:`.cost`: Bit Budget and memory-aware energy priced with each layer's actual bit widths.
 
 Example:
     >>> import torch, spikeforge as sf
@@ -22,6 +23,10 @@ from __future__ import annotations
 from .bitlinear import BitLinear as BitLinear
 from .bitlinear import absmax_quantize as absmax_quantize
 from .bitlinear import rms_norm as rms_norm
+from .cost import LayerwiseBitBudget as LayerwiseBitBudget
+from .cost import LayerwiseMemoryEnergy as LayerwiseMemoryEnergy
+from .cost import quant_energy_models as quant_energy_models
+from .cost import state_bits as state_bits
 from .export import export_quantized as export_quantized
 from .export import load_quantized as load_quantized
 from .fake_quant import QUANTIZERS as QUANTIZERS
@@ -48,8 +53,9 @@ from .state_quant import threshold_centred_levels as threshold_centred_levels
 from .state_quant import uniform_levels as uniform_levels
 
 __all__ = [
-    "LSQ", "QUANTIZERS", "BinaryQuant", "BitLinear", "IntQuant", "IntWeight", "QuantConv1d", "QuantConv2d",
-    "QuantLinear", "QuantModule", "StateQuant", "TWNQuant", "TernaryQuant", "WeightQuantizer", "absmax_quantize",
-    "export_quantized", "load_quantized", "qat_layers", "quantize_model", "quantize_state", "quantize_to_levels",
-    "rms_norm", "round_ste", "ste", "threshold_centred_levels", "uniform_levels", "weight_bits",
+    "BinaryQuant", "BitLinear", "IntQuant", "IntWeight", "LSQ", "LayerwiseBitBudget", "LayerwiseMemoryEnergy",
+    "QUANTIZERS", "QuantConv1d", "QuantConv2d", "QuantLinear", "QuantModule", "StateQuant", "TWNQuant",
+    "TernaryQuant", "WeightQuantizer", "absmax_quantize", "export_quantized", "load_quantized", "qat_layers",
+    "quant_energy_models", "quantize_model", "quantize_state", "quantize_to_levels", "rms_norm", "round_ste",
+    "state_bits", "ste", "threshold_centred_levels", "uniform_levels", "weight_bits",
 ]
