@@ -47,6 +47,11 @@ REFERENCE_COUNTS = {
     "maxformer_imagenet_10_768": (63_992_200, 0),
     "maxformer_dvs128_2_256": (1_455_883, 0),
     "maxformer_cifar10dvs_2_256": (1_455_626, 0),
+    # QSD: totals incl. per-channel LSQ alphas and the unused ActLSQ parameters; our build has no
+    # ActLSQ, i.e. it equals the reference's "minus unused ActLSQ" column
+    "qsd_15m": (15_245_862, 15_245_862 - 15_160_432),
+    "qsd_31m": (31_527_302, 31_527_302 - 31_403_360),
+    "qsd_55m": (55_607_830, 55_607_830 - 55_442_576),
 }
 ZOO = [n for n in MODELS.names() if MODELS.meta(n).get("kind") == "zoo"]
 PUBLISHED = [n for n in ZOO if MODELS.meta(n)["params"] is not None]
@@ -56,7 +61,7 @@ TINY = [n for n in ZOO if MODELS.meta(n)["params"] is None]
 def test_every_published_entry_has_a_reference_count():
     assert sorted(PUBLISHED) == sorted(REFERENCE_COUNTS)
     assert TINY and all(n.endswith("_tiny") for n in TINY)
-    for family in ("spikformer", "sdt", "meta_spikeformer", "maxformer"):  # a tiny member per family
+    for family in ("spikformer", "sdt", "meta_spikeformer", "maxformer", "qsd"):  # a tiny member per family
         assert f"{family}_tiny" in TINY
 
 

@@ -5,7 +5,8 @@ Blocks (time-major ``[T, B, C, H, W]`` token maps, explicit neurons from the reg
 1x1 or RepConv projections), :class:`SpikingMLP`, :class:`TransformerBlock`, Meta-SpikeFormer's
 :class:`SepConv` / :class:`RepConvBN` / :class:`MSConvBlock` / :class:`MSDownsample`.
 Families: :class:`Spikformer`, :class:`SpikeDrivenTransformer`, :class:`MetaSpikeFormer`,
-:class:`MaxFormer` (max-pool embeddings :class:`MaxFormerEmbedding`, :class:`DWCMixer` token mixers);
+:class:`MaxFormer` (max-pool embeddings :class:`MaxFormerEmbedding`, :class:`DWCMixer` token mixers),
+:class:`QSDTransformer` (:class:`MultiSpike` neurons, 4-bit :func:`quantize_lsq` weights);
 named configurations in :mod:`.zoo`.
 """
 
@@ -31,11 +32,17 @@ from .maxformer import MaxEmbed as MaxEmbed
 from .maxformer import MaxFormer as MaxFormer
 from .maxformer import MaxFormerEmbedding as MaxFormerEmbedding
 from .meta_spikeformer import MetaSpikeFormer as MetaSpikeFormer
+from .qsd import LSQConv2d as LSQConv2d
+from .qsd import LSQLinear as LSQLinear
+from .qsd import MultiSpike as MultiSpike
+from .qsd import QSDTransformer as QSDTransformer
+from .qsd import quantize_lsq as quantize_lsq
 from .spikformer import SpikeDrivenTransformer as SpikeDrivenTransformer
 from .spikformer import Spikformer as Spikformer
 
 __all__ = [
     "ConvBN", "DWCMixer", "MaxEmbed", "MaxFormer", "MaxFormerEmbedding",
+    "LSQConv2d", "LSQLinear", "MultiSpike", "QSDTransformer", "quantize_lsq",
     "MSConvBlock", "MSDownsample", "MetaSpikeFormer", "RepConvBN", "SPS", "SepConv",
     "SpikeDrivenTransformer", "SpikingMLP", "SpikingSelfAttention", "SpikingTransformerClassifier", "Spikformer",
     "TransformerBlock", "bn_pad", "from_heads", "make_neuron", "sdsa_v1_kv", "ssa_product", "to_heads",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 from ._neuron import ConvBN, NeuronSpec, make_neuron
@@ -44,18 +45,31 @@ class TransformerBlock(nn.Module):
 
     Args:
         dim, num_heads: Width and heads; mlp_ratio: hidden width factor of the MLP.
+        layer_scale: If given, learnable per-channel scales ``γ`` (initialised to this value) on
+            both branches, ``x = x + γ_1 ⊙ Attn(x)`` (QSD-Transformer uses 1e-6).
         **attn: Options of :class:`SpikingSelfAttention` (``kind``, ``proj``, ``scale`` ...).
 
     Shapes: ``[T, B, C, H, W] -> [T, B, C, H, W]``.
     """
 
     def __init__(self, dim: int, num_heads: int, *, mlp_ratio: float = 4.0, shortcut: str = "sew",
-                 neuron: NeuronSpec = "lif", surrogate: str = "sigmoid", **attn: object) -> None:
+                 layer_scale: float | None = None, neuron: NeuronSpec = "lif", surrogate: str = "sigmoid",
+                 **attn: object) -> None:
         super().__init__()
+        self.gamma1: nn.Parameter | None
+        self.gamma2: nn.Parameter | None
+        if layer_scale is None:
+            self.gamma1 = self.gamma2 = None
+        else:
+            self.gamma1 = nn.Parameter(torch.full((dim, 1, 1), float(layer_scale)))  # [C, 1, 1]
+            self.gamma2 = nn.Parameter(torch.full((dim, 1, 1), float(layer_scale)))
         self.attn = SpikingSelfAttention(dim, num_heads, shortcut=shortcut, neuron=neuron, surrogate=surrogate,
                                          **attn)  # type: ignore[arg-type]
         self.mlp = SpikingMLP(dim, int(dim * mlp_ratio), shortcut=shortcut, neuron=neuron, surrogate=surrogate)
 
     def forward(self, x: Tensor) -> Tensor:
-        x = x + self.attn(x)
-        return x + self.mlp(x)
+        if self.gamma1 is None or self.gamma2 is None:
+            x = x + self.attn(x)
+            return x + self.mlp(x)
+        x = x + self.gamma1 * self.attn(x)
+        return x + self.gamma2 * self.mlp(x)

@@ -24,6 +24,7 @@ from torch import nn
 from .._factory import MODELS
 from .maxformer import MaxFormer
 from .meta_spikeformer import MetaSpikeFormer
+from .qsd import QSDTransformer
 from .spikformer import SpikeDrivenTransformer, Spikformer
 
 __all__ = ["ZOO_FAMILIES"]
@@ -31,8 +32,9 @@ __all__ = ["ZOO_FAMILIES"]
 SPIKFORMER = "Zhou et al. ICLR 2023, arXiv:2209.15425; github.com/ZK-Zhou/spikformer"
 SDT = "Yao et al. NeurIPS 2023, arXiv:2307.01694; github.com/BICLab/Spike-Driven-Transformer"
 MAXF = "Fang et al. NeurIPS 2025, arXiv:2505.18608; github.com/bic-L/MaxFormer"
+QSD = "Qiu et al. ICLR 2025, arXiv:2501.13492; github.com/bollossom/QSD-Transformer"
 META = "Yao et al. ICLR 2024, arXiv:2404.03663; github.com/BICLab/Spike-Driven-Transformer-V2"
-ZOO_FAMILIES = ("spikformer", "sdt", "meta_spikeformer", "maxformer")
+ZOO_FAMILIES = ("spikformer", "sdt", "meta_spikeformer", "maxformer", "qsd")
 
 _NO_LN = "all parameters incl. BN affine, without the LayerNorms the released Block builds but never calls"
 
@@ -118,3 +120,15 @@ for _n, _c, _p in [("maxformer_dvs128_2_256", 11, 1_455_883), ("maxformer_cifar1
               counted=_MF + " 1/1: DWC3 / SSA, mlp_ratio 1 (enables the MLP's inner residual); 128x128 events")
 _register("maxformer_tiny", MaxFormer, {"embed_dim": 64, "num_heads": 4, "img_size": 16, "T": 4},
           family="maxformer", source=MAXF, params=None, counted="tiny CPU member (not published)")
+
+# --- QSD-Transformer ---------------------------------------------------------------------------------
+_QC = ("all parameters incl. the per-output-channel LSQ steps and layer scales, and the released code's "
+       "unused ActLSQ alpha/zero_point (not built here); 1000 classes")
+for _n, _dims, _p, _u in [("qsd_15m", (64, 128, 256, 360), 15_245_862, 85_430),
+                          ("qsd_31m", (96, 192, 384, 480), 31_527_302, 123_942),
+                          ("qsd_55m", (128, 256, 512, 640), 55_607_830, 165_254)]:
+    _register(_n, QSDTransformer, {"embed_dims": _dims}, family="qsd", source=QSD, params=_p,
+              reported="6.8M (bits-adjusted, 55M x 4/32)" if _n == "qsd_55m" else "-", counted=_QC, unused=_u)
+_register("qsd_tiny", QSDTransformer,
+          {"embed_dims": (16, 32, 64, 64), "depths": (1, 1), "num_heads": 4, "num_classes": 10, "img_size": 32,
+           "T": 1}, family="qsd", source=QSD, params=None, counted="tiny CPU member (not published)")
