@@ -19,7 +19,7 @@ from torch import Tensor
 
 from .readout import Ridge
 
-__all__ = ["branching_factor", "memory_capacity", "nrmse", "smape", "state_rank"]
+__all__ = ["branching_factor", "memory_capacity", "nrmse", "relay_branching_factor", "smape", "state_rank"]
 
 
 def memory_capacity(
@@ -94,11 +94,15 @@ def state_rank(states: Tensor, tol: float | None = None) -> int:
     return int(torch.linalg.matrix_rank(states.detach().to(torch.float64), atol=tol))
 
 
-def branching_factor(spikes: Tensor, w_rec: Tensor) -> float:
-    r""":math:`\sigma = \sum_t \sum_{i: z_i(t)=1} \#\{j: w_{ji} \ne 0, z_j(t+1)=1\} / \sum_{t<T-1} \sum_i z_i(t)`.
+def branching_factor(spikes: Tensor, w_rec: Tensor, window: int = 1) -> float:
+    r"""Descendant spikes per ancestor spike.
 
-    ``spikes [T, N]`` or ``[T, B, N]``; ``w_rec [N_post, N_pre]``. Returns 0 if no spike occurs before
-    the last step.
+    .. math:: \sigma = \frac{\sum_t \sum_{i: z_i(t)=1} \sum_{k=1}^{K} \#\{j: w_{ji} \ne 0, z_j(t+k)=1\}}
+        {\sum_{t<T-K} \sum_i z_i(t)}
+
+    i.e. the spikes of ``i``'s postsynaptic neurons (nonzero recurrent weight) in the ``window = K`` steps
+    after each spike of ``i`` (K = 1: the next step only; NALSM counts a 4 ms window). ``spikes [T, N]`` or
+    ``[T, B, N]``; ``w_rec [N_post, N_pre]``. Returns 0 if no spike occurs before the last ``K`` steps.
     """
     z = spikes.detach().to(torch.float64)
     if z.ndim == 2:
@@ -106,10 +110,47 @@ def branching_factor(spikes: Tensor, w_rec: Tensor) -> float:
     if z.ndim != 3 or w_rec.shape != (z.shape[-1], z.shape[-1]):
         raise ValueError(f"branching_factor: need spikes [T, (B,) N] and w_rec [N, N], got {tuple(spikes.shape)}"
                          f" and {tuple(w_rec.shape)}")
+    if window < 1 or window >= z.shape[0]:
+        raise ValueError(f"branching_factor: window must be in [1, T), got {window} for T = {z.shape[0]}")
     a = (w_rec.detach() != 0).to(torch.float64)  # [post, pre]
-    ancestors = z[:-1].sum()
+    n = z.shape[0] - window
+    ancestors = z[:n].sum()
     if ancestors == 0:
         return 0.0
-    # descendants of the spikes at t: sum_i z_i(t) * sum_j a_ji z_j(t+1)
-    desc = torch.einsum("tbi,ji,tbj->", z[:-1], a, z[1:])
+    later = torch.stack([z[k: k + n] for k in range(1, window + 1)]).sum(0)  # [n, B, N] spikes in t+1..t+K
+    # descendants of the spikes at t: sum_i z_i(t) * sum_j a_ji * later_j(t)
+    desc = torch.einsum("tbi,ji,tbj->", z[:n], a, later)
     return float(desc / ancestors)
+
+
+def relay_branching_factor(spikes: Tensor, w_rec: Tensor, window: int = 4) -> float:
+    r"""NALSM's branching factor: outflow over inflow around each spiking neuron, averaged per neuron.
+
+    For each spike of neuron n at step t (with ``window = K`` steps on both sides inside the record):
+    :math:`\sigma_{n,t} = \#\{\text{spikes of n's postsynaptic neurons in } t+1..t+K\} /
+    \max(1, \#\{\text{spikes of n's presynaptic neurons in } t-K..t-1\})`; σ is the mean over neurons of each
+    neuron's mean over its spikes (neurons that never spike are left out). Critical ≈ 1. NALSM (combra-lab's
+    ``compute_branching_factor.py``) uses K = 4 ms; ``spikes [T, (B,) N]``, ``w_rec [N_post, N_pre]``.
+    """
+    z = spikes.detach().to(torch.float64)
+    if z.ndim == 2:
+        z = z[:, None, :]  # [T, 1, N]
+    if z.ndim != 3 or w_rec.shape != (z.shape[-1], z.shape[-1]):
+        raise ValueError(f"relay_branching_factor: need spikes [T, (B,) N] and w_rec [N, N], got "
+                         f"{tuple(spikes.shape)} and {tuple(w_rec.shape)}")
+    k = int(window)
+    n = z.shape[0] - 2 * k
+    if k < 1 or n < 1:
+        raise ValueError(f"relay_branching_factor: need 1 <= window and T > 2*window, got window={window}, "
+                         f"T={z.shape[0]}")
+    a = (w_rec.detach() != 0).to(torch.float64)  # [post, pre]
+    before = torch.stack([z[k - j: k - j + n] for j in range(1, k + 1)]).sum(0)  # [n, B, N] spikes in t-K..t-1
+    after = torch.stack([z[k + j: k + j + n] for j in range(1, k + 1)]).sum(0)  # [n, B, N] spikes in t+1..t+K
+    inflow = before @ a.T  # [n, B, N]: spikes of each neuron's presynaptic neurons
+    outflow = after @ a  # [n, B, N]: spikes of each neuron's postsynaptic neurons
+    mid = z[k: k + n]  # spikes at t
+    ratio = outflow / inflow.clamp(min=1.0)
+    count = mid.sum((0, 1))  # [N] spikes per neuron
+    per_neuron = (mid * ratio).sum((0, 1)) / count.clamp(min=1.0)
+    fired = count > 0
+    return float(per_neuron[fired].mean()) if bool(fired.any()) else 0.0

@@ -3,9 +3,18 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from spikeforge.reservoir.ei import EIParams, EIReservoir, EIState, ei_step, inhibitory_plasticity
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():  # hundreds of tiny per-step ops: one intra-op thread avoids contention on a loaded machine
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
 
 
 def _setup(n: int = 80) -> tuple[EIReservoir, torch.Tensor, torch.Tensor]:
@@ -17,7 +26,6 @@ def _setup(n: int = 80) -> tuple[EIReservoir, torch.Tensor, torch.Tensor]:
 
 
 def test_check24_rates_reach_heterogeneous_targets() -> None:
-    torch.set_num_threads(1)
     res, rho, u = _setup()
     before, _ = res(u[5000:])
     assert (before.mean((0, 1)) - rho).abs().max() > 0.2  # far off before adapting

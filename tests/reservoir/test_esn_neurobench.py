@@ -18,6 +18,14 @@ from spikeforge.reservoir.metrics import smape
 from spikeforge.reservoir.tasks import mackey_glass
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():  # hundreds of tiny per-step ops: one intra-op thread avoids contention on a loaded machine
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def _neurobench_procedure(n: int, sb: float, si: float, p: float, rho: float, seed: int) -> tuple[torch.Tensor, ...]:
     """NeuroBench's example: global seed, W_in, mask, N(0,1) on the mask, divide by |first eigenvalue|."""
     torch.manual_seed(seed)
@@ -57,7 +65,6 @@ def _fitted_mg17() -> tuple[ESNForecaster, torch.Tensor, torch.Tensor]:
 
 
 def test_check21_neurobench_tutorial_counts() -> None:
-    torch.set_num_threads(1)
     m, x, s = _fitted_mg17()
     steps = 8
     with profile(m, batch_size=steps) as prof, torch.no_grad():  # one pass of `steps` one-step samples
@@ -91,7 +98,6 @@ def test_neurobench_measures_the_same_numbers() -> None:
     from neurobench.models import TorchModel
     from torch.utils.data import DataLoader, TensorDataset
 
-    torch.set_num_threads(1)
     m, x, s = _fitted_mg17()
     steps = 8
     data, target = s[750:750 + steps, None, None], s[751:751 + steps, None]  # NeuroBench layout [S, 1, 1], [S, 1]
