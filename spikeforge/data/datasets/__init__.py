@@ -51,5 +51,6 @@ from . import neuromorse as _neuromorse  # noqa: E402,F401
 from . import nmnist as _nmnist  # noqa: E402,F401
 from . import shd as _shd  # noqa: E402,F401
 from . import synthetic as _synthetic  # noqa: E402,F401
+from . import delay_tasks as _delay_tasks  # noqa: E402,F401
 
 __all__ = ["DATASETS", "ArrayDataset", "load_dataset"]
