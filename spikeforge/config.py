@@ -55,6 +55,8 @@ class TrainConfig:
     train_mode: str = "bptt"  # any name in spikeforge.learning.TRAINING_MODES: bptt | sltt | sltt-k | ottt
     online_k: int = 2  # sltt-k: steps backpropagated per batch
     ottt_decay: float | None = None  # ottt: trace decay per step; None: the hidden LIF's leak 1 - dt/tau_mem
+    pretrain_epochs: int = 0  # > 0: first train the one-step ANN twin (shared weights, sharpening ramp) this long
+    iir_steps: tuple[int, ...] = ()  # IIR: train at each T in turn (e.g. [5, 4, 3, 2, 1]), epochs per stage
     seed: int = 0
     # output
     out_dir: str = "runs/default"  # checkpoint, report, history.csv and plots go here
@@ -85,6 +87,8 @@ class TrainConfig:
             ("rate_reg", self.rate_reg >= 0, "must be >= 0"),
             ("seed", self.seed >= 0, "must be >= 0"),
             ("online_k", self.online_k >= 1, "must be >= 1"),
+            ("pretrain_epochs", self.pretrain_epochs >= 0, "must be >= 0"),
+            ("iir_steps", all(t >= 1 for t in self.iir_steps), "must list time steps >= 1 (e.g. [5, 4, 3, 2, 1])"),
             ("ottt_decay", self.ottt_decay is None or 0.0 <= self.ottt_decay <= 1.0,
              "must be the leak per step in [0, 1] (or null)"),
             ("rate_reg", self.rate_reg == 0 or self.train_mode == "bptt",

@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _train(args: argparse.Namespace) -> int:
     from ..config import load_config
-    from ..experiment import run_training
+    from ..recipes import run_recipe
 
     overrides = list(args.overrides)
     if args.data:
@@ -41,7 +41,7 @@ def _train(args: argparse.Namespace) -> int:
     if args.out:
         overrides.append(f"out_dir={args.out}")
     cfg = load_config(args.config, overrides)
-    report = run_training(cfg, resume=not args.fresh, plots=not args.no_plots)
+    report = run_recipe(cfg, resume=not args.fresh, plots=not args.no_plots)  # run_training unless staged
     print(report)
     return 0
 
