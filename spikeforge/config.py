@@ -44,6 +44,8 @@ class TrainConfig:
     dt: float = 1e-3  # integration step [s]
     learn_tau: bool = False  # train per-neuron membrane time constants
     dropout: float = 0.0  # dropout on hidden spikes (mask shared over time)
+    delay_taps: int = 25  # model dcls: taps K per delay layer (delays 0 … K-1 steps)
+    channel_pool: int = 1  # model dcls: sum groups of this many adjacent input channels (SHD recipe: 5, 700 -> 140)
     # training
     loss: str = "ce_membrane"  # any name in spikeforge.learning.LOSSES
     epochs: int = 40
@@ -52,6 +54,8 @@ class TrainConfig:
     weight_decay: float = 0.0
     scheduler: str = "cosine"  # cosine | none
     rate_reg: float = 0.0  # weight of the firing-rate regularizer (band 0..0.5)
+    lr_positions: float = 0.1  # learning rate of delay positions (models with delay layers; DCLS: 100 × lr)
+    val_fraction: float = 0.0  # hold out this fraction of the training split for validation (0: no validation)
     train_mode: str = "bptt"  # any name in spikeforge.learning.TRAINING_MODES: bptt | sltt | sltt-k | ottt
     online_k: int = 2  # sltt-k: steps backpropagated per batch
     ottt_decay: float | None = None  # ottt: trace decay per step; None: the hidden LIF's leak 1 - dt/tau_mem
@@ -69,7 +73,8 @@ class TrainConfig:
     LOCATION_KEYS: ClassVar[frozenset[str]] = frozenset({"root", "download", "out_dir", "progress", "log"})
 
     def __post_init__(self) -> None:
-        floats = ("tau_mem", "tau_out", "dt", "lr", "weight_decay", "rate_reg", "dropout")
+        floats = ("tau_mem", "tau_out", "dt", "lr", "weight_decay", "rate_reg", "dropout", "lr_positions",
+                  "val_fraction")
         checks: list[tuple[str, bool, str]] = [(k, math.isfinite(getattr(self, k)), "must be a finite number")
                                                for k in floats]
         checks += [
@@ -86,6 +91,10 @@ class TrainConfig:
             ("weight_decay", self.weight_decay >= 0, "must be >= 0"),
             ("rate_reg", self.rate_reg >= 0, "must be >= 0"),
             ("seed", self.seed >= 0, "must be >= 0"),
+            ("delay_taps", self.delay_taps >= 1, "must be >= 1"),
+            ("channel_pool", self.channel_pool >= 1, "must be >= 1"),
+            ("lr_positions", self.lr_positions > 0, "must be > 0"),
+            ("val_fraction", 0.0 <= self.val_fraction < 1.0, "must be in [0, 1)"),
             ("online_k", self.online_k >= 1, "must be >= 1"),
             ("pretrain_epochs", self.pretrain_epochs >= 0, "must be >= 0"),
             ("iir_steps", all(t >= 1 for t in self.iir_steps), "must list time steps >= 1 (e.g. [5, 4, 3, 2, 1])"),

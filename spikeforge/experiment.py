@@ -29,8 +29,9 @@ from .learning import LOSSES, CosineSchedule, RateRegularizer, RunLog, evaluate,
 from .learning.modes import TRAINING_MODES, TrainingMode
 from .learning.run_log import write_history_csv
 from .models import build_model
+from .models.dcls import delay_layers, delay_optimizer, set_delay_sigma
 
-__all__ = ["run_training", "TrainReport", "make_loaders", "load_splits", "training_mode"]
+__all__ = ["run_training", "TrainReport", "make_loaders", "make_split_loaders", "load_splits", "training_mode"]
 
 
 @dataclass
@@ -49,6 +50,7 @@ class TrainReport:
     history: list[dict[str, float]] = field(default_factory=list)  # one row per epoch (fit's history)
     schedule_note: str = ""  # set when a resumed run's length changed (its schedule follows the new total)
     logs: list[Path] = field(default_factory=list)  # history.csv (and the TensorBoard folder)
+    val_accuracy: float | None = None  # last epoch's accuracy on the held-out validation split (val_fraction > 0)
 
     def to_dict(self) -> dict[str, Any]:
         return {"config": self.config.to_dict(), "test_accuracy": self.test_accuracy,
@@ -56,7 +58,7 @@ class TrainReport:
                 "wall_seconds": self.wall_seconds, "checkpoint": str(self.checkpoint),
                 "plots": [str(p) for p in self.plots], "cost": self.cost,
                 "resumed_from_epoch": self.resumed_from_epoch, "schedule_note": self.schedule_note,
-                "logs": [str(p) for p in self.logs], "history": self.history}
+                "logs": [str(p) for p in self.logs], "history": self.history, "val_accuracy": self.val_accuracy}
 
     def __str__(self) -> str:
         c = self.config
@@ -64,6 +66,8 @@ class TrainReport:
             f"spikeforge train — data={c.data} model={c.model} hidden={list(c.hidden)} neuron={c.neuron} "
             f"T={c.steps} epochs={c.epochs}",
             f"  {'test accuracy':<24} {self.test_accuracy * 100:6.2f} %",
+            *([f"  {'validation accuracy':<24} {self.val_accuracy * 100:6.2f} % "
+               f"({c.val_fraction:g} of the training split held out)"] if self.val_accuracy is not None else []),
             f"  {'train accuracy':<24} {self.train_accuracy * 100:6.2f} %",
             "  firing rate per layer (spikes per neuron per step, test set):",
         ]
@@ -103,7 +107,28 @@ def load_splits(cfg: TrainConfig) -> tuple[Any, Any]:
 
 def make_loaders(cfg: TrainConfig) -> tuple[DataLoader[Any], DataLoader[Any], RandomSampler]:
     """Train/test loaders; the train sampler's generator is reseeded per epoch (exact resume)."""
+    train_loader, _, test_loader, sampler = make_split_loaders(cfg)
+    return train_loader, test_loader, sampler
+
+
+def make_split_loaders(cfg: TrainConfig) -> tuple[DataLoader[Any], DataLoader[Any] | None, DataLoader[Any],
+                                                  RandomSampler]:
+    """Train, validation (``None`` if ``cfg.val_fraction == 0``) and test loaders.
+
+    The validation split is ``round(val_fraction · N)`` samples of the *training* split, chosen by a
+    permutation seeded with ``cfg.seed`` (the test split is never used for model selection)."""
     train, test = load_splits(cfg)
+    val = None
+    if cfg.val_fraction > 0:
+        from torch.utils.data import Subset
+
+        n = len(train)
+        n_val = int(round(cfg.val_fraction * n))
+        if not 0 < n_val < n:
+            raise ConfigError(f"config key 'val_fraction': {cfg.val_fraction} of {n} training samples leaves "
+                              f"{n_val} for validation and {n - n_val} for training; both must be >= 1")
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed)).tolist()
+        train, val = Subset(train, order[n_val:]), Subset(train, order[:n_val])
     collate = None
     if DATASETS.meta(cfg.data).get("kind") == "temporal":
         from .data.collate import pad_collate
@@ -111,8 +136,9 @@ def make_loaders(cfg: TrainConfig) -> tuple[DataLoader[Any], DataLoader[Any], Ra
         collate = pad_collate
     sampler = RandomSampler(train, generator=torch.Generator().manual_seed(cfg.seed))
     train_loader = DataLoader(train, batch_size=cfg.batch_size, sampler=sampler, collate_fn=collate)
+    val_loader = None if val is None else DataLoader(val, batch_size=256, shuffle=False, collate_fn=collate)
     test_loader = DataLoader(test, batch_size=256, shuffle=False, collate_fn=collate)
-    return train_loader, test_loader, sampler
+    return train_loader, val_loader, test_loader, sampler
 
 
 def run_training(cfg: TrainConfig, *, resume: bool = True, plots: bool = True) -> TrainReport:
@@ -124,10 +150,17 @@ def run_training(cfg: TrainConfig, *, resume: bool = True, plots: bool = True) -
     out.mkdir(parents=True, exist_ok=True)
     ckpt = out / "checkpoint.pt"
     done, previous_epochs = _resume_plan(ckpt, cfg) if resume and ckpt.is_file() else (0, 0)
-    train_loader, test_loader, sampler = make_loaders(cfg)
+    train_loader, val_loader, test_loader, sampler = make_split_loaders(cfg)
     model = build_model(cfg)
     loss_fn = LOSSES.get(cfg.loss)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    delays = bool(delay_layers(model))  # positions: own rate, clamped each step; SIG follows the schedule
+    optimizer = (delay_optimizer(model, cfg.lr, cfg.lr_positions, cfg.weight_decay) if delays
+                 else torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay))
+
+    def set_epoch(e: int) -> None:
+        sampler.generator.manual_seed(cfg.seed * 100_003 + e)
+        if delays:
+            set_delay_sigma(model, e, cfg.epochs)
     scheduler = CosineSchedule(optimizer, cfg.epochs) if cfg.scheduler == "cosine" else None
     note = _schedule_note(cfg, done, previous_epochs, scheduler)
     if note and cfg.progress:
@@ -141,7 +174,7 @@ def run_training(cfg: TrainConfig, *, resume: bool = True, plots: bool = True) -
         result = fit(model, train_loader, loss_fn=loss_fn, optimizer=optimizer, epochs=cfg.epochs,
                      scheduler=scheduler, checkpoint=ckpt, resume=resume, config=cfg.to_dict(),
                      regularizer=regularizer, progress=cfg.progress,
-                     set_epoch=lambda e: sampler.generator.manual_seed(cfg.seed * 100_003 + e), on_epoch_end=log,
+                     set_epoch=set_epoch, on_epoch_end=log, val_data=val_loader,
                      mode=training_mode(cfg))
     finally:
         log.close()
@@ -154,7 +187,8 @@ def run_training(cfg: TrainConfig, *, resume: bool = True, plots: bool = True) -
     rates, cost, test_acc, sample = _measure(model, test_loader)
     report = TrainReport(cfg, test_acc, train_acc, rates, 0.0, ckpt, cost=cost,
                          resumed_from_epoch=result.resumed_from_epoch, history=result.history,
-                         schedule_note=note, logs=logs)
+                         schedule_note=note, logs=logs,
+                         val_accuracy=result.history[-1].get("val_accuracy") if result.history else None)
     if plots:
         report.plots = _plots(model, sample, rates, result.history, out)
     report.wall_seconds = time.perf_counter() - t0

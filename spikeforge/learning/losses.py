@@ -9,7 +9,7 @@ from torch import Tensor
 from .._registry import Registry
 
 __all__ = [
-    "LOSSES", "ce_count_loss", "ce_membrane_loss", "mse_count_loss", "first_spike_time_loss",
+    "LOSSES", "ce_count_loss", "ce_membrane_loss", "ce_softmax_sum_loss", "mse_count_loss", "first_spike_time_loss",
 ]
 
 LOSSES: Registry = Registry("loss")
@@ -53,6 +53,17 @@ def ce_membrane_loss(vs: Tensor, target: Tensor, reduce: str = "mean") -> Tensor
     else:
         raise ValueError(f"reduce must be 'mean', 'max' or 'last', got {reduce!r}")
     return F.cross_entropy(logits, target.long())
+
+
+@LOSSES.register("ce_softmax_sum")
+def ce_softmax_sum_loss(vs: Tensor, target: Tensor) -> Tensor:
+    r"""Cross-entropy whose logits are the per-step softmax summed over time (the DCLS-Delays
+    recipe): :math:`\mathrm{CE}(\sum_t \mathrm{softmax}(v_t), y)`.
+
+    Shapes: ``vs [T, B, C]``, ``target [B]`` → scalar.
+    """
+    _check(vs, target)
+    return F.cross_entropy(vs.softmax(-1).sum(0), target.long())
 
 
 @LOSSES.register("mse_count")

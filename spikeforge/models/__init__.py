@@ -1,5 +1,6 @@
 """Model zoo: registered builders (``create_model``, ``list_models``)."""
 
+from . import dcls as _dcls  # noqa: F401  (registers "dcls")
 from . import mlp as _mlp  # noqa: F401  (registers "mlp", "rsnn")
 from . import transformers as transformers  # registers the spiking-transformer zoo
 from ._describe import model_table as model_table
