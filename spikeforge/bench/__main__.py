@@ -14,7 +14,7 @@ from typing import Any
 
 __all__ = ["main", "add_arguments", "run"]
 
-SECTIONS = ("lif_layer", "shd_step", "conv_step", "memory_lean", "event_linear", "stdp_update")
+SECTIONS = ("lif_layer", "shd_step", "conv_step", "memory_lean", "event_linear", "stdp_update", "dcls_step")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -194,6 +194,30 @@ def _event_section(args: argparse.Namespace, log: Any) -> dict[str, Any]:
             "rows": rows, "crossover": crossover}
 
 
+def _dcls_section(args: argparse.Namespace, log: Any) -> dict[str, Any]:
+    from .peers import version
+
+    cases = _scenario_cases("dcls_step", args.reps, args.warmup, log)
+    for c in cases:
+        rows = {r["lib"]: r for r in c["rows"] if "median" in r}
+        c["notes"] = []
+        if "spikeforge" in rows and "dcls" in rows:
+            ours, peer = rows["spikeforge"], rows["dcls"]
+            c["notes"].append(
+                f"**spikeforge's DelayLinear step is {peer['median'] / ours['median']:.2f}× as fast as dcls's "
+                f"Dcls1d** (dcls {version('dcls')}); peak RSS {ours['rss_peak_kb'] / peer['rss_peak_kb']:.2f}× "
+                f"dcls's, memory above start {(ours['rss_peak_kb'] - ours['rss_base_kb']) / 1024:.0f} MB vs "
+                f"{(peer['rss_peak_kb'] - peer['rss_base_kb']) / 1024:.0f} MB.")
+        c["notes"].append(
+            "Same network in both rows (`spikeforge.bench.scenarios.dcls_net`): identical weights, positions and "
+            "SIG, spikeforge's BatchNorm, LIF (β = 1 − 10/10.05, hard reset) and readout; only the three delay "
+            "layers differ. Input `[T, B, 140]` Bernoulli(0.1) spikes; step = forward, CE on Σ_t softmax, "
+            "backward, Adam, position clamp. Before timing, the hidden spikes must be identical and the readout "
+            "equal to float32 tolerance (rtol = atol = 1e-4).")
+    return {"title": "7. Learned delays: SHD DCLS training step, DelayLinear vs the dcls package's Dcls1d",
+            "cases": cases}
+
+
 def run(args: argparse.Namespace) -> int:
     import torch
 
@@ -226,6 +250,8 @@ def run(args: argparse.Namespace) -> int:
         from .plasticity_bench import stdp_section
 
         sections.append(stdp_section(args, log))
+    if "dcls_step" in args.only:
+        sections.append(_dcls_section(args, log))
     env["load_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     cmd = "python -m spikeforge.bench " + " ".join(sys.argv[1:]) if sys.argv[1:] else "python -m spikeforge.bench"
     results = {"env": env, "sections": sections, "command": cmd.strip(),

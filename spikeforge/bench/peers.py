@@ -25,7 +25,7 @@ LIBS = ("spikeforge", "spikeforge-torch", "snntorch", "spikingjelly", "norse")
 PEERS = ("snntorch", "spikingjelly", "norse")
 _MODULE = {"spikeforge": "spikeforge", "spikeforge-torch": "spikeforge", "spikeforge-nchw": "spikeforge",
            "snntorch": "snntorch",
-           "spikingjelly": "spikingjelly", "norse": "norse"}
+           "spikingjelly": "spikingjelly", "norse": "norse", "dcls": "DCLS"}
 
 
 def installed(lib: str) -> bool:

@@ -207,3 +207,91 @@ SCENARIOS.register("memory_lean")(Scenario(
     ({"T": 100, "B": 64, "mode": "bptt"}, {"T": 1000, "B": 64, "mode": "bptt"},
      {"T": 100, "B": 64, "mode": "checkpoint"}, {"T": 1000, "B": 64, "mode": "checkpoint"}),
     _build_shd))
+
+
+# --- learned delays: spikeforge's DelayLinear vs the `dcls` package's Dcls1d (issue 13) ---------
+
+DCLS_SHAPE = {"T": 100, "B": 64, "K": 25, "sig": 4.0}  # SIG mid-schedule: a Gaussian kernel of σ_eff 4.27
+
+
+class _Dcls1dTimeMajor(nn.Module):
+    """``dcls``'s ``Dcls1d`` on time-major input: ``[T, B, in]`` -> left pad ``K-1`` -> ``[T, B, out]``."""
+
+    def __init__(self, ours: Any) -> None:
+        super().__init__()
+        from DCLS.construct.modules import Dcls1d
+
+        n_out, n_in = ours.weight.shape
+        self.K: int = int(ours.K)
+        self.conv = Dcls1d(n_in, n_out, kernel_count=1, dilated_kernel_size=ours.K, bias=False, version="gauss")
+        with torch.no_grad():  # identical weights, positions and SIG (one per synapse in Dcls1d)
+            self.conv.weight.copy_(ours.weight.unsqueeze(-1))  # [out, in, 1]
+            self.conv.P.copy_(ours.positions.view(1, n_out, n_in, 1))
+            self.conv.SIG.copy_(ours.sig.expand(n_out, n_in).reshape(1, n_out, n_in, 1))
+
+    def forward(self, xs: Tensor) -> Tensor:
+        x = F.pad(xs.permute(1, 2, 0), (self.K - 1, 0))  # [T, B, in] -> [B, in, K-1+T]
+        return self.conv(x).permute(2, 0, 1)  # [B, out, T] -> [T, B, out]
+
+    def clamp_positions_(self) -> None:
+        with torch.no_grad():
+            self.conv.P.clamp_(-(self.K // 2), self.K - 1 - self.K // 2)
+
+
+def dcls_net(lib: str, cfg: dict[str, Any], seed: int = 0) -> Any:
+    """The SHD DCLS model 140-256-256-20 (K = 25, 214,016 parameters) with spikeforge's ``DelayLinear``
+    (``lib="spikeforge"``) or with the same weights, positions and SIG in ``dcls``'s ``Dcls1d``
+    (``lib="dcls"``); BatchNorm, LIF and readout are spikeforge's in both."""
+    from ..models.dcls import DCLSClassifier, delay_layers
+
+    torch.manual_seed(seed)
+    net: Any = DCLSClassifier(140, (256, 256), 20, K=cfg["K"], beta=1 - 10 / 10.05)
+    for layer in delay_layers(net):
+        layer.set_sigma(cfg["sig"])
+    if lib == "dcls":
+        net.delays = nn.ModuleList(_Dcls1dTimeMajor(d) for d in net.delays)
+        net.readout = _Dcls1dTimeMajor(net.readout)
+    return net.train()
+
+
+def _dcls_hidden(net: Any, xs: Tensor) -> tuple[Tensor, Tensor]:
+    """Hidden spikes (both layers, flattened) and the readout, on ``xs``, without gradients."""
+    zs, h = [], xs
+    with torch.no_grad():
+        for delay, norm, neuron in zip(net.delays, net.norms, net.neurons):
+            a = delay(h)  # [T, B, H]
+            h = neuron(norm(a.flatten(0, 1)).unflatten(0, a.shape[:2]))  # [T*B, H] -> [T, B, H]
+            zs.append(h.flatten())
+        return torch.cat(zs), net(xs)
+
+
+def _build_dcls(lib: str, cfg: dict[str, Any]) -> Built:
+    T, B = cfg["T"], cfg["B"]
+    g = torch.Generator().manual_seed(0)
+    xs = (torch.rand(T, B, 140, generator=g) < 0.1).float()  # [T, B, 140] pooled SHD-like spikes
+    ys = torch.randint(0, 20, (B,), generator=g)
+    net = dcls_net(lib, cfg)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    delays = [*net.delays, net.readout]
+
+    def step() -> None:
+        opt.zero_grad(set_to_none=True)
+        v = net(xs)  # [T, B, 20]
+        F.cross_entropy(v.softmax(-1).sum(0), ys).backward()
+        opt.step()
+        for d in delays:
+            d.clamp_positions_()
+
+    def spikes() -> Tensor:
+        z, out = _dcls_hidden(dcls_net(lib, cfg), xs[:, :16])
+        if lib != "spikeforge":  # the readout too, to float32 tolerance, before anything is timed
+            _, ref = _dcls_hidden(dcls_net("spikeforge", cfg), xs[:, :16])
+            torch.testing.assert_close(out, ref, rtol=1e-4, atol=1e-4)
+        return z
+
+    return Built(step, spikes)
+
+
+SCENARIOS.register("dcls_step")(Scenario(
+    "SHD DCLS model training step (140-256-256-20, K=25, Gaussian delays, BatchNorm, LIF, Adam, "
+    "CE on summed softmax)", ("spikeforge", "dcls"), (DCLS_SHAPE,), _build_dcls))
