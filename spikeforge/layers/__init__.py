@@ -9,6 +9,7 @@ from .dcls import delay_taps as delay_taps
 from .dcls import sigma_schedule as sigma_schedule
 from .delay import Delay as Delay
 from .delrec import DelayedRecurrentSpiking as DelayedRecurrentSpiking
+from .delrec import DelRecState as DelRecState
 from .delrec import delrec_mask as delrec_mask
 from .delay import DelayState as DelayState
 from .delta import DeltaActivation as DeltaActivation
@@ -35,7 +36,7 @@ from .time import TimeDistributed as TimeDistributed
 
 __all__ = [
     "BNTT", "Delay", "DelayLinear", "DelayState", "LearnableDelay", "delay_param_groups", "delay_taps",
-    "sigma_schedule", "DelayedRecurrentSpiking", "delrec_mask",
+    "sigma_schedule", "DelayedRecurrentSpiking", "DelRecState", "delrec_mask",
     "EventLinear", "ModuleGraph", "RecurrentSpiking", "RecurrentState",
     "Scale", "SequenceDropout", "SpikingSequential", "SumPool2d", "TDBatchNorm", "Threshold",
     "TimeDistributed", "is_stateful", "sequence_dropout", "td_batch_norm",
