@@ -182,13 +182,16 @@ class _DelayTaps(nn.Module):
         """Run over ``xs [T, B, N_in]`` continuing the delay line ``state`` (zeros if ``None``);
         returns ``(ys [T, B, N_out], state)`` with the last ``K-1`` inputs as the new state."""
         self._check_input(xs)
+        T, lag = xs.shape[0], self.K - 1
         if state is None:
-            buffer = xs.new_zeros((self.K - 1, *xs.shape[1:]))  # [K-1, B, N_in]: causal zero padding
+            buffer = xs.new_zeros((lag, *xs.shape[1:]))  # [K-1, B, N_in]: causal zero padding
+            line = F.pad(xs.permute(1, 2, 0), (lag, 0))  # [B, N_in, K-1+T]
         else:
             buffer = self._checked_buffer(state, xs[0])
-        line = torch.cat([buffer, xs])  # [K-1+T, B, N_in]
-        ys = self._conv(line.permute(1, 2, 0))  # [B, N_in, K-1+T] -> [B, N_out, T]
-        return ys.permute(2, 0, 1), DelayState(buffer=line[line.shape[0] - (self.K - 1):])  # [T, B, N_out]
+            line = torch.cat([buffer.permute(1, 2, 0), xs.permute(1, 2, 0)], dim=2)  # [B, N_in, K-1+T]
+        ys = self._conv(line)  # [B, N_out, T]
+        last = xs[T - lag:] if T >= lag else torch.cat([buffer[T:], xs])  # [K-1, B, N_in]: the last K-1 inputs
+        return ys.permute(2, 0, 1), DelayState(buffer=last)  # [T, B, N_out]
 
     def step(self, x: Tensor, state: DelayState | None = None) -> tuple[Tensor, DelayState]:
         """One step: ``x [B, N_in]`` → ``(y [B, N_out], state)``."""
