@@ -5,7 +5,7 @@ branching factors of the organised liquid (one-step descendants per spike, and N
 
 Usage:
     python tools/reservoir_classify.py --task digits [--shape 10,10,10] [--epochs 2] [--seed 0]
-    python tools/reservoir_classify.py --task audio --bins 4
+    python tools/reservoir_classify.py --task audio --shape 6,6,6 [--bins 4] [--classes 20 --shift 60 --noise 20]
 Prints one line per model: accuracy, branching factors, seconds.
 """
 
@@ -32,6 +32,9 @@ def main() -> None:
     ap.add_argument("--bins", type=int, default=1, help="spike-count time bins per neuron")
     ap.add_argument("--ridge", type=float, default=1.0)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--classes", type=int, default=20, help="audio: number of classes")
+    ap.add_argument("--shift", type=float, default=60.0, help="audio: max channel shift per sample")
+    ap.add_argument("--noise", type=float, default=20.0, help="audio: background spikes per channel per second")
     ap.add_argument("--models", default="input,liquid,nalsm_frozen,nalsm_stdp,nalsm")
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -41,10 +44,11 @@ def main() -> None:
     if args.task == "digits":
         xtr, ytr, xte, yte = digits_spikes(args.steps, seed=args.seed)
     else:
-        xtr, ytr, xte, yte = audio_spikes(400, 200, seed=args.seed)
+        xtr, ytr, xte, yte = audio_spikes(400, 200, num_classes=args.classes, seed=args.seed,
+                                          channel_shift=args.shift, noise_rate=args.noise)
     n_in = xtr.shape[-1]
     print(f"task {args.task}: train {tuple(xtr.shape)} test {tuple(xte.shape)}, input rate {float(xtr.mean()):.4f}")
-    base = NALSM(n_in, NALSMConfig(shape=shape, seed=args.seed))  # noqa: the same initial liquid for all NALSM rows
+    base = NALSM(n_in, NALSMConfig(shape=shape, seed=args.seed))  # the same initial liquid for all NALSM rows
     probe = xte[:, :64]
     for name in args.models.split(","):
         t0 = time.time()

@@ -13,6 +13,7 @@ r"""Classification with reservoirs: spike inputs from offline data, spike-count 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -39,11 +40,12 @@ def digits_spikes(steps: int = 100, *, max_rate: float = 0.2, seed: int = 0) -> 
 
 
 def audio_spikes(n_train: int = 200, n_test: int = 100, *, num_classes: int = 10, dt: float = 10e-3,
-                 seed: int = 0) -> Split:
-    """``(x_train [T, S, 700], y_train, x_test, y_test)`` from the spike-audio generator (1 s, ``T = 1/dt``)."""
+                 seed: int = 0, **kwargs: Any) -> Split:
+    """``(x_train [T, S, 700], y_train, x_test, y_test)`` from the spike-audio generator (1 s, ``T = 1/dt``);
+    ``kwargs`` go to :func:`~spikeforge.data.generators.audio_like_events` (``channel_shift``, ``noise_rate``, ...)."""
     out = []
     for split, n in (("train", n_train), ("test", n_test)):
-        ds = SpikeAudioLike(split, n_samples=n, num_classes=num_classes, dt=dt, seed=seed)
+        ds = SpikeAudioLike(split, n_samples=n, num_classes=num_classes, dt=dt, seed=seed, **kwargs)
         xs, ys = zip(*(ds[i] for i in range(n)))
         out += [(torch.stack(xs, 1) > 0).float(), torch.stack(ys)]  # [T, 700] per sample -> [T, S, 700] spikes
     return out[0], out[1], out[2], out[3]
