@@ -68,12 +68,14 @@ def test_heads_round_trip_and_channel_to_head_map():
     assert torch.equal(from_heads(h, (2, 3)), x)
 
 
-@pytest.mark.parametrize(("kind", "shortcut"), [("ssa", "sew"), ("ssa", "ms"), ("sdsa", "ms"), ("sdsa", "sew")])
+@pytest.mark.parametrize(("kind", "shortcut"), [("ssa", "sew"), ("ssa", "ms"), ("sdsa", "ms"), ("sdsa", "sew"),
+                                               ("softmax", "ms")])
 def test_attention_is_token_permutation_equivariant(kind, shortcut):
     torch.manual_seed(0)
     # train mode: BN normalises with batch statistics over T*B*H*W (unchanged by a token
     # permutation), so the fresh layer spikes; in eval the untrained BN passes too little drive
-    attn = SpikingSelfAttention(32, 4, kind=kind, shortcut=shortcut).double().train()
+    ann = {"neuron": lambda v_th: torch.nn.ReLU()} if kind == "softmax" else {}  # the ANN yardstick
+    attn = SpikingSelfAttention(32, 4, kind=kind, shortcut=shortcut, **ann).double().train()
     for m in attn.modules():
         if isinstance(m, torch.nn.BatchNorm2d):
             torch.nn.init.constant_(m.weight, 4.0)  # dense spikes, so that attention neurons fire
@@ -112,3 +114,11 @@ def test_attention_neuron_threshold_and_sj_lif_reference():
     assert state.v.item() == 0.75
     attn = SpikingSelfAttention(8, 2)
     assert float(attn.attn_lif.v_th) == 0.5 and float(attn.q_lif.v_th) == 1.0
+
+
+def test_random_qk_ablation_freezes_q_and_k_only():
+    attn = SpikingSelfAttention(16, 2, random_qk=True)
+    frozen = {n for n, p in attn.named_parameters() if not p.requires_grad}
+    assert frozen and all(n.startswith(("q.", "k.")) for n in frozen)
+    assert all(p.requires_grad for n, p in attn.named_parameters() if n.startswith(("v.", "out.")))
+    assert len(frozen) == len([n for n, _ in attn.named_parameters() if n.startswith(("q.", "k."))])

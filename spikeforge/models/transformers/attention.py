@@ -10,10 +10,15 @@ and no positional term inside attention, so every form is equivariant to token p
   threshold absorbing the scale (SDSA-3 = ``Q (Kᵀ V)``, the released form).
 * SDSA v1: :math:`A = Q \odot SN_{0.5}\big(\textstyle\sum_{tokens} K \odot V\big)`
   (:func:`sdsa_v1_kv`), linear in tokens and channels, masks and additions only.
+* ``kind="softmax"`` is the non-spiking yardstick, :math:`\mathrm{softmax}(Q K^\top/\sqrt d)\,V`
+  (use it with a ReLU ``neuron`` factory to build the ANN twin of a spiking model).
 """
 
 from __future__ import annotations
 
+import math
+
+import torch
 from torch import Tensor, nn
 
 from ._neuron import ConvBN, NeuronSpec, make_neuron
@@ -22,7 +27,7 @@ from .embed import check_shortcut
 
 __all__ = ["SpikingSelfAttention", "from_heads", "sdsa_v1_kv", "ssa_product", "to_heads"]
 
-KINDS = ("ssa", "sdsa")
+KINDS = ("ssa", "sdsa", "softmax")
 
 
 def to_heads(x: Tensor, num_heads: int) -> Tensor:
@@ -68,7 +73,7 @@ class SpikingSelfAttention(nn.Module):
 
     Args:
         dim: Channels ``C``; num_heads: ``h`` (divides ``C``).
-        kind: ``"ssa"`` or ``"sdsa"`` (v1).
+        kind: ``"ssa"``, ``"sdsa"`` (v1) or ``"softmax"`` (ANN yardstick).
         shortcut: ``"sew"`` or ``"ms"``.
         proj: ``"conv"`` (1x1 conv = per-token linear layer) or ``"repconv"`` (Meta-SpikeFormer's
             re-parameterisable RepConv + BN for Q, K, V and the output).
@@ -76,6 +81,8 @@ class SpikingSelfAttention(nn.Module):
         scale: ``s`` in SSA (0.125 Spikformer/Meta, 0.25 Spikformer DVS / QSD).
         order: SSA product order, ``"q_kv"`` or ``"qk_v"`` (same values).
         attn_v_th: Threshold of the attention neuron (0.5 in every released model).
+        random_qk: STEP's random-Q/K ablation: the Q and K projections (conv and BN) keep their
+            random initialisation (``requires_grad=False``); V and the output still learn.
 
     Shapes:
         ``[T, B, C, H, W] -> [T, B, C, H, W]``.
@@ -83,7 +90,8 @@ class SpikingSelfAttention(nn.Module):
 
     def __init__(self, dim: int, num_heads: int, *, kind: str = "ssa", shortcut: str = "sew",
                  proj: str = "conv", qkv_bias: bool = False, scale: float = 0.125, order: str = "q_kv",
-                 attn_v_th: float = 0.5, neuron: NeuronSpec = "lif", surrogate: str = "sigmoid") -> None:
+                 attn_v_th: float = 0.5, random_qk: bool = False, neuron: NeuronSpec = "lif",
+                 surrogate: str = "sigmoid") -> None:
         super().__init__()
         if dim % num_heads:
             raise ValueError(f"dim {dim} is not divisible by num_heads {num_heads}")
@@ -100,6 +108,9 @@ class SpikingSelfAttention(nn.Module):
             return RepConvBN(dim, dim) if proj == "repconv" else ConvBN(dim, dim, bias=bias)
 
         self.q, self.k, self.v = linear(qkv_bias), linear(qkv_bias), linear(qkv_bias)
+        if random_qk:
+            for p in (*self.q.parameters(), *self.k.parameters()):
+                p.requires_grad_(False)
         self.out = linear(True)
         self.q_lif, self.k_lif, self.v_lif = (make_neuron(neuron, surrogate) for _ in range(3))
         self.attn_lif = make_neuron(neuron, surrogate, v_th=attn_v_th)
@@ -109,6 +120,9 @@ class SpikingSelfAttention(nn.Module):
         """Spike heads ``[T, B, h, N, d]`` -> attention spikes ``[T, B, h, N, d]``."""
         if self.kind == "ssa":
             return self.attn_lif(ssa_product(q, k, v, self.scale, order=self.order))
+        if self.kind == "softmax":
+            w = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]), dim=-1)  # [T, B, h, N, N]
+            return self.attn_lif(w @ v)
         kv = self.attn_lif(sdsa_v1_kv(k, v))  # [T, B, h, 1, d] spikes
         return q * kv  # [T, B, h, N, d]
 

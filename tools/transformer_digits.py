@@ -1,0 +1,86 @@
+"""Train a tiny Spikformer and its ReLU/softmax ViT twin on sklearn digits (8x8 upsampled to 16x16).
+
+Both models have the same layers and parameter count (SPS stem, one transformer block, linear
+head); the twin replaces every spiking neuron by ReLU and SSA by softmax attention and runs one
+time step (its steps would be identical). Same data, split, optimiser, schedule and epochs.
+
+    .venv/bin/python tools/transformer_digits.py --epochs 15
+
+Prints per-epoch test accuracy and wall time, then one summary line per model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from spikeforge.data import load_dataset
+from spikeforge.models import create_model
+from spikeforge.models.transformers import Spikformer
+
+
+def images(split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    x, y = load_dataset("digits", split).tensors()  # [N, 64] in [0, 1]
+    x = x.view(-1, 1, 8, 8)  # [N, 1, 8, 8]
+    return F.interpolate(x, size=(16, 16), mode="bilinear", align_corners=False), y  # [N, 1, 16, 16]
+
+
+def relu(v_th: float) -> nn.Module:
+    return nn.ReLU()
+
+
+def build(kind: str) -> nn.Module:
+    opts = {"in_channels": 1, "num_classes": 10, "img_size": 16}
+    if kind == "spikformer":
+        return create_model("spikformer_tiny", **opts)  # T = 4, LIF(tau=2), Sigmoid(4)
+    return Spikformer(embed_dim=64, depth=1, num_heads=4, attention="softmax", neuron=relu, T=1, **opts)
+
+
+def run(kind: str, epochs: int, seed: int, batch: int, lr: float) -> tuple[float, float, int]:
+    torch.manual_seed(seed)
+    xtr, ytr = images("train")
+    xte, yte = images("test")
+    net = build(kind)
+    n_params = sum(p.numel() for p in net.parameters())
+    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=0.01)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs)
+    t0, acc = time.time(), 0.0
+    for epoch in range(epochs):
+        net.train()
+        perm = torch.randperm(len(xtr))
+        for i in range(0, len(xtr), batch):
+            idx = perm[i:i + batch]
+            loss = F.cross_entropy(net(xtr[idx]).mean(0), ytr[idx])  # mean of per-step logits
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        sched.step()
+        net.eval()
+        with torch.no_grad():
+            pred = torch.cat([net(xte[i:i + 256]).mean(0).argmax(-1) for i in range(0, len(xte), 256)])
+        acc = float((pred == yte).float().mean())
+        print(f"{kind:10s} epoch {epoch + 1:2d}  loss {loss.item():.3f}  test acc {acc:.4f}  {time.time() - t0:6.1f} s",
+              flush=True)
+    return acc, time.time() - t0, n_params
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--epochs", type=int, default=15)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--models", default="spikformer,vit")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    results = {k: run(k, args.epochs, args.seed, args.batch, args.lr) for k in args.models.split(",")}
+    for k, (acc, secs, n) in results.items():
+        print(f"{k}: params {n}, test accuracy {acc:.4f} after {args.epochs} epochs, {secs:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
