@@ -34,10 +34,12 @@ def relu(v_th: float) -> nn.Module:
 
 
 def build(kind: str) -> nn.Module:
+    """``"vit"``: the ReLU/softmax twin of ``spikformer_tiny``; ``"spikformer"`` or any zoo name
+    (e.g. ``sdt_tiny``, ``maxformer_tiny``): that model sized to 1 x 16 x 16 inputs, 10 classes."""
     opts = {"in_channels": 1, "num_classes": 10, "img_size": 16}
-    if kind == "spikformer":
-        return create_model("spikformer_tiny", **opts)  # T = 4, LIF(tau=2), Sigmoid(4)
-    return Spikformer(embed_dim=64, depth=1, num_heads=4, attention="softmax", neuron=relu, T=1, **opts)
+    if kind == "vit":
+        return Spikformer(embed_dim=64, depth=1, num_heads=4, attention="softmax", neuron=relu, T=1, **opts)
+    return create_model("spikformer_tiny" if kind == "spikformer" else kind, **opts)  # T = 4 for the tiny ones
 
 
 def run(kind: str, epochs: int, seed: int, batch: int, lr: float) -> tuple[float, float, int]:
@@ -63,7 +65,7 @@ def run(kind: str, epochs: int, seed: int, batch: int, lr: float) -> tuple[float
         with torch.no_grad():
             pred = torch.cat([net(xte[i:i + 256]).mean(0).argmax(-1) for i in range(0, len(xte), 256)])
         acc = float((pred == yte).float().mean())
-        print(f"{kind:10s} epoch {epoch + 1:2d}  loss {loss.item():.3f}  test acc {acc:.4f}  {time.time() - t0:6.1f} s",
+        print(f"{kind:14s} epoch {epoch + 1:2d}  loss {loss.item():.3f}  test acc {acc:.4f}  {time.time() - t0:6.1f} s",
               flush=True)
     return acc, time.time() - t0, n_params
 

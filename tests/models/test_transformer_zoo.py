@@ -143,3 +143,14 @@ def test_list_models_prints_family_exact_count_and_source(capsys):
     tiny = rows["spikformer_tiny"].split()
     with torch.device("meta"):
         assert int(tiny[2]) == count_params(create_model("spikformer_tiny")) == zoo_param_count("spikformer_tiny")
+
+
+def test_build_model_sizes_a_zoo_model_to_an_image_dataset():
+    from spikeforge.config import TrainConfig
+    from spikeforge.models import build_model
+
+    net = build_model(TrainConfig(model="sdt_tiny", data="dvs_gesture", steps=3, neuron="if"))
+    assert (net.in_channels, net.num_classes, net.T, net.img_size) == (2, 11, 3, 128)
+    assert type(net.head_lif).__name__ == "IF"
+    with pytest.raises(ValueError, match="needs square image data"):
+        build_model(TrainConfig(model="sdt_tiny", data="digits"))
