@@ -245,9 +245,11 @@ def maass_step(x: Tensor | None, state: LSMState, net: MaassNetwork, *, current:
         bb = b[ev]
         amp = g.w[s]
         if cfg.stp:
+            k = bb * u.shape[1] + s  # flat index into [B, S]
+            uf, rf = u.view(-1), r.view(-1)
             elapsed = (state.t - last[bb, i[ev]]).to(u.dtype) * cfg.dt  # since the neuron's last spike
-            e, new = tm_step(1.0, TMState(u[bb, s], r[bb, s]), TMParams(net.U[s], net.D[s], net.F[s]), dt=elapsed)
-            u[bb, s], r[bb, s] = new.u, new.r
+            e, new = tm_step(1.0, TMState(uf[k], rf[k]), TMParams(net.U[s], net.D[s], net.F[s]), dt=elapsed)
+            uf[k], rf[k] = new.u, new.r
             amp = amp * e
         L = buf.shape[0]
         flat = (((state.t + g.delay[s]) % L) * B + bb) * (2 * N) + net.target[s]  # into [L, B, 2N]
@@ -258,8 +260,8 @@ def maass_step(x: Tensor | None, state: LSMState, net: MaassNetwork, *, current:
     slot.zero_()
     if x is not None:
         i_in = i_in + x.to(i_in.dtype) @ net.w_in.T  # [B, n_in] @ [n_in, N] -> [B, N]
-    v = torch.where(z, torch.as_tensor(cfg.v_reset, dtype=v.dtype), v)
-    ref = torch.where(z, net.n_ref, (state.ref - 1).clamp_min(0)).to(state.ref.dtype)
+    v = v.masked_fill(z, cfg.v_reset)
+    ref = torch.where(z, net.n_ref, (state.ref - 1).clamp_min(0))
     return z, LSMState(v=v, i_syn=i_syn, i_in=i_in, ref=ref, buf=buf, u=u, r=r, last=last, t=state.t + 1)
 
 

@@ -29,22 +29,26 @@ class MaassBrian2Run(NamedTuple):
     t: np.ndarray  # [E] step of each spike
     i: np.ndarray  # [E] neuron
     build_s: float  # wall time to build the network [s]
+    warmup_s: float  # wall time of the warm-up run (code generation; 0 without warm-up) [s]
     run_s: float  # wall time of net.run [s]
     run_cpu_s: float  # CPU time of this process during net.run [s]
 
 
 def maass_brian2_run(net: MaassNetwork, x: Tensor, steps: int | None = None, *, v0: Tensor | None = None,
-                     target: str = "numpy") -> MaassBrian2Run:
+                     target: str = "numpy", warmup: bool = False) -> MaassBrian2Run:
     """Simulate ``net`` in Brian2 on input spikes ``x [T, n_in]`` (0/1) from ``v0`` (default ``net.v0``).
 
     ``target``: Brian2's code generation target (``"numpy"``: no compiler; ``"cython"``).
+    ``warmup``: first run 10 steps and restore the network, so that the timed run does not include
+    the one-off code generation (sympy's derivation of the integrator, compilation for cython).
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # brian2's use of old pyparsing names
-        return _run(net, x, x.shape[0] if steps is None else steps, v0, target)
+        return _run(net, x, x.shape[0] if steps is None else steps, v0, target, warmup)
 
 
-def _run(net: MaassNetwork, x: Tensor, steps: int, v0: Tensor | None, target: str) -> MaassBrian2Run:
+def _run(net: MaassNetwork, x: Tensor, steps: int, v0: Tensor | None, target: str,
+         warmup: bool) -> MaassBrian2Run:
     if x.ndim != 2 or x.shape[1] != net.w_in.shape[1]:
         raise ValueError(f"maass_brian2_run: x must be [T, {net.w_in.shape[1]}] spikes, got {tuple(x.shape)}")
     if bool(((x != 0) & (x != 1)).any()):
@@ -111,8 +115,14 @@ def _run(net: MaassNetwork, x: Tensor, steps: int, v0: Tensor | None, target: st
     M = b2.SpikeMonitor(G)
     bnet = b2.Network(G, S, inp, S_in, M)
     build = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    if warmup:
+        bnet.store()
+        bnet.run(10 * dt)
+        bnet.restore()
+    warm = time.perf_counter() - t0
     t0, c0 = time.perf_counter(), time.process_time()
     bnet.run(steps * dt)
     run, run_cpu = time.perf_counter() - t0, time.process_time() - c0
     t_steps = np.round(np.asarray(M.t / dt)).astype(np.int64)
-    return MaassBrian2Run(t_steps, np.asarray(M.i[:], dtype=np.int64), build, run, run_cpu)
+    return MaassBrian2Run(t_steps, np.asarray(M.i[:], dtype=np.int64), build, warm, run, run_cpu)

@@ -52,10 +52,9 @@ def tm_init_state(shape: tuple[int, ...], *, dtype: torch.dtype = torch.float64,
 
 
 def _decay(dt: Tensor | float, tau: Tensor | float, like: Tensor) -> Tensor:
-    """``exp(-dt/tau)``, with ``tau = 0`` giving 0 (instant decay)."""
-    tau_t = torch.as_tensor(tau, dtype=like.dtype, device=like.device)
-    dt_t = torch.as_tensor(dt, dtype=like.dtype, device=like.device)
-    return torch.where(tau_t > 0, torch.exp(-dt_t / tau_t.clamp_min(torch.finfo(like.dtype).tiny)), 0.0)
+    """``exp(-dt/tau)``, with ``tau = 0`` giving 0 (instant decay; the 0/0 of ``dt = 0`` too)."""
+    tau_t = tau if isinstance(tau, Tensor) else torch.tensor(tau, dtype=like.dtype, device=like.device)
+    return torch.exp(-dt / tau_t).nan_to_num_(nan=0.0)
 
 
 def tm_step(z: Tensor | float, state: TMState, p: TMParams, *, dt: Tensor | float) -> tuple[Tensor, TMState]:
