@@ -21,17 +21,23 @@ from .connectivity import input_projection as input_projection
 from .connectivity import random_sparse as random_sparse
 from .connectivity import scale_spectral_radius as scale_spectral_radius
 from .connectivity import spectral_radius as spectral_radius
+from .astrocyte import Astrocyte as Astrocyte
+from .ei import EIReservoir as EIReservoir
 from .esn import ESN as ESN
+from .forecast import ESNForecaster as ESNForecaster
 from .liquid import Liquid as Liquid
 from .liquid import exp_filter as exp_filter
 from .maass import LSM as LSM
 from .maass import MaassConfig as MaassConfig
+from .nalsm import NALSM as NALSM
+from .nalsm import NALSMConfig as NALSMConfig
 from .readout import Ridge as Ridge
 from .stp import TsodyksMarkram as TsodyksMarkram
 from .stp import tm_step as tm_step
 
 __all__ = [
     "LSM", "MaassConfig", "TsodyksMarkram", "tm_step",
+    "Astrocyte", "EIReservoir", "ESNForecaster", "NALSM", "NALSMConfig",
     "ESN", "MAASS_C", "Liquid", "Ridge", "connectivity", "dale_weights", "exp_filter", "grid_mask",
     "input_projection", "metrics", "random_sparse", "scale_spectral_radius", "spectral_radius", "tasks",
 ]
