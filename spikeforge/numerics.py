@@ -67,8 +67,9 @@ def allow_nonfinite() -> Iterator[None]:
 
 
 def first_nonfinite(x: Tensor) -> tuple[int, ...] | None:
-    """Index of the first non-finite element of ``x`` in row-major order, or ``None``."""
-    if not x.is_floating_point():
+    """Index of the first non-finite element of ``x`` in row-major order, or ``None`` (also for
+    tensors without data: the ``meta`` device)."""
+    if not x.is_floating_point() or x.is_meta:
         return None
     # Screen with one reduction (~10x cheaper than isfinite + any on CPU): NaN or ±inf anywhere
     # makes the sum non-finite, so a finite sum proves every element finite. A non-finite sum

@@ -14,7 +14,7 @@ from ..numerics import check_finite
 __all__ = ["Delay", "DelayState", "delay_shift", "delay_steps_from_seconds"]
 
 
-def delay_shift(xs: Tensor, delays: Tensor) -> Tensor:
+def delay_shift(xs: Tensor, delays: Tensor, max_delay: int | None = None) -> Tensor:
     r"""Delay each neuron's signal by its own number of steps, filling with zeros.
 
     .. math:: y_t[n] = x_{t - d[n]}[n] \text{ if } t \ge d[n] \text{ else } 0
@@ -22,6 +22,7 @@ def delay_shift(xs: Tensor, delays: Tensor) -> Tensor:
     Args:
         xs: Time-major input.
         delays: Non-negative integer delays in steps, broadcastable to ``xs.shape[2:]``.
+        max_delay: ``delays.max()`` if the caller knows it (needed on the ``meta`` device).
 
     Shapes:
         xs, output: ``[T, B, *]``; delays: ``[*]`` (or any shape broadcastable to it).
@@ -32,7 +33,9 @@ def delay_shift(xs: Tensor, delays: Tensor) -> Tensor:
     """
     check_sequence(xs)
     d = torch.as_tensor(delays, device=xs.device).long().expand(xs.shape[2:])  # [*]
-    steps = int(d.max().item()) if d.numel() else 0
+    if max_delay is None and d.is_meta:
+        raise ValueError("delay_shift: on the meta device the delays have no values; pass max_delay")
+    steps = max_delay if max_delay is not None else (int(d.max().item()) if d.numel() else 0)
     if steps == 0:
         return xs
     T = xs.shape[0]
@@ -100,6 +103,7 @@ class Delay(nn.Module):
         if bool(torch.any(d < 0)):
             raise ValueError(f"Delay: delays must be >= 0 steps, got {d.tolist()}")
         self.register_buffer("delays", d.clone())
+        self._max_at_init = int(d.max()) if d.numel() else 0  # for the meta device, where values are unknown
 
     @classmethod
     def from_seconds(cls, delay: Any, dt: float) -> Delay:
@@ -108,12 +112,14 @@ class Delay(nn.Module):
 
     @property
     def max_delay(self) -> int:
+        if self.delays.is_meta:
+            return self._max_at_init
         return int(self.delays.max().item()) if self.delays.numel() else 0
 
     def forward(self, xs: Tensor) -> Tensor:
         check_sequence(xs, "Delay")
         check_finite(xs, "Delay")
-        return delay_shift(xs, self.delays)
+        return delay_shift(xs, self.delays, max_delay=self.max_delay)
 
     def init_state(self, x: Tensor) -> DelayState:
         """Empty delay line for single-step inputs ``x [B, *]``."""
