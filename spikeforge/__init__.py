@@ -56,10 +56,10 @@ __all__ = [
 
 
 def __getattr__(name: str) -> object:
-    # Heavier subpackages load on first use: ``sf.metrics``, ``sf.reservoir``, ``sf.to_nir`` / ``sf.from_nir``.
+    # Heavier subpackages load on first use: ``sf.metrics``, ``sf.quant``, ``sf.to_nir`` / ``sf.from_nir`` ...
     import importlib
 
-    if name in ("metrics", "interop", "kernels", "bench", "runtime", "plasticity", "reservoir"):
+    if name in ("metrics", "interop", "kernels", "bench", "runtime", "plasticity", "reservoir", "quant"):
         return importlib.import_module(f".{name}", __name__)
     if name in ("to_nir", "from_nir"):
         return getattr(importlib.import_module(".interop", __name__), name)
