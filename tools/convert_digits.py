@@ -1,6 +1,7 @@
 """Worked ANN -> SNN conversion on sklearn digits: ANN accuracy vs converted-SNN accuracy per T.
 
-Usage: python tools/convert_digits.py [mlp|cnn] (prints one line per conversion method)
+Usage: python tools/convert_digits.py [mlp|cnn] (prints one line per conversion method);
+``neurons``: conversion error |SNN − ANN| (accuracy) per T with IF, signed (SNM) and burst neurons.
 """
 
 from __future__ import annotations
@@ -55,5 +56,38 @@ def main(kind: str) -> None:
     print(f"({time.time() - t0:.0f} s)")
 
 
+def neurons() -> None:
+    """IF vs signed (SNM) vs burst neurons: mean |SNN − ANN| output error and accuracy per T (MLP)."""
+    from spikeforge.encoders import direct_encode
+
+    torch.manual_seed(0)
+    d = load_digits()
+    x = torch.tensor(d.data, dtype=torch.float32) / 16.0  # [1797, 64]
+    y = torch.tensor(d.target)
+    perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))
+    tr, te = perm[:1400], perm[1400:]
+    relu = train(net("mlp", nn.ReLU), x[tr], y[tr])
+    qcfs = train(net("mlp", None), x[tr], y[tr])
+    steps = (2, 4, 8, 16, 32)
+    print("| ANN, method | neuron | " + " | ".join(f"T={t}" for t in steps) + " |")
+    print("|---|---|" + "---|" * len(steps))
+    runs = [(relu, "relu", "robust", p) for p in (99.9, 95.0, 90.0)] + [(qcfs, "qcfs", "qcfs", None)]
+    with torch.no_grad():
+        for ann, name, method, p in runs:
+            a = ann(x[te])
+            for neuron in ("if", "signed_if", "burst_if"):
+                kw = {"percentile": p} if p is not None else {}
+                snn = convert(ann, x[tr][:500], method=method, neuron=neuron, **kw)
+                cum = snn(direct_encode(x[te], max(steps))).cumsum(0)  # [T, B, 10]
+                cells = []
+                for t in steps:
+                    m = cum[t - 1] / t
+                    acc = 100 * (m.argmax(1) == y[te]).float().mean()
+                    cells.append(f"{(m - a).abs().mean().item():.3f} ({acc:.1f})")
+                label = f"{name}, {method}" + (f" {p:g}%" if p is not None else "")
+                print(f"| {label} | {neuron} | " + " | ".join(cells) + " |", flush=True)
+
+
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "mlp")
+    what = sys.argv[1] if len(sys.argv) > 1 else "mlp"
+    neurons() if what == "neurons" else main(what)

@@ -22,12 +22,15 @@ from torch import Tensor, nn
 
 from ..encoders import direct_encode
 from ..layers import TimeDistributed
-from ..neurons import IF
+from ..neurons import NEURONS
 from ._graph import ACT, PARAM, ConversionError, prepare
 from .balance import CONVERTERS, safe_scale
 from .qcfs import QCFS
 
-__all__ = ["PrimeMembrane", "calibrate", "convert", "conversion_accuracy"]
+__all__ = ["CONVERSION_NEURONS", "PrimeMembrane", "calibrate", "convert", "conversion_accuracy"]
+
+CONVERSION_NEURONS = ("if", "signed_if", "burst_if")
+"""Neurons ``convert`` can put in place of an activation (non-leaky, reset by subtraction, ``v_th = 1``)."""
 
 
 class PrimeMembrane(nn.Module):
@@ -98,7 +101,8 @@ def _flatten_scale(s: Tensor, shape: torch.Size | None, name: str) -> Tensor:
 
 @torch.no_grad()
 def convert(ann: nn.Module, calibration_data: Tensor | Iterable | None = None, *, method: str = "max",
-            channelwise: bool = False, percentile: float = 99.9, dt: float = 1e-3) -> nn.Sequential:
+            channelwise: bool = False, percentile: float = 99.9, dt: float = 1e-3,
+            neuron: str = "if") -> nn.Sequential:
     """Convert a trained ReLU/QCFS ``nn.Sequential`` into a time-major SNN of IF neurons.
 
     Args:
@@ -110,6 +114,9 @@ def convert(ann: nn.Module, calibration_data: Tensor | Iterable | None = None, *
         channelwise: one threshold scale per output channel instead of per layer (ReLU layers).
         percentile: for ``"robust"``.
         dt: the IF neurons' step (their input gain is ``1/dt``, so each step adds the input).
+        neuron: the spiking neuron replacing each activation, a name in ``NEURONS`` built with
+            ``v_th=1`` and reset by subtraction: ``"if"``, ``"signed_if"`` (negative spikes take
+            back earlier ones, SNM) or ``"burst_if"`` (several spikes per step).
 
     Returns:
         ``nn.Sequential`` mapping ``[T, B, *in]`` (e.g. :func:`~spikeforge.encoders.direct_encode`)
@@ -119,6 +126,9 @@ def convert(ann: nn.Module, calibration_data: Tensor | Iterable | None = None, *
         ConversionError: an unsupported layer (named), or an activation with no Linear/Conv before it.
     """
     CONVERTERS.get(method)  # unknown names list the valid ones
+    if neuron not in CONVERSION_NEURONS:
+        raise ValueError(f"convert: neuron must be one of {list(CONVERSION_NEURONS)} (integrate-and-fire neurons "
+                         f"with reset by subtraction), got {neuron!r}")
     layers = prepare(ann)
     shapes: dict[int, torch.Size] = {}
     has_relu = any(isinstance(m, nn.ReLU) for _, m in layers)
@@ -170,7 +180,7 @@ def convert(ann: nn.Module, calibration_data: Tensor | Iterable | None = None, *
                                       "directly before it to take its threshold")
             if isinstance(m, QCFS):
                 out.append(PrimeMembrane(0.5))  # u_0 = θ/2 with θ = 1 after normalisation
-            out.append(IF(v_th=1.0, reset="subtract", dt=dt))
+            out.append(NEURONS.create(neuron, v_th=1.0, reset="subtract", dt=dt))
             pending, s_in = None, lam[i]
         else:  # average pooling, flatten: linear and per channel, so the scales pass through
             if isinstance(m, nn.Flatten):

@@ -36,7 +36,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..neurons import ALIF, IF, LI, LIF, CubaLI, CubaLIF, Integrator, Izhikevich, Neuron, UltraLIF
+from ..neurons import ALIF, IF, LI, LIF, BurstIF, CubaLI, CubaLIF, Integrator, Izhikevich, Neuron, SignedIF, UltraLIF
 
 __all__ = ["NEURON_OPS", "ops_per_update", "membrane_updates", "membrane_field"]
 
@@ -62,6 +62,10 @@ NEURON_OPS: dict[type[Neuron[Any, Any]], dict[str, int]] = {
     # V' = ε·log(exp((V + log τ)/ε) + exp(I/ε)): +log τ, /ε, /ε, exp, exp, +, log, ×ε (8);
     # s = σ((V' − θ)/ε): −, /ε, σ (3); own reset V ← V'(1 − s): −, × (2).
     UltraLIF: {"subtract": 13, "zero": 13, "value": 13, "none": 13},
+    # v' = v + x (1); v' >= θ⁺, v' <= θ⁻, m > 0 (3); gate × (1); z = pos − neg (1); reset (1); m + z (1).
+    SignedIF: {"subtract": 8, "zero": 8, "value": 8, "none": 8},
+    # v' = v + x (1); compare (1); n = min(floor(v'/θ), Γ): /, floor, min (3); reset v − θ·n: ×, − (2).
+    BurstIF: {"subtract": 7, "zero": 7, "value": 7, "none": 7},
 }
 """Elementary operations per membrane update, by neuron class (subclasses inherit, e.g. PLIF)
 and reset name."""

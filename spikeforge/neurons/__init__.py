@@ -7,6 +7,10 @@ from .alif import ALIF as ALIF
 from .alif import ALIFParams as ALIFParams
 from .alif import ALIFState as ALIFState
 from .alif import alif_step as alif_step
+from .burst_if import BurstIF as BurstIF
+from .burst_if import BurstIFParams as BurstIFParams
+from .burst_if import BurstIFState as BurstIFState
+from .burst_if import burst_if_step as burst_if_step
 from .cuba_li import CubaLI as CubaLI
 from .cuba_li import CubaLIDecayParams as CubaLIDecayParams
 from .cuba_li import CubaLIParams as CubaLIParams
@@ -40,6 +44,10 @@ from .lif import LIFParams as LIFParams
 from .lif import LIFState as LIFState
 from .lif import lif_step as lif_step
 from .plif import PLIF as PLIF
+from .signed_if import SignedIF as SignedIF
+from .signed_if import SignedIFParams as SignedIFParams
+from .signed_if import SignedIFState as SignedIFState
+from .signed_if import signed_if_step as signed_if_step
 from .ultralif import UltraLIF as UltraLIF
 from .ultralif import UltraLIFParams as UltraLIFParams
 from .ultralif import UltraLIFState as UltraLIFState
@@ -48,6 +56,7 @@ from .ultralif import ultralif_step as ultralif_step
 __all__ = [
     "NEURONS", "RESETS", "Neuron",
     "ALIF", "ALIFParams", "ALIFState", "alif_step",
+    "BurstIF", "BurstIFParams", "BurstIFState", "burst_if_step",
     "CubaLI", "CubaLIDecayParams", "CubaLIParams", "CubaLIState", "cuba_li_step",
     "CubaLIF", "CubaLIFDecayParams", "CubaLIFParams", "CubaLIFState", "cuba_lif_step",
     "Integrator", "IntegratorParams", "IntegratorState", "integrator_step",
@@ -56,5 +65,6 @@ __all__ = [
     "LI", "LIDecayParams", "LIParams", "LIState", "li_step",
     "LIF", "LIFDecayParams", "LIFParams", "LIFState", "lif_step",
     "PLIF",
+    "SignedIF", "SignedIFParams", "SignedIFState", "signed_if_step",
     "UltraLIF", "UltraLIFParams", "UltraLIFState", "ultralif_step",
 ]

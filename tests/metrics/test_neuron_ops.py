@@ -52,6 +52,10 @@ HAND_OPS: dict[str, Any] = {
     # V' = LSE_ε(V + log τ, I) = ε·log(e^{(V+log τ)/ε} + e^{I/ε}): + log τ, two /ε, two exp, +, log, ·ε (8);
     # s = σ((V' − θ)/ε): −θ, /ε, σ (3); own reset V'·(1 − s): 1 − s, · (2)
     "ultralif": lambda reset: 8 + 3 + 2,
+    # v' = v + x (1); v' >= θ⁺, v' <= θ⁻, m > 0 (3); gate (1); z = pos − neg (1); reset (1); m' = m + z (1)
+    "signed_if": lambda reset: 1 + 3 + 1 + 1 + 1 + 1,
+    # v' = v + x (1); compare (1); n = min(floor(v'/θ), Γ) (3); reset v − θ·n with n a count: ×, − (2)
+    "burst_if": lambda reset: 1 + 1 + 3 + 2,
 }
 
 

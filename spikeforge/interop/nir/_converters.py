@@ -75,6 +75,10 @@ NIR_UNSUPPORTED: dict[str, str] = {
     "exporting ALIF as LIF would drop the adaptation variable",
     "izhikevich": "NIR has no quadratic (Izhikevich) neuron; its recovery variable u and reset "
     "u <- u + d cannot be expressed with the NIR neuron primitives",
+    "burst_if": "NIR's IF emits at most one binary spike per step; a burst of n spikes (reset by n·θ) "
+    "has no NIR primitive",
+    "signed_if": "NIR has no signed spikes or spike memory; SignedIF's negative spikes (gated by the net "
+    "count m) cannot be expressed with the NIR neuron primitives",
     "ultralif": "NIR has no soft max-plus (log-sum-exp) neuron; UltraLIF's LSE membrane and sigmoid spike "
     "cannot be expressed with the NIR neuron primitives",
 }
