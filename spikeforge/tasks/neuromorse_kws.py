@@ -1,0 +1,297 @@
+r"""NeuroMorse keyword spotting on the stream with learned synaptic delays (DCLS).
+
+Run: ``python -m spikeforge.tasks.neuromorse_kws`` (``--help`` for the knobs; ``--no-delays`` trains
+the same network with every delay window ``K = 1``).
+
+**Task.** The 50 keywords must be found in a continuous Morse stream of running text (two input
+channels, dot / dash), where most words are not keywords and many contain keywords ("the" in
+"there", "her" in "other"). A detection ``(t, k)`` is scored against the stream's label times
+(start + last spike + word gap) with :mod:`spikeforge.tasks.neuromorse_eval` (tolerance ``±tol``
+steps, one-to-one matching, precision / recall / F1 per keyword).
+
+**Training data** (no text of the evaluation stream): random streams of keywords (probability
+``p_keyword``) and distractor tokens — random letter strings and keywords with a punctuation mark
+attached (which are *not* keywords in the default stream) — encoded by
+:func:`~spikeforge.data.generators.neuromorse.keyword_stream`, each with a random one of the 27
+noise variants and its own seed. Evaluation: the shipped public-domain text, every noise variant,
+noise seed 100 (the published seed).
+
+**Model** (time binned by ``bin`` steps, ``[T', B, 2]``): one detector neuron per keyword, listening
+to the two input channels through ``R`` synapses per channel, each with a learned weight and a learned
+delay (the input is repeated ``R`` times into one :class:`~spikeforge.layers.DelayLinear`), integrated by
+a leaky membrane (:class:`~spikeforge.neurons.LI`, decay ``β`` per bin) and thresholded at 0:
+
+.. math:: v_k(t) = \beta v_k(t-1) + b_k + \sum_{c \in \{\cdot,-\}} \sum_{r=1}^{R} w_{k,c,r}\,
+          x_c(t - d_{k,c,r}), \qquad z_k(t) = H(v_k(t))
+
+— a coincidence detector: positive synapses bring the keyword's spikes together at its label time,
+negative ones check the silences after it (no next letter of the same word) and before it (no
+previous letter). ``init="template"`` wires exactly that from the keyword's clean spike train
+(:func:`template_init_`); ``init="random"`` starts from the DCLS initialisation. Training (both):
+per-bin binary cross-entropy of :math:`\sigma(v_k)` against targets that mark keyword ``k`` in the bins
+of ``[e - 3, e + 3]`` around each label time ``e``, Gaussian delay kernels with a decaying σ;
+evaluation in ``.eval()`` (rounded, exact integer delays). A detection is every rising edge of ``z_k``,
+reported at the last raw step of its bin.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..data.generators.neuromorse import (
+    NEUROMORSE_SEED, TOP50_WORDS, KeywordStream, NoiseLevels, encode_word, keyword_stream, noise_variants,
+)
+from ..layers.dcls import DelayLinear, delay_param_groups, sigma_schedule
+from ..neurons import LI
+from .neuromorse_eval import KeywordScores, match_detections
+
+__all__ = ["KWSConfig", "KeywordSpotter", "template_init_", "training_stream", "stream_tensors", "detect", "train",
+           "evaluate", "main"]
+
+NONE = len(TOP50_WORDS)  # number of keyword detectors
+_LETTERS = "etaoinshrdlcumwfgypbvkjxqz"
+_LETTER_P = np.array([12.7, 9.1, 8.2, 7.5, 7.0, 6.7, 6.3, 6.1, 6.0, 4.3, 4.0, 2.8, 2.8, 2.4, 2.4, 2.2, 2.0, 2.0,
+                      1.9, 1.5, 1.0, 0.8, 0.2, 0.2, 0.1, 0.1])  # English letter frequency [%]
+_PUNCT = ".,?:'\"-;"
+
+
+@dataclass(frozen=True)
+class KWSConfig:
+    """Model and training knobs (defaults: the run reported in docs/delays.md)."""
+
+    bin: int = 1              # raw steps per model step
+    repeats: int = 24         # R: synapses per (input channel, detector)
+    k1: int = 150             # delay window [bins] (max delay k1 - 1; "which" needs 143)
+    beta: float = 0.6         # detector membrane decay per bin
+    init: str = "template"    # "template" (wired from the keywords' spike trains) or "random" (DCLS init)
+    sig_start: float = 1.0    # SIG at the first step with init="template" (random: ⌊K/2⌋)
+    iters: int = 150          # optimizer steps (0: evaluate the initial model)
+    batch: int = 8            # streams per step
+    words: int = 24           # tokens per training stream
+    p_keyword: float = 0.5    # probability that a training token is a keyword
+    lr: float = 1e-2          # weights (Adam, cosine decay)
+    lr_positions: float = 0.05  # delay positions [bins per unit step]
+    sigma_fraction: float = 0.4  # fraction of the steps over which SIG decays to 0.23
+    pos_weight: float = 5.0   # BCE weight of the keyword-present targets
+    label_halfwidth: int = 3  # keyword targets at e - h … e + h raw steps
+    tolerance: int = 5        # scoring window ±tol raw steps
+    seed: int = 0
+
+
+class KeywordSpotter(nn.Module):
+    """Repeat → DelayLinear → LI; ``[T', B, 2] → [T', B, 50]`` detector membranes (spike where > 0)."""
+
+    def __init__(self, cfg: KWSConfig) -> None:
+        super().__init__()
+        if cfg.init not in ("template", "random"):
+            raise ValueError(f"init must be 'template' or 'random', got {cfg.init!r}")
+        self.repeats = cfg.repeats
+        self.l1 = DelayLinear(2 * cfg.repeats, NONE, K=cfg.k1, bias=True)
+        self.membrane = LI.from_decay(cfg.beta)
+        with torch.no_grad():
+            self.l1.bias.fill_(-4.0 * (1 - cfg.beta))  # type: ignore[union-attr]  # detectors start silent
+        if cfg.init == "template":
+            template_init_(self, cfg)
+
+    def forward(self, xs: Tensor) -> Tensor:
+        xs = xs.repeat(1, 1, self.repeats)  # [T, B, 2] -> [T, B, 2R]: column r*2 + c is channel c
+        return self.membrane(self.l1(xs))  # [T, B, 50]
+
+    def delay_layers(self) -> list[DelayLinear]:
+        return [self.l1]
+
+
+def template_init_(model: KeywordSpotter, cfg: KWSConfig, inhibit: float = -2.0) -> None:
+    """Wire every detector from its keyword's clean spike train (label time ``e = last + 15``).
+
+    Synapse per spike at raw time ``t_i``: weight 1, delay ``round((last + 15 - t_i) / bin)`` bins.
+    Inhibitory synapses (weight ``inhibit``) on both channels: a next letter of the same word (first
+    spike at ``last + 11``: delays 1–4 raw steps) and a previous letter (last spike 11 steps before
+    the word: delays ``last + 25 … last + 27``; a previous *word* ends 16 steps before, at ``last + 31``).
+    Threshold ``n - 1.5`` for ``n`` spikes (one spike may be missing). Unused synapses get weight 0.
+    """
+    l1, R, b = model.l1, cfg.repeats, cfg.bin
+    hi = l1.position_range[1]
+    with torch.no_grad():
+        l1.weight.zero_()
+        for k, word in enumerate(TOP50_WORDS):
+            ev = encode_word(word)
+            last = int(ev.t[-1])
+            taps = [(int(c), round((last + 15 - int(t)) / b), 1.0) for t, c in zip(ev.t, ev.x)]
+            checks = {round(r / b) for r in (1, 2, 3, 4, last + 25, last + 26, last + 27)}
+            for c in (0, 1):
+                taps += [(c, d, inhibit) for d in sorted(checks)]
+            used = [0, 0]
+            for c, d, w in taps:
+                if used[c] >= R or not 0 <= d < cfg.k1:
+                    raise ValueError(f"template of {word!r} needs repeats > {R} and k1 > {d}")
+                col = used[c] * 2 + c
+                used[c] += 1
+                l1.weight[k, col] = w
+                l1.positions[k, col] = hi - d  # DelayLinear: delay = (K-1) - ⌊K/2⌋ - P
+            l1.bias[k] = -(len(ev) - 1.5) * (1 - cfg.beta)  # type: ignore[index]  # v → bias / (1 - β)
+
+
+def training_stream(rng: np.random.Generator, n_words: int, p_keyword: float = 0.5) -> str:
+    """A random text of keywords and distractors (never a keyword; see the module docs)."""
+    tokens: list[str] = []
+    keywords = set(TOP50_WORDS)
+    while len(tokens) < n_words:
+        if rng.random() < p_keyword:
+            tokens.append(TOP50_WORDS[rng.integers(len(TOP50_WORDS))])
+            continue
+        if rng.random() < 0.2:  # a keyword with punctuation attached: not a keyword in the default stream
+            w = TOP50_WORDS[rng.integers(len(TOP50_WORDS))]
+            p = _PUNCT[rng.integers(len(_PUNCT))]
+            tokens.append(w + p if rng.random() < 0.7 else p + w)
+            continue
+        n = int(rng.integers(1, 8))
+        w = "".join(rng.choice(list(_LETTERS), n, p=_LETTER_P / _LETTER_P.sum()))
+        if w not in keywords:
+            tokens.append(w)
+    return " ".join(tokens)
+
+
+def stream_tensors(stream: KeywordStream, bin: int, halfwidth: int = 3) -> tuple[Tensor, Tensor]:
+    """Binned input ``[T', 2]`` (spike counts) and per-bin targets ``[T', 50]`` (1 where a keyword ends).
+
+    Keyword ``k`` is the target of every bin that overlaps ``[e - halfwidth, e + halfwidth]`` for a
+    label time ``e`` of ``k``.
+    """
+    t = np.asarray(stream.events.t, np.int64)
+    last = max(int(t.max()) if len(t) else 0, max((int(e.max()) for e in stream.ends.values() if len(e)),
+                                                  default=0)) + halfwidth + 1
+    n = -(-last // bin)
+    x = torch.zeros(n, 2)
+    np.add.at(x.numpy(), (t // bin, np.asarray(stream.events.x, np.int64)), 1.0)
+    y = torch.zeros(n, NONE)
+    for k, word in enumerate(TOP50_WORDS):
+        for e in stream.ends[word]:
+            y[max(int(e) - halfwidth, 0) // bin:(int(e) + halfwidth) // bin + 1, k] = 1.0
+    return x, y
+
+
+def detect(v: Tensor, bin: int) -> list[tuple[int, str]]:
+    """Detections ``(raw step, keyword)`` from detector membranes ``[T', 50]``: every bin where a
+    detector crosses 0 from below (a rising edge of its spikes), timed at the bin's last raw step.
+
+    Example:
+        >>> v = -torch.ones(6, 50); v[2:4, 0] = 1; v[5, 1] = 1
+        >>> detect(v, bin=2)
+        [(5, 'the'), (11, 'be')]
+    """
+    z = v > 0  # [T', 50]
+    onset = z & ~torch.cat([torch.zeros_like(z[:1]), z[:-1]])  # [T', 50]: rising edges
+    b, k = torch.nonzero(onset, as_tuple=True)
+    return sorted((int(i) * bin + bin - 1, TOP50_WORDS[int(c)]) for i, c in zip(b, k))
+
+
+def _batch(rng: np.random.Generator, cfg: KWSConfig, variants: list[NoiseLevels]) -> tuple[Tensor, Tensor]:
+    xs, ys = [], []
+    for _ in range(cfg.batch):
+        noise = variants[rng.integers(len(variants))]
+        s = keyword_stream(training_stream(rng, cfg.words, cfg.p_keyword), noise, seed=int(rng.integers(1 << 30)))
+        x, y = stream_tensors(s, cfg.bin, cfg.label_halfwidth)
+        xs.append(x)
+        ys.append(y)
+    n = max(len(y) for y in ys)
+    x = torch.stack([F.pad(x, (0, 0, 0, n - len(x))) for x in xs], 1)  # [T', B, 2]
+    y = torch.stack([F.pad(y, (0, 0, 0, n - len(y))) for y in ys], 1)  # [T', B, 50]
+    return x, y
+
+
+def train(cfg: KWSConfig, *, log: bool = True) -> KeywordSpotter:
+    """Train a :class:`KeywordSpotter` on generated streams (see the module docs)."""
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    model = KeywordSpotter(cfg)
+    opt = torch.optim.Adam(delay_param_groups(model, cfg.lr, cfg.lr_positions))
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.iters)
+    pos_weight = torch.full((NONE,), cfg.pos_weight)
+    variants = noise_variants()
+    decay_steps = max(1, int(cfg.sigma_fraction * cfg.iters))
+    model.eval()
+    if cfg.iters == 0:
+        return model
+    t0 = time.perf_counter()
+    for it in range(cfg.iters):
+        for layer in model.delay_layers():
+            start = cfg.sig_start if cfg.init == "template" else layer.K // 2
+            layer.set_sigma(sigma_schedule(it, decay_steps, start, 0.23, "exponential") if start > 0.23 else 0.23)
+        model.train()
+        x, y = _batch(rng, cfg, variants)
+        out = model(x)  # [T', B, 50]
+        loss = F.binary_cross_entropy_with_logits(out, y, pos_weight=pos_weight)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        for layer in model.delay_layers():
+            layer.clamp_positions_()
+        if log and (it % 25 == 0 or it == cfg.iters - 1):
+            print(f"iter {it:4d}  loss {loss.item():.4f}  {time.perf_counter() - t0:6.1f} s", flush=True)
+    return model.eval()
+
+
+@torch.no_grad()
+def evaluate(model: KeywordSpotter, cfg: KWSConfig, noise: NoiseLevels | None = None, *,
+             text: str | None = None, seed: int = NEUROMORSE_SEED) -> KeywordScores:
+    """Scores of ``model`` (in ``.eval()``: rounded delays) on the keyword stream of ``text``."""
+    stream = keyword_stream(text, noise, seed=seed)
+    x, _ = stream_tensors(stream, cfg.bin, cfg.label_halfwidth)
+    model.eval()
+    v = model(x.unsqueeze(1))[:, 0]  # [T', 1, 50] -> [T', 50]
+    return match_detections(detect(v, cfg.bin), stream.ends, cfg.tolerance)
+
+
+def _parse(argv: list[str] | None) -> tuple[KWSConfig, argparse.Namespace]:
+    p = argparse.ArgumentParser(prog="python -m spikeforge.tasks.neuromorse_kws", description=__doc__.split("\n")[0])
+    for f, v in asdict(KWSConfig()).items():
+        p.add_argument(f"--{f.replace('_', '-')}", type=type(v), default=v)
+    p.add_argument("--no-delays", action="store_true", help="delay window K = 1 (no delays), random init")
+    p.add_argument("--variants", default="all", help="'all' (27) or 'clean'")
+    p.add_argument("--json", default=None, help="write the results here")
+    p.add_argument("--threads", type=int, default=1)
+    args = p.parse_args(argv)
+    cfg = KWSConfig(**{f: getattr(args, f) for f in asdict(KWSConfig())})
+    if args.no_delays:
+        cfg = replace(cfg, k1=1, init="random")
+    return cfg, args
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    cfg, args = _parse(argv)
+    torch.set_num_threads(args.threads)
+    t0 = time.perf_counter()
+    model = train(cfg)
+    train_s = time.perf_counter() - t0
+    variants = [NoiseLevels()] if args.variants == "clean" else noise_variants()
+    n_params = sum(p.numel() for p in model.parameters())
+    rows = []
+    print(f"\n{n_params} parameters, trained in {train_s:.0f} s; tolerance ±{cfg.tolerance} steps")
+    print(f"{'variant':<44} {'macroF1':>8} {'microF1':>8} {'P':>6} {'R':>6}")
+    for v in variants:
+        s = evaluate(model, cfg, v).summary()
+        rows.append({"variant": v.file_stem, **s})
+        print(f"{v.file_stem:<44} {s['macro_f1']:8.3f} {s['micro_f1']:8.3f} {s['micro_precision']:6.3f} "
+              f"{s['micro_recall']:6.3f}")
+    result = {"config": asdict(cfg), "parameters": n_params, "train_seconds": train_s, "results": rows,
+              "mean_macro_f1": float(np.mean([r["macro_f1"] for r in rows]))}
+    print(f"mean macro F1 over {len(rows)} variants: {result['mean_macro_f1']:.3f}")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(result, fh, indent=2)
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""NeuroMorse keyword spotting with delays: a hand-wired delay detector finds "the" exactly where the
+stream says it ends (time alignment of targets, eval-mode delays, detection and scoring), and the
+training loop runs."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from spikeforge.data.generators.neuromorse import TOP50_WORDS, encode_word, keyword_stream
+from spikeforge.tasks.neuromorse_kws import (
+    KeywordSpotter, KWSConfig, detect, evaluate, stream_tensors, train, training_stream,
+)
+
+torch.set_num_threads(1)
+
+
+def test_targets_mark_the_label_window() -> None:
+    s = keyword_stream("the cat")
+    (e,) = s.ends["the"]
+    x, y = stream_tensors(s, bin=1, halfwidth=3)
+    assert x.shape[1] == 2 and int(x.sum()) == len(s.events)
+    assert torch.equal(torch.nonzero(y[:, 0]).flatten(), torch.arange(e - 3, e + 4))
+    assert int(y.sum()) == 7  # "cat" is no keyword
+    _, y3 = stream_tensors(s, bin=3, halfwidth=3)
+    assert torch.equal(torch.nonzero(y3[:, 0]).flatten(), torch.arange((e - 3) // 3, (e + 3) // 3 + 1))
+
+
+def _wire_the_detector(model: KeywordSpotter, K: int) -> None:
+    """Synapses onto the "the" detector: +1 at every spike of "the" seen from its label time
+    (e = last spike + 15), -10 on a dash or a dot 4 steps before e (a next letter of the same word
+    starts 11 steps after the last spike: "then", "ether")."""
+    ev = encode_word("the")
+    last = int(ev.t[-1])
+    taps = [(int(c), last + 15 - int(t), 1.0) for t, c in zip(ev.t, ev.x)] + [(1, 4, -10.0), (0, 4, -10.0)]
+    R = model.repeats
+    used = {0: 0, 1: 0}
+    with torch.no_grad():
+        w, pos, b = model.l1.weight, model.l1.positions, model.l1.bias
+        w.zero_()
+        b.fill_(-1.0)
+        b[0] = -(len(ev) - 0.5)
+        for c, d, weight in taps:
+            col = used[c] * 2 + c  # input column r*2 + c after repeating [dot, dash] R times
+            used[c] += 1
+            assert used[c] <= R
+            w[0, col] = weight
+            pos[0, col] = (K - 1) - K // 2 - d  # DelayLinear: d = (K-1) - ⌊K/2⌋ - P
+
+
+def test_hand_wired_delay_detector_spots_the() -> None:
+    K = 64
+    cfg = KWSConfig(bin=1, repeats=6, k1=K, beta=0.0, init="random", tolerance=0)  # β = 0: v = input
+    model = KeywordSpotter(cfg)
+    _wire_the_detector(model, K)
+    text = "the cat then the ether is the end"
+    scores = evaluate(model.eval(), cfg, text=text)
+    c = scores.per_keyword["the"]
+    assert (c.tp, c.fp, c.fn) == (3, 0, 0)  # exactly at the label times; not in "then" or "ether"
+    assert scores.totals.fp == 0
+    # without the inhibitory synapse "then" is detected too
+    with torch.no_grad():
+        model.l1.weight[0][model.l1.weight[0] < 0] = 0.0
+    assert evaluate(model, cfg, text=text).per_keyword["the"].fp == 2
+
+
+def test_template_wiring_finds_every_keyword_in_a_clean_stream() -> None:
+    cfg = KWSConfig(tolerance=0)  # bin 1, template init: delays from each keyword's own spike train
+    model = KeywordSpotter(cfg).eval()
+    assert model.l1.K == 150 and int(model.l1.delays.max()) <= 149
+    scores = evaluate(model, cfg, text=" ".join(TOP50_WORDS))
+    assert scores.totals.tp == 50 and scores.totals.fn == 0  # recall 1 for all 50 (precision is not 1)
+
+
+def test_training_stream_distractors_are_not_keywords() -> None:
+    rng = np.random.default_rng(0)
+    text = training_stream(rng, 200, p_keyword=0.0)
+    s = keyword_stream(text)
+    assert sum(len(v) for v in s.ends.values()) == 0
+    assert any(t.rstrip(".,?:'\"-;") in TOP50_WORDS for t in text.split())  # punctuated keywords occur
+
+
+def test_training_loop_runs() -> None:
+    cfg = KWSConfig(bin=3, repeats=2, k1=8, iters=2, batch=2, words=3, init="random")
+    model = train(cfg, log=False)
+    assert not model.training and model.l1.sig.item() > 0
+    scores = evaluate(model, cfg, text="the cat")
+    assert math.isnan(scores.macro_f1) or 0.0 <= scores.macro_f1 <= 1.0
+    assert detect(-torch.ones(4, 50), 3) == []
