@@ -2,12 +2,14 @@
 8/4/2 bits and ternary weights, post-training quantization (PTQ) of the float net for contrast,
 and SQUAT state quantization (uniform vs threshold-centred) on top of 4-bit weights.
 
-Usage: python tools/quant_digits.py [epochs] [seeds]   (defaults 20, 3; prints one line per variant)
+Usage: python tools/quant_digits.py [epochs] [seeds] [digits|mnist1d] [variant,variant,...]
+(defaults 20, 3, digits, all variants; prints one line per variant)
 
-Network: direct input current (pixels / 16, held for T = 8 steps) -> Linear(64, 128) -> LIF
-(decay 0.9) -> Linear(128, 10) -> LI (decay 0.9), logits = mean membrane over time; Adam 5e-3,
-batch 64, 1400 train / 397 test images (fixed split). Every variant trains from the same seed and
-initial weights for the same number of epochs (QAT from scratch, not fine-tuned).
+Network: direct input current (digits: pixels / 16; mnist1d: the 40 values, standardised) held for
+T = 8 steps -> Linear(n_in, 128) -> LIF (decay 0.9) -> Linear(128, 10) -> LI (decay 0.9), logits =
+mean membrane over time; Adam 5e-3, batch 64. digits: 1400 train / 397 test images (fixed split);
+mnist1d: the package's local generator (seed 42), 4000 train / 1000 test. Every variant trains
+from the same seed and initial weights for the same number of epochs (QAT from scratch).
 """
 
 from __future__ import annotations
@@ -26,7 +28,16 @@ from spikeforge.quant import LSQ, IntQuant, StateQuant, TernaryQuant, quantize_m
 T = 8
 
 
+DATASET = "digits"
+
+
 def data() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    if DATASET == "mnist1d":
+        from spikeforge.data.datasets.mnist1d_data import mnist1d
+
+        tr, te = mnist1d("train"), mnist1d("test")
+        mu, sd = tr.x.mean(), tr.x.std()
+        return (tr.x - mu) / sd, tr.y, (te.x - mu) / sd, te.y  # [4000, 40], [1000, 40]
     d = load_digits()
     x = torch.tensor(d.data, dtype=torch.float32) / 16.0  # [1797, 64]
     y = torch.tensor(d.target)
@@ -37,11 +48,12 @@ def data() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
 
 def snn(seed: int) -> nn.Sequential:
     torch.manual_seed(seed)
-    return nn.Sequential(nn.Linear(64, 128), sf.LIF.from_decay(0.9), nn.Linear(128, 10), sf.LI.from_decay(0.9))
+    n_in = 40 if DATASET == "mnist1d" else 64
+    return nn.Sequential(nn.Linear(n_in, 128), sf.LIF.from_decay(0.9), nn.Linear(128, 10), sf.LI.from_decay(0.9))
 
 
 def logits(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    return net(x.expand(T, *x.shape)).mean(0)  # [B, 64] -> [T, B, 64] -> [T, B, 10] -> [B, 10]
+    return net(x.expand(T, *x.shape)).mean(0)  # [B, n_in] -> [T, B, n_in] -> [T, B, 10] -> [B, 10]
 
 
 def train(net: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int, seed: int) -> nn.Module:
@@ -86,13 +98,13 @@ def run(variant: str, epochs: int, seed: int, float_net: nn.Module | None = None
     return accuracy(qat, xte, yte), ptq
 
 
-def main(epochs: int, seeds: int) -> None:
+def main(epochs: int, seeds: int, variants: list[str]) -> None:
     torch.set_num_threads(1)
     t0 = time.time()
-    print(f"digits, T={T}, {epochs} epochs, seeds 0..{seeds - 1}: test accuracy % (mean [min, max])")
+    print(f"{DATASET}, T={T}, {epochs} epochs, seeds 0..{seeds - 1}: test accuracy % (mean [min, max])")
     xtr, ytr, _, _ = data()
     float_nets = [train(snn(s), xtr, ytr, epochs, s) for s in range(seeds)]
-    for variant in VARIANTS:
+    for variant in variants:
         results = [run(variant, epochs, s, float_nets[s]) for s in range(seeds)]
         qat = [100 * r[0] for r in results]
         cells = f"QAT {sum(qat) / len(qat):5.1f} [{min(qat):5.1f}, {max(qat):5.1f}]"
@@ -104,4 +116,12 @@ def main(epochs: int, seeds: int) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 20, int(sys.argv[2]) if len(sys.argv) > 2 else 3)
+    args = sys.argv[1:]
+    DATASET = args[2] if len(args) > 2 else "digits"
+    if DATASET not in ("digits", "mnist1d"):
+        raise SystemExit(f"dataset must be digits or mnist1d, got {DATASET!r}")
+    chosen = args[3].split(",") if len(args) > 3 else list(VARIANTS)
+    unknown = sorted(set(chosen) - set(VARIANTS))
+    if unknown:
+        raise SystemExit(f"unknown variants {unknown}; valid: {list(VARIANTS)}")
+    main(int(args[0]) if args else 20, int(args[1]) if len(args) > 1 else 3, chosen)

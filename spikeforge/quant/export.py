@@ -1,22 +1,18 @@
 """Export of a quantized model as integer weights, scales, thresholds and state levels.
 
-Layout (a flat ``dict[str, Tensor]``, ready for ``safetensors.torch.save_file`` or ``torch.save``),
-for each quantized layer ``<name>`` (:class:`QuantLinear`, the QAT convolutions, :class:`BitLinear`):
+Layout (a flat ``dict[str, Tensor]``, ready for ``safetensors.torch.save_file`` or ``torch.save``).
+For each quantized layer ``<name>`` (:class:`QuantLinear`, the QAT convolutions, :class:`BitLinear`):
 
-========================== ============================= ===============================================
-key                        dtype / shape                 meaning
-========================== ============================= ===============================================
-``<name>.weight_int``      int8 (uint8 asymmetric; int32  integer weight, the layer's weight shape
-                           above 8 bits)
-``<name>.weight_scale``    float32, ``[]`` or ``[C,1..]``  per tensor / per output channel
-``<name>.weight_zero``     int32, like the scale         zero point (0 unless asymmetric)
-``<name>.weight_bits``     float64 ``[]``                bits per weight (log2 3 for ternary)
-``<name>.bias``            float32 ``[C]``               float bias, if any
-``<name>.norm_weight``     float32 ``[in]``              BitLinear RMSNorm gain, if any
-========================== ============================= ===============================================
+- ``<name>.weight_int``: the integer weight, the layer's weight shape; int8 (uint8 when
+  asymmetric; int32 above 8 bits);
+- ``<name>.weight_scale``: float32, ``[]`` per tensor or ``[C_out, 1, ...]`` per channel;
+- ``<name>.weight_zero``: int32 zero point, shaped like the scale (0 unless asymmetric);
+- ``<name>.weight_bits``: float64 scalar, bits per weight (``log2 3`` for ternary);
+- ``<name>.bias``: float32 ``[C_out]``, if the layer has one;
+- ``<name>.norm_weight``: float32 ``[in]``, the RMSNorm gain of a BitLinear that has one.
 
-and for each neuron ``<name>`` with a state quantizer: ``<name>.v_th`` (its threshold, float32)
-and ``<name>.state_levels`` (float64 ``[2^b]``, ascending). The float weight of a layer is
+For each neuron ``<name>`` with a state quantizer: ``<name>.v_th`` (float32, its threshold) and
+``<name>.state_levels`` (float64 ``[2^b]``, ascending). The float weight of a layer is
 ``(weight_int - weight_zero) * weight_scale``; :func:`load_quantized` freezes a model to exactly
 those integers, so the loaded model computes what the exported one did.
 
@@ -101,10 +97,14 @@ def load_quantized(model: nn.Module, blob: dict[str, Tensor], *, inplace: bool =
                     bias.copy_(take(f"{name}.bias"))
                 if isinstance(m, BitLinear) and m.norm_weight is not None:
                     m.norm_weight.copy_(take(f"{name}.norm_weight"))
-        else:
-            for key in (f"{name}.v_th", f"{name}.state_levels"):
-                if key in blob:
-                    used.add(key)
+        elif f"{name}.state_levels" in blob:
+            levels = getattr(getattr(m, "state_quant", None), "levels", None)
+            if levels is None or not torch.equal(torch.tensor(levels, dtype=torch.float64),
+                                                 take(f"{name}.state_levels").double()):
+                raise ValueError(f"load_quantized: neuron {name!r} was exported with state levels "
+                                 f"{blob[f'{name}.state_levels'].tolist()[:4]}..., but this model's are "
+                                 f"{None if levels is None else list(levels)[:4]}; set the same StateQuant")
+            take(f"{name}.v_th")
     extra = sorted(set(blob) - used)
     if extra:
         raise ValueError(f"load_quantized: the export has keys for layers this model does not quantize: {extra[:8]}")

@@ -108,3 +108,20 @@ def test_export_errors() -> None:
         load_quantized(qnet, {**blob, "5.weight_int": blob["0.weight_int"]})
     with pytest.raises(ValueError, match="shape"):
         load_quantized(quantize_model(nn.Sequential(nn.Linear(3, 2)), "int"), blob)
+    net = nn.Sequential(nn.Linear(2, 2), sf.LIF())
+    blob = export_quantized(quantize_model(net, "int", state=StateQuant.uniform(4)))
+    with pytest.raises(ValueError, match="state levels"):
+        load_quantized(quantize_model(net, "int", state=StateQuant.threshold_centred(4)), blob)
+    with pytest.raises(ValueError, match="state levels"):
+        load_quantized(quantize_model(net, "int"), blob)
+
+
+def test_conv1d_in_time_distributed(gen) -> None:
+    net = nn.Sequential(sf.TimeDistributed(nn.Conv1d(2, 3, 3, stride=2, groups=1, bias=False)), sf.LIF())
+    q = quantize_model(net, IntQuant(3, symmetric=False, per_channel=True))
+    conv = q[0].module
+    assert type(conv).__name__ == "QuantConv1d" and conv.stride == (2,) and conv.bias is None
+    xs = torch.rand(4, 2, 2, 9, generator=gen)  # [T, B, C, L]
+    ref = nn.functional.conv1d(xs.flatten(0, 1), IntQuant(3, symmetric=False, per_channel=True).q(conv.weight),
+                               stride=2).unflatten(0, (4, 2))  # [T*B, 3, 4] -> [T, B, 3, 4]
+    torch.testing.assert_close(q(xs), sf.LIF()(ref))
