@@ -21,7 +21,7 @@ from .connectivity import input_projection as input_projection
 from .connectivity import random_sparse as random_sparse
 from .connectivity import scale_spectral_radius as scale_spectral_radius
 from .connectivity import spectral_radius as spectral_radius
-from .astrocyte import Astrocyte as Astrocyte
+from ..plasticity.astrocyte import Astrocyte as Astrocyte
 from .ei import EIReservoir as EIReservoir
 from .esn import ESN as ESN
 from .forecast import ESNForecaster as ESNForecaster

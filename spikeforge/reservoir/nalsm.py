@@ -9,7 +9,8 @@ r"""NALSM: a LIF liquid whose STDP depression rate is set by an astrocyte (Ivano
 then ``v ← 0`` and ``ref_steps`` refractory steps after a spike. ``W [N, N]`` is a 3-D grid
 (:func:`~.connectivity.grid_mask`, ``C·exp(−(D/λ)²)``) with Dale signs; ``τ_s`` is 1 or 2 ms per neuron.
 
-**Astrocyte-modulated STDP** (phase 1, :meth:`NALSM.organize`): one :class:`~.astrocyte.Astrocyte` senses
+**Astrocyte-modulated STDP** (phase 1, :meth:`NALSM.organize`): one
+:class:`~spikeforge.plasticity.astrocyte.Astrocyte` senses
 ``x = Σ liquid spikes − Σ input spikes`` of each step (batch mean) and its output ``A`` is the depression
 rate of :func:`spikeforge.plasticity.stdp_step` (exact traces, ``τ = 10`` ms, jump ``a = 0.1``):
 
@@ -39,7 +40,7 @@ import torch
 from torch import Tensor, nn
 
 from ..plasticity import STDPParams, STDPState, stdp_step
-from .astrocyte import AstrocyteParams, AstrocyteState, astrocyte_step
+from ..plasticity.astrocyte import AstrocyteParams, AstrocyteState, astrocyte_step
 from .connectivity import grid_mask, input_projection
 
 __all__ = ["NALSM", "NALSMConfig", "NALSMState", "nalsm_step", "OrganizeLog"]

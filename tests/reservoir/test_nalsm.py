@@ -10,7 +10,7 @@ import math
 import pytest
 import torch
 
-from spikeforge.reservoir.astrocyte import Astrocyte
+from spikeforge.plasticity.astrocyte import Astrocyte
 from spikeforge.reservoir.metrics import branching_factor, relay_branching_factor
 from spikeforge.reservoir.nalsm import NALSM, NALSMConfig
 
