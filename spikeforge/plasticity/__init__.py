@@ -17,6 +17,10 @@ from ._base import WEIGHT_DEPENDENCE as WEIGHT_DEPENDENCE
 from ._base import Rule as Rule
 from ._base import decay_factor as decay_factor
 from ._base import trace_update as trace_update
+from .astrocyte import AstroSTDP as AstroSTDP
+from .astrocyte import Astrocyte as Astrocyte
+from .astrocyte import astro_stdp_step as astro_stdp_step
+from .astrocyte import astrocyte_step as astrocyte_step
 from .attach import PlasticLayer as PlasticLayer
 from .attach import PlasticState as PlasticState
 from .constraints import apply_dale_ as apply_dale_
@@ -73,6 +77,7 @@ from .triplet import triplet_stdp_step as triplet_stdp_step
 __all__ = [
     "PLASTICITY", "WEIGHT_DEPENDENCE", "Rule", "PlasticLayer", "PlasticState", "decay_factor", "trace_update",
     "apply_dale_", "clamp_", "dale_signs", "normalize_incoming_",
+    "AstroSTDP", "Astrocyte", "astro_stdp_step", "astrocyte_step",
     "BCM", "BCMParams", "BCMState", "bcm_step", "Oja", "OjaParams", "OjaState", "oja_step",
     "HLOP", "HLOPParams", "HLOPRule", "HLOPState", "hlop_step",
     "SSDP", "SSDPParams", "SSDPState", "ssdp_step", "ssdp_update",
