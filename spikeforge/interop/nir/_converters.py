@@ -33,12 +33,13 @@ from torch import Tensor, nn
 
 from ...layers.dcls import DelayLinear, LearnableDelay
 from ...layers.delay import Delay
+from ...layers.delrec import DelayedRecurrentSpiking
 from ...layers.nir_prims import Scale, SumPool2d, Threshold
 from ...layers.time import TimeDistributed
 from ...neurons import CubaLIF, IF, LI, LIF, NEURONS, PLIF, RESETS, Neuron
 from ...neurons.cuba_li import CubaLI
 from ...neurons.integrator import Integrator
-from ._delays import export_delay_linear, export_learnable_delay
+from ._delays import export_delay_linear, export_delrec, export_learnable_delay
 
 __all__ = [
     "NIRWarning", "NIRFormatError", "NIR_UNSUPPORTED", "NEURON_TO_NIR", "RESET_KEY", "DT_KEY", "INTEGRATOR_KEY",
@@ -331,6 +332,7 @@ EXPORTERS: dict[type, ExportFn] = {
     Delay: _export_delay,
     LearnableDelay: export_learnable_delay,
     DelayLinear: export_delay_linear,  # a fan-out -> Delay -> summing Affine subgraph (see _delays)
+    DelayedRecurrentSpiking: export_delrec,  # a subgraph with a delayed feedback cycle (see _delays)
 }
 """Exact module type → exporter. Subclasses are *not* matched, so a subclass with other dynamics
 is never silently exported as its parent."""

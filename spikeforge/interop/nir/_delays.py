@@ -19,6 +19,12 @@ NIR's ``Delay`` holds one delay per element of the signal, :math:`y(t) = x(t - \
   Without the tag (or after an edit that breaks the structure) the three nodes run as written,
   which is the same network up to float summation order.
 
+- :class:`~spikeforge.layers.DelayedRecurrentSpiking` (DelRec) → a subgraph ``input → ff → neuron →
+  output`` whose feedback ``neuron → [fanout →] delay → recurrent → neuron`` closes a cycle (NIR
+  delivers a cycle's value one step later, so a spike arrives ``d + 1`` steps later, as in the
+  layer); tagged ``{"layer": "DelayedRecurrentSpiking", "max_delay": …, "synaptic": 0/1}`` and
+  re-imported as that layer (bit-identical), or run node by node without the tag.
+
 Only whole-step delays can be written. In evaluation mode the layers use rounded positions (a
 one-hot kernel); in training mode their Gaussian kernels spread each delay over several steps,
 and export refuses them unless ``to_nir(..., round_delays=True)`` asks for the rounded delays.
@@ -26,7 +32,7 @@ and export refuses them unless ``to_nir(..., round_delays=True)`` asks for the r
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import nir
 import numpy as np
@@ -35,11 +41,14 @@ from torch import Tensor
 
 from ...layers.dcls import DelayLinear, LearnableDelay, delay_taps
 from ...layers.delay import delay_steps_from_seconds
+from ...layers.delrec import DelayedRecurrentSpiking
+from ...neurons import Neuron
 
 if TYPE_CHECKING:
     from ._converters import ExportContext, ImportContext
 
-__all__ = ["LAYER_KEY", "export_learnable_delay", "export_delay_linear", "import_delay_linear"]
+__all__ = ["LAYER_KEY", "export_learnable_delay", "export_delay_linear", "import_delay_linear", "export_delrec",
+           "import_delrec"]
 
 LAYER_KEY = "layer"  # subgraph metadata: the spikeforge layer a NIR expansion stands for
 K_KEY = "K"
@@ -98,12 +107,7 @@ def export_delay_linear(m: DelayLinear, name: str, shape: tuple[int, ...], ctx: 
 def import_delay_linear(g: nir.NIRGraph, ctx: ImportContext) -> DelayLinear | None:
     """The ``DelayLinear`` a tagged expansion subgraph stands for, or ``None`` (run it node by node)."""
     meta = g.metadata if isinstance(g.metadata, dict) else {}
-    tag = meta.get(LAYER_KEY)
-    if isinstance(tag, np.ndarray) and tag.shape == ():
-        tag = tag.item()
-    if isinstance(tag, bytes):
-        tag = tag.decode("utf8", errors="replace")
-    if tag != "DelayLinear":
+    if _tag(meta) != "DelayLinear":
         return None
     nodes, chain = g.nodes, [("input", "fanout"), ("fanout", "delay"), ("delay", "sum"), ("sum", "output")]
     kinds = {"input": nir.Input, "fanout": nir.Linear, "delay": nir.Delay, "sum": (nir.Affine, nir.Linear),
@@ -142,3 +146,137 @@ def import_delay_linear(g: nir.NIRGraph, ctx: ImportContext) -> DelayLinear | No
         hi = layer.position_range[1]
         layer.positions.copy_((hi - steps.reshape(n_out, n_in)).to(ctx.dtype))  # delay d at position hi - d
     return layer
+
+
+# ------------------------------------------------------------------------------------------------
+# DelRec: a recurrent layer whose feedback passes through delays (a NIR subgraph with a cycle)
+# ------------------------------------------------------------------------------------------------
+def _recurrent_steps(m: DelayedRecurrentSpiking, name: str, ctx: ExportContext) -> Tensor:
+    """Whole-step recurrent delays ``d`` (total latency ``d + 1``), shape of ``m.delays``."""
+    with torch.no_grad():
+        mask = m.mask()  # [*, L]
+        one_hot = bool(((mask == 0) | (mask == 1)).all()) and bool((mask.sum(-1) == 1).all())
+        if not one_hot:
+            if not ctx.round_delays:
+                raise ValueError(
+                    f"module {name!r} (DelayedRecurrentSpiking): its recurrent delays are spread over several steps "
+                    f"(training mode, sigma = {float(m.sigma):g}, or fractional delays), and NIR's Delay holds "
+                    f"whole delays only; call .eval() (rounded delays), or pass to_nir(..., round_delays=True)")
+            return torch.round(m.delays.detach().clamp(0, m.max_delay)).long()
+        return mask.argmax(-1) - 1  # one-hot at slot 1 + d
+
+
+def export_delrec(m: DelayedRecurrentSpiking, name: str, shape: tuple[int, ...], ctx: ExportContext) -> nir.NIRNode:
+    r"""A subgraph ``input → ff (Affine W_in, b) → neuron → output`` with the feedback
+    ``neuron → [fanout →] delay → recurrent → neuron``. The edge back into the neuron closes a cycle,
+    which NIR delivers one step later, so a spike reaches its targets after ``d + 1`` steps as in
+    the layer. Axonal: ``delay`` ``[out]``, ``recurrent`` = ``W_rec``; synaptic: the expansion of
+    :class:`DelayLinear` (channel ``p·out + q`` for the synapse ``q → p``)."""
+    from ._converters import export_leaf  # _converters imports this module
+
+    d = _recurrent_steps(m, name, ctx)
+    n_in, n = m.in_features, m.out_features
+    w_in, w = m.input.weight.detach().cpu().numpy(), m.recurrent.weight.detach().cpu().numpy()  # [n, in], [post, pre]
+    ff: nir.NIRNode = (nir.Linear(weight=w_in) if m.input.bias is None else
+                       nir.Affine(weight=w_in, bias=m.input.bias.detach().cpu().numpy().copy()))
+    nodes: dict[str, nir.NIRNode] = {
+        "input": nir.Input(input_type=np.array([n_in])), "ff": ff,
+        "neuron": export_leaf(m.neuron, f"{name}.neuron", (n,), ctx),
+        "delay": nir.Delay(delay=_seconds(d.reshape(-1), ctx)), "output": nir.Output(output_type=np.array([n]))}
+    edges = [("input", "ff"), ("ff", "neuron"), ("neuron", "output")]
+    if m.synaptic:
+        nodes["fanout"] = nir.Linear(weight=np.tile(np.eye(n, dtype=w.dtype), (n, 1)))  # [n*n, n]
+        summing = np.zeros((n, n, n), dtype=w.dtype)  # [post, post', pre] -> [n, n*n]
+        summing[np.arange(n), np.arange(n)] = w
+        nodes["recurrent"] = nir.Linear(weight=summing.reshape(n, n * n))
+        edges += [("neuron", "fanout"), ("fanout", "delay")]
+    else:
+        nodes["recurrent"] = nir.Linear(weight=w.copy())
+        edges += [("neuron", "delay")]
+    edges += [("delay", "recurrent"), ("recurrent", "neuron")]
+    meta = {LAYER_KEY: "DelayedRecurrentSpiking", "max_delay": m.max_delay, "synaptic": int(m.synaptic)}
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta, type_check=False)
+
+
+def import_delrec(g: nir.NIRGraph, path: str, ctx: ImportContext) -> DelayedRecurrentSpiking | None:
+    """The ``DelayedRecurrentSpiking`` a tagged subgraph stands for, or ``None`` (run it node by node)."""
+    from ._converters import import_leaf  # _converters imports this module
+
+    meta = g.metadata if isinstance(g.metadata, dict) else {}
+    if _tag(meta) != "DelayedRecurrentSpiking":
+        return None
+    try:
+        synaptic = bool(int(np.asarray(meta.get("synaptic")).item()))
+        max_delay = int(np.asarray(meta.get("max_delay")).item())
+    except (TypeError, ValueError):
+        return None
+    feedback = [("neuron", "fanout"), ("fanout", "delay")] if synaptic else [("neuron", "delay")]
+    chain = [("input", "ff"), ("ff", "neuron"), ("neuron", "output"), *feedback, ("delay", "recurrent"),
+             ("recurrent", "neuron")]
+    nodes = g.nodes
+    kinds: dict[str, Any] = {"input": nir.Input, "ff": (nir.Affine, nir.Linear), "delay": nir.Delay,
+                             "recurrent": nir.Linear, "output": nir.Output, "neuron": nir.NIRNode}
+    if synaptic:
+        kinds["fanout"] = nir.Linear
+    if set(nodes) != set(kinds) or sorted((str(a), str(b)) for a, b in g.edges) != sorted(chain):
+        return None
+    if not all(isinstance(nodes[k], t) for k, t in kinds.items()) or isinstance(nodes["neuron"], nir.NIRGraph):
+        return None
+    try:
+        w_in = np.asarray(nodes["ff"].weight, dtype=np.float64)
+        rec = np.asarray(nodes["recurrent"].weight, dtype=np.float64)
+        steps = delay_steps_from_seconds(np.asarray(nodes["delay"].delay), ctx.dt)
+        neuron = import_leaf(nodes["neuron"], f"{path}.neuron", ctx)
+    except (TypeError, ValueError):
+        return None
+    if w_in.ndim != 2 or rec.ndim != 2 or max_delay < 0 or bool((steps > max_delay).any()):
+        return None
+    n, n_in = w_in.shape
+    if synaptic:
+        fanout = np.asarray(nodes["fanout"].weight, dtype=np.float64)
+        if (fanout.shape != (n * n, n) or not np.array_equal(fanout, np.tile(np.eye(n), (n, 1)))
+                or rec.shape != (n, n * n) or steps.shape != (n * n,)):
+            return None
+        blocks = rec.reshape(n, n, n)
+        w = blocks[np.arange(n), np.arange(n)]  # [post, pre]
+        if np.count_nonzero(blocks) != np.count_nonzero(w):
+            return None
+        delays = steps.reshape(n, n)
+    else:
+        if rec.shape != (n, n) or steps.shape != (n,):
+            return None
+        w, delays = rec, steps
+    if not isinstance(neuron, Neuron) or not _neuron_width_ok(neuron, n, ctx.dtype):
+        return None
+    bias = np.asarray(nodes["ff"].bias, dtype=np.float64) if isinstance(nodes["ff"], nir.Affine) else None
+    layer = DelayedRecurrentSpiking(n_in, n, max_delay, neuron=neuron, sigma=0.0, bias=bias is not None,
+                                    synaptic=synaptic)
+    layer.input.to(ctx.dtype)
+    layer.recurrent.to(ctx.dtype)
+    with torch.no_grad():
+        layer.input.weight.copy_(torch.as_tensor(w_in, dtype=ctx.dtype))
+        if bias is not None and layer.input.bias is not None:
+            layer.input.bias.copy_(torch.as_tensor(bias, dtype=ctx.dtype))
+        layer.recurrent.weight.copy_(torch.as_tensor(w, dtype=ctx.dtype))
+        layer.delays.data = delays.to(ctx.dtype)  # whole steps and sigma 0: one-hot mask in train and eval
+    return layer
+
+
+def _tag(meta: dict[str, Any]) -> Any:
+    """The ``layer`` tag of a subgraph's metadata (as read back from HDF5: maybe bytes or a 0-d array)."""
+    tag = meta.get(LAYER_KEY)
+    if isinstance(tag, np.ndarray) and tag.shape == ():
+        tag = tag.item()
+    if isinstance(tag, bytes):
+        tag = tag.decode("utf8", errors="replace")
+    return tag
+
+
+def _neuron_width_ok(neuron: Neuron[Any, Any], n: int, dtype: torch.dtype) -> bool:
+    """The imported neuron's per-neuron parameters fit ``[B, n]`` inputs."""
+    try:
+        with torch.no_grad():
+            neuron(torch.zeros(1, 1, n, dtype=dtype))
+    except (RuntimeError, ValueError):
+        return False
+    return True

@@ -23,7 +23,7 @@ from ._converters import (
     _finite_dt,
     import_leaf,
 )
-from ._delays import import_delay_linear
+from ._delays import import_delay_linear, import_delrec
 
 __all__ = ["from_nir", "read_nir", "recorded_dt", "DEFAULT_DT"]
 
@@ -213,7 +213,9 @@ def _build(g: nir.NIRGraph, prefix: str, ctx: ImportContext) -> ModuleGraph:
             continue
         path = f"{prefix}.{name}" if prefix else name
         if isinstance(node, nir.NIRGraph):
-            fused = import_delay_linear(node, ctx)
+            fused: nn.Module | None = import_delay_linear(node, ctx)
+            if fused is None:
+                fused = import_delrec(node, path, ctx)
             modules[name] = fused if fused is not None else _build(node, path, ctx)
         elif isinstance(node, (nir.Input, nir.Output)):  # unreachable: counted above
             raise NIRFormatError(f"{where}: unexpected boundary node {name!r}")
