@@ -50,6 +50,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from ..numerics import check_finite
 from ..sim.engine import _expand
 from ..sim.graph import SparseGraph, from_edges
 from .connectivity import grid_mask
@@ -295,11 +296,21 @@ class LSM(nn.Module):
         s = self.init_state(B) if state is None else state
         if s.v.shape[0] != B:
             raise ValueError(f"LSM: state has batch {s.v.shape[0]} but the input has {B}")
-        if current is not None and current.ndim == 3 and current.shape[0] != T:
-            raise ValueError(f"LSM: current has {current.shape[0]} steps but the input has {T}")
+        if current is not None:
+            if current.ndim == 3 and current.shape[0] != T:
+                raise ValueError(f"LSM: current has {current.shape[0]} steps but the input has {T}")
+            try:
+                (current[0] if current.ndim == 3 else current).expand(B, self.n)
+            except RuntimeError:
+                raise ValueError(f"LSM: current of shape {tuple(current.shape)} must be [T, B, N] or broadcast "
+                                 f"to [B, N] = [{B}, {self.n}]") from None
+        check_finite(x, "spikeforge.reservoir.LSM", "input")
+        if current is not None:
+            check_finite(current, "spikeforge.reservoir.LSM", "current", time_major=current.ndim == 3)
         s = s._replace(buf=s.buf.clone(), u=s.u.clone(), r=s.r.clone(), last=s.last.clone())  # owned copies
         out = torch.zeros(T, B, self.n, dtype=torch.bool)
         for t in range(T):
             c = current[t] if current is not None and current.ndim == 3 else current
             out[t], s = maass_step(x[t], s, self.net, current=c, inplace=True)
+        check_finite(s.v, "spikeforge.reservoir.LSM", "membrane v", time_major=False)
         return out, s

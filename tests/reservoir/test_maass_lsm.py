@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 import torch
 
+from spikeforge.numerics import NonFiniteError
 from spikeforge.reservoir.maass import LSM, MaassConfig, MaassNetwork
 
 F64 = torch.float64
@@ -154,6 +155,12 @@ def test_bad_input_raises() -> None:
     lsm = LSM(2, seed=0)
     with pytest.raises(ValueError, match="input must be"):
         lsm(torch.zeros(10, 1, 3, dtype=F64))
+    x = torch.zeros(10, 1, 2, dtype=F64)
+    x[3, 0, 1] = float("nan")
+    with pytest.raises(NonFiniteError, match="input"):
+        lsm(x)
+    with pytest.raises(ValueError, match="current of shape"):
+        lsm(torch.zeros(10, 1, 2, dtype=F64), current=torch.zeros(7, dtype=F64))
     with pytest.raises(ValueError, match="Dale"):
         MaassConfig(a=MaassConfig().a._replace(ie=5.0))
     with pytest.raises(ValueError, match="at least one step"):
