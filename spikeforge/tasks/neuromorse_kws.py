@@ -74,6 +74,7 @@ class KWSConfig:
     beta: float = 0.6         # detector membrane decay per bin
     init: str = "template"    # "template" (wired from the keywords' spike trains) or "random" (DCLS init)
     sig_start: float = 1.0    # SIG at the first step with init="template" (random: ⌊K/2⌋)
+    margin: float = 1.5       # template threshold: n - margin for a keyword of n spikes
     iters: int = 150          # optimizer steps (0: evaluate the initial model)
     batch: int = 8            # streams per step
     words: int = 24           # tokens per training stream
@@ -117,7 +118,8 @@ def template_init_(model: KeywordSpotter, cfg: KWSConfig, inhibit: float = -2.0)
     Inhibitory synapses (weight ``inhibit``) on both channels: a next letter of the same word (first
     spike at ``last + 11``: delays 1–4 raw steps) and a previous letter (last spike 11 steps before
     the word: delays ``last + 25 … last + 27``; a previous *word* ends 16 steps before, at ``last + 31``).
-    Threshold ``n - 1.5`` for ``n`` spikes (one spike may be missing). Unused synapses get weight 0.
+    Threshold ``n - cfg.margin`` for ``n`` spikes (margin 1.5: one spike may be missing). Unused
+    synapses get weight 0.
     """
     l1, R, b = model.l1, cfg.repeats, cfg.bin
     hi = l1.position_range[1]
@@ -138,7 +140,7 @@ def template_init_(model: KeywordSpotter, cfg: KWSConfig, inhibit: float = -2.0)
                 used[c] += 1
                 l1.weight[k, col] = w
                 l1.positions[k, col] = hi - d  # DelayLinear: delay = (K-1) - ⌊K/2⌋ - P
-            l1.bias[k] = -(len(ev) - 1.5) * (1 - cfg.beta)  # type: ignore[index]  # v → bias / (1 - β)
+            l1.bias[k] = -(len(ev) - cfg.margin) * (1 - cfg.beta)  # type: ignore[index]  # v → bias / (1 - β)
 
 
 def training_stream(rng: np.random.Generator, n_words: int, p_keyword: float = 0.5) -> str:
