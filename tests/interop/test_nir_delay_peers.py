@@ -7,8 +7,8 @@ none of them runs a delay. snnTorch and SpikingJelly refuse the graph with nirto
 its mapper returns ``None`` for ``Delay`` and nirtorch's deprecated ``load`` leaves a hole, so
 the node after the delay is cut off from the nodes before it and is fed the graph input instead
 (nirtorch logs "Multiple input nodes found"); which piece it runs depends on set order, and either
-way (a shape error, or outputs that are not the model's) the network is not the exported one. If a peer learns to run delays these tests fail, and
-docs/delays.md should be updated.
+way (a shape error, or outputs that are not the model's) the network is not the exported one.
+If a peer learns to run delays these tests fail, and docs/delays.md should be updated.
 """
 
 from __future__ import annotations
