@@ -136,6 +136,9 @@ class MaassNetwork(NamedTuple):
     cfg: MaassConfig
 
 
+_NET_TENSORS = tuple(f for f in MaassNetwork._fields if f not in ("graph", "cfg"))
+
+
 class LSMState(NamedTuple):
     v: Tensor  # [B, N] membrane [mV]
     i_syn: Tensor  # [B, 2N] synaptic currents: from E (first N), from I (last N) [nA]
@@ -206,14 +209,15 @@ def build_maass(n_in: int, cfg: MaassConfig = MaassConfig(), *, seed: int = 0,
 
 def maass_init_state(net: MaassNetwork, batch: int = 1, v0: Tensor | None = None) -> LSMState:
     """Liquid at ``v0`` (default: the drawn ``v0 [N]``; or ``[N]`` / ``[B, N]``), currents 0, synapses at rest."""
-    n, s, dtype = net.is_inh.numel(), net.graph.n_synapses, net.v0.dtype
-    v = (net.v0 if v0 is None else v0.to(dtype)).expand(batch, n).clone()
+    n, s = net.is_inh.numel(), net.graph.n_synapses
+    dt, dev = net.v0.dtype, net.v0.device
+    v = (net.v0 if v0 is None else v0.to(dev, dt)).expand(batch, n).clone()
     return LSMState(
-        v=v, i_syn=torch.zeros(batch, 2 * n, dtype=dtype), i_in=torch.zeros(batch, n, dtype=dtype),
-        ref=torch.zeros(batch, n, dtype=torch.int32),
-        buf=torch.zeros(net.graph.max_delay + 1, batch, 2 * n, dtype=dtype),
-        u=torch.zeros(batch, s, dtype=dtype), r=torch.ones(batch, s, dtype=dtype),
-        last=torch.zeros(batch, n, dtype=torch.long), t=0)
+        v=v, i_syn=torch.zeros(batch, 2 * n, dtype=dt, device=dev), i_in=torch.zeros(batch, n, dtype=dt, device=dev),
+        ref=torch.zeros(batch, n, dtype=torch.int32, device=dev),
+        buf=torch.zeros(net.graph.max_delay + 1, batch, 2 * n, dtype=dt, device=dev),
+        u=torch.zeros(batch, s, dtype=dt, device=dev), r=torch.ones(batch, s, dtype=dt, device=dev),
+        last=torch.zeros(batch, n, dtype=torch.long, device=dev), t=0)
 
 
 def maass_step(x: Tensor | None, state: LSMState, net: MaassNetwork, *, current: Tensor | None = None,
@@ -269,8 +273,9 @@ def maass_step(x: Tensor | None, state: LSMState, net: MaassNetwork, *, current:
 class LSM(nn.Module):
     """Maass liquid; ``forward(x [T, B, n_in]) -> (spikes [T, B, N] bool, state)``.
 
-    The drawn network (:func:`build_maass`) is held as plain tensors (fixed, not trained); read it
-    from ``lsm.net``. ``current`` (optional ``[T, B, N]`` or broadcastable per step) adds ``I^{ext}``.
+    The drawn network (:func:`build_maass`) is held in buffers (fixed, not trained; they follow
+    ``.to()`` and ``state_dict``); ``lsm.net`` returns it as a :class:`MaassNetwork`. ``current``
+    (optional ``[T, B, N]`` or broadcastable per step) adds ``I^{ext}``.
 
     Example:
         >>> lsm = LSM(1, seed=0)
@@ -282,8 +287,21 @@ class LSM(nn.Module):
     def __init__(self, n_in: int, cfg: MaassConfig = MaassConfig(), *, seed: int = 0,
                  dtype: torch.dtype = torch.float64) -> None:
         super().__init__()
-        self.net = build_maass(n_in, cfg, seed=seed, dtype=dtype)
-        self.n_in, self.n = n_in, self.net.is_inh.numel()
+        net = build_maass(n_in, cfg, seed=seed, dtype=dtype)
+        for name, t in net.graph._asdict().items():
+            if isinstance(t, Tensor):
+                self.register_buffer(f"graph_{name}", t)
+        for name in _NET_TENSORS:
+            self.register_buffer(name, getattr(net, name))
+        self.cfg, self._n_post = cfg, net.graph.n_post
+        self.n_in, self.n = n_in, net.is_inh.numel()
+
+    @property
+    def net(self) -> MaassNetwork:
+        """The liquid as a :class:`MaassNetwork` (views of the buffers)."""
+        g = SparseGraph(**{f: getattr(self, f"graph_{f}") for f in SparseGraph._fields if f != "n_post"},
+                        n_post=self._n_post)
+        return MaassNetwork(graph=g, cfg=self.cfg, **{f: getattr(self, f) for f in _NET_TENSORS})
 
     def init_state(self, batch: int = 1, v0: Tensor | None = None) -> LSMState:
         return maass_init_state(self.net, batch, v0)
@@ -293,7 +311,8 @@ class LSM(nn.Module):
         if x.ndim != 3 or x.shape[-1] != self.n_in:
             raise ValueError(f"LSM: input must be [T, B, {self.n_in}], got {tuple(x.shape)}")
         T, B = x.shape[:2]
-        s = self.init_state(B) if state is None else state
+        net = self.net
+        s = maass_init_state(net, B) if state is None else state
         if s.v.shape[0] != B:
             raise ValueError(f"LSM: state has batch {s.v.shape[0]} but the input has {B}")
         if current is not None:
@@ -308,9 +327,9 @@ class LSM(nn.Module):
         if current is not None:
             check_finite(current, "spikeforge.reservoir.LSM", "current", time_major=current.ndim == 3)
         s = s._replace(buf=s.buf.clone(), u=s.u.clone(), r=s.r.clone(), last=s.last.clone())  # owned copies
-        out = torch.zeros(T, B, self.n, dtype=torch.bool)
+        out = torch.zeros(T, B, self.n, dtype=torch.bool, device=x.device)
         for t in range(T):
             c = current[t] if current is not None and current.ndim == 3 else current
-            out[t], s = maass_step(x[t], s, self.net, current=c, inplace=True)
+            out[t], s = maass_step(x[t], s, net, current=c, inplace=True)
         check_finite(s.v, "spikeforge.reservoir.LSM", "membrane v", time_major=False)
         return out, s

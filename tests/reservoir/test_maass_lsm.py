@@ -165,3 +165,15 @@ def test_bad_input_raises() -> None:
         MaassConfig(a=MaassConfig().a._replace(ie=5.0))
     with pytest.raises(ValueError, match="at least one step"):
         MaassConfig(dt=1e-3)
+
+
+def test_network_is_in_buffers() -> None:
+    lsm = LSM(2, seed=0)
+    sd = {k: v.clone() for k, v in lsm.state_dict().items()}
+    assert {"U", "D", "F", "w_in", "graph_w", "graph_delay", "v0"} <= set(sd)
+    x = _input(300, 2, 80.0)
+    z, _ = lsm(x)
+    lsm.graph_w.zero_()  # the step reads the buffers
+    assert not torch.equal(lsm(x)[0], z)
+    lsm.load_state_dict(sd)
+    assert torch.equal(lsm(x)[0], z)
