@@ -48,7 +48,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..data.generators.neuromorse import (
-    NEUROMORSE_SEED, TOP50_WORDS, KeywordStream, NoiseLevels, encode_word, keyword_stream, noise_variants,
+    LETTER_SPACE, MORSE_CODE, NEUROMORSE_SEED, SYMBOL_SPACE, TOP50_WORDS, KeywordStream, NoiseLevels, encode_word,
+    keyword_stream, noise_variants,
 )
 from ..layers.dcls import DelayLinear, delay_param_groups, sigma_schedule
 from ..neurons import LI
@@ -69,13 +70,13 @@ class KWSConfig:
     """Model and training knobs (defaults: the run reported in docs/delays.md)."""
 
     bin: int = 1              # raw steps per model step
-    repeats: int = 24         # R: synapses per (input channel, detector)
+    repeats: int = 40         # R: synapses per (input channel, detector)
     k1: int = 150             # delay window [bins] (max delay k1 - 1; "which" needs 143)
     beta: float = 0.6         # detector membrane decay per bin
     init: str = "template"    # "template" (wired from the keywords' spike trains) or "random" (DCLS init)
     sig_start: float = 1.0    # SIG at the first step with init="template" (random: ⌊K/2⌋)
     margin: float = 1.5       # template threshold: n - margin for a keyword of n spikes
-    iters: int = 150          # optimizer steps (0: evaluate the initial model)
+    iters: int = 0            # optimizer steps (0: the wired template as is — the best measured; see docs)
     batch: int = 8            # streams per step
     words: int = 24           # tokens per training stream
     p_keyword: float = 0.5    # probability that a training token is a keyword
@@ -115,9 +116,12 @@ def template_init_(model: KeywordSpotter, cfg: KWSConfig, inhibit: float = -2.0)
     """Wire every detector from its keyword's clean spike train (label time ``e = last + 15``).
 
     Synapse per spike at raw time ``t_i``: weight 1, delay ``round((last + 15 - t_i) / bin)`` bins.
-    Inhibitory synapses (weight ``inhibit``) on both channels: a next letter of the same word (first
-    spike at ``last + 11``: delays 1–4 raw steps) and a previous letter (last spike 11 steps before
-    the word: delays ``last + 25 … last + 27``; a previous *word* ends 16 steps before, at ``last + 31``).
+    Inhibitory synapses (weight ``inhibit``) on both channels where the keyword has silence but a
+    longer or different word has a spike: a next letter of the same word (first spike at
+    ``last + 11``: delays 1–4 raw steps), a previous letter (last spike 11 steps before the word:
+    delays ``last + 25 … last + 27``; a previous *word* ends 16 steps before, at ``last + 31``), and
+    one symbol slot (``SYMBOL_SPACE + 1`` = 6 steps) before and after every letter (so "i" = ``..``
+    does not fire inside "s" = ``...``).
     Threshold ``n - cfg.margin`` for ``n`` spikes (margin 1.5: one spike may be missing). Unused
     synapses get weight 0.
     """
@@ -129,7 +133,13 @@ def template_init_(model: KeywordSpotter, cfg: KWSConfig, inhibit: float = -2.0)
             ev = encode_word(word)
             last = int(ev.t[-1])
             taps = [(int(c), round((last + 15 - int(t)) / b), 1.0) for t, c in zip(ev.t, ev.x)]
-            checks = {round(r / b) for r in (1, 2, 3, 4, last + 25, last + 26, last + 27)}
+            slots = [1, 2, 3, 4, last + 25, last + 26, last + 27]
+            t0 = 0
+            for ch in word:  # symbol slots just outside each letter: 6 steps before its first, after its last
+                t1 = t0 + (len(MORSE_CODE[ch]) - 1) * (SYMBOL_SPACE + 1)
+                slots += [last + 15 - (t0 - SYMBOL_SPACE - 1), last + 15 - (t1 + SYMBOL_SPACE + 1)]
+                t0 = t1 + 1 + LETTER_SPACE
+            checks = {round(r / b) for r in slots}
             for c in (0, 1):
                 taps += [(c, d, inhibit) for d in sorted(checks)]
             used = [0, 0]
