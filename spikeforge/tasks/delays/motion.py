@@ -52,7 +52,7 @@ class MotionConfig:
     K: int = 11  # delay window (taps): delays 0 … K-1 bins
     beta: float = 0.5  # detector LIF decay per step
     prune: tuple[float, ...] = (0.0, 0.5, 0.8, 0.9, 0.95)
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=30, lr=5e-3, lr_positions=0.5))
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=20, lr=5e-3, lr_positions=0.5))
 
 
 def load_motion(cfg: MotionConfig, seed: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
