@@ -25,10 +25,13 @@ import copy
 from collections.abc import Iterable
 from typing import Any
 
+import torch
 from torch import Tensor, nn
 from torch.nn import functional as F  # noqa: N812
 
 from .fake_quant import QUANTIZERS, IntWeight, WeightQuantizer
+
+_MIN_STEP = 1e-8  # smallest learnable step (LSQ) after projection
 
 __all__ = ["QuantConv1d", "QuantConv2d", "QuantLinear", "QuantModule", "get_quantizer", "qat_layers",
            "quantize_model", "weight_bits"]
@@ -63,7 +66,17 @@ class QuantModule(nn.Module):
         by the STE), or after :meth:`freeze` the stored integers times their scale."""
         if self.frozen is not None:
             return self.frozen.dequantize().to(dtype=self.weight.dtype, device=self.weight.device)
+        self._project_step()
         return self.weight_quant.q(self.weight, self.weight_step)
+
+    def _project_step(self) -> None:
+        """Keep a learnable step positive: an optimizer step can push a small step below 0.
+        Projected in place (like learnable time constants), only when needed, so a layer
+        called several times before ``backward`` does not bump the parameter's version."""
+        step = self.weight_step
+        if step is not None and bool((step.detach() < _MIN_STEP).any()):
+            with torch.no_grad():
+                step.clamp_(min=_MIN_STEP)
 
     def int_weight(self) -> IntWeight:
         """The weight as integers, scale and zero point (:class:`~spikeforge.quant.IntWeight`)."""

@@ -70,6 +70,16 @@ def test_skip_lsq_and_state() -> None:
     assert isinstance(bare, QuantLinear)
 
 
+def test_lsq_step_is_projected_positive(gen) -> None:
+    layer = quantize_model(nn.Sequential(nn.Linear(4, 3)), LSQ(bits=2))[0]
+    with torch.no_grad():
+        layer.weight_step[0] = -0.01  # what an optimizer step can do to a small step
+    xs = torch.rand(2, 5, 4, generator=gen)
+    out = layer(xs) + layer(xs)  # twice before backward: projection must not break autograd
+    out.sum().backward()
+    assert float(layer.weight_step.detach().min()) > 0 and torch.isfinite(layer.weight_step.grad).all()
+
+
 @pytest.mark.parametrize("quant", [IntQuant(8), IntQuant(4, symmetric=False, per_channel=True), LSQ(bits=3),
                                    TernaryQuant(), "binary", "twn"])
 def test_export_round_trip(gen, quant) -> None:
