@@ -82,7 +82,7 @@ class DCLSClassifier(nn.Module):
         return self(xs).mean(0).argmax(-1)
 
 
-@MODELS.register("dcls", kind="classifier")
+@MODELS.register("dcls", kind="classifier", data="temporal")
 def dcls_classifier(cfg: Any, *, in_features: int, num_classes: int, temporal: bool) -> DCLSClassifier:
     """DCLS-Delays network sized by ``cfg.hidden``, ``cfg.delay_taps`` (K) and ``cfg.channel_pool``;
     LIF decay ``β = 1 − dt/tau_mem`` (0 if ``tau_mem <= dt``); temporal data only."""
