@@ -37,8 +37,11 @@ def make_neuron(neuron: NeuronSpec = "lif", surrogate: str | Surrogate = "sigmoi
             default parameters; ``"sigmoid"`` is alpha = 4, the released models' choice).
         v_th: Firing threshold (attention neurons use 0.5).
 
-    Time constants the neuron has (``tau_mem``) are set to ``2 dt`` (SpikingJelly's ``tau=2``);
-    the reset is a hard reset to zero with the reset term detached.
+    Neurons whose threshold is in normalised units (default ``v_th = 1``: LIF, PLIF, ALIF, IF,
+    CubaLIF, UltraLIF ...) get ``v_th`` and, if they have ``tau_mem``, ``tau_mem = 2 dt`` with
+    ``dt = 1 ms`` (SpikingJelly's ``tau=2``); neurons in physical units (Izhikevich, HH) keep their
+    own ``dt`` and thresholds (give them an input scale with a factory). The reset is a hard
+    reset to ``v_reset = 0`` where the model has one, with the reset term detached.
     """
     if callable(neuron) and not isinstance(neuron, str):
         module = neuron(v_th=v_th)
@@ -49,11 +52,11 @@ def make_neuron(neuron: NeuronSpec = "lif", surrogate: str | Surrogate = "sigmoi
     if not getattr(cls, "spiking", True):
         raise ValueError(f"transformer blocks need a spiking neuron; {neuron!r} is a non-spiking readout")
     fields = cls.params_cls._fields
-    kwargs: dict[str, Any] = {k: v for k, v in _SJ_LIF.items() if k in fields}
-    if "v_th" in fields:
+    kwargs: dict[str, Any] = {"surrogate": surrogate, "detach_reset": True}
+    if "tau_mem" in fields:
+        kwargs.update(dt=DT, **_SJ_LIF)
+    if cls.params_cls._field_defaults.get("v_th") == 1.0:  # normalised units
         kwargs["v_th"] = v_th
-    elif v_th != 1.0:
-        raise ValueError(f"neuron {neuron!r} has no v_th parameter, cannot set the threshold {v_th}")
     if "v_reset" in fields:
         kwargs["reset"] = "value"  # hard reset to v_reset = 0
     # neurons carry no trainable weights; build their scalar buffers on a real device so that
@@ -61,7 +64,7 @@ def make_neuron(neuron: NeuronSpec = "lif", surrogate: str | Surrogate = "sigmoi
     device = torch.get_default_device()
     device = torch.device("cpu") if device.type == "meta" else device
     with torch.device(device):
-        return NEURONS.create(neuron, dt=DT, surrogate=surrogate, detach_reset=True, **kwargs)
+        return NEURONS.create(neuron, **kwargs)
 
 
 class ConvBN(nn.Module):
