@@ -19,6 +19,9 @@ from .dropout import SequenceDropout as SequenceDropout
 from .egru import EGRU as EGRU
 from .egru import EGRUState as EGRUState
 from .egru import egru_step as egru_step
+from .elm import ELM as ELM
+from .elm import ELMState as ELMState
+from .elm import elm_step as elm_step
 from .dropout import sequence_dropout as sequence_dropout
 from .graph import ModuleGraph as ModuleGraph
 from .nir_prims import Scale as Scale
@@ -41,4 +44,5 @@ __all__ = [
     "Scale", "SequenceDropout", "SpikingSequential", "SumPool2d", "TDBatchNorm", "Threshold",
     "TimeDistributed", "is_stateful", "sequence_dropout", "td_batch_norm",
     "DeltaActivation", "delta_accumulate", "delta_activation", "EGRU", "EGRUState", "egru_step",
+    "ELM", "ELMState", "elm_step",
 ]
