@@ -59,6 +59,7 @@ def registries() -> dict[str, object]:
         "decoders": encoders.DECODERS,
         "datasets": DATASETS,
         "losses": learning.LOSSES,
+        "training_modes": learning.TRAINING_MODES,
         "models": models.MODELS,
         "plasticity": plasticity.PLASTICITY,
     }

@@ -26,6 +26,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from ..layers.dropout import SequenceDropout
 from ..neurons import Neuron
 
 __all__ = ["ANNTwin", "RampActivation", "ramp_edges"]
@@ -123,7 +124,7 @@ class ANNTwin(nn.Module):
             elif isinstance(m, Neuron):
                 if i != len(body) - 1:
                     raise TypeError(f"ANNTwin: non-spiking neuron at body layer {i} is only supported as the readout")
-            elif type(m).__name__ != "SequenceDropout":
+            elif not isinstance(m, SequenceDropout):
                 raise TypeError(f"ANNTwin: body layer {i} ({type(m).__name__}) has no ANN twin; supported: Linear, "
                                 "spiking neurons, SequenceDropout, a non-spiking readout")
         if not len(self.acts):

@@ -29,6 +29,7 @@ from typing import Any, Protocol
 from torch import Tensor, nn
 
 from .._registry import Registry
+from ..layers.dropout import SequenceDropout
 from .online.sltt import OnlineResult, ottt_backward, sltt_backward
 
 __all__ = ["BPTT", "OTTT", "SLTT", "TRAINING_MODES", "TrainingMode", "get_training_mode"]
@@ -77,7 +78,7 @@ def online_layers(model: nn.Module, x: Tensor) -> tuple[Tensor, list[nn.Module]]
         raise TypeError(f"online training modes need an nn.Sequential or a model with online_layers(x) -> "
                         f"(xs [T, B, *], layers); got {type(model).__name__}")
     for i, m in enumerate(layers):
-        if isinstance(m, nn.modules.dropout._DropoutNd) or type(m).__name__ == "SequenceDropout":
+        if isinstance(m, (nn.modules.dropout._DropoutNd, SequenceDropout)):
             if m.training and float(getattr(m, "p", 0.0)) > 0:
                 raise ValueError(f"online training modes run layer {i} ({type(m).__name__}) one step at a time, "
                                  "which would draw a new dropout mask every step; use dropout=0 or mode 'bptt'")
