@@ -21,6 +21,34 @@ from .cuba_lif import CubaLIFDecayParams as CubaLIFDecayParams
 from .cuba_lif import CubaLIFParams as CubaLIFParams
 from .cuba_lif import CubaLIFState as CubaLIFState
 from .cuba_lif import cuba_lif_step as cuba_lif_step
+from .clif import CLIF as CLIF
+from .clif import CLIFParams as CLIFParams
+from .clif import CLIFState as CLIFState
+from .clif import clif_step as clif_step
+from .eif import EIF as EIF
+from .eif import EIFParams as EIFParams
+from .eif import EIFState as EIFState
+from .eif import eif_step as eif_step
+from .glif import GLIF as GLIF
+from .glif import GLIFParams as GLIFParams
+from .glif import GLIFState as GLIFState
+from .glif import glif_step as glif_step
+from .hh import HH as HH
+from .hh import HHParams as HHParams
+from .hh import HHState as HHState
+from .hh import hh_step as hh_step
+from .ilif import ILIF as ILIF
+from .ilif import ILIFParams as ILIFParams
+from .ilif import ILIFState as ILIFState
+from .ilif import ilif_step as ilif_step
+from .klif import KLIF as KLIF
+from .klif import KLIFParams as KLIFParams
+from .klif import KLIFState as KLIFState
+from .klif import klif_step as klif_step
+from .nilif import NILIF as NILIF
+from .nilif import NILIFParams as NILIFParams
+from .nilif import NILIFState as NILIFState
+from .nilif import nilif_step as nilif_step
 from .if_ import IF as IF
 from .if_ import IFParams as IFParams
 from .if_ import IFState as IFState
@@ -67,4 +95,11 @@ __all__ = [
     "PLIF",
     "SignedIF", "SignedIFParams", "SignedIFState", "signed_if_step",
     "UltraLIF", "UltraLIFParams", "UltraLIFState", "ultralif_step",
+    "CLIF", "CLIFParams", "CLIFState", "clif_step",
+    "EIF", "EIFParams", "EIFState", "eif_step",
+    "GLIF", "GLIFParams", "GLIFState", "glif_step",
+    "HH", "HHParams", "HHState", "hh_step",
+    "ILIF", "ILIFParams", "ILIFState", "ilif_step",
+    "KLIF", "KLIFParams", "KLIFState", "klif_step",
+    "NILIF", "NILIFParams", "NILIFState", "nilif_step",
 ]
