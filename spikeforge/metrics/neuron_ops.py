@@ -36,7 +36,10 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..neurons import ALIF, IF, LI, LIF, BurstIF, CubaLI, CubaLIF, Integrator, Izhikevich, Neuron, SignedIF, UltraLIF
+from ..neurons import (
+    ALIF, CLIF, EIF, GLIF, HH, IF, ILIF, KLIF, LI, LIF, NILIF, BurstIF, CubaLI, CubaLIF, Integrator, Izhikevich,
+    Neuron, SignedIF, UltraLIF,
+)
 
 __all__ = ["NEURON_OPS", "ops_per_update", "membrane_updates", "membrane_field"]
 
@@ -66,6 +69,24 @@ NEURON_OPS: dict[type[Neuron[Any, Any]], dict[str, int]] = {
     SignedIF: {"subtract": 8, "zero": 8, "value": 8, "none": 8},
     # v' = v + x (1); compare (1); n = min(floor(v'/θ), Γ): /, floor, min (3); reset v − θ·n: ×, − (2).
     BurstIF: {"subtract": 7, "zero": 7, "value": 7, "none": 7},
+    # v' = (kβ)v + x (2; k·β and the input gain k·a are constants); ReLU (1); compare (1); reset (1).
+    KLIF: {"subtract": 5, "zero": 5, "value": 5, "none": 4},
+    # v' = βv + x (2); m·σ(v'/τ): ×, σ, × (3); compare (1); m + z (1); v − zθ (1); − z·σ(m): σ, ×, − (3).
+    CLIF: {"subtract": 11, "zero": 11, "value": 11, "none": 11},
+    # v' = (1 − a)v + x + (aΔ e^{−θ_rh/Δ})·e^{v/Δ}: (1 − a)·v, +x, v/Δ, exp, ×const, + (6); compare (1); reset (1).
+    EIF: {"subtract": 8, "zero": 8, "value": 8, "none": 7},
+    # v' = βv + x (2); v'/θ, max 0, min D, round (4); own reset v − s·θ: ×, − (2).
+    ILIF: {"subtract": 8, "zero": 8, "value": 8, "none": 8},
+    # as ILIF plus the division by D (1).
+    NILIF: {"subtract": 9, "zero": 9, "value": 9, "none": 9},
+    # v' = A·v·(1 − γz) − B + x' − C·z (A, B, C constants, x' the gated input): γ·z, 1 −, A·v, ×, +x', C·z, − (7);
+    # compare (1); the gated reset is inside those terms.
+    GLIF: {"subtract": 8, "zero": 8, "value": 8, "none": 8},
+    # rates (21): α_m = u/expm1(u), u = 2.5 − 0.1v (4); α_n = 0.1u/expm1(u) (5); β_m, α_h, β_n = c·e^{−v/s}
+    # (3 each); β_h = σ((v − 30)/10) (3). Currents (15): g_Na m³h(v − E_Na) (6), g_K n⁴(v − E_K) (5),
+    # g_L(v − E_L) (2), two sums (2). v' = v + (k/C)(x − I): −, ×, + (3). Each gate
+    # q' = (1 − k(α + β))q + kα: +, ×, 1 −, ×q, kα, + (6; 18 for m, h, n). Upward crossing: two compares, × (3).
+    HH: {"subtract": 60, "zero": 60, "value": 60, "none": 60},
 }
 """Elementary operations per membrane update, by neuron class (subclasses inherit, e.g. PLIF)
 and reset name."""
