@@ -82,6 +82,19 @@ NIR_UNSUPPORTED: dict[str, str] = {
     "count m) cannot be expressed with the NIR neuron primitives",
     "ultralif": "NIR has no soft max-plus (log-sum-exp) neuron; UltraLIF's LSE membrane and sigmoid spike "
     "cannot be expressed with the NIR neuron primitives",
+    "klif": "NIR has no rectified, rescaled membrane; KLIF's ReLU(k v) after the LIF charge cannot be "
+    "expressed with NIR's LIF (exporting it as LIF would drop the ReLU and k)",
+    "clif": "NIR has no complementary memory; CLIF's second state m and its sigmoid-gated extra reset "
+    "cannot be expressed with the NIR neuron primitives",
+    "eif": "NIR has no exponential integrate-and-fire neuron; the exp((v - theta_rh)/delta_t) term has no "
+    "NIR primitive",
+    "ilif": "NIR neurons emit binary spikes; I-LIF emits integers in {0..D} with a reset by s·v_th",
+    "nilif": "NIR has no rounded, normalised spike; NI-LIF's round(clip(v/v_th, 0, D)/D) with a reset by "
+    "v_th (not the firing level D v_th/2) cannot be expressed with NIR's LIF",
+    "glif": "NIR has no gated neuron; GLIF's mixed multiplicative/linear leak and delayed gated reset "
+    "(a second state: the previous spike) have no NIR primitive",
+    "hh": "NIR has no conductance-based (Hodgkin-Huxley) neuron; the m, h, n gating variables cannot be "
+    "expressed with the NIR neuron primitives",
 }
 """Registered neuron name → why it has no NIR counterpart (an explicit opt-out)."""
 
