@@ -44,7 +44,7 @@ class MetaSpikeFormer(SpikingTransformerClassifier):
     Example:
         >>> net = MetaSpikeFormer(embed_dims=(8, 16, 32, 32), depths=(1, 1), num_heads=2, img_size=32, T=1)
         >>> net(torch.rand(2, 3, 32, 32)).shape
-        torch.Size([1, 2, 10])
+        torch.Size([1, 2, 1000])
     """
 
     def __init__(self, *, embed_dims: tuple[int, int, int, int] = (96, 192, 384, 480),
