@@ -31,12 +31,15 @@ from .maass import LSM as LSM
 from .maass import MaassConfig as MaassConfig
 from .nalsm import NALSM as NALSM
 from .nalsm import NALSMConfig as NALSMConfig
+from .logistic import Logistic as Logistic
+from .logistic import RidgeClassifier as RidgeClassifier
 from .readout import Ridge as Ridge
+from .rls import RLS as RLS
 from .stp import TsodyksMarkram as TsodyksMarkram
 from .stp import tm_step as tm_step
 
 __all__ = [
-    "LSM", "MaassConfig", "TsodyksMarkram", "tm_step",
+    "LSM", "Logistic", "RLS", "RidgeClassifier", "MaassConfig", "TsodyksMarkram", "tm_step",
     "Astrocyte", "EIReservoir", "ESNForecaster", "NALSM", "NALSMConfig",
     "ESN", "MAASS_C", "Liquid", "Ridge", "connectivity", "dale_weights", "exp_filter", "grid_mask",
     "input_projection", "metrics", "random_sparse", "scale_spectral_radius", "spectral_radius", "tasks",
