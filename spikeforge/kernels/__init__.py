@@ -9,8 +9,10 @@ Backends:
     ``"torch"``  the reference loop of the step function (always available).
     ``"cpp"``    fused CPU kernels, compiled on first use with the system C++ compiler and cached
                  (:mod:`._build`); LIF, PLIF, CubaLIF, ALIF and LI.
-    ``"auto"``   ``"cpp"`` when it supports the call and can be built, else ``"torch"``; never
-                 changes results.
+    ``"triton"`` fused GPU kernels (Triton) for CUDA tensors, same math and state layout as
+                 ``"cpp"`` (:mod:`.triton_lif`); CPU tensors only under ``TRITON_INTERPRET=1``.
+    ``"auto"``   ``"triton"`` for CUDA tensors when it supports the call, ``"cpp"`` for CPU tensors
+                 when it supports the call and can be built, else ``"torch"``; never changes results.
 
 A backend asked for by name that cannot run the call raises :class:`BackendUnavailableError`;
 nothing falls back silently: ``"auto"`` warns once per process (:class:`KernelUnavailableWarning`)
@@ -20,7 +22,7 @@ are C++ files in ``kernels/csrc/``, compiled on first use (one line on stderr sa
 under ``$XDG_CACHE_HOME/spikeforge/kernels`` (:mod:`._build`). The fused forward pass checks
 inputs and state for NaN/inf in the loop it already runs and raises
 :class:`~spikeforge.numerics.NonFiniteError` (see :mod:`spikeforge.numerics` for the opt-out).
-The CUDA (Triton) plan is in ``spikeforge/kernels/DESIGN.md``.
+The Triton kernels and how they are tested are described in ``spikeforge/kernels/DESIGN.md``.
 
 Large outputs of the ``"cpp"`` kernels come from a cache of storages that no tensor references any
 more (:func:`empty_cache`, :func:`set_cache_limit`, :func:`cache_info`; see :mod:`._cache`).
@@ -44,21 +46,25 @@ from ._policy import KernelUnavailableWarning as KernelUnavailableWarning
 from ._policy import fused_available, resolve_backend
 from .cpu import run_cpp, supports
 from .specs import spec_for
+from .triton_lif import run_triton, triton_available, triton_supports
 
 __all__ = ["BACKENDS", "BackendUnavailableError", "KernelUnavailableWarning", "available_backends", "build_info",
            "cache_info", "empty_cache", "run_fused", "set_cache_limit"]
 
-BACKENDS = ("auto", "torch", "cpp")
+BACKENDS = ("auto", "torch", "cpp", "triton")
 
 
 def available_backends() -> list[str]:
-    """Backends that can run on this machine (``"cpp"`` only if its library builds/loads)."""
+    """Backends that can run on this machine (``"cpp"`` only if its library builds/loads,
+    ``"triton"`` only with the package and a CUDA GPU or ``TRITON_INTERPRET=1``)."""
     names = ["torch"]
     try:
         load_library()
         names.append("cpp")
     except BackendUnavailableError:
         pass
+    if triton_available():
+        names.append("triton")
     return names
 
 
@@ -89,6 +95,12 @@ def run_fused(backend: str, step_fn: Callable[..., Any], xs: Tensor, state: Any,
     backend = resolve_backend(backend, has_kernel=spec is not None)
     if backend == "torch":
         return None
+    if backend == "triton":
+        return run_triton(spec, xs, state, p, kwargs, where=where)
+    if backend == "auto" and xs.device.type == "cuda":  # CPU tensors never reach Triton under "auto"
+        if _tracing() or triton_supports(spec, xs, state, kwargs) is not None:
+            return None
+        return run_triton(spec, xs, state, p, kwargs, where=where)
     if backend == "auto":
         if _tracing() or supports(spec, xs, state, kwargs) is not None:
             return None

@@ -1,12 +1,13 @@
 """Which backend runs: the ``SPIKEFORGE_BACKEND`` override and the one warning when ``"auto"``
 cannot use the fused kernels.
 
-``SPIKEFORGE_BACKEND`` (``auto``, ``torch`` or ``cpp``; unset or empty: no override) replaces the
+``SPIKEFORGE_BACKEND`` (``auto``, ``torch``, ``cpp`` or ``triton``; unset or empty: no override) replaces the
 ``backend=`` of every module that has one, for a whole run without editing code:
 ``SPIKEFORGE_BACKEND=torch`` runs every module on the torch reference (and ``EventLinear`` in
 ``mode="auto"`` dense); ``cpp`` insists on the fused kernels wherever a kernel exists for the model
 (modules with no kernel for their model, e.g. ``Izhikevich``, still run the reference) and raises
-:class:`~spikeforge.kernels.BackendUnavailableError` where they cannot run.
+:class:`~spikeforge.kernels.BackendUnavailableError` where they cannot run; ``triton`` likewise for
+the Triton kernels.
 
 ``"auto"`` never changes results, but falling back to the reference because the kernels cannot be
 built (no compiler and nothing cached, a failed build) is a surprise worth one
@@ -24,7 +25,7 @@ __all__ = ["ENV_VAR", "KernelUnavailableWarning", "forced_backend", "fused_avail
            "warn_unavailable"]
 
 ENV_VAR = "SPIKEFORGE_BACKEND"
-_CHOICES = ("auto", "torch", "cpp")
+_CHOICES = ("auto", "torch", "cpp", "triton")
 _warned = False
 
 
@@ -46,12 +47,12 @@ def resolve_backend(requested: str, has_kernel: bool = True) -> str:
     """``requested``, unless ``SPIKEFORGE_BACKEND`` overrides it.
 
     ``has_kernel``: whether a fused kernel exists for the module's model at all; forcing ``"cpp"``
-    on a module without one leaves it on ``"auto"`` (which runs the reference).
+    (or ``"triton"``) on a module without one leaves it on ``"auto"`` (which runs the reference).
     """
     forced = forced_backend()
     if forced is None:
         return requested
-    return "auto" if forced == "cpp" and not has_kernel else forced
+    return "auto" if forced in ("cpp", "triton") and not has_kernel else forced
 
 
 def warn_unavailable(reason: object) -> None:
