@@ -38,7 +38,7 @@ from torch import Tensor, nn
 
 from ..neurons import (
     ALIF, CLIF, EIF, GLIF, HH, IF, ILIF, KLIF, LI, LIF, NILIF, BurstIF, CubaLI, CubaLIF, Integrator, Izhikevich,
-    Neuron, SignedIF, UltraLIF,
+    AstroLIF, Neuron, SignedIF, UltraLIF,
 )
 
 __all__ = ["NEURON_OPS", "ops_per_update", "membrane_updates", "membrane_field"]
@@ -53,6 +53,9 @@ NEURON_OPS: dict[type[Neuron[Any, Any]], dict[str, int]] = {
     IF: {"subtract": 3, "zero": 3, "value": 3, "none": 2},
     # LIF's v' (2); θ = v_th + κa (2); compare v' > θ (1); reset (1); trace a' = ρa + z (2).
     ALIF: {"subtract": 8, "zero": 8, "value": 8, "none": 7},
+    # as ALIF: v' (2); θ = v_th + (v_th k_a)·a (2); compare (1); reset (1); a' = α·a + (1 − α)·z̄ with (1 − α)
+    # folded into a (2). A shared domain (domain=d) adds the domain sum (~1 per neuron), not counted here.
+    AstroLIF: {"subtract": 8, "zero": 8, "value": 8, "none": 7},
     # v' = (0.04h)·v·v + (1 + 5h)·v − h·u + x (+ 140h, a bias): v·v, ×, ×, +, h·u, −, +x (7);
     # u' = (hab)·v + (1 − ha)·u (3); compare (1); built-in reset v ← c, u ← u + d (2).
     Izhikevich: {"subtract": 13, "zero": 13, "value": 13, "none": 13},

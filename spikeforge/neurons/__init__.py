@@ -7,6 +7,10 @@ from .alif import ALIF as ALIF
 from .alif import ALIFParams as ALIFParams
 from .alif import ALIFState as ALIFState
 from .alif import alif_step as alif_step
+from .astro_lif import AstroLIF as AstroLIF
+from .astro_lif import AstroLIFParams as AstroLIFParams
+from .astro_lif import AstroLIFState as AstroLIFState
+from .astro_lif import astro_lif_step as astro_lif_step
 from .burst_if import BurstIF as BurstIF
 from .burst_if import BurstIFParams as BurstIFParams
 from .burst_if import BurstIFState as BurstIFState
@@ -84,6 +88,7 @@ from .ultralif import ultralif_step as ultralif_step
 __all__ = [
     "NEURONS", "RESETS", "Neuron",
     "ALIF", "ALIFParams", "ALIFState", "alif_step",
+    "AstroLIF", "AstroLIFParams", "AstroLIFState", "astro_lif_step",
     "BurstIF", "BurstIFParams", "BurstIFState", "burst_if_step",
     "CubaLI", "CubaLIDecayParams", "CubaLIParams", "CubaLIState", "cuba_li_step",
     "CubaLIF", "CubaLIFDecayParams", "CubaLIFParams", "CubaLIFState", "cuba_lif_step",

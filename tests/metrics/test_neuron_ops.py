@@ -38,6 +38,8 @@ HAND_OPS: dict[str, Any] = {
     "if": lambda reset: 1 + 1 + RESET_ACTIONS[reset],
     # v' = β·v + x (2); θ = v_th + κ·a: κ·a, + (2); v' > θ (1); reset; a' = ρ·a + z: ρ·a, +z (2)
     "alif": lambda reset: 2 + 2 + 1 + RESET_ACTIONS[reset] + 2,
+    # as alif: v' (2); θ = v_th + (v_th k_a)·a (2); compare (1); reset; a' = α·a + (1 − α)·z̄ (2, gain folded)
+    "astro_lif": lambda reset: 2 + 2 + 1 + RESET_ACTIONS[reset] + 2,
     # i' = α·i + x (2); v' = β·v + i' (2, the gain a_m r folded into i); compare (1); reset
     "cuba_lif": lambda reset: 2 + 2 + 1 + _hard(reset),
     # v' = (0.04h)·v·v + (1+5h)·v − h·u + x (140h is a bias): v·v, ·0.04h, (1+5h)·v, +, h·u, −, +x (7);

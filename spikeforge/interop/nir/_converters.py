@@ -74,6 +74,8 @@ NEURON_TO_NIR: dict[str, str] = {
 NIR_UNSUPPORTED: dict[str, str] = {
     "alif": "NIR has no adaptive-threshold primitive (the threshold is a constant v_threshold); "
     "exporting ALIF as LIF would drop the adaptation variable",
+    "astro_lif": "NIR has no adaptive-threshold primitive; AstroLIF's astrocyte state (a slow trace of its "
+    "domain's spikes that scales the threshold) cannot be expressed with NIR's LIF",
     "izhikevich": "NIR has no quadratic (Izhikevich) neuron; its recovery variable u and reset "
     "u <- u + d cannot be expressed with the NIR neuron primitives",
     "burst_if": "NIR's IF emits at most one binary spike per step; a burst of n spikes (reset by n·θ) "
