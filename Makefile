@@ -11,7 +11,7 @@ TORCH  := torch==2.13.0
 PEERS_NODEPS := spikingjelly==2.0.0 norse==1.1.0 neurobench==2.3.0 tonic==1.7.0 importRosbag expelliarmus dcls==0.1.1
 PEER_DEPS    := requests loguru scipy reservoirpy==0.4.2
 
-.PHONY: run test bench mutation install dev clean
+.PHONY: run test bench mutation install dev clean jax-peers
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,7 +39,22 @@ test: $(VENV)/.dev
 	$(BIN)/mypy spikeforge
 	SPIKEFORGE_REQUIRE_PEERS=1 $(BIN)/python -m pytest -q  # a skipped peer test fails here (tests/conftest.py)
 
+# JAX-based peers (issue 17) live in their own environment, never in the core or dev one (no torch
+# there); `make bench` builds it on demand and runs spikeforge/bench/jax_peers.py through it. If it
+# cannot be built, the bench still runs and says so in the report.
+JAX_VENV  := .venv-jax
+JAX_PY311 ?= python3.11
+JAX_PEERS := jax==0.10.2 jaxlib==0.10.2 spyx==1.0.0 brainpy==2.8.2
+
+$(JAX_VENV)/.installed:
+	$(JAX_PY311) -m venv $(JAX_VENV)
+	$(JAX_VENV)/bin/python -m pip install -q $(JAX_PEERS)
+	touch $@
+
+jax-peers: $(JAX_VENV)/.installed
+
 bench: $(VENV)/.dev
+	-$(MAKE) jax-peers  # optional: a failure here is reported by the bench, not fatal
 	$(BIN)/python -m spikeforge.bench --reps 7 --warmup 2 --out BENCHMARKS.md
 
 # Not part of `make test`: plants the bugs listed in tools/mutation/mutants.py one at a time in a
