@@ -23,6 +23,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--warmup", type=int, default=2, help="untimed warm-up steps per case")
     p.add_argument("--out", default="BENCHMARKS.md", help="markdown file to write")
     p.add_argument("--json", default=None, help="also write the raw results as JSON")
+    p.add_argument("--no-jax", action="store_true", help="skip the JAX peers (.venv-jax) in the LIF section")
 
 
 def _kernel_first_call() -> str:
@@ -80,9 +81,9 @@ _HOW = {
 
 
 def _ratio_note(case: dict[str, Any]) -> tuple[float | None, str]:
-    from .peers import PEERS
+    from .peers import JAX_PEERS, PEERS
     ours = next((r for r in case["rows"] if r["lib"] == "spikeforge" and "median" in r), None)
-    peers = [r for r in case["rows"] if r["lib"] in PEERS and "median" in r]
+    peers = [r for r in case["rows"] if (r["lib"] in PEERS or r["lib"] in JAX_PEERS) and "median" in r]
     if not ours or not peers:
         return None, "ratio: n/a"
     best = min(peers, key=lambda r: r["median"])
@@ -93,9 +94,13 @@ def _ratio_note(case: dict[str, Any]) -> tuple[float | None, str]:
 
 
 def _lif_section(args: argparse.Namespace, env: dict[str, Any], log: Any) -> dict[str, Any]:
+    from .jax_bridge import jax_rows
+    from .scenarios import lif_input
     cases = _scenario_cases("lif_layer", args.reps, args.warmup, log)
     for case in cases:
         T, B, N = case["config"]["shape"]
+        if not args.no_jax:  # the JAX peers on the same input, from their own environment (issue 17)
+            case["rows"] += jax_rows(lif_input(T, B, N), reps=args.reps, warmup=args.warmup, log=log)
         # Bytes the timed step must move per element: forward reads x and writes the spikes, the
         # loss reads the spikes, backward re-reads x and writes grad x (the loss's gradient is a
         # broadcast scalar). The fused kernels alone account for 16 of the 20.
@@ -233,6 +238,12 @@ def run(args: argparse.Namespace) -> int:
     log("measuring copy bandwidth and kernel first-call cost ...")
     env["bw"] = copy_bandwidth()
     env["kernel_first_call"] = _kernel_first_call()
+    if "lif_layer" in args.only:
+        from .jax_bridge import jax_python
+        py = None if args.no_jax else jax_python()
+        env["jax"] = (f"`{py}` (subprocess per case; jax_peers.py)" if py else
+                      "skipped (--no-jax)" if args.no_jax else
+                      "not run: no .venv-jax (`make jax-peers` builds it; `make bench` tries to)")
     sections = []
     if "lif_layer" in args.only:
         sections.append(_lif_section(args, env, log))

@@ -6,6 +6,12 @@ Every (scenario, library, config) case runs in a fresh Python subprocess, so its
 repetitions. Before a library is timed, the parent process checks that it produces the same spikes
 as spikeforge on the scenario's fixed input; a library that differs by more than rounding-level
 flips (see :data:`ROUNDING_FLIPS`) is reported, not timed.
+
+Every case also records the machine's load around it (issue 17): the 1-minute load average at its
+start and end, and the share of CPU time stolen by the hypervisor while it ran (``steal`` in
+``/proc/stat``). A case is marked *contended* when either load average exceeds the number of
+logical cores (more runnable tasks than cores, so the case waited for a CPU) or steal exceeds
+:data:`STEAL_CONTENDED` of the CPU time; such numbers are upper bounds, not the library's speed.
 """
 
 from __future__ import annotations
@@ -21,7 +27,11 @@ from typing import Any
 
 import torch
 
-__all__ = ["run_case", "check_spikes", "copy_bandwidth", "summarize", "worker_main"]
+__all__ = ["run_case", "check_spikes", "copy_bandwidth", "summarize", "worker_main", "cpu_times", "contention",
+           "measure_contention",
+           "STEAL_CONTENDED"]
+
+STEAL_CONTENDED = 0.01  # stolen share of CPU time above which a case is marked contended
 
 
 def _rss_now_kb() -> int:
@@ -40,6 +50,45 @@ def _rss_peak_kb() -> int:
     except OSError:
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def cpu_times(stat: str | None = None) -> tuple[int, int]:
+    """``(total, steal)`` jiffies of all CPUs from ``/proc/stat``'s ``cpu`` line (or ``stat``'s text).
+
+    Fields after ``cpu``: user nice system idle iowait irq softirq steal [guest guest_nice]; guest
+    time is already counted in user/nice, so it is left out of the total. ``(0, 0)`` where absent."""
+    if stat is None:
+        try:
+            with open("/proc/stat") as f:
+                stat = f.read()
+        except OSError:
+            return 0, 0
+    for line in stat.splitlines():
+        parts = line.split()
+        if parts and parts[0] == "cpu":
+            vals = [int(v) for v in parts[1:9]] + [0] * max(0, 8 - len(parts[1:9]))  # pad old kernels
+            return sum(vals), vals[7]
+    return 0, 0
+
+
+def contention(load_start: float, load_end: float, t0: tuple[int, int], t1: tuple[int, int],
+               cores: int | None = None) -> dict[str, Any]:
+    """Load record of one case: load averages, stolen CPU share between two :func:`cpu_times`
+    readings, and whether the case ran under contention (see the module docstring)."""
+    cores = cores or os.cpu_count() or 1
+    total, steal = t1[0] - t0[0], t1[1] - t0[1]
+    if total < 0 or steal < 0:
+        raise ValueError(f"cpu_times readings go backwards: {t0} -> {t1}")
+    steal_frac = steal / total if total else 0.0
+    return {"load": [round(load_start, 2), round(load_end, 2)], "steal": steal_frac,
+            "contended": max(load_start, load_end) > cores or steal_frac > STEAL_CONTENDED}
+
+
+def measure_contention(fn: Any) -> tuple[Any, dict[str, Any]]:
+    """Run ``fn()`` and return its result with the :func:`contention` record around it."""
+    la0, c0 = os.getloadavg()[0], cpu_times()
+    out = fn()
+    return out, contention(la0, os.getloadavg()[0], c0, cpu_times())
 
 
 def summarize(times: list[float]) -> dict[str, float]:
@@ -76,7 +125,8 @@ def run_case(scenario: str, lib: str, config: dict[str, Any], *, reps: int = 7, 
     spec = {"scenario": scenario, "lib": lib, "config": config, "reps": reps, "warmup": warmup}
     cmd = [sys.executable, "-m", "spikeforge.bench.harness", json.dumps(spec)]
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        proc, load = measure_contention(lambda: subprocess.run(cmd, capture_output=True, text=True,
+                                                               timeout=timeout))
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {timeout:.0f} s"}
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
@@ -84,6 +134,7 @@ def run_case(scenario: str, lib: str, config: dict[str, Any], *, reps: int = 7, 
         return {"error": (proc.stderr.strip().splitlines() or ["failed"])[-1][:300]}
     out = json.loads(lines[-1])
     out.update(summarize(out["times"]))
+    out.update(load)
     return out
 
 

@@ -17,12 +17,13 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-__all__ = ["LIBS", "PEERS", "installed", "lif_layer", "li_layer", "version"]
+__all__ = ["LIBS", "PEERS", "JAX_PEERS", "installed", "lif_layer", "li_layer", "version"]
 
 DECAY = 0.9
 SLOPE = 1.0  # every peer defines its SuperSpike as 1 / (1 + |x|)^2 at this slope
 LIBS = ("spikeforge", "spikeforge-torch", "snntorch", "spikingjelly", "norse")
 PEERS = ("snntorch", "spikingjelly", "norse")
+JAX_PEERS = ("jax", "spyx", "brainpy")  # run in .venv-jax by jax_bridge.py / jax_peers.py, never imported here
 _MODULE = {"spikeforge": "spikeforge", "spikeforge-torch": "spikeforge", "spikeforge-nchw": "spikeforge",
            "snntorch": "snntorch",
            "spikingjelly": "spikingjelly", "norse": "norse", "dcls": "DCLS"}

@@ -6,6 +6,7 @@ import os
 import platform
 from typing import Any
 
+from .peers import JAX_PEERS as JAX_LIBS
 from .peers import PEERS
 
 __all__ = ["to_markdown"]
@@ -19,13 +20,32 @@ def _mb(kb: float) -> str:
     return f"{kb / 1024:.0f} MB"
 
 
+def _load(r: dict[str, Any]) -> str:
+    """Load column: 1-minute load average at the case's start → end, stolen CPU share, and a
+    contention mark (see :func:`spikeforge.bench.harness.contention`)."""
+    if "load" not in r:
+        return "—"
+    a, b = r["load"]
+    mark = " **contended**" if r.get("contended") else ""
+    return f"{a:.2f}→{b:.2f}, steal {r.get('steal', 0.0):.1%}{mark}"
+
+
+def _lib_cell(r: dict[str, Any]) -> str:
+    if r["lib"] not in JAX_LIBS or "version" not in r:
+        return str(r["lib"])
+    extra = f"{r['version']}, {r['reset']}"
+    if "compile_s" in r:
+        extra += f"; compile {_fmt_t(r['compile_s'])} (not in median)"
+    return f"{r['lib']} ({extra})"
+
+
 def _case_table(rows: list[dict[str, Any]]) -> list[str]:
-    peers = [r for r in rows if r["lib"] in PEERS and "median" in r]
+    peers = [r for r in rows if (r["lib"] in PEERS or r["lib"] in JAX_LIBS) and "median" in r]
     fastest = min(peers, key=lambda r: r["median"]) if peers else None
     lowest_mem = min(peers, key=lambda r: r["rss_peak_kb"]) if peers else None
     out = ["| library | median | spread (min–max) [IQR] | × vs fastest peer | peak RSS | RSS above start "
-           "| spikes vs ours |",
-           "|---|---|---|---|---|---|---|"]
+           "| spikes vs ours | load (1 min) |",
+           "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         chk = r.get("check", {})
         if chk.get("identical") or (chk.get("equal") and "n_diff" not in chk):
@@ -36,14 +56,14 @@ def _case_table(rows: list[dict[str, Any]]) -> list[str]:
         else:
             same = chk.get("error", "—")
         if "median" not in r:
-            out.append(f"| {r['lib']} | not timed: {r.get('error', 'spikes differ')} | | | | | {same} |")
+            out.append(f"| {_lib_cell(r)} | not timed: {r.get('error', 'spikes differ')} | | | | | {same} | |")
             continue
         ratio = f"{fastest['median'] / r['median']:.2f}×" if fastest else "—"
         mem_ratio = f" ({r['rss_peak_kb'] / lowest_mem['rss_peak_kb']:.2f}× lowest peer)" if lowest_mem else ""
         out.append(
-            f"| {r['lib']} | {_fmt_t(r['median'])} | {_fmt_t(r['min'])}–{_fmt_t(r['max'])} "
+            f"| {_lib_cell(r)} | {_fmt_t(r['median'])} | {_fmt_t(r['min'])}–{_fmt_t(r['max'])} "
             f"[{_fmt_t(r['q1'])}–{_fmt_t(r['q3'])}] | {ratio} | {_mb(r['rss_peak_kb'])}{mem_ratio} | "
-            f"{_mb(r['rss_peak_kb'] - r['rss_base_kb'])} | {same} |")
+            f"{_mb(r['rss_peak_kb'] - r['rss_base_kb'])} | {same} | {_load(r)} |")
     return out
 
 
@@ -58,7 +78,11 @@ def to_markdown(results: dict[str, Any]) -> str:
              f"- Python {platform.python_version()}, " + ", ".join(f"{k} {v}" for k, v in env["versions"].items()),
              f"- Copy bandwidth (read + write): {env['bw']['prealloc'] / 1e9:.1f} GB/s into a preallocated "
              f"buffer, {env['bw']['fresh'] / 1e9:.1f} GB/s into fresh memory (`clone`, includes page faults)",
-             f"- spikeforge `cpp` kernels: first call {env['kernel_first_call']}", "",
+             f"- spikeforge `cpp` kernels: first call {env['kernel_first_call']}",
+             *([f"- JAX peers (jax, spyx, brainpy; LIF section only): {env['jax']}"] if "jax" in env else []),
+             "- Load column: 1-minute load average at the start → end of each case and the CPU share stolen by "
+             "the hypervisor during it (/proc/stat); **contended** marks a case with more runnable tasks than "
+             "cores or > 1 % steal — its time is an upper bound.", "",
              "Every library runs the same dynamics (decay 0.9, threshold 1, hard reset to 0, detached reset, "
              "SuperSpike surrogate 1/(1+|x|)², identical weights) and must produce the same spikes as ours on "
              "the scenario's input before it is timed (peers whose update rounds differently may flip a spike "

@@ -19,7 +19,7 @@ from .._registry import Registry
 from ..layers.sparse_linear import EventLinear
 from .peers import LIBS, li_layer, lif_layer
 
-__all__ = ["SCENARIOS", "Scenario", "Built", "LIF_SHAPES"]
+__all__ = ["SCENARIOS", "Scenario", "Built", "LIF_SHAPES", "lif_input"]
 
 
 class Built(NamedTuple):
@@ -39,7 +39,8 @@ SCENARIOS: Registry[Scenario] = Registry("benchmark scenario")
 LIF_SHAPES = ((100, 128, 2048), (100, 32, 512), (8, 64, 16384))
 
 
-def _lif_input(T: int, B: int, N: int, seed: int = 0) -> Tensor:
+def lif_input(T: int, B: int, N: int, seed: int = 0) -> Tensor:
+    """The LIF scenario's fixed input ``[T, B, N]`` (shared with the JAX peers)."""
     g = torch.Generator().manual_seed(seed)
     return torch.randn(T, B, N, generator=g) * 0.3 + 0.1  # ~7 % firing rate
 
@@ -47,7 +48,7 @@ def _lif_input(T: int, B: int, N: int, seed: int = 0) -> Tensor:
 def _build_lif(lib: str, cfg: dict[str, Any]) -> Built:
     T, B, N = cfg["shape"]
     layer = lif_layer(lib)
-    xs = _lif_input(T, B, N)
+    xs = lif_input(T, B, N)
 
     def step() -> None:
         x = xs.detach().requires_grad_()
