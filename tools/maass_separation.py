@@ -19,15 +19,7 @@ import torch
 
 from spikeforge.reservoir.liquid import exp_filter
 from spikeforge.reservoir.maass import LSM
-
-
-def _gauss_distance(a: torch.Tensor, b: torch.Tensor, tau: float = 5.0) -> float:
-    """∫ (Σ_i g(t − a_i) − Σ_j g(t − b_j))² dt over the real line, g(t) = exp(−(t/τ)²), times in ms:
-    Σ K(a_i − a_i') + Σ K(b_j − b_j') − 2 Σ K(a_i − b_j), K(Δ) = τ √(π/2) exp(−Δ²/(2τ²))."""
-    def k(x: torch.Tensor, y: torch.Tensor) -> float:
-        d = x[:, None] - y[None, :]
-        return float((tau * math.sqrt(math.pi / 2) * torch.exp(-(d**2) / (2 * tau**2))).sum())
-    return k(a, a) + k(b, b) - 2 * k(a, b)
+from spikeforge.reservoir.separation import separation, spike_distance
 
 
 def main() -> None:
@@ -53,12 +45,12 @@ def main() -> None:
             v[torch.randint(0, T, (int(move.sum()),), generator=g), b] = 1
     x = torch.cat([u, v], 1)[..., None]  # [T, 2*P*n, 1]
     ms = dt * 1e3
-    d_in = torch.tensor([_gauss_distance(u[:, b].nonzero()[:, 0].double() * ms, v[:, b].nonzero()[:, 0].double() * ms)
+    d_in = torch.tensor([spike_distance(u[:, b].nonzero()[:, 0].double() * ms, v[:, b].nonzero()[:, 0].double() * ms)
                          for b in range(P * n)]) / args.ms  # [P*n], the paper's normalisation (no square root)
     v0 = 13.5 + 1.5 * torch.rand(x.shape[1], lsm.n, generator=g, dtype=torch.float64)
     z, _ = lsm(x, lsm.init_state(x.shape[1], v0=v0))  # [T, 2Pn, N]
     s = exp_filter(z.double(), 30e-3, dt)  # [T, 2Pn, N]
-    dist = ((s[:, : P * n] - s[:, P * n :]) ** 2).mean(-1)  # [T, P*n]
+    dist = separation(s[:, : P * n], s[:, P * n :], mean=False)  # [T, P*n]
     marks = [t for t in (25, 50, 100, 200, 300, 400, 500) if t <= args.ms]
     print(f"# {n} pairs per p, {args.ms:g} ms, one 20 Hz channel, liquid seed {args.seed}, "
           f"mean rate {float(z.double().mean()) / dt:.1f} Hz")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from . import connectivity as connectivity
 from . import metrics as metrics
+from . import separation as separation
 from . import tasks as tasks
 from .connectivity import MAASS_C as MAASS_C
 from .connectivity import dale_weights as dale_weights
@@ -42,5 +43,5 @@ __all__ = [
     "LSM", "Logistic", "RLS", "RidgeClassifier", "MaassConfig", "TsodyksMarkram", "tm_step",
     "Astrocyte", "EIReservoir", "ESNForecaster", "NALSM", "NALSMConfig",
     "ESN", "MAASS_C", "Liquid", "Ridge", "connectivity", "dale_weights", "exp_filter", "grid_mask",
-    "input_projection", "metrics", "random_sparse", "scale_spectral_radius", "spectral_radius", "tasks",
+    "input_projection", "metrics", "separation", "random_sparse", "scale_spectral_radius", "spectral_radius", "tasks",
 ]
