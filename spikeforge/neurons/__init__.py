@@ -75,11 +75,16 @@ from .lif import LIFDecayParams as LIFDecayParams
 from .lif import LIFParams as LIFParams
 from .lif import LIFState as LIFState
 from .lif import lif_step as lif_step
+from .meta import MetaNeuron as MetaNeuron
 from .plif import PLIF as PLIF
 from .signed_if import SignedIF as SignedIF
 from .signed_if import SignedIFParams as SignedIFParams
 from .signed_if import SignedIFState as SignedIFState
 from .signed_if import signed_if_step as signed_if_step
+from .tc_lif import TCLIF as TCLIF
+from .tc_lif import TCLIFParams as TCLIFParams
+from .tc_lif import TCLIFState as TCLIFState
+from .tc_lif import tc_lif_step as tc_lif_step
 from .ultralif import UltraLIF as UltraLIF
 from .ultralif import UltraLIFParams as UltraLIFParams
 from .ultralif import UltraLIFState as UltraLIFState
@@ -107,4 +112,5 @@ __all__ = [
     "ILIF", "ILIFParams", "ILIFState", "ilif_step",
     "KLIF", "KLIFParams", "KLIFState", "klif_step",
     "NILIF", "NILIFParams", "NILIFState", "nilif_step",
+    "MetaNeuron", "TCLIF", "TCLIFParams", "TCLIFState", "tc_lif_step",
 ]
