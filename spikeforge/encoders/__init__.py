@@ -28,6 +28,9 @@ from .phase import StepTTFSEncoder as StepTTFSEncoder
 from .phase import phase_decode as phase_decode
 from .phase import phase_encode as phase_encode
 from .phase import step_ttfs_encode as step_ttfs_encode
+from .lzc import LZCDecoder as LZCDecoder
+from .lzc import LZCEncoder as LZCEncoder
+from .lzc import lempel_ziv_complexity as lempel_ziv_complexity
 from .population import PopulationEncoder as PopulationEncoder
 from .population import gaussian_receptive_fields as gaussian_receptive_fields
 from .population import population_encode as population_encode
@@ -45,4 +48,5 @@ __all__ = [
     "phase_encode", "phase_decode", "step_ttfs_encode",
     "spike_count", "mean_membrane", "max_membrane", "first_spike_time",
     "SpikeCount", "MeanMembrane", "MaxMembrane", "FirstSpikeTime",
+    "LZCEncoder", "LZCDecoder", "lempel_ziv_complexity",
 ]
