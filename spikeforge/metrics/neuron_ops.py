@@ -38,7 +38,7 @@ from torch import Tensor, nn
 
 from ..neurons import (
     ALIF, CLIF, EIF, GLIF, HH, IF, ILIF, KLIF, LI, LIF, NILIF, BurstIF, CubaLI, CubaLIF, Integrator, Izhikevich,
-    AstroLIF, Neuron, SignedIF, UltraLIF,
+    AstroLIF, TCLIF, Neuron, SignedIF, UltraLIF,
 )
 
 __all__ = ["NEURON_OPS", "ops_per_update", "membrane_updates", "membrane_field"]
@@ -90,6 +90,9 @@ NEURON_OPS: dict[type[Neuron[Any, Any]], dict[str, int]] = {
     # g_L(v − E_L) (2), two sums (2). v' = v + (k/C)(x − I): −, ×, + (3). Each gate
     # q' = (1 − k(α + β))q + kα: +, ×, 1 −, ×q, kα, + (6; 18 for m, h, n). Upward crossing: two compares, × (3).
     HH: {"subtract": 60, "zero": 60, "value": 60, "none": 60},
+    # u^d' = u^d − σ(β1)·u^s + x: ·, −, + (3); u^s' = u^s + σ(β2)·u^d': ·, + (2); compare (1); two soft resets
+    # u^d − γ·s and u^s − θ·s (one action each, 2). (MetaNeuron is lif_step: it inherits LIF's entry.)
+    TCLIF: {"subtract": 8},
 }
 """Elementary operations per membrane update, by neuron class (subclasses inherit, e.g. PLIF)
 and reset name."""

@@ -73,6 +73,10 @@ HAND_OPS: dict[str, Any] = {
     "glif": lambda reset: 7 + 1,
     # rates 4 + 5 + 3·3 + 3 = 21; currents 6 + 5 + 2 + 2 = 15; v' (3); three gates 3·6 = 18; crossing 3
     "hh": lambda reset: 21 + 15 + 3 + 18 + 3,
+    # lif_step (exact exponential step v' = c1·v + c2·x + bias) with every parameter learned: as lif
+    "meta": lambda reset: 2 + 1 + RESET_ACTIONS[reset],
+    # u^d' = u^d − σ(β1)·u^s + x (3); u^s' = u^s + σ(β2)·u^d' (2); compare (1); resets of u^d and u^s (2)
+    "tc_lif": lambda reset: 3 + 2 + 1 + 2,
 }
 
 
