@@ -36,7 +36,7 @@ from ...layers.delay import Delay
 from ...layers.delrec import DelayedRecurrentSpiking
 from ...layers.nir_prims import Scale, SumPool2d, Threshold
 from ...layers.time import TimeDistributed
-from ...neurons import CubaLIF, IF, LI, LIF, NEURONS, PLIF, RESETS, Neuron
+from ...neurons import CubaLIF, IF, LI, LIF, NEURONS, PLIF, RESETS, MetaNeuron, Neuron
 from ...neurons.cuba_li import CubaLI
 from ...neurons.integrator import Integrator
 from ._delays import export_delay_linear, export_delrec, export_learnable_delay
@@ -66,6 +66,7 @@ NEURON_TO_NIR: dict[str, str] = {
     "li": "LI",
     "lif": "LIF",
     "plif": "LIF",
+    "meta": "LIF",
     "cuba_li": "CubaLI",
     "cuba_lif": "CubaLIF",
 }
@@ -97,6 +98,8 @@ NIR_UNSUPPORTED: dict[str, str] = {
     "(a second state: the previous spike) have no NIR primitive",
     "hh": "NIR has no conductance-based (Hodgkin-Huxley) neuron; the m, h, n gating variables cannot be "
     "expressed with the NIR neuron primitives",
+    "tc_lif": "NIR has no two-compartment neuron; TC-LIF's coupled dendrite/soma pair (and its reset of both) "
+    "cannot be expressed with the NIR neuron primitives",
 }
 """Registered neuron name → why it has no NIR counterpart (an explicit opt-out)."""
 
@@ -334,6 +337,7 @@ ExportFn = Callable[[Any, str, tuple[int, ...], ExportContext], nir.NIRNode]
 EXPORTERS: dict[type, ExportFn] = {
     LIF: _export_lif,
     PLIF: _export_lif,  # PLIF is LIF dynamics; params() gives the physical tau_mem
+    MetaNeuron: _export_lif,  # lif_step with every parameter learned; imports as a plain LIF
     IF: _export_if,
     CubaLIF: _export_cuba_lif,
     LI: _export_li,
