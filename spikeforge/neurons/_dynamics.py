@@ -185,7 +185,7 @@ def project_learnable_(module: Any) -> None:
     """
     for name in _constrained(module):
         t = getattr(module, name, None)
-        if not isinstance(t, nn.Parameter):
+        if not isinstance(t, nn.Parameter) or t.is_meta:  # meta tensors have no values to clamp
             continue
         lo, hi = _bounds(module, name)
         with torch.no_grad():
