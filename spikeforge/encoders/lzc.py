@@ -91,7 +91,8 @@ def lzc_binarize(xs: Tensor) -> Tensor:
     if not isinstance(xs, Tensor):
         raise TypeError(f"lzc_binarize: expected a torch.Tensor [T, B, C, *S], got {type(xs).__name__}")
     if xs.dim() < 3 or xs.shape[0] == 0:
-        raise ValueError(f"lzc_binarize: expected a time-major signal [T, B, C, *S] with T >= 1, got {tuple(xs.shape)}")
+        raise ValueError(f"lzc_binarize: expected a time-major signal [T, B, C, *S] with T >= 1, got {tuple(xs.shape)}"
+                         + (" (T = 0 time steps)" if xs.dim() >= 1 and xs.shape[0] == 0 else ""))
     if not xs.is_floating_point():
         raise TypeError(f"lzc_binarize: expected a floating-point signal, got dtype {xs.dtype}")
     check_finite(xs, "lzc_binarize")
