@@ -24,6 +24,9 @@ from .elm import ELMState as ELMState
 from .elm import elm_step as elm_step
 from .dropout import sequence_dropout as sequence_dropout
 from .graph import ModuleGraph as ModuleGraph
+from .l2mu import L2MU as L2MU
+from .l2mu import L2MUState as L2MUState
+from .l2mu import l2mu_step as l2mu_step
 from .nir_prims import Scale as Scale
 from .nir_prims import SumPool2d as SumPool2d
 from .nir_prims import Threshold as Threshold
@@ -45,4 +48,5 @@ __all__ = [
     "TimeDistributed", "is_stateful", "sequence_dropout", "td_batch_norm",
     "DeltaActivation", "delta_accumulate", "delta_activation", "EGRU", "EGRUState", "egru_step",
     "ELM", "ELMState", "elm_step",
+    "L2MU", "L2MUState", "l2mu_step",
 ]
