@@ -35,6 +35,7 @@ class TrainConfig:
     download: bool = False  # fetch missing files from the dataset's source URL (checksum-verified), if it has one
     # model
     model: str = "mlp"  # any name in spikeforge.models.MODELS
+    attention: str | None = None  # zoo transformers: ssa | sdsa | softmax | random_qk; None: the model's own
     hidden: tuple[int, ...] = (256,)  # hidden layer widths
     neuron: str = "lif"  # any spiking name in spikeforge.neurons.NEURONS
     surrogate: str = "atan"  # any name in spikeforge.surrogate.SURROGATES
@@ -138,6 +139,12 @@ class TrainConfig:
                               "readout")
         if self.learn_tau and "tau_mem" not in neuron.params_cls._fields:
             raise ConfigError(f"config key 'learn_tau': neuron {self.neuron!r} has no tau_mem to learn")
+        if self.attention is not None:
+            from .models.transformers.zoo import attention_overrides
+            try:
+                attention_overrides(self.model, self.attention)
+            except ValueError as e:
+                raise ConfigError(f"config key 'attention': {e}") from None
 
     def short(self) -> str:
         return ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self)

@@ -51,11 +51,15 @@ def list_models() -> list[str]:
 
 def _build_zoo(cfg: Any, meta: dict[str, Any]) -> nn.Module:
     """A zoo model sized to an image dataset: ``in_channels``, ``img_size`` and ``num_classes``
-    from the dataset's ``input_shape = (C, S, S)``, ``T = cfg.steps``, ``cfg.neuron`` / ``cfg.surrogate``."""
+    from the dataset's ``input_shape = (C, S, S)``, ``T = cfg.steps``, ``cfg.neuron`` / ``cfg.surrogate``;
+    ``cfg.attention``, if set, through :func:`~spikeforge.models.transformers.zoo.attention_overrides`."""
+    from .transformers.zoo import attention_overrides
+
     shape = tuple(meta.get("input_shape", ()))
     if len(shape) != 3 or shape[1] != shape[2]:
         raise ValueError(f"zoo model {cfg.model!r} needs square image data with input_shape (C, S, S); "
                          f"dataset {cfg.data!r} has input_shape {shape or None}")
+    extra = {} if getattr(cfg, "attention", None) is None else attention_overrides(cfg.model, cfg.attention)
     return MODELS.create(cfg.model, in_channels=int(shape[0]), img_size=int(shape[1]),
                          num_classes=int(meta["num_classes"]), T=int(cfg.steps), neuron=cfg.neuron,
-                         surrogate=cfg.surrogate)
+                         surrogate=cfg.surrogate, **extra)

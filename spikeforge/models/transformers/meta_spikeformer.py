@@ -35,6 +35,7 @@ class MetaSpikeFormer(SpikingTransformerClassifier):
         proj: ``"repconv"`` (released) or ``"conv"`` (1x1 conv).
         scale: Attention scale.
         layer_scale: Per-channel branch scales in the transformer blocks (``None``: none).
+        random_qk: STEP's ablation: Q and K projections frozen at their random initialisation.
         in_channels, num_classes, img_size, T, neuron, surrogate: as for every zoo model
             (the released code trains at ``T = 1`` and fine-tunes at ``T = 4``).
 
@@ -50,7 +51,7 @@ class MetaSpikeFormer(SpikingTransformerClassifier):
     def __init__(self, *, embed_dims: tuple[int, int, int, int] = (96, 192, 384, 480),
                  depths: tuple[int, int] = (6, 2), num_heads: int = 8, mlp_ratio: int = 4,
                  attention: str = "ssa", proj: str = "repconv", scale: float = 0.125,
-                 layer_scale: float | None = None,
+                 layer_scale: float | None = None, random_qk: bool = False,
                  in_channels: int = 3, num_classes: int = 1000, img_size: int = 224, T: int = 1,
                  neuron: NeuronSpec = "lif", surrogate: str = "sigmoid") -> None:
         c0, c1, c2, c3 = embed_dims
@@ -62,7 +63,8 @@ class MetaSpikeFormer(SpikingTransformerClassifier):
 
         def blocks(dim: int, n: int) -> list[nn.Module]:
             return [TransformerBlock(dim, num_heads, mlp_ratio=mlp_ratio, shortcut="ms", kind=attention, proj=proj,
-                                     scale=scale, layer_scale=layer_scale, **opts) for _ in range(n)]
+                                     scale=scale, layer_scale=layer_scale, random_qk=random_qk, **opts)
+                    for _ in range(n)]
 
         features = nn.Sequential(
             MSDownsample(in_channels, c0 // 2, 7, 2, first=True, **opts),  # stem: sees the image

@@ -32,7 +32,8 @@ class Spikformer(SpikingTransformerClassifier):
             and DVS 128² -> 8²).
         qkv_bias: Bias on Q/K/V (the CIFAR code's ``nn.Linear`` has one; ImageNet/DVS: no).
         scale: SSA scale (0.125; DVS 0.25).
-        attention: ``"ssa"`` or ``"sdsa"``; shortcut: ``"sew"`` or ``"ms"``.
+        attention: ``"ssa"``, ``"sdsa"`` or ``"softmax"``; shortcut: ``"sew"`` or ``"ms"``.
+        random_qk: STEP's ablation: Q and K projections frozen at their random initialisation.
         in_channels, num_classes, img_size, T: Input and output sizes, time steps.
         neuron, surrogate: Any registered spiking neuron / surrogate (defaults reproduce
             SpikingJelly's ``LIF(tau=2)`` with ``Sigmoid(alpha=4)``).
@@ -52,7 +53,7 @@ class Spikformer(SpikingTransformerClassifier):
 
     def __init__(self, *, embed_dim: int = 384, depth: int = 4, num_heads: int = 12, mlp_ratio: float = 4.0,
                  pooling: str = "0011", qkv_bias: bool = True, scale: float = 0.125,
-                 attention: str | None = None, shortcut: str | None = None,
+                 attention: str | None = None, shortcut: str | None = None, random_qk: bool = False,
                  in_channels: int = 3, num_classes: int = 10, img_size: int = 32, T: int = 4,
                  neuron: NeuronSpec = "lif", surrogate: str = "sigmoid") -> None:
         shortcut = shortcut or self.default_shortcut
@@ -64,7 +65,8 @@ class Spikformer(SpikingTransformerClassifier):
         features = nn.Sequential(
             SPS(in_channels, embed_dim, pooling=pooling, shortcut=shortcut, **opts),
             *(TransformerBlock(embed_dim, num_heads, mlp_ratio=mlp_ratio, shortcut=shortcut, kind=attention,
-                               qkv_bias=qkv_bias, scale=scale, **opts) for _ in range(depth)))
+                               qkv_bias=qkv_bias, scale=scale, random_qk=random_qk,
+                               **opts) for _ in range(depth)))
         super().__init__(features, embed_dim, num_classes, T=T, in_channels=in_channels,
                          head_neuron=self.head_neuron, **opts)
         self.img_size, self.num_tokens = img_size, (img_size // stride) ** 2

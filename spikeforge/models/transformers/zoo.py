@@ -17,6 +17,7 @@ resize the model; the published count holds for the defaults.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from torch import nn
@@ -27,7 +28,7 @@ from .meta_spikeformer import MetaSpikeFormer
 from .qsd import QSDTransformer
 from .spikformer import SpikeDrivenTransformer, Spikformer
 
-__all__ = ["ZOO_FAMILIES"]
+__all__ = ["ATTENTION_KINDS", "ZOO_FAMILIES", "attention_overrides"]
 
 SPIKFORMER = "Zhou et al. ICLR 2023, arXiv:2209.15425; github.com/ZK-Zhou/spikformer"
 SDT = "Yao et al. NeurIPS 2023, arXiv:2307.01694; github.com/BICLab/Spike-Driven-Transformer"
@@ -39,6 +40,28 @@ ZOO_FAMILIES = ("spikformer", "sdt", "meta_spikeformer", "maxformer", "qsd")
 _NO_LN = "all parameters incl. BN affine, without the LayerNorms the released Block builds but never calls"
 
 
+ATTENTION_KINDS = ("ssa", "sdsa", "softmax", "random_qk")
+"""Values of the ``attention`` config key (a sweep axis): a kind of
+:class:`~spikeforge.models.transformers.SpikingSelfAttention`, or ``"random_qk"`` = the model's own
+attention with Q and K frozen at their random initialisation (STEP's ablation)."""
+
+
+def attention_overrides(name: str, attention: str) -> dict[str, Any]:
+    """Constructor overrides that give zoo model ``name`` the attention ``attention``; raises
+    ``ValueError`` naming the problem for an unknown kind or a model without an attention option."""
+    if attention not in ATTENTION_KINDS:
+        raise ValueError(f"attention must be one of {ATTENTION_KINDS}, got {attention!r}")
+    meta = MODELS.meta(name) if name in MODELS else {}
+    if meta.get("kind") != "zoo":
+        raise ValueError(f"attention={attention!r} applies to zoo transformers only; model {name!r} is not one "
+                         "(leave attention unset)")
+    if not meta.get("attention"):
+        families = sorted({MODELS.meta(n)["family"] for n in MODELS.names() if MODELS.meta(n).get("attention")})
+        raise ValueError(f"zoo model {name!r} (family {meta.get('family')}) has no attention option; "
+                         f"families that have one: {', '.join(families)}")
+    return {"random_qk": True} if attention == "random_qk" else {"attention": attention}
+
+
 def _register(name: str, cls: type[nn.Module], defaults: dict[str, Any], *, family: str, source: str,
               params: int | None, reported: str = "-", counted: str = "", unused: int = 0) -> None:
     def build(**overrides: Any) -> nn.Module:
@@ -48,8 +71,10 @@ def _register(name: str, cls: type[nn.Module], defaults: dict[str, Any], *, fami
     build.__qualname__ = name
     build.__doc__ = (f"{cls.__name__} {name}: {defaults}. Keyword overrides replace any of these "
                      f"(or any other constructor argument of {cls.__name__}).")
+    has_attention = any({"attention", "random_qk"} <= set(inspect.signature(c.__init__).parameters)
+                        for c in cls.__mro__ if issubclass(c, nn.Module) and c is not nn.Module)
     MODELS.register(name, kind="zoo", family=family, source=source, params=params, reported=reported,
-                    counted=counted, unused=unused, defaults=dict(defaults))(build)
+                    counted=counted, unused=unused, defaults=dict(defaults), attention=has_attention)(build)
 
 
 # --- Spikformer ------------------------------------------------------------------------------
