@@ -110,7 +110,7 @@ def test_contract_any_registered_neuron(name: str, gen: torch.Generator) -> None
     delays, σ > 0, so the spread mask is used), the explicit history agrees, and gradients reach the
     input weights and the delays."""
     layer = _layer(synaptic=(name in _NEURONS[::2]), neuron=name, sigma=1.5).train()
-    xs = torch.rand(16, 2, 3, generator=gen, dtype=torch.float64) * 30
+    xs = torch.rand(16, 2, 3, generator=gen, dtype=torch.float64) * (300 if name == "hh" else 30)  # HH: µA/cm²
     with torch.no_grad():
         whole = layer(xs)
         assert whole.abs().sum() > 0  # spikes (or a membrane) to carry through the delays
