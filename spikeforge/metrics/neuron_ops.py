@@ -86,10 +86,11 @@ NEURON_OPS: dict[type[Neuron[Any, Any]], dict[str, int]] = {
     # compare (1); the gated reset is inside those terms.
     GLIF: {"subtract": 8, "zero": 8, "value": 8, "none": 8},
     # rates (21): α_m = u/expm1(u), u = 2.5 − 0.1v (4); α_n = 0.1u/expm1(u) (5); β_m, α_h, β_n = c·e^{−v/s}
-    # (3 each); β_h = σ((v − 30)/10) (3). Currents (15): g_Na m³h(v − E_Na) (6), g_K n⁴(v − E_K) (5),
-    # g_L(v − E_L) (2), two sums (2). v' = v + (k/C)(x − I): −, ×, + (3). Each gate
-    # q' = (1 − k(α + β))q + kα: +, ×, 1 −, ×q, kα, + (6; 18 for m, h, n). Upward crossing: two compares, × (3).
-    HH: {"subtract": 60, "zero": 60, "value": 60, "none": 60},
+    # (3 each); β_h = σ((v − 30)/10) (3). Conductances (9): g_Na m³h (4), g_K n⁴ (3), G = sum (2).
+    # v_∞ = (x + g_Na E_Na + g_K E_K + g_L E_L)/G: 2 ×, 2 +, / (5; g_L E_L a bias).
+    # v' = v_∞ + (v − v_∞)·e^{−kG/C}: ×, exp, −, ×, + (5). Each gate q' = q_∞ + (q − q_∞)e^{−k(α+β)}:
+    # α+β, α/(α+β), ×k, exp, −, ×, + (7; 21 for m, h, n). Upward crossing: two compares, × (3).
+    HH: {"subtract": 64, "zero": 64, "value": 64, "none": 64},
     # u^d' = u^d − σ(β1)·u^s + x: ·, −, + (3); u^s' = u^s + σ(β2)·u^d': ·, + (2); compare (1); two soft resets
     # u^d − γ·s and u^s − θ·s (one action each, 2). (MetaNeuron is lif_step: it inherits LIF's entry.)
     TCLIF: {"subtract": 8},

@@ -71,8 +71,9 @@ HAND_OPS: dict[str, Any] = {
     "nilif": lambda reset: 2 + 5 + 2,
     # v' = A·v·(1 − γ·z) − B + x' − C·z: γ·z, 1 −, A·v, ·, + x', C·z, − (7); compare (1)
     "glif": lambda reset: 7 + 1,
-    # rates 4 + 5 + 3·3 + 3 = 21; currents 6 + 5 + 2 + 2 = 15; v' (3); three gates 3·6 = 18; crossing 3
-    "hh": lambda reset: 21 + 15 + 3 + 18 + 3,
+    # rates 4 + 5 + 3·3 + 3 = 21; conductances g_Na m³h (4), g_K n⁴ (3), G (2); v_∞ (5);
+    # v' = v_∞ + (v − v_∞)·exp(−kG/C) (5); three gates q_∞ + (q − q_∞)·exp(−k(α+β)) 3·7 = 21; crossing 3
+    "hh": lambda reset: 21 + (4 + 3 + 2) + 5 + 5 + 21 + 3,
     # lif_step (exact exponential step v' = c1·v + c2·x + bias) with every parameter learned: as lif
     "meta": lambda reset: 2 + 1 + RESET_ACTIONS[reset],
     # u^d' = u^d − σ(β1)·u^s + x (3); u^s' = u^s + σ(β2)·u^d' (2); compare (1); resets of u^d and u^s (2)
