@@ -57,7 +57,7 @@ def _lif_forward(x, z, i0, v0, a0, iT, vT, aT,
     ca = tl.load(cap + offs, mask=mask, other=0.0)
     iv = tl.load(i0 + offs, mask=mask, other=0.0)  # a dummy of zeros unless KIND == CUBA
     av = tl.load(a0 + offs, mask=mask, other=0.0)  # a dummy of zeros unless KIND == ALIF
-    bad = tl.zeros([BLOCK], dtype=tl.int32) + T
+    bad = offs * 0 + T  # int32 [BLOCK]; not tl.zeros, a jitted helper the interpreter may not patch
     for t in range(T):
         row = tl.cast(t, tl.int64) * M
         drive = tl.load(x + row + offs, mask=mask, other=0.0)
