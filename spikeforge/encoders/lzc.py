@@ -63,7 +63,7 @@ def lempel_ziv_complexity(zs: Tensor, *, normalize: bool = True) -> Tensor:
         [6.0]
     """
     if not isinstance(zs, Tensor) or zs.dim() < 2 or zs.shape[0] == 0:
-        raise ValueError("lempel_ziv_complexity: expected spike trains [T, B, *] with T >= 1, got "
+        raise ValueError("lempel_ziv_complexity: expected spike trains [T, B, ...] with T >= 1, got "
                          f"{tuple(zs.shape) if isinstance(zs, Tensor) else type(zs).__name__}")
     T = zs.shape[0]
     flat = (zs.detach() > 0).reshape(T, -1).T.to(torch.uint8).tolist()  # [T, B, *] -> [B·N, T]
