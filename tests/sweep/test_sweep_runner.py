@@ -162,7 +162,14 @@ def test_ray_executor_on_a_local_instance(tmp_path: Path) -> None:
 
 def test_shipped_sweeps_validate() -> None:
     shipped = shipped_sweeps()
-    assert {"neuron_ablation", "encoding_ablation"} <= set(shipped)
+    assert {"neuron_ablation", "encoding_ablation", "attention_ablation", "transformer_models",
+            "spikformer_cifar10_full", "sdt_cifar100_full"} <= set(shipped)
     for path in shipped.values():
         cells = load_sweep(path).cells()
         assert len(cells) >= 2
+    attn = load_sweep(shipped["attention_ablation"]).cells()
+    assert sorted({c.config.attention for c in attn}) == ["random_qk", "sdsa", "softmax", "ssa"]
+    assert len(attn) == 8 and {c.config.model for c in attn} == {"spikformer_tiny"}
+    models = load_sweep(shipped["transformer_models"]).cells()
+    assert {c.config.model for c in models} == {"spikformer_tiny", "sdt_tiny", "meta_spikeformer_tiny",
+                                                "maxformer_tiny", "qsd_tiny"}

@@ -14,7 +14,7 @@ import torch
 from . import DATASETS
 from ._base import ArrayDataset, _split_indices
 
-__all__ = ["digits", "iris", "wine"]
+__all__ = ["digits", "digits16", "iris", "wine"]
 
 
 def _load(loader_name: str, split: str, test_fraction: float, seed: int) -> ArrayDataset:
@@ -39,6 +39,20 @@ def _load(loader_name: str, split: str, test_fraction: float, seed: int) -> Arra
 def digits(split: str = "train", root: Any = None, test_fraction: float = 0.25, seed: int = 0) -> ArrayDataset:
     """8×8 handwritten digits (1,797 samples, 64 features, 10 classes), bundled with scikit-learn."""
     return _load("load_digits", split, test_fraction, seed)
+
+
+@DATASETS.register("digits16", kind="static", num_classes=10, input_shape=(1, 16, 16), offline=True,
+                   source="bundled with scikit-learn (UCI Optical Recognition of Handwritten Digits), upsampled",
+                   license="CC BY 4.0 (UCI Machine Learning Repository)", files=())
+def digits16(split: str = "train", root: Any = None, test_fraction: float = 0.25, seed: int = 0) -> ArrayDataset:
+    """:func:`digits` as 1×16×16 images (8×8 bilinearly upsampled), a square image task for the
+    zoo transformers: same split and [0, 1] scaling as ``digits``."""
+    import torch.nn.functional as F
+
+    ds = digits(split, root, test_fraction, seed)
+    x = ds.x.reshape(-1, 1, 8, 8)  # [N, 64] -> [N, 1, 8, 8]
+    x = F.interpolate(x, size=(16, 16), mode="bilinear", align_corners=False)  # [N, 1, 16, 16]
+    return ArrayDataset(x.clamp(0.0, 1.0), ds.y)
 
 
 @DATASETS.register("iris", kind="static", num_classes=3, input_shape=(4,), offline=True,
