@@ -23,6 +23,9 @@ from .convert import conversion_accuracy as conversion_accuracy
 from .convert import convert as convert
 from .qcfs import QCFS as QCFS
 from .qcfs import qcfs as qcfs
+from .recurrent import QRNN as QRNN
+from .recurrent import SpikingRNN as SpikingRNN
+from .recurrent import convert_qrnn as convert_qrnn
 
 __all__ = ["CONVERTERS", "QCFS", "ConversionError", "PrimeMembrane", "calibrate", "conversion_accuracy",
-           "convert", "fold_bn", "percentile", "prepare", "qcfs"]
+           "convert", "convert_qrnn", "fold_bn", "percentile", "prepare", "qcfs", "QRNN", "SpikingRNN"]
