@@ -2,6 +2,8 @@
 
 Usage: python tools/convert_digits.py [mlp|cnn] (prints one line per conversion method);
 ``neurons``: conversion error |SNN − ANN| (accuracy) per T with IF, signed (SNM) and burst neurons.
+``report``: accuracy, SynOps (effective ACs) and energy (FP32 45 nm) per sample per T of the converted
+MLP (IF neurons) on digits and mnist1d, from ``sf.metrics.profile``.
 """
 
 from __future__ import annotations
@@ -88,6 +90,51 @@ def neurons() -> None:
                 print(f"| {label} | {neuron} | " + " | ".join(cells) + " |", flush=True)
 
 
+def _data(name: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    if name == "mnist1d":
+        from spikeforge.data.datasets.mnist1d_data import mnist1d
+
+        tr, te = mnist1d("train"), mnist1d("test")
+        mu, sd = tr.x.mean(), tr.x.std()
+        return (tr.x - mu) / sd, tr.y, (te.x - mu) / sd, te.y  # [4000, 40], [1000, 40]
+    d = load_digits()
+    x = torch.tensor(d.data, dtype=torch.float32) / 16.0  # [1797, 64]
+    y = torch.tensor(d.target)
+    perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))
+    return x[perm[:1400]], y[perm[:1400]], x[perm[1400:]], y[perm[1400:]]
+
+
+def report() -> None:
+    """Markdown rows: dataset, model, ANN accuracy, then per T: accuracy / effective ACs / energy (nJ)."""
+    from spikeforge.encoders import direct_encode
+    from spikeforge.metrics import profile
+    from spikeforge.metrics.energy import FP32_45NM
+
+    steps = (4, 8, 16, 32, 64)
+    print("| data, model | ANN | " + " | ".join(f"T={t}: acc, ACs, nJ" for t in steps) + " |")
+    print("|---|---|" + "---|" * len(steps))
+    for name in ("digits", "mnist1d"):
+        torch.manual_seed(0)
+        xtr, ytr, xte, yte = _data(name)
+        n_in = xtr.shape[1]
+        for label, act, method in (("ReLU robust", nn.ReLU, "robust"), ("QCFS L=8", None, "qcfs")):
+            a = (lambda: QCFS(levels=8, lam=2.0)) if act is None else act
+            ann = train(nn.Sequential(nn.Linear(n_in, 64), a(), nn.Linear(64, 32), a(), nn.Linear(32, 10)),
+                        xtr, ytr, steps=500)
+            with torch.no_grad():
+                acc_ann = 100 * (ann(xte).argmax(1) == yte).float().mean().item()
+                snn = convert(ann, xtr[:500], method=method)
+                cells = []
+                for t in steps:
+                    with profile(snn) as prof:
+                        out = snn(direct_encode(xte, t)).mean(0)  # [T, B, 64] -> [T, B, 10] -> [B, 10]
+                    acc = 100 * (out.argmax(1) == yte).float().mean().item()
+                    acs = prof.synops()["Effective_ACs"]
+                    nj = prof.energy(FP32_45NM).total / 1e3  # pJ -> nJ
+                    cells.append(f"{acc:.1f}, {acs:.0f}, {nj:.1f}")
+            print(f"| {name}, {label} | {acc_ann:.1f} | " + " | ".join(cells) + " |", flush=True)
+
+
 if __name__ == "__main__":
     what = sys.argv[1] if len(sys.argv) > 1 else "mlp"
-    neurons() if what == "neurons" else main(what)
+    {"neurons": neurons, "report": report}.get(what, lambda: main(what))()
