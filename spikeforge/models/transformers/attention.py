@@ -58,8 +58,11 @@ def ssa_product(q: Tensor, k: Tensor, v: Tensor, scale: float, *, order: str = "
 
 
 def sdsa_v1_kv(k: Tensor, v: Tensor) -> Tensor:
-    """SDSA v1's column sum: ``sum over tokens of K ⊙ V``, ``[..., N, d] -> [..., 1, d]``."""
-    return (k * v).sum(-2, keepdim=True)
+    """SDSA v1's column sum: ``sum over tokens of K ⊙ V``, ``[..., N, d] -> [..., 1, d]``.
+
+    Written as an ``einsum`` so :func:`~spikeforge.metrics.profile` counts its products (one AC per
+    token and channel where both spikes are 1)."""
+    return torch.einsum("...nd,...nd->...d", k, v).unsqueeze(-2)  # [..., N, d] x2 -> [..., 1, d]
 
 
 class SpikingSelfAttention(nn.Module):
@@ -124,7 +127,7 @@ class SpikingSelfAttention(nn.Module):
             w = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]), dim=-1)  # [T, B, h, N, N]
             return self.attn_lif(w @ v)
         kv = self.attn_lif(sdsa_v1_kv(k, v))  # [T, B, h, 1, d] spikes
-        return q * kv  # [T, B, h, N, d]
+        return torch.einsum("...nd,...od->...nd", q, kv)  # Q ⊙ kv (o = 1), counted by the profiler: [T, B, h, N, d]
 
     def forward(self, x: Tensor) -> Tensor:
         hw = (x.shape[-2], x.shape[-1])
