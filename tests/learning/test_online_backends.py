@@ -37,7 +37,7 @@ def _run(fn, name: str, backend: str, **kw):
     xs = torch.rand(9, 4, 6, generator=g) * 3.0  # [T, B, 6]
     r = torch.randn(9, 4, 3, generator=g)
     res = fn(net, xs, lambda o, t: (o * r[t]).sum(), **kw)
-    return res.outputs, [p.grad.clone() for p in net.parameters()]
+    return res.outputs, [torch.zeros_like(p) if p.grad is None else p.grad.clone() for p in net.parameters()]
 
 
 def test_some_neurons_have_kernels():
