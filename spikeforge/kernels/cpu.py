@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import math
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import torch
@@ -220,6 +221,21 @@ def run_cpp(spec: KernelSpec, xs: Tensor, state: Any, p: Any, kwargs: dict[str, 
     if why is not None:
         raise BackendUnavailableError(why)
     load_library()  # build errors surface here, before autograd is involved
+
+    def launch(fields: dict[str, Any], x2: Tensor, states: list[Tensor], flat: list[Tensor]) -> Any:
+        cfg = _Config(**fields, nthreads=threads_for(x2.numel()))
+        return _FusedRun.apply(cfg, x2, *states, *flat)
+
+    return run_elementwise(spec, xs, state, p, kwargs, where, launch)
+
+
+def run_elementwise(spec: KernelSpec, xs: Tensor, state: Any, p: Any, kwargs: dict[str, Any], where: str | None,
+                    launch: Callable[[dict[str, Any], Tensor, list[Tensor], list[Tensor]], Any]) -> tuple[Tensor, Any]:
+    """The layout work every fused backend shares: flatten ``[T, B, *]`` to ``[T, M]`` in memory
+    order, broadcast the coefficients to ``[M]``, encode surrogate/reset, call
+    ``launch(config fields, x2 [T, M], states [M]..., coefficients [M]...) -> (z [T, M], *finals [M])``
+    (which may raise :class:`_NonFiniteAt`), and map the results and any error index back to the
+    caller's dims."""
     shape = xs.shape  # [T, B, *]
     T = shape[0]
     # The kernel is elementwise over neurons, so any dense layout (e.g. channels_last from a conv)
@@ -236,22 +252,21 @@ def run_cpp(spec: KernelSpec, xs: Tensor, state: Any, p: Any, kwargs: dict[str, 
     # Per-neuron coefficients broadcast to every element [M]; autograd sums them back.
     flat: list[Tensor] = []
     for n in names:
-        c = torch.as_tensor(coefs[n], dtype=xs.dtype).expand(shape[1:])  # [B, *]
+        c = torch.as_tensor(coefs[n], dtype=xs.dtype, device=xs.device).expand(shape[1:])  # [B, *]
         flat.append((c.permute(sperm) if permuted else c).reshape(M).contiguous())
     if spec.spiking:
         sg_kind, sg_p = surrogate_code(kwargs["surrogate"])  # type: ignore[misc]
         reset = reset_code(kwargs["reset"])
-        assert reset is not None  # supports() checked it
+        assert reset is not None  # the backend's supports() checked it
         detach = int(bool(kwargs.get("detach_reset", False)))
     else:
         sg_kind, sg_p, reset, detach = 0, 0.0, 3, 1
-    cfg = _Config(kind=spec.kind, reset=int(reset), detach=detach, sg_kind=sg_kind, sg_p=sg_p,
-                  slots=tuple(SLOTS.index(f) for f in spec.state_fields),
-                  coef_slots=tuple(COEFS.index(n) for n in names), nthreads=threads_for(T * M),
-                  check=int(check_finite_enabled()))
+    fields = {"kind": spec.kind, "reset": int(reset), "detach": detach, "sg_kind": sg_kind, "sg_p": sg_p,
+              "slots": tuple(SLOTS.index(f) for f in spec.state_fields),
+              "coef_slots": tuple(COEFS.index(n) for n in names), "check": int(check_finite_enabled())}
     states = [(s.permute(sperm) if permuted else s).reshape(M).contiguous() for s in state]
     try:
-        z, *finals = _FusedRun.apply(cfg, x2, *states, *flat)
+        z, *finals = launch(fields, x2, states, flat)
         found = None
     except _NonFiniteAt as e:
         found = e.args
@@ -268,8 +283,7 @@ def run_cpp(spec: KernelSpec, xs: Tensor, state: Any, p: Any, kwargs: dict[str, 
         inv = [perm.index(d) for d in range(len(perm))]
         sinv = [d - 1 for d in inv[1:]]
         z, finals = z.permute(inv), [f.permute(sinv) for f in finals]
-    new_state = type(state)(*finals)
-    return z, new_state
+    return z, type(state)(*finals)
 
 
 def _unravel(flat: int, shape: tuple[int, ...]) -> tuple[int, ...]:

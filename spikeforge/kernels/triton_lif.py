@@ -24,9 +24,8 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor
 
-from ..numerics import check_finite_enabled, raise_nonfinite
 from ._build import BackendUnavailableError
-from .cpu import _unravel, memory_order, surrogate_code
+from .cpu import _NonFiniteAt, run_elementwise, surrogate_code
 from .specs import COEFS, SLOTS, KernelSpec, reset_code
 
 __all__ = ["BLOCK", "interpreting", "run_triton", "triton_available", "triton_supports"]
@@ -117,10 +116,6 @@ class _Config(NamedTuple):
     slots: tuple[int, ...]  # kernel slot of each state field
     coef_slots: tuple[int, ...]  # kernel slot of each coefficient passed in
     check: int  # 1: the forward kernel records the first non-finite state per neuron
-
-
-class _NonFiniteAt(Exception):
-    """``(t, m, what, value)`` of the first non-finite input or state (``m``: column of ``[T, M]``)."""
 
 
 def _launch(kernel: Any, M: int, *args: Any, **meta: Any) -> None:
@@ -238,48 +233,8 @@ def run_triton(spec: KernelSpec | None, xs: Tensor, state: Any, p: Any, kwargs: 
         raise BackendUnavailableError(why)
     assert spec is not None
     _kernels()  # import errors surface here, before autograd is involved
-    shape = xs.shape  # [T, B, *]
-    T = shape[0]
-    perm = memory_order(xs)  # xs.permute(perm) is contiguous, or perm is the identity
-    permuted = perm != sorted(perm)
-    xp = xs.permute(perm) if permuted else xs  # [T, B, *] in memory order
-    pshape = xp.shape
-    x2 = xp.reshape(T, -1).contiguous()  # [T, M], M = B * prod(*)
-    M = x2.shape[1]
-    sperm = [d - 1 for d in perm[1:]]  # the same permutation for one step's [B, *]
-    coefs = spec.coefs(p, float(kwargs["dt"]), kwargs.get("integrator", "euler"))
-    names = [n for n in COEFS if n in coefs]
-    flat: list[Tensor] = []  # per-neuron coefficients broadcast to every element [M]
-    for n in names:
-        c = torch.as_tensor(coefs[n], dtype=xs.dtype, device=xs.device).expand(shape[1:])  # [B, *]
-        flat.append((c.permute(sperm) if permuted else c).reshape(M).contiguous())
-    if spec.spiking:
-        sg_kind, sg_p = surrogate_code(kwargs["surrogate"])  # type: ignore[misc]
-        reset = reset_code(kwargs["reset"])
-        assert reset is not None  # triton_supports() checked it
-        detach = int(bool(kwargs.get("detach_reset", False)))
-    else:
-        sg_kind, sg_p, reset, detach = 0, 0.0, 3, 1
-    cfg = _Config(kind=spec.kind, reset=int(reset), detach=detach, sg_kind=sg_kind, sg_p=sg_p,
-                  slots=tuple(SLOTS.index(f) for f in spec.state_fields),
-                  coef_slots=tuple(COEFS.index(n) for n in names), check=int(check_finite_enabled()))
-    states = [(s.permute(sperm) if permuted else s).reshape(M).contiguous() for s in state]
-    try:
-        z, *finals = _TritonRun.apply(cfg, x2, *states, *flat)
-        found = None
-    except _NonFiniteAt as e:
-        found = e.args
-    if found is not None:  # raised outside the except block: no chained kernel-internal traceback
-        t, m, what, value = found
-        pidx = _unravel(m, tuple(pshape[1:]))  # index in the permuted [B, *]
-        idx = [0] * len(pidx)
-        for d, i in zip(sperm, pidx):  # back to the caller's dim order
-            idx[d] = i
-        raise_nonfinite(where or "fused kernel", what, (t, *idx), value)
-    z = z.view(pshape)  # [T, M] -> [T, B, *] in memory order
-    finals = [f.view(pshape[1:]) for f in finals]
-    if permuted:  # back to the caller's dim order, keeping the input's strides
-        inv = [perm.index(d) for d in range(len(perm))]
-        sinv = [d - 1 for d in inv[1:]]
-        z, finals = z.permute(inv), [f.permute(sinv) for f in finals]
-    return z, type(state)(*finals)
+
+    def launch(fields: dict[str, Any], x2: Tensor, states: list[Tensor], flat: list[Tensor]) -> Any:
+        return _TritonRun.apply(_Config(**fields), x2, *states, *flat)
+
+    return run_elementwise(spec, xs, state, p, kwargs, where, launch)
