@@ -15,14 +15,15 @@ triangular interpolation; at evaluation (``eval()``) delays are rounded and ``σ
 from __future__ import annotations
 
 import math
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..neurons._base import NEURONS, Neuron, check_sequence, check_step_input
+from ..neurons._base import Neuron, check_sequence, check_step_input
 from ..numerics import check_finite
+from .recurrent import resolve_neuron
 
 __all__ = ["DelRecState", "DelayedRecurrentSpiking", "delrec_mask"]
 
@@ -97,15 +98,7 @@ class DelayedRecurrentSpiking(nn.Module):
         shape = (out_features, out_features) if self.synaptic else (out_features,)
         self.delays = nn.Parameter(torch.empty(shape).uniform_(0, max_delay))
         self.register_buffer("sigma", torch.tensor(float(sigma)))
-        if isinstance(neuron, str):
-            neuron = cast(Neuron[Any, Any], NEURONS.create(neuron, **neuron_kwargs))
-        elif not isinstance(neuron, Neuron):
-            raise TypeError(f"DelayedRecurrentSpiking: neuron must be a registry name or a Neuron, "
-                            f"got {type(neuron).__name__}")
-        elif neuron_kwargs:
-            raise TypeError(f"DelayedRecurrentSpiking: neuron kwargs {sorted(neuron_kwargs)} need a neuron *name*, "
-                            f"not an instance")
-        self.neuron: Neuron[Any, Any] = neuron
+        self.neuron: Neuron[Any, Any] = resolve_neuron(neuron, neuron_kwargs, "DelayedRecurrentSpiking")
 
     def set_sigma(self, sigma: float) -> None:
         """Set the spread ``σ >= 0`` (``s = 1 + σ``); the buffer grows to hold the widest mask."""

@@ -18,6 +18,18 @@ class RecurrentState(NamedTuple):
     z: Tensor  # output at the previous step [B, out_features]
 
 
+def resolve_neuron(neuron: Any, neuron_kwargs: dict[str, Any], who: str, **factory: Any) -> Neuron[Any, Any]:
+    """A registry name built with ``neuron_kwargs`` (and ``factory``: device/dtype), or a ready
+    :class:`Neuron` (then ``neuron_kwargs`` must be empty); anything else is a ``TypeError``."""
+    if isinstance(neuron, str):
+        return cast(Neuron[Any, Any], NEURONS.create(neuron, **factory, **neuron_kwargs))
+    if not isinstance(neuron, Neuron):
+        raise TypeError(f"{who}: neuron must be a registry name or a Neuron, got {type(neuron).__name__}")
+    if neuron_kwargs:
+        raise TypeError(f"{who}: neuron kwargs {sorted(neuron_kwargs)} need a neuron *name*, not an instance")
+    return neuron
+
+
 class RecurrentSpiking(nn.Module):
     r"""A layer of neurons driven by its input and by its own previous output (RLIF-style).
 
@@ -66,15 +78,7 @@ class RecurrentSpiking(nn.Module):
         factory = {"device": device, "dtype": dtype}
         self.input = nn.Linear(in_features, out_features, bias=bias, **factory)
         self.recurrent = nn.Linear(out_features, out_features, bias=recurrent_bias, **factory)
-        if isinstance(neuron, str):
-            neuron = cast(Neuron[Any, Any], NEURONS.create(neuron, device=device, dtype=dtype, **neuron_kwargs))
-        elif not isinstance(neuron, Neuron):
-            raise TypeError(f"RecurrentSpiking: neuron must be a registry name or a Neuron, "
-                            f"got {type(neuron).__name__}")
-        elif neuron_kwargs:
-            raise TypeError(f"RecurrentSpiking: neuron kwargs {sorted(neuron_kwargs)} need a neuron *name*, "
-                            f"not an instance")
-        self.neuron: Neuron[Any, Any] = neuron
+        self.neuron: Neuron[Any, Any] = resolve_neuron(neuron, neuron_kwargs, "RecurrentSpiking", **factory)
         self.in_features, self.out_features = in_features, out_features
 
     def init_state(self, x: Tensor) -> RecurrentState:
