@@ -150,6 +150,12 @@ class TrainConfig:
         return ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self)
                          if getattr(self, f.name) != f.default)
 
+    def differing_keys(self, saved: dict[str, Any], ignore: frozenset[str] | set[str] = frozenset()) -> list[str]:
+        """Keys (outside ``ignore``) whose value in ``saved`` (a :meth:`to_dict` of another run, a
+        missing key meaning its default) differs from this config's, sorted."""
+        current, defaults = self.to_dict(), type(self)().to_dict()
+        return sorted(k for k in current if k not in ignore and saved.get(k, defaults[k]) != current[k])
+
     def to_dict(self) -> dict[str, Any]:
         """Plain data (tuples as lists) for checkpoints and JSON."""
         return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}

@@ -217,9 +217,8 @@ def _resume_plan(ckpt: Path, cfg: TrainConfig) -> tuple[int, int]:
     """``(epochs done, the saved run's length if it differs from cfg.epochs else 0)`` for resuming
     ``ckpt``; refuses a checkpoint of another experiment or one already past ``cfg.epochs``."""
     payload = load_checkpoint(ckpt)
-    saved, current, defaults = payload["config"], cfg.to_dict(), TrainConfig().to_dict()
-    ignore = TrainConfig.LOCATION_KEYS | {"epochs"}
-    diff = sorted(k for k in current if k not in ignore and saved.get(k, defaults[k]) != current[k])
+    saved = payload["config"]
+    diff = cfg.differing_keys(saved, TrainConfig.LOCATION_KEYS | {"epochs"})
     if diff:
         raise ValueError(
             f"{ckpt} was written by a different configuration (differs in {diff}); "

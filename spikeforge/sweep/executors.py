@@ -29,14 +29,10 @@ def finished_report(cfg: TrainConfig) -> dict[str, Any] | None:
         return None
     try:
         report = json.loads(path.read_text())
-        saved = TrainConfig.from_dict(report["config"]).to_dict()
+        saved = TrainConfig.from_dict(report["config"]).to_dict()  # raises on a foreign report
     except (ValueError, KeyError, TypeError):
         return None
-    mine = cfg.to_dict()
-    ignore = TrainConfig.LOCATION_KEYS
-    if any(saved[k] != mine[k] for k in mine if k not in ignore):
-        return None
-    return dict(report)
+    return None if cfg.differing_keys(saved, TrainConfig.LOCATION_KEYS) else dict(report)
 
 
 def run_cell(config: dict[str, Any], threads: int = 1) -> dict[str, Any]:
