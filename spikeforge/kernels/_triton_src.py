@@ -240,9 +240,12 @@ def _lif_backward(x, gz, gz_st, gz_sm, gx, i0, v0, a0, giT, gvT, gaT, gi0, gv0, 
             elif SG_KIND == 7:  # piecewise quadratic(alpha)
                 w = a - a * a * tl.abs(u)
                 d = tl.maximum(w, 0.0)
-            else:  # pdsg(sigma): gaussian density centred at k2 = sigma / 2
+            elif SG_KIND == 8:  # pdsg(sigma): gaussian density centred at k2 = sigma / 2
                 w = (u - k2) / a
                 d = tl.exp(-0.5 * w * w) * k1
+            else:  # q-PseudoSpike(q): (1 + 2|u| / (q - 1))^-q written as exp(-q log(.))
+                w = 1.0 + 2.0 * tl.abs(u) / (a - 1.0)
+                d = tl.exp(-a * tl.log(w))
             gu = gs * d
             gv1 = dv1 + gu
             gth = dth - gu

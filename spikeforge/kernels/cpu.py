@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from ..numerics import check_finite_enabled, raise_nonfinite
-from ..surrogate import (PDSG, ATan, Erf, FastSigmoid, PiecewiseQuadratic, Rectangle, Sigmoid,
+from ..surrogate import (PDSG, ATan, Erf, FastSigmoid, PiecewiseQuadratic, QPseudoSpike, Rectangle, Sigmoid,
                          StraightThrough, Surrogate, Triangle)
 from ._build import BackendUnavailableError, load_library
 from ._cache import CACHE
@@ -28,7 +28,7 @@ __all__ = ["surrogate_code", "supports", "run_cpp", "threads_for", "memory_order
 _SURROGATE_CODES: dict[type, tuple[int, str | None]] = {
     StraightThrough: (0, None), Sigmoid: (1, "alpha"), ATan: (2, "alpha"), FastSigmoid: (3, "slope"),
     Triangle: (4, "width"), Rectangle: (5, "width"), Erf: (6, "sigma"), PiecewiseQuadratic: (7, "alpha"),
-    PDSG: (8, "sigma"),
+    PDSG: (8, "sigma"), QPseudoSpike: (9, "q"),
 }
 
 

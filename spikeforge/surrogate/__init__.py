@@ -9,6 +9,7 @@ from .functions import Custom as Custom
 from .functions import Erf as Erf
 from .functions import FastSigmoid as FastSigmoid
 from .functions import PiecewiseQuadratic as PiecewiseQuadratic
+from .functions import QPseudoSpike as QPseudoSpike
 from .functions import Rectangle as Rectangle
 from .functions import Sigmoid as Sigmoid
 from .functions import StraightThrough as StraightThrough
@@ -18,7 +19,7 @@ from .pdsg import PDSG as PDSG
 from .pdsg import membrane_sigma as membrane_sigma
 
 __all__ = [
-    "SURROGATES", "ATan", "Custom", "Erf", "FastSigmoid", "PiecewiseQuadratic", "Rectangle",
+    "SURROGATES", "ATan", "Custom", "Erf", "FastSigmoid", "PiecewiseQuadratic", "QPseudoSpike", "Rectangle",
     "PDSG", "Sigmoid", "SpikeFn", "StraightThrough", "Surrogate", "Triangle", "get_surrogate", "heaviside",
     "membrane_sigma",
 ]

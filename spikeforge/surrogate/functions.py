@@ -18,7 +18,7 @@ from ._base import Surrogate
 
 __all__ = [
     "SURROGATES", "StraightThrough", "Sigmoid", "ATan", "FastSigmoid", "Triangle", "Rectangle",
-    "Erf", "PiecewiseQuadratic", "Custom", "get_surrogate",
+    "Erf", "PiecewiseQuadratic", "QPseudoSpike", "Custom", "get_surrogate",
 ]
 
 SURROGATES: Registry[type[Surrogate]] = Registry("surrogate")
@@ -140,6 +140,32 @@ class PiecewiseQuadratic(Surrogate):
     def primitive(self, x: Tensor) -> Tensor:
         u = (self.alpha * x).clamp(-1, 1)
         return 0.5 + u - u * u.abs() / 2
+
+
+@SURROGATES.register("q_pseudo_spike")
+@dataclass(frozen=True)
+class QPseudoSpike(Surrogate):
+    r"""q-PseudoSpike (Herranz-Celotti & Rouat, arXiv 2202.00282): derivative
+    :math:`(1 + 2|x|/(q-1))^{-q}`, a heavy-tailed bump of peak 1 and unit area for every :math:`q > 1`.
+
+    Primitive :math:`\tfrac12(1 + 2|x|/(q-1))^{1-q}` for :math:`x < 0` and one minus that for
+    :math:`x \ge 0`. Small ``q`` gives fat (power-law) tails; :math:`q \to \infty` tends to
+    :math:`e^{-2|x|}`; ``q = 2`` is SuperSpike's :math:`1/(1 + 2|x|)^2`.
+    """
+
+    q: float = 2.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.q > 1:
+            raise ValueError(f"QPseudoSpike.q must be > 1 (the tail integral diverges otherwise), got {self.q!r}")
+
+    def grad(self, x: Tensor) -> Tensor:
+        return (1 + 2 * x.abs() / (self.q - 1)) ** (-self.q)
+
+    def primitive(self, x: Tensor) -> Tensor:
+        half_tail = 0.5 * (1 + 2 * x.abs() / (self.q - 1)) ** (1 - self.q)  # mass beyond |x| on one side
+        return torch.where(x < 0, half_tail, 1 - half_tail)
 
 
 @SURROGATES.register("custom")

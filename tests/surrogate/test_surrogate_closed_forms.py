@@ -47,6 +47,10 @@ def _piecewise_quadratic(x: float, alpha: float) -> float:
     return alpha - alpha * alpha * abs(x) if abs(x) <= 1.0 / alpha else 0.0
 
 
+def _q_pseudo_spike(x: float, q: float) -> float:  # Herranz-Celotti & Rouat 2022
+    return (1.0 + 2.0 * abs(x) / (q - 1.0)) ** -q
+
+
 def _pdsg(x: float, sigma: float) -> float:  # N(x; σ/2, σ²), Lun et al. 2025
     return math.exp(-((x - sigma / 2) ** 2) / (2.0 * sigma * sigma)) / math.sqrt(2.0 * math.pi * sigma * sigma)
 
@@ -65,6 +69,7 @@ CLOSED_FORMS = {
     "rectangle": (_rectangle, {"width": 1.0}, {"width": 2.0}),
     "erf": (_erf, {"sigma": 0.5}, {"sigma": 1.3}),
     "piecewise_quadratic": (_piecewise_quadratic, {"alpha": 1.0}, {"alpha": 2.0}),
+    "q_pseudo_spike": (_q_pseudo_spike, {"q": 2.0}, {"q": 5.0}),
     "custom": (lambda x, grad_fn: math.exp(-abs(x)), {"grad_fn": _custom_grad}, None),
     "pdsg": (_pdsg, {"sigma": 1.0}, {"sigma": 0.3}),
 }

@@ -214,6 +214,9 @@ void surrogate_inplace(int kind, double p, R* u, int64_t n) {
         const R norm = (R)1 / (a * (R)std::sqrt(2 * M_PI)), mu = a / (R)2;
         for (int64_t k = 0; k < n; ++k) { R w = (u[k] - mu) / a; u[k] = std::exp((R)-0.5 * w * w) * norm; }
         break; }
+    case 9:  // q-PseudoSpike(q): (1 + 2|u| / (q - 1))^-q
+        for (int64_t k = 0; k < n; ++k) u[k] = std::pow((R)1 + (R)2 * std::fabs(u[k]) / (a - (R)1), -a);
+        break;
     }
 }
 
