@@ -2,34 +2,58 @@
 
 Task ``cue``: ELM vs a LIF SNN vs an LSTM of similar parameter count on the delayed-cue generator
 (remember which of 4 classes was cued, across a silent delay, report at the go step).
+Task ``adding``: the same three models on the adding problem (regress the sum of the two marked
+values of a length-``--steps`` sequence); MSE and the fraction within 0.04 of the target.
 Task ``lzc``: SNN with fixed-parameter LIF vs the meta neuron (every intrinsic parameter learned),
 and the SNN-LZC read-out (LZC of the meta-SNN's output spike trains, nearest class mean), on a
-generated two-class spike-train task: Poisson vs. a regular (periodic-burst) train of equal rate.
+generated two-class spike-train task: Poisson vs. a regular (periodic-burst) train of equal rate;
+with ``--signal``, on generated signals (AR(1) noise vs a noisy sinusoid) coded by the LZC encoder.
+Task ``ultra``: UltraLIF / UltraPLIF / UltraDLIF (no surrogate) vs LIF / PLIF (atan surrogate) in a
+one-hidden-layer FC net on 8x8 digits (or mnist1d), static input fed at each of ``--T`` steps.
+Task ``seq``: L2MU and EGRU (vs a dense GRU) on permuted sequential digits (one pixel per step, 64
+steps), with activity sparsity (fraction of zero outputs).
+Task ``delta``: a GRU trained dense (with and without an L1 penalty on its hidden-state changes) on
+mnist1d read as a 40-step sequence, then run as a delta network: accuracy and the fraction of zero
+deltas / skipped MACs over a sweep of the threshold.
 
     .venv/bin/python tools/research_neurons.py cue --delay 50 --seeds 0 1
+    .venv/bin/python tools/research_neurons.py adding --steps 50 --seeds 0
     .venv/bin/python tools/research_neurons.py lzc --seeds 0 1
+    .venv/bin/python tools/research_neurons.py lzc --signal --seeds 0 1
+    .venv/bin/python tools/research_neurons.py ultra --T 1 4 --seeds 0
+    .venv/bin/python tools/research_neurons.py seq --seeds 0
+    .venv/bin/python tools/research_neurons.py delta --seeds 0
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import time
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
 
-from spikeforge.data.generators import delayed_cue
-from spikeforge.encoders.lzc import lempel_ziv_complexity
+from spikeforge.data.generators import adding_problem, delayed_cue
+from spikeforge.encoders.lzc import lempel_ziv_complexity, lzc_binarize
+from spikeforge.layers.delta import delta_activation
+from spikeforge.layers.egru import EGRU
 from spikeforge.layers.elm import ELM
-from spikeforge.neurons import LIF, MetaNeuron
+from spikeforge.layers.l2mu import L2MU
+from spikeforge.neurons import LIF, MetaNeuron, UltraLIF
+from spikeforge.neurons.ultralif import EPS_RANGE
 
 
 def n_params(m: nn.Module) -> int:
     return sum(p.numel() for p in m.parameters() if p.requires_grad)
 
 
+# ---------------------------------------------------------------------------------------------- models
+
+
 class LIFNet(nn.Module):
-    """Linear -> recurrent-free LIF -> Linear; logits are the read-out at the last step."""
+    """Linear -> recurrent-free neuron layer -> Linear, applied at every step."""
 
     def __init__(self, i: int, h: int, o: int, neuron: nn.Module) -> None:
         super().__init__()
@@ -44,29 +68,153 @@ class LSTMNet(nn.Module):
         super().__init__()
         self.lstm, self.out = nn.LSTM(i, h), nn.Linear(h, o)
 
-    def forward(self, xs: Tensor) -> Tensor:
+    def forward(self, xs: Tensor) -> Tensor:  # [T, B, I] -> [T, B, O]
         return self.out(self.lstm(xs)[0])
 
 
-def train(model: nn.Module, x: Tensor, y: Tensor, xt: Tensor, yt: Tensor, *, epochs: int, lr: float,
-          readout: str = "last") -> float:
-    """Adam on cross-entropy; x time-major [T, N, I]; returns test accuracy."""
+class RNNNet(nn.Module):
+    """A recurrent layer returning ``[T, B, H]`` (EGRU, or nn.GRU wrapped) -> Linear read-out."""
+
+    def __init__(self, rnn: nn.Module, h: int, o: int) -> None:
+        super().__init__()
+        self.rnn, self.out = rnn, nn.Linear(h, o)
+
+    def hidden(self, xs: Tensor) -> Tensor:
+        hs = self.rnn(xs)
+        return hs[0] if isinstance(hs, tuple) else hs  # nn.GRU returns (outputs, h_n)
+
+    def forward(self, xs: Tensor) -> Tensor:  # [T, B, I] -> [T, B, O]
+        return self.out(self.hidden(xs))
+
+
+def ultradlif_step(x: Tensor, v: Tensor, eps: Tensor, v_th: float = 1.0) -> tuple[Tensor, Tensor]:
+    r"""One UltraDLIF step (Miñoza, arXiv 2602.11206, reference §4.2): gap-junction diffusion over the
+    neuron index (last dim, ring boundary) by a soft maximum, then the UltraLIF spike and reset.
+
+    .. math::
+        V'_i = \varepsilon\log\big(e^{V_{i-1}/\varepsilon} + e^{V_i/\varepsilon} + e^{V_{i+1}/\varepsilon}\big) + I_i,
+        \qquad s = \sigma((V' - \theta)/\varepsilon),\qquad V \leftarrow V'(1 - s)
+
+    Shapes: x, v, s ``[B, H]``. Local to this script (not a registered neuron).
+    """
+    eps = torch.clamp(eps, *EPS_RANGE)
+    nb = torch.stack([v.roll(1, -1), v, v.roll(-1, -1)])  # [3, B, H]: V_{i-1}, V_i, V_{i+1}
+    v = eps * torch.logsumexp(nb / eps, 0) + x
+    s = torch.sigmoid((v - v_th) / eps)
+    return s, v * (1 - s)
+
+
+class UltraDLIF(nn.Module):
+    """UltraDLIF layer (learned temperature); ``forward(xs [T, B, H]) -> soft spikes [T, B, H]``."""
+
+    def __init__(self, eps: float = 1.0) -> None:
+        super().__init__()
+        self.log_eps = nn.Parameter(torch.tensor(math.log(eps)))
+
+    def forward(self, xs: Tensor) -> Tensor:
+        v, out = torch.zeros_like(xs[0]), []
+        for x in xs:  # x: [B, H]
+            s, v = ultradlif_step(x, v, self.log_eps.exp())
+            out.append(s)
+        return torch.stack(out)  # [T, B, H]
+
+
+def delta_gru(gru: nn.Module, xs: Tensor, theta: float) -> tuple[Tensor, Tensor, Tensor]:
+    r"""Run a trained one-layer ``nn.GRU`` as a delta network (Neil et al. 2017, reference §4.6).
+
+    Input and hidden state are sent as thresholded deltas (:func:`delta_activation`); the gate
+    pre-activations accumulate :math:`M^x_t = M^x_{t-1} + W\tilde\Delta x_t` (:math:`M^x_{-1} = b_{ih}`)
+    and :math:`M^h_t = M^h_{t-1} + U\tilde\Delta h_{t-1}` (:math:`M^h_{-1} = b_{hh}`), then the GRU
+    update uses them: :math:`r, z = \sigma(M^x + M^h)`, :math:`n = \tanh(M^x_n + r\odot M^h_n)`,
+    :math:`h_t = (1 - z)\odot n + z\odot h_{t-1}`. With :math:`\Theta = 0` it equals ``gru``.
+
+    Returns ``(hs [T, B, H], dx [T, B, I], dh [T, B, H])``: hidden states and the sent deltas.
+    """
+    w_ih, w_hh, b_ih, b_hh = (getattr(gru, n) for n in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"))
+    h = xs.new_zeros(xs.shape[1], int(w_hh.shape[1]))  # [B, H]
+    dx, x_hat = delta_activation(xs, theta)  # [T, B, I]: the input does not depend on the state
+    mx = b_ih + torch.cumsum(dx @ w_ih.T, 0)  # [T, B, 3H]
+    mh, h_hat = b_hh.expand(xs.shape[1], -1), h
+    hs, dhs = [], []
+    for t in range(xs.shape[0]):
+        dh, h_hat = delta_activation(h[None], theta, h_hat)  # [1, B, H]
+        mh = mh + dh[0] @ w_hh.T  # [B, 3H]
+        xr, xz, xn = mx[t].chunk(3, -1)
+        hr, hz, hn = mh.chunk(3, -1)
+        r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
+        h = (1 - z) * torch.tanh(xn + r * hn) + z * h
+        hs.append(h)
+        dhs.append(dh[0])
+    return torch.stack(hs), dx, torch.stack(dhs)
+
+
+# ---------------------------------------------------------------------------------------------- tasks data
+
+
+def permuted_sequential(x: Tensor, perm: Tensor) -> Tensor:
+    """Static images ``[N, P]`` -> one pixel per step in the order ``perm``: ``[P, N, 1]``."""
+    if x.dim() != 2 or perm.shape != (x.shape[1],):
+        raise ValueError(f"permuted_sequential: need x [N, P] and perm [P], got {tuple(x.shape)}, {tuple(perm.shape)}")
+    return x[:, perm].T.unsqueeze(-1)  # [N, P] -> [P, N] -> [P, N, 1]
+
+
+def load_static(name: str, seed: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """``(x [N, F], y, x_test, y_test)`` from sklearn's 8x8 digits or the locally generated mnist1d."""
+    if name == "digits":
+        from spikeforge.plasticity.tasks._data import digits_split
+        return digits_split(seed=seed)
+    from spikeforge.data.datasets.mnist1d_data import mnist1d
+    return (*mnist1d("train").tensors(), *mnist1d("test").tensors())
+
+
+# ---------------------------------------------------------------------------------------------- training
+
+
+def fit(model: nn.Module, x: Tensor, y: Tensor, *, epochs: int, lr: float,
+        loss_fn: Callable[[Tensor, Tensor], Tensor], head: Callable[[Tensor], Tensor],
+        penalty: Callable[[nn.Module, Tensor], Tensor] | None = None) -> None:
+    """Adam, batch 64; ``x`` time-major ``[T, N, I]``; ``head`` maps ``model(xs)`` to predictions."""
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-
-    def logits(xs: Tensor) -> Tensor:
-        out = model(xs)
-        return out[-1] if readout == "last" else out.mean(0)
-
     for _ in range(epochs):
         perm = torch.randperm(x.shape[1])
         for k in range(0, x.shape[1], 64):
             idx = perm[k:k + 64]
-            loss = nn.functional.cross_entropy(logits(x[:, idx]), y[idx])
+            loss = loss_fn(head(model(x[:, idx])), y[idx])
+            if penalty is not None:
+                loss = loss + penalty(model, x[:, idx])
             opt.zero_grad()
             loss.backward()
             opt.step()
+
+
+def last(out: Tensor) -> Tensor:
+    return out[-1]
+
+
+def mean_t(out: Tensor) -> Tensor:
+    return out.mean(0)
+
+
+def sum_t(out: Tensor) -> Tensor:
+    return out.sum(0)
+
+
+def train(model: nn.Module, x: Tensor, y: Tensor, xt: Tensor, yt: Tensor, *, epochs: int, lr: float,
+          readout: str = "last") -> float:
+    """Cross-entropy classification; returns test accuracy."""
+    head = last if readout == "last" else mean_t
+    fit(model, x, y, epochs=epochs, lr=lr, loss_fn=nn.functional.cross_entropy, head=head)
     with torch.no_grad():
-        return (logits(xt).argmax(-1) == yt).float().mean().item()
+        return (head(model(xt)).argmax(-1) == yt).float().mean().item()
+
+
+def memory_models(c: int, o: int) -> dict[str, nn.Module]:
+    """ELM, a feed-forward LIF SNN and an LSTM of similar (ELM ≈ LIF < LSTM) size."""
+    return {
+        "ELM d_m=16": ELM(c, memory_size=16, output_size=o, hidden_size=16),
+        "LIF SNN h=48": LIFNet(c, 48, o, LIF(tau_mem=20e-3, size=48, learn=("tau_mem",))),
+        "LSTM h=16": LSTMNet(c, 16, o),
+    }
 
 
 def task_cue(args: argparse.Namespace) -> None:
@@ -76,18 +224,35 @@ def task_cue(args: argparse.Namespace) -> None:
         x, y = delayed_cue(args.n_train, 4, delay=args.delay, generator=g)
         xt, yt = delayed_cue(500, 4, delay=args.delay, generator=g)
         x, xt = x.transpose(0, 1), xt.transpose(0, 1)  # [N, T, C] -> [T, N, C]
-        C = x.shape[-1]
         torch.manual_seed(seed)
-        models = {
-            "ELM d_m=16": ELM(C, memory_size=16, output_size=4, hidden_size=16),
-            "LIF SNN h=48": LIFNet(C, 48, 4, LIF(tau_mem=20e-3, size=48, learn=("tau_mem",))),
-            "LSTM h=16": LSTMNet(C, 16, 4),
-        }
-        for name, m in models.items():
+        for name, m in memory_models(x.shape[-1], 4).items():
             t0 = time.time()
             acc = train(m, x, y, xt, yt, epochs=args.epochs, lr=args.lr)
             wall = time.time() - t0
             print(f"| {name} | {n_params(m)} | {args.delay} | {seed} | {acc:.3f} | {wall:.0f} |", flush=True)
+
+
+def task_adding(args: argparse.Namespace) -> None:
+    """Regression at the last step; MSE vs the constant-1 predictor's 1/6, and the fraction of test
+    sequences within 0.04 of the target (Hochreiter & Schmidhuber's success criterion)."""
+    print("| model | params | steps | seed | test MSE | within 0.04 | wall s |")
+    for seed in args.seeds:
+        g = torch.Generator().manual_seed(seed)
+        x, y = adding_problem(args.n_train, args.steps, generator=g)
+        xt, yt = adding_problem(500, args.steps, generator=g)
+        x, xt = x.transpose(0, 1), xt.transpose(0, 1)  # [N, T, 2] -> [T, N, 2]
+        base = ((yt - 1.0) ** 2).mean().item()
+        print(f"| predict 1 (no memory) | 0 | {args.steps} | {seed} | {base:.4f} | "
+              f"{((yt - 1).abs() < 0.04).float().mean().item():.3f} | - |")
+        torch.manual_seed(seed)
+        for name, m in memory_models(2, 1).items():
+            t0 = time.time()
+            fit(m, x, y, epochs=args.epochs, lr=args.lr, loss_fn=nn.functional.mse_loss,
+                head=lambda out: out[-1, :, 0])
+            with torch.no_grad():
+                err = m(xt)[-1, :, 0] - yt
+            print(f"| {name} | {n_params(m)} | {args.steps} | {seed} | {(err ** 2).mean().item():.4f} | "
+                  f"{(err.abs() < 0.04).float().mean().item():.3f} | {time.time() - t0:.0f} |", flush=True)
 
 
 def spike_task(n: int, T: int, C: int, rate: float, g: torch.Generator) -> tuple[Tensor, Tensor]:
@@ -105,12 +270,35 @@ def spike_task(n: int, T: int, C: int, rate: float, g: torch.Generator) -> tuple
     return x, y
 
 
+def signal_task(n: int, T: int, C: int, g: torch.Generator, noise: float = 1.0) -> tuple[Tensor, Tensor]:
+    """Class 0: AR(1) noise :math:`a_t = 0.9 a_{t-1} + e_t`, scaled to unit variance; class 1: a sinusoid
+    :math:`\\sqrt 2 \\sin(\\omega t + \\phi)` (ω uniform in [0.1, 0.6] rad/step, φ random) plus ``noise`` times
+    such AR(1) noise. Each channel is an independent signal of the sample's class.
+    Returns ``(signals [T, n, C], y [n])``."""
+    y = torch.randint(0, 2, (n,), generator=g)
+    e = torch.randn(T, n, C, generator=g) * math.sqrt(1 - 0.81)  # stationary variance 1
+    ar = [torch.randn(n, C, generator=g)]
+    for t in range(1, T):
+        ar.append(0.9 * ar[-1] + e[t])
+    a = torch.stack(ar)  # [T, n, C]
+    w = 0.1 + 0.5 * torch.rand(1, n, C, generator=g)
+    phi = 2 * math.pi * torch.rand(1, n, C, generator=g)
+    sine = math.sqrt(2) * torch.sin(w * torch.arange(T).view(T, 1, 1) + phi) + noise * a
+    return torch.where((y == 1).view(1, n, 1), sine, a), y
+
+
 def task_lzc(args: argparse.Namespace) -> None:
-    print("| model | params | seed | test acc | wall s |")
+    """``--signal``: the generated signals of :func:`signal_task`, LZC-encoded (median threshold)
+    before the SNN; otherwise the Poisson-vs-regular spike trains of :func:`spike_task`."""
+    print("| data | model | params | seed | test acc | wall s |")
+    data = "LZC-coded signals" if args.signal else "spike trains"
     for seed in args.seeds:
         g = torch.Generator().manual_seed(seed)
-        x, y = spike_task(args.n_train, 100, 8, 0.2, g)
-        xt, yt = spike_task(500, 100, 8, 0.2, g)
+        if args.signal:
+            (x, y), (xt, yt) = signal_task(args.n_train, 100, 8, g), signal_task(500, 100, 8, g)
+            x, xt = lzc_binarize(x), lzc_binarize(xt)  # [T, N, 8] spikes
+        else:
+            (x, y), (xt, yt) = spike_task(args.n_train, 100, 8, 0.2, g), spike_task(500, 100, 8, 0.2, g)
         results = {}
         for name, neuron in (("LIF (fixed intrinsic)", LIF(tau_mem=5e-3, size=16)),
                              ("meta (learned intrinsic)", MetaNeuron(tau_mem=5e-3, size=16))):
@@ -119,7 +307,7 @@ def task_lzc(args: argparse.Namespace) -> None:
             t0 = time.time()
             acc = train(m, x, y, xt, yt, epochs=args.epochs, lr=args.lr, readout="mean")
             results[name] = m
-            print(f"| {name} | {n_params(m)} | {seed} | {acc:.3f} | {time.time() - t0:.0f} |", flush=True)
+            print(f"| {data} | {name} | {n_params(m)} | {seed} | {acc:.3f} | {time.time() - t0:.0f} |", flush=True)
         # SNN-LZC: LZC of the meta-SNN's hidden spike trains, averaged over neurons; nearest class mean
         meta = results["meta (learned intrinsic)"]
         with torch.no_grad():
@@ -129,20 +317,134 @@ def task_lzc(args: argparse.Namespace) -> None:
         for label, (a, b) in (("SNN-LZC (meta hidden spikes)", (f, ft)), ("LZC of the input spikes", (raw, rawt))):
             mu = torch.stack([a[y == k].mean() for k in (0, 1)])
             pred = (b[:, None] - mu).abs().argmin(-1)
-            print(f"| {label} | 2 class means | {seed} | {(pred == yt).float().mean().item():.3f} | - |", flush=True)
+            print(f"| {data} | {label} | 2 class means | {seed} | {(pred == yt).float().mean().item():.3f} | - |",
+                  flush=True)
+
+
+def task_ultra(args: argparse.Namespace) -> None:
+    """Hidden 64 (the paper's width), mean-over-time read-out; Ultra rows also report the accuracy
+    with the hidden soft spikes binarized at 0.5 at inference and the (soft) spike rate."""
+    print("| neuron | gradient | data | T | params | seed | test acc | acc binarized | rate | wall s |")
+    decay_tau = -1e-3 / math.log(0.9)  # LIF tau_mem (s) whose per-step decay is the paper's tau = 0.9
+    for seed in args.seeds:
+        x, y, xt, yt = load_static(args.data, seed)
+        for T in args.T:
+            xs, xts = x.expand(T, *x.shape), xt.expand(T, *xt.shape)  # [N, F] -> [T, N, F] (static each step)
+            neurons: dict[str, tuple[str, Callable[[], nn.Module]]] = {
+                "LIF": ("atan surrogate", lambda: LIF(tau_mem=decay_tau, size=64)),
+                "PLIF (learned tau)": ("atan surrogate", lambda: LIF(tau_mem=decay_tau, size=64, learn=("tau_mem",))),
+                "UltraLIF": ("exact (none)", lambda: UltraLIF(decay=0.9, size=64, learn=("eps",))),
+                "UltraPLIF": ("exact (none)", lambda: UltraLIF(decay=0.9, size=64, learn=("eps", "decay"))),
+                "UltraDLIF": ("exact (none)", lambda: UltraDLIF()),
+            }
+            for name, (grad, make) in neurons.items():
+                torch.manual_seed(seed)
+                m = LIFNet(x.shape[1], 64, 10, make())
+                t0 = time.time()
+                acc = train(m, xs, y, xts, yt, epochs=args.epochs, lr=args.lr, readout="mean")
+                with torch.no_grad():
+                    s = m.neuron(m.fc(xts))  # [T, M, 64]
+                    binar = "-"
+                    if name.startswith("Ultra"):
+                        binar = f"{(m.out((s > 0.5).float()).mean(0).argmax(-1) == yt).float().mean().item():.3f}"
+                print(f"| {name} | {grad} | {args.data} | {T} | {n_params(m)} | {seed} | {acc:.3f} | {binar} | "
+                      f"{s.mean().item():.3f} | {time.time() - t0:.0f} |", flush=True)
+
+
+def task_seq(args: argparse.Namespace) -> None:
+    """Permuted sequential digits (64 steps, one pixel each). L2MU: logits are the output population's
+    spike counts; EGRU/GRU: linear read-out at the last step. Zero fraction = share of exactly-zero
+    outputs over all steps, samples and units of the test set."""
+    print("| model | params | seed | test acc | zero fraction (outputs) | wall s |")
+    for seed in args.seeds:
+        x, y, xt, yt = load_static("digits", seed)
+        perm = torch.randperm(64, generator=torch.Generator().manual_seed(1234))  # one fixed permutation
+        xs, xts = permuted_sequential(x, perm), permuted_sequential(xt, perm)  # [64, N, 1]
+        torch.manual_seed(seed)
+        h = args.hidden
+        models: dict[str, tuple[L2MU | RNNNet, str]] = {
+            f"L2MU h={h}, d=4, θ=64": (L2MU(1, hidden_size=h, output_size=10, encoder_size=4, order=4,
+                                            theta=64.0), "sum"),
+            f"EGRU h={h}": (RNNNet(EGRU(1, h), h, 10), "last"),
+            f"GRU h={h} (dense)": (RNNNet(nn.GRU(1, h), h, 10), "last"),
+        }
+        for name, (m, readout) in models.items():
+            t0 = time.time()
+            head: Callable[[Tensor], Tensor] = last if readout == "last" else sum_t
+            fit(m, xs, y, epochs=args.epochs, lr=args.lr, loss_fn=nn.functional.cross_entropy, head=head)
+            with torch.no_grad():
+                acc = (head(m(xts)).argmax(-1) == yt).float().mean().item()
+                if isinstance(m, L2MU):
+                    state, zh, zm = None, [], []
+                    for t in range(xts.shape[0]):  # step to read the hidden/memory populations' spikes
+                        _, state = m.run(xts[t:t + 1], state)
+                        zh.append(state.zh)
+                        zm.append(state.zm)
+                    zero = (f"hidden {(torch.stack(zh) == 0).float().mean().item():.3f}, "
+                            f"memory {(torch.stack(zm) == 0).float().mean().item():.3f}, "
+                            f"output {(m(xts) == 0).float().mean().item():.3f}")
+                else:
+                    zero = f"hidden {(m.hidden(xts) == 0).float().mean().item():.3f}"
+            print(f"| {name} | {n_params(m)} | {seed} | {acc:.3f} | {zero} | {time.time() - t0:.0f} |", flush=True)
+
+
+def task_delta(args: argparse.Namespace) -> None:
+    """mnist1d read as 40 steps of one value. A GRU (h = ``--hidden``) is trained dense, without and
+    with ``--l1`` · mean |h_t − h_{t−1}| (the delta-layer paper's sparsity penalty), then evaluated as
+    a delta network for every Θ: accuracy, zero fraction of the hidden deltas, and MACs skipped
+    (zero deltas skip their weight column) relative to the dense GRU."""
+    print("| training | Θ | seed | test acc | Δh zero fraction | Δx zero fraction | MACs skipped |")
+    for seed in args.seeds:
+        x, y, xt, yt = load_static("mnist1d", seed)
+        xs, xts = x.T.unsqueeze(-1), xt.T.unsqueeze(-1)  # [N, 40] -> [40, N, 1]
+        h = args.hidden
+        for label, lam in (("dense", 0.0), (f"L1 on Δh, λ={args.l1:g}", args.l1)):
+            torch.manual_seed(seed)
+            m = RNNNet(nn.GRU(1, h), h, 10)
+
+            def penalty(model: nn.Module, xb: Tensor, lam: float = lam) -> Tensor:
+                assert isinstance(model, RNNNet)
+                hs = model.hidden(xb)  # [T, B, H]
+                return lam * (hs[1:] - hs[:-1]).abs().mean()
+
+            t0 = time.time()
+            fit(m, xs, y, epochs=args.epochs, lr=args.lr, loss_fn=nn.functional.cross_entropy, head=last,
+                penalty=penalty if lam > 0 else None)
+            print(f"<!-- {label}: trained in {time.time() - t0:.0f} s, {n_params(m)} params -->", flush=True)
+            with torch.no_grad():
+                for theta in args.thetas:
+                    hs, dx, dh = delta_gru(m.rnn, xts, theta)
+                    acc = (m.out(hs[-1]).argmax(-1) == yt).float().mean().item()
+                    macs = (dx != 0).sum() + (dh != 0).sum()  # each nonzero delta costs one 3H column
+                    dense = dx.numel() + dh.numel()
+                    print(f"| {label} | {theta:g} | {seed} | {acc:.3f} | {(dh == 0).float().mean().item():.3f} | "
+                          f"{(dx == 0).float().mean().item():.3f} | {1 - macs.item() / dense:.3f} |", flush=True)
+
+
+TASKS: dict[str, Callable[[argparse.Namespace], None]] = {
+    "cue": task_cue, "adding": task_adding, "lzc": task_lzc, "ultra": task_ultra, "seq": task_seq,
+    "delta": task_delta,
+}
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("task", choices=["cue", "lzc"])
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("task", choices=list(TASKS))
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
-    ap.add_argument("--delay", type=int, default=50)
-    ap.add_argument("--n-train", type=int, default=1000)
+    ap.add_argument("--delay", type=int, default=50, help="cue: silent delay (steps)")
+    ap.add_argument("--steps", type=int, default=50, help="adding: sequence length")
+    ap.add_argument("--n-train", type=int, default=1000, help="cue, adding, lzc: training samples")
     ap.add_argument("--epochs", type=int, default=15)
     ap.add_argument("--lr", type=float, default=5e-3)
+    ap.add_argument("--T", type=int, nargs="+", default=[1, 4], help="ultra: time steps (static input)")
+    ap.add_argument("--data", choices=["digits", "mnist1d"], default="digits", help="ultra: data set")
+    ap.add_argument("--signal", action="store_true", help="lzc: LZC-coded generated signals, not spike trains")
+    ap.add_argument("--hidden", type=int, default=32, help="seq, delta: hidden size")
+    ap.add_argument("--l1", type=float, default=0.1, help="delta: weight of the L1 penalty on Δh")
+    ap.add_argument("--thetas", type=float, nargs="+", default=[0.0, 0.01, 0.03, 0.1, 0.3], help="delta: Θ sweep")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    {"cue": task_cue, "lzc": task_lzc}[args.task](args)
+    TASKS[args.task](args)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,96 @@
+"""The task generators and model pieces of ``tools/research_neurons.py`` (issue 16), each checked
+against a hand computation or an independent implementation. The training runs stay in the tool."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from spikeforge.data.generators import adding_problem
+
+_spec = importlib.util.spec_from_file_location(
+    "research_neurons_tool", Path(__file__).resolve().parents[2] / "tools" / "research_neurons.py")
+assert _spec is not None and _spec.loader is not None
+rn = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(rn)
+
+
+def test_adding_problem_target_is_the_sum_of_the_two_marked_values_by_hand() -> None:
+    x, target = adding_problem(1, 2, generator=torch.Generator().manual_seed(3))
+    # two steps: one mark per half forces the marks onto steps 0 and 1
+    assert x[0, :, 1].tolist() == [1.0, 1.0]
+    assert target.item() == pytest.approx(float(x[0, 0, 0]) + float(x[0, 1, 0]))
+    x, target = adding_problem(5, 9, generator=torch.Generator().manual_seed(0))
+    for n in range(5):  # plain Python over the raw lists
+        marks = [t for t, m in enumerate(x[n, :, 1].tolist()) if m == 1.0]
+        assert len(marks) == 2 and marks[0] < 9 // 2 <= marks[1]
+        vals = x[n, :, 0].tolist()
+        assert target[n].item() == pytest.approx(vals[marks[0]] + vals[marks[1]], abs=1e-6)
+
+
+def test_permuted_sequential_presents_one_pixel_per_step_in_permutation_order() -> None:
+    x = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])  # [N=2, P=3]
+    xs = rn.permuted_sequential(x, torch.tensor([2, 0, 1]))
+    assert xs.shape == (3, 2, 1)
+    assert xs[..., 0].tolist() == [[3.0, 6.0], [1.0, 4.0], [2.0, 5.0]]
+    with pytest.raises(ValueError, match="perm"):
+        rn.permuted_sequential(x, torch.tensor([0, 1]))
+
+
+def test_ultradlif_step_matches_a_scalar_reference_and_the_soft_max_bounds() -> None:
+    g = torch.Generator().manual_seed(0)
+    v, x = torch.randn(2, 5, generator=g, dtype=torch.float64), torch.randn(2, 5, generator=g, dtype=torch.float64)
+    eps = torch.tensor(0.7, dtype=torch.float64)
+    s, v_new = rn.ultradlif_step(x, v, eps)
+    for b in range(2):
+        for i in range(5):  # ring neighbours i-1, i, i+1
+            nb = [float(v[b, (i + k) % 5]) for k in (-1, 0, 1)]
+            vp = 0.7 * math.log(sum(math.exp(a / 0.7) for a in nb)) + float(x[b, i])
+            assert max(nb) + float(x[b, i]) <= vp <= max(nb) + float(x[b, i]) + 0.7 * math.log(3) + 1e-12
+            sp = 1 / (1 + math.exp(-(vp - 1.0) / 0.7))
+            assert s[b, i].item() == pytest.approx(sp, rel=1e-12)
+            assert v_new[b, i].item() == pytest.approx(vp * (1 - sp), rel=1e-12)
+    # equal neighbours c: V' = c + eps ln 3 + I exactly; eps is clamped to >= 0.1
+    s, v_new = rn.ultradlif_step(torch.zeros(1, 4), torch.full((1, 4), 0.5), torch.tensor(1e-3))
+    torch.testing.assert_close(s, torch.sigmoid((0.5 + 0.1 * math.log(3) - 1.0) / torch.full((1, 4), 0.1)))
+
+
+def test_delta_gru_is_the_gru_at_zero_threshold_and_bias_driven_when_nothing_is_sent() -> None:
+    torch.manual_seed(0)
+    gru = nn.GRU(3, 6).double()
+    xs = torch.randn(12, 4, 3, dtype=torch.float64)
+    with torch.no_grad():
+        hs, dx, dh = rn.delta_gru(gru, xs, 0.0)
+        torch.testing.assert_close(hs, gru(xs)[0], rtol=1e-10, atol=1e-10)
+        assert (dh[0] == 0).all()  # h_{-1} = 0: nothing to send at the first step
+        # a threshold above every change sends nothing: gates see only the biases, so
+        # h_t = n (1 - z^{t+1}) with r, z, n constants (hand solution of h_t = (1 - z) n + z h_{t-1})
+        hs, dx, dh = rn.delta_gru(gru, xs, 1e9)
+        assert (dx == 0).all() and (dh == 0).all()
+        b_ih, b_hh = (getattr(gru, k).detach() for k in ("bias_ih_l0", "bias_hh_l0"))
+        r, z = torch.sigmoid(b_ih[:6] + b_hh[:6]), torch.sigmoid(b_ih[6:12] + b_hh[6:12])
+        n = torch.tanh(b_ih[12:] + r * b_hh[12:])
+        t = torch.arange(12, dtype=torch.float64).view(12, 1, 1)
+        torch.testing.assert_close(hs, (n * (1 - z ** (t + 1))).expand(12, 4, 6))
+
+
+def test_signal_task_classes_are_a_pure_sinusoid_and_unit_variance_ar1_noise() -> None:
+    x, y = rn.signal_task(200, 60, 3, torch.Generator().manual_seed(0), noise=0.0)
+    x = x.double()
+    assert x.shape == (60, 200, 3) and set(y.tolist()) == {0, 1}
+    sine, ar = x[:, y == 1], x[:, y == 0]
+    # a sinusoid obeys x_{t+1} + x_{t-1} = 2 cos(w) x_t with one w per signal
+    ratio = (sine[2:] + sine[:-2]) / sine[1:-1]
+    ok = sine[1:-1].abs() > 0.2
+    spread = torch.where(ok, ratio, float("nan"))
+    assert (spread.nanquantile(1.0, 0) - spread.nanquantile(0.0, 0)).abs().max() < 1e-4
+    assert ((spread.nanmean(0) / 2).abs() <= 1).all()
+    # AR(1) with coefficient 0.9: innovations of variance 1 - 0.81, stationary variance 1
+    innov = ar[1:] - 0.9 * ar[:-1]
+    assert innov.var().item() == pytest.approx(0.19, rel=0.05)
+    assert ar.var().item() == pytest.approx(1.0, rel=0.1)
