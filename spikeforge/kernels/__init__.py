@@ -45,6 +45,7 @@ from ._cache import set_cache_limit as set_cache_limit
 from ._policy import KernelUnavailableWarning as KernelUnavailableWarning
 from ._policy import fused_available, resolve_backend
 from .cpu import run_cpp, supports
+from .quant_lif import quant_supports, run_quant_cpp
 from .specs import spec_for
 from .triton_lif import run_triton, triton_available, triton_supports
 
@@ -101,6 +102,11 @@ def run_fused(backend: str, step_fn: Callable[..., Any], xs: Tensor, state: Any,
         if _tracing() or triton_supports(spec, xs, state, kwargs) is not None:
             return None
         return run_triton(spec, xs, state, p, kwargs, where=where)
+    if kwargs.get("state_quant") is not None:  # SQUAT membrane quantization (kernels/quant_lif.py)
+        if backend == "auto" and (_tracing() or quant_supports(spec, xs, state, kwargs) is not None
+                                  or not fused_available()):
+            return None
+        return run_quant_cpp(spec, xs, state, p, kwargs, where=where)
     if backend == "auto":
         if _tracing() or supports(spec, xs, state, kwargs) is not None:
             return None

@@ -1,5 +1,6 @@
-"""SLTT / SLTT-K / OTTT run with the fused CPU kernels: outputs and gradients match the torch
-reference for every registered neuron that has a kernel (backend parity, per step)."""
+"""SLTT / SLTT-K / OTTT run with the fused CPU kernels (the SLTT step kernel for backpropagated
+steps): outputs and gradients match the torch reference for every registered neuron that has a
+kernel (backend parity, per step)."""
 
 from __future__ import annotations
 
@@ -48,10 +49,13 @@ def test_some_neurons_have_kernels():
 @pytest.mark.parametrize("mode", ["sltt", "sltt-k", "ottt"])
 def test_online_modes_match_between_backends(name, mode, monkeypatch):
     import spikeforge.kernels as kernels
+    import spikeforge.kernels.sltt as ksltt
 
-    calls = []
+    calls, sltt_calls = [], []
     real = kernels.run_cpp
     monkeypatch.setattr(kernels, "run_cpp", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real_step = ksltt._SLTTStep.apply
+    monkeypatch.setattr(ksltt._SLTTStep, "apply", lambda *a: sltt_calls.append(1) or real_step(*a))
     fn, kw = {"sltt": (sltt_backward, {}), "sltt-k": (sltt_backward, {"k": 3}),
               "ottt": (ottt_backward, {"decay": 0.5})}[mode]
     outs = {}
@@ -60,7 +64,10 @@ def test_online_modes_match_between_backends(name, mode, monkeypatch):
             kw = {**kw, "generator": torch.Generator().manual_seed(5)}
         outs[backend] = _run(fn, name, backend, **kw)
     (o_ref, g_ref), (o_cpp, g_cpp) = outs["torch"], outs["cpp"]
-    assert len(calls) == 9  # the kernel ran every step of the cpp pass (T = 9), never the torch one
+    # a kernel ran every step of the cpp pass (T = 9), never the torch one: the fused SLTT step for
+    # each backpropagated step (kernels/sltt.py), the forward kernel for SLTT-K's no-grad steps
+    n_grad = 3 if mode == "sltt-k" else 9
+    assert len(sltt_calls) == n_grad and len(calls) == 9 - n_grad
     assert torch.equal(o_ref, o_cpp)  # forward bit-identical
     assert o_ref.abs().sum() > 0
     for a, b in zip(g_ref, g_cpp):

@@ -103,7 +103,7 @@ def test_errors_name_the_problem() -> None:
         StateQuant((0.0, 0.0))
     with pytest.raises(ValueError, match="multiplier"):
         threshold_centred_levels(4, multiplier=1.5)
-    lif = sf.LIF(state_quant=StateQuant.uniform(4), backend="cpp")
+    lif = sf.LIF(state_quant=lambda v: StateQuant.uniform(4)(v), backend="cpp")  # no level table: no kernel
     with pytest.raises(BackendUnavailableError, match="state quantization"):
         lif(torch.rand(3, 2, 4))
     with pytest.raises(ValueError, match="no neuron that accepts"):

@@ -36,7 +36,8 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call
 
-from ...neurons._base import check_sequence
+from ...kernels.sltt import run_sltt_step
+from ...neurons._base import Neuron, check_sequence
 from ...numerics import check_finite, check_finite_enabled
 from ...runtime.recompute import is_stateful
 
@@ -96,6 +97,24 @@ def _traced(m: nn.Module, x: Tensor, trace: Tensor) -> Tensor:
     return through_trace - through_trace.detach() + through_x
 
 
+def _fused_sltt_step(m: nn.Module, h: Tensor, state: Any) -> tuple[Tensor, Any] | None:
+    """One step of a spikeforge neuron on the fused SLTT kernel (:mod:`spikeforge.kernels.sltt`:
+    the spatial-only backward, one ``[B, *]`` tensor saved), or ``None`` where it does not apply
+    (another backend or model, custom surrogate/reset/quantizer): then ``m.run`` runs the step."""
+    if not isinstance(m, Neuron):
+        return None
+    check_sequence(h, type(m).__name__)
+    p = m._params_for(h)
+    if state is None:
+        state = m.init_state(h[0])
+    else:
+        m.check_state(state, h[0])
+    kwargs = m.step_kwargs()
+    if getattr(m, "state_quant", None) is not None:  # the kernel then quantizes (lif_step) or declines
+        kwargs["state_quant"] = m.state_quant
+    return run_sltt_step(m.backend, type(m).step_fn, h, state, p, kwargs, where=type(m).__name__)
+
+
 def _online(model: nn.Module | Sequence[nn.Module], xs: Tensor, loss_fn: LossFn, *, who: str,
             k: int | None, trace_decay: float | None, optimizer: torch.optim.Optimizer | None,
             generator: torch.Generator | None) -> OnlineResult:
@@ -131,7 +150,9 @@ def _online(model: nn.Module | Sequence[nn.Module], xs: Tensor, loss_fn: LossFn,
             h = xs[t:t + 1]  # [1, B, *]: one step as a sequence
             for i, (m, sf) in enumerate(zip(layers, stateful)):
                 if sf:
-                    h, st = m.run(h, _detach(states[i]))  # type: ignore[operator]
+                    st = _detach(states[i])
+                    fused = _fused_sltt_step(m, h, st) if grad else None
+                    h, st = fused if fused is not None else m.run(h, st)  # type: ignore[operator]
                     states[i] = st
                 elif tracing[i]:
                     s = h.detach()

@@ -1,0 +1,68 @@
+// Per-element pieces of the LIF-family step shared by the SLTT step kernel (sltt.cpp) and the
+// state-quantized kernel (quant_lif.cpp): reset, surrogate derivative, membrane quantization.
+//
+// Codes are those of lif.cpp and kernels/specs.py (kinds, resets, coefficient and state slots,
+// surrogate codes of kernels/cpu.py). Each expression is written in the reference step function's
+// operation order; the library is built with -ffp-contract=off, so each operation rounds once.
+// (lif.cpp keeps its own copies of reset and surrogate; moving it onto this header is a follow-up.)
+#pragma once
+
+#include "common.h"
+
+namespace sfk {
+
+enum Kind { K_LIF = 0, K_CUBA = 1, K_ALIF = 2, K_LI = 3 };
+enum Reset { R_SUB = 0, R_VAL = 1, R_ZERO = 2, R_NONE = 3 };
+enum Coef { C1 = 0, C2, C3, VTH, VR, CI1, CI2, ADAPT, CA, NCOEF };
+enum Slot { S_I = 0, S_V = 1, S_A = 2 };
+
+// reset(v1, s, theta, vr) as neurons/_reset.py (subtract / value / zero / none).
+template <typename R, int RS>
+inline R reset_value(R v1, R s, R theta, R vr) {
+    if (RS == R_SUB) return v1 - s * theta;
+    if (RS == R_VAL) return v1 * ((R)1 - s) + s * vr;
+    if (RS == R_ZERO) return v1 * ((R)1 - s);
+    return v1;
+}
+
+// dz/du of the spike function at u = v1 - theta (surrogate codes of kernels/cpu.py, scale a).
+template <typename R>
+inline R surrogate_grad(int kind, R a, R u) {
+    switch (kind) {
+    case 0: return (R)1;  // straight-through
+    case 1: { R s = (R)1 / ((R)1 + std::exp(-a * u)); return a * s * ((R)1 - s); }  // sigmoid
+    case 2: { R w = (R)(M_PI / 2) * a * u; return (a / (R)2) / ((R)1 + w * w); }  // atan
+    case 3: { R w = (R)1 + a * std::fabs(u); return (R)1 / (w * w); }  // fast sigmoid
+    case 4: { R w = (R)1 - std::fabs(u) / a; return (w > (R)0 ? w : (R)0) / a; }  // triangle
+    case 5: return (std::fabs(u) < a / (R)2 ? (R)1 : (R)0) / a;  // rectangle
+    case 6: { R w = u / a; return std::exp((R)-0.5 * w * w) / (a * (R)std::sqrt(2 * M_PI)); }  // erf
+    case 7: { R w = a - a * a * std::fabs(u); return w > (R)0 ? w : (R)0; }  // piecewise quadratic
+    case 8: { R w = (u - a / (R)2) / a; return std::exp((R)-0.5 * w * w) / (a * (R)std::sqrt(2 * M_PI)); }  // pdsg
+    case 9: return std::pow((R)1 + (R)2 * std::fabs(u) / (a - (R)1), -a);  // q-PseudoSpike(q)
+    }
+    return (R)0;
+}
+
+// A membrane quantizer: nearest of L ascending levels, the lower one on a tie. `mids` are the
+// L - 1 decision boundaries (levels[k] + levels[k + 1]) / 2, computed by Python in the compute
+// dtype exactly as quant/state_quant.py computes them. nlev == 0: no quantization.
+template <typename R>
+struct Levels {
+    const R* levels;
+    const R* mids;
+    int64_t nlev;
+};
+
+// q(v) = levels[#{k : mids[k] < v}] + (v - v): torch.bucketize(v, mids) (right=False) picks the
+// same index, and quant.fake_quant.ste writes the value as q + (v - v) (NaN/inf v give NaN).
+template <typename R>
+inline R quantize(R v, const Levels<R>& q) {
+    int64_t lo = 0, hi = q.nlev - 1;
+    while (lo < hi) {
+        const int64_t mid = (lo + hi) / 2;
+        if (q.mids[mid] < v) lo = mid + 1; else hi = mid;
+    }
+    return q.levels[lo] + (v - v);
+}
+
+}  // namespace sfk
