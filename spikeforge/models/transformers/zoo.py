@@ -27,6 +27,7 @@ from .maxformer import MaxFormer
 from .meta_spikeformer import MetaSpikeFormer
 from .qsd import QSDTransformer
 from .spikformer import SpikeDrivenTransformer, Spikformer
+from .spikformer_v2 import SpikformerV2
 
 __all__ = ["ATTENTION_KINDS", "ZOO_FAMILIES", "attention_overrides"]
 
@@ -34,8 +35,9 @@ SPIKFORMER = "Zhou et al. ICLR 2023, arXiv:2209.15425; github.com/ZK-Zhou/spikfo
 SDT = "Yao et al. NeurIPS 2023, arXiv:2307.01694; github.com/BICLab/Spike-Driven-Transformer"
 MAXF = "Fang et al. NeurIPS 2025, arXiv:2505.18608; github.com/bic-L/MaxFormer"
 QSD = "Qiu et al. ICLR 2025, arXiv:2501.13492; github.com/bollossom/QSD-Transformer"
+SFV2 = "Zhou et al. arXiv:2401.02020 (code not released); generic reading: Spikformer + deeper conv stem"
 META = "Yao et al. ICLR 2024, arXiv:2404.03663; github.com/BICLab/Spike-Driven-Transformer-V2"
-ZOO_FAMILIES = ("spikformer", "sdt", "meta_spikeformer", "maxformer", "qsd")
+ZOO_FAMILIES = ("spikformer", "spikformer_v2", "sdt", "meta_spikeformer", "maxformer", "qsd")
 
 _NO_LN = "all parameters incl. BN affine, without the LayerNorms the released Block builds but never calls"
 
@@ -94,6 +96,16 @@ _register("spikformer_dvs_2_256", Spikformer,
 _register("spikformer_tiny", Spikformer,
           {"embed_dim": 64, "depth": 1, "num_heads": 4, "img_size": 16, "T": 4},
           family="spikformer", source=SPIKFORMER, params=None, counted="tiny CPU member (not published)")
+
+# --- Spikformer V2: our generic reading (the paper's SCS layer list is not known) ---------------
+# params=None: no published count to reproduce. The 8-512 model is quoted at 51.55M only by a
+# secondary leaderboard ([2nd], unverified); our stem is not the paper's, so no equality is claimed.
+_GEN = "generic reading (deep_stem: each SPS stage twice), not the paper's SCS; count printed, not published"
+_register("spikformer_v2_imagenet_8_512", SpikformerV2, {**_SF_IN, "embed_dim": 512, "depth": 8},
+          family="spikformer_v2", source=SFV2, params=None, reported="51.55M [2nd, unverified; not comparable]",
+          counted=_GEN + "; 1000 classes")
+_register("spikformer_v2_tiny", SpikformerV2, {"embed_dim": 64, "depth": 1, "num_heads": 4, "img_size": 16, "T": 4},
+          family="spikformer_v2", source=SFV2, params=None, counted="tiny CPU member (not published)")
 
 # --- Spike-driven Transformer v1 ---------------------------------------------------------------
 _TH = "incl. the released code's unused talking_heads Conv1d (h² per block), which is not built here"
