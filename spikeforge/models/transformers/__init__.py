@@ -4,7 +4,9 @@ Blocks (time-major ``[T, B, C, H, W]`` token maps, explicit neurons from the reg
 :class:`SPS` patch embedding, :class:`SpikingSelfAttention` (SSA / SDSA v1, SEW or MS shortcut,
 1x1 or RepConv projections), :class:`SpikingMLP`, :class:`TransformerBlock`, Meta-SpikeFormer's
 :class:`SepConv` / :class:`RepConvBN` / :class:`MSConvBlock` / :class:`MSDownsample`.
-Families: :class:`Spikformer`, :class:`SpikeDrivenTransformer`, :class:`MetaSpikeFormer`,
+Families: :class:`Spikformer`, :class:`SpikformerV2` (our generic reading: a configurable deep
+:class:`SpikingConvStem` instead of SPS, not the paper's unreleased SCS),
+:class:`SpikeDrivenTransformer`, :class:`MetaSpikeFormer`,
 :class:`MaxFormer` (max-pool embeddings :class:`MaxFormerEmbedding`, :class:`DWCMixer` token mixers),
 :class:`QSDTransformer` (:class:`MultiSpike` neurons, 4-bit :func:`quantize_lsq` weights);
 named configurations in :mod:`.zoo`.
@@ -39,11 +41,16 @@ from .qsd import QSDTransformer as QSDTransformer
 from .qsd import quantize_lsq as quantize_lsq
 from .spikformer import SpikeDrivenTransformer as SpikeDrivenTransformer
 from .spikformer import Spikformer as Spikformer
+from .spikformer_v2 import SpikformerV2 as SpikformerV2
+from .spikformer_v2 import SpikingConvStem as SpikingConvStem
+from .spikformer_v2 import StemStage as StemStage
+from .spikformer_v2 import deep_stem as deep_stem
 
 __all__ = [
     "ConvBN", "DWCMixer", "MaxEmbed", "MaxFormer", "MaxFormerEmbedding",
     "LSQConv2d", "LSQLinear", "MultiSpike", "QSDTransformer", "quantize_lsq",
     "MSConvBlock", "MSDownsample", "MetaSpikeFormer", "RepConvBN", "SPS", "SepConv",
-    "SpikeDrivenTransformer", "SpikingMLP", "SpikingSelfAttention", "SpikingTransformerClassifier", "Spikformer",
-    "TransformerBlock", "bn_pad", "from_heads", "make_neuron", "sdsa_v1_kv", "ssa_product", "to_heads",
+    "SpikeDrivenTransformer", "SpikformerV2", "SpikingConvStem", "SpikingMLP", "SpikingSelfAttention",
+    "SpikingTransformerClassifier", "Spikformer", "StemStage", "TransformerBlock", "bn_pad", "deep_stem",
+    "from_heads", "make_neuron", "sdsa_v1_kv", "ssa_product", "to_heads",
 ]
