@@ -55,13 +55,16 @@ REFERENCE_COUNTS = {
 }
 ZOO = [n for n in MODELS.names() if MODELS.meta(n).get("kind") == "zoo"]
 PUBLISHED = [n for n in ZOO if MODELS.meta(n)["params"] is not None]
-TINY = [n for n in ZOO if MODELS.meta(n)["params"] is None]
+TINY = [n for n in ZOO if MODELS.meta(n)["params"] is None and n.endswith("_tiny")]
+# no published count: Spikformer V2's full-size entry is our generic reading (reference section 2:
+# the SCS layer list is unknown), tested in test_transformer_spikformer_v2.py
+GENERIC = [n for n in ZOO if MODELS.meta(n)["params"] is None and n not in TINY]
 
 
 def test_every_published_entry_has_a_reference_count():
     assert sorted(PUBLISHED) == sorted(REFERENCE_COUNTS)
-    assert TINY and all(n.endswith("_tiny") for n in TINY)
-    for family in ("spikformer", "sdt", "meta_spikeformer", "maxformer", "qsd"):  # a tiny member per family
+    assert TINY and GENERIC == ["spikformer_v2_imagenet_8_512"]
+    for family in ("spikformer", "spikformer_v2", "sdt", "meta_spikeformer", "maxformer", "qsd"):  # a tiny each
         assert f"{family}_tiny" in TINY
 
 
