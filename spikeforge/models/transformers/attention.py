@@ -6,8 +6,13 @@ and no positional term inside attention, so every form is equivariant to token p
 
 * SSA: :math:`A = SN_{0.5}\big((Q K^\top) V \cdot s\big)` with binary ``Q, K, V`` per head
   (:func:`ssa_product`); ``(Q Kᵀ) V`` and ``Q (Kᵀ V)`` are the same integers, the second costs
-  ``O(N d²)`` instead of ``O(N² d)``. Meta-SpikeFormer's SDSA-2 / SDSA-3 are this product with a
-  threshold absorbing the scale (SDSA-3 = ``Q (Kᵀ V)``, the released form).
+  ``O(N d²)`` instead of ``O(N² d)``. Meta-SpikeFormer's SDSA-3 (``Q (Kᵀ V)``, threshold 0.5,
+  scale 0.125) is this product as the released code defines it **[code]**.
+* Meta-SpikeFormer's SDSA-1 … SDSA-4 table is **unverified** (the implementation reference has
+  it from memory of the paper, not re-checked): reading SDSA-1 as SDT v1's form (``"sdsa"``) and
+  SDSA-2 as ``SN_s(Q Kᵀ V · s)`` (the same product as SSA) follows that unverified table. SDSA-4
+  (a neuron on ``Kᵀ V``) exists only in that table, not in the released code, and is not built:
+  asking for it raises an error that says so.
 * SDSA v1: :math:`A = Q \odot SN_{0.5}\big(\textstyle\sum_{tokens} K \odot V\big)`
   (:func:`sdsa_v1_kv`), linear in tokens and channels, masks and additions only.
 * ``kind="softmax"`` is the non-spiking yardstick, :math:`\mathrm{softmax}(Q K^\top/\sqrt d)\,V`
@@ -99,6 +104,10 @@ class SpikingSelfAttention(nn.Module):
         if dim % num_heads:
             raise ValueError(f"dim {dim} is not divisible by num_heads {num_heads}")
         if kind not in KINDS:
+            if kind.replace("-", "").replace("_", "").lower() == "sdsa4":
+                raise ValueError("SDSA-4 (a neuron on Kᵀ V) is not built: it appears only in Meta-SpikeFormer's "
+                                 "paper table, which the reference marks unverified, and not in the released code; "
+                                 f"attention kind must be one of {KINDS}")
             raise ValueError(f"attention kind must be one of {KINDS}, got {kind!r}")
         if proj not in ("conv", "repconv"):
             raise ValueError(f"proj must be 'conv' or 'repconv', got {proj!r}")

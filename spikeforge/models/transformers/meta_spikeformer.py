@@ -8,7 +8,10 @@ A four-stage pyramid with membrane shortcuts everywhere (released ``Spiking_vit_
 blocks -> ``DS(3x3 s1) -> c3 @14`` -> ``depths[1]`` blocks -> ``Linear(LIF(mean_N x))``.
 
 Transformer blocks use SDSA-3 (``SN_0.5(Q (Kᵀ V) s)``, ``s = 0.125``) with RepConv + BN
-projections (:class:`~spikeforge.models.transformers.conv.RepConvBN`).
+projections (:class:`~spikeforge.models.transformers.conv.RepConvBN`): the released code's only
+attention **[code]**. The paper's other variants (SDSA-1, -2, -4) come from a table the
+implementation reference marks **unverified**; ``attention="sdsa"`` is SDT v1's form (SDSA-1 by
+that unverified table) and SDSA-4 is not built.
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ class MetaSpikeFormer(SpikingTransformerClassifier):
         depths: Transformer blocks in stage 3 and stage 4 (released: ``(6, 2)``).
         num_heads: Heads of every attention block (divides ``c2`` and ``c3``).
         mlp_ratio: MLP and ConvBlock expansion.
-        attention: ``"ssa"`` (= SDSA-3 with ``proj="repconv"``) or ``"sdsa"`` (v1 form);
+        attention: ``"ssa"`` (= SDSA-3 with ``proj="repconv"``, released) or ``"sdsa"`` (v1 form;
+            "SDSA-1" only by the reference's unverified reading of the paper table);
         proj: ``"repconv"`` (released) or ``"conv"`` (1x1 conv).
         scale: Attention scale.
         layer_scale: Per-channel branch scales in the transformer blocks (``None``: none).
