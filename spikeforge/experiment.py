@@ -25,6 +25,7 @@ from torch.utils.data import DataLoader, RandomSampler
 
 from .config import ConfigError, TrainConfig
 from .data import DATASETS, load_dataset
+from .learning import distributed as dist_
 from .learning import LOSSES, CosineSchedule, RateRegularizer, RunLog, evaluate, fit, load_checkpoint, seed_everything
 from .learning.modes import TRAINING_MODES, TrainingMode
 from .learning.run_log import write_history_csv
@@ -143,31 +144,44 @@ def make_split_loaders(cfg: TrainConfig) -> tuple[DataLoader[Any], DataLoader[An
 
 def run_training(cfg: TrainConfig, *, resume: bool = True, plots: bool = True) -> TrainReport:
     """Train ``cfg`` (resuming from ``out_dir/checkpoint.pt`` if present), evaluate on the test
-    split, record per-layer firing rates and cost, save plots and ``report.json``."""
+    split, record per-layer firing rates and cost, save plots and ``report.json``.
+
+    Inside a process group (``spikeforge train --nproc N`` or ``torchrun``; see
+    :mod:`~spikeforge.learning.distributed`) each rank trains on its share of every global batch
+    of ``cfg.batch_size`` samples; only rank 0 logs, checkpoints, tests and writes the report
+    (the other ranks return a report with ``nan`` test accuracy)."""
     t0 = time.perf_counter()
-    seed_everything(cfg.seed)
+    env = dist_.current()
+    main = env is None or env.is_main
+    seed_everything(cfg.seed)  # the same on every rank: one init, one RNG stream (see the module docs)
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     ckpt = out / "checkpoint.pt"
     done, previous_epochs = _resume_plan(ckpt, cfg) if resume and ckpt.is_file() else (0, 0)
     train_loader, val_loader, test_loader, sampler = make_split_loaders(cfg)
     model = build_model(cfg)
+    sharded = None
+    if env is not None:
+        train_loader, sharded = _sharded_loader(train_loader, cfg, env, model)
     loss_fn = LOSSES.get(cfg.loss)
     delays = bool(delay_layers(model))  # positions: own rate, clamped each step; SIG follows the schedule
     optimizer = (delay_optimizer(model, cfg.lr, cfg.lr_positions, cfg.weight_decay) if delays
                  else torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay))
 
     def set_epoch(e: int) -> None:
-        sampler.generator.manual_seed(cfg.seed * 100_003 + e)
+        if sharded is not None:
+            sharded.set_epoch(cfg.seed * 100_003 + e)  # the seed RandomSampler gets below: same batches
+        else:
+            sampler.generator.manual_seed(cfg.seed * 100_003 + e)
         if delays:
             set_delay_sigma(model, e, cfg.epochs)
     scheduler = CosineSchedule(optimizer, cfg.epochs) if cfg.scheduler == "cosine" else None
     note = _schedule_note(cfg, done, previous_epochs, scheduler)
-    if note and cfg.progress:
+    if note and cfg.progress and main:
         print(f"spikeforge train: {note}", flush=True)
     regularizer = RateRegularizer(model, upper=0.5, weight=cfg.rate_reg) if cfg.rate_reg > 0 else None
     try:
-        log = RunLog(out, tensorboard=cfg.log == "tensorboard")
+        log = RunLog(out, tensorboard=cfg.log == "tensorboard") if main else None
     except ImportError as e:  # before any epoch is trained
         raise ConfigError(f"config key 'log': {e}") from None
     try:
@@ -175,11 +189,16 @@ def run_training(cfg: TrainConfig, *, resume: bool = True, plots: bool = True) -
                      scheduler=scheduler, checkpoint=ckpt, resume=resume, config=cfg.to_dict(),
                      regularizer=regularizer, progress=cfg.progress,
                      set_epoch=set_epoch, on_epoch_end=log, val_data=val_loader,
-                     mode=training_mode(cfg))
+                     mode=training_mode(cfg), distributed=env, sampler=sharded)
     finally:
-        log.close()
+        if log is not None:
+            log.close()
     if regularizer is not None:
         regularizer.remove()
+    if log is None:  # not rank 0: rank 0 tests and reports
+        return TrainReport(cfg, float("nan"), result.history[-1]["train_accuracy"] if result.history else float("nan"),
+                           {}, time.perf_counter() - t0, ckpt, resumed_from_epoch=result.resumed_from_epoch,
+                           history=result.history)
     logs = [write_history_csv(result.history, log.csv_path)]
     if log.tensorboard_dir is not None:
         logs.append(log.tensorboard_dir)
@@ -194,6 +213,18 @@ def run_training(cfg: TrainConfig, *, resume: bool = True, plots: bool = True) -
     report.wall_seconds = time.perf_counter() - t0
     (out / "report.json").write_text(json.dumps(report.to_dict(), indent=2))
     return report
+
+
+def _sharded_loader(loader: DataLoader[Any], cfg: TrainConfig, env: dist_.DistEnv,
+                    model: nn.Module) -> tuple[DataLoader[Any], dist_.ShardedBatchSampler]:
+    """This rank's training loader: its share of every global batch of ``cfg.batch_size``."""
+    dist_.refuse_unsupported(model)
+    try:
+        sampler = dist_.ShardedBatchSampler(len(loader.dataset), cfg.batch_size,  # type: ignore[arg-type]
+                                            env.rank, env.world_size)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    return DataLoader(loader.dataset, batch_sampler=sampler, collate_fn=loader.collate_fn), sampler
 
 
 def training_mode(cfg: TrainConfig) -> TrainingMode:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 __all__ = ["register"]
 
@@ -20,6 +21,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="shortcut for --set out_dir=DIR")
     p.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint (default: resume)")
     p.add_argument("--no-plots", action="store_true", help="skip writing PNG plots")
+    p.add_argument("--nproc", type=int, default=1,
+                   help="data-parallel processes on this machine (default 1); batch_size stays the global "
+                        "batch (docs/scaling.md). Under torchrun, leave it at 1: torchrun starts the processes")
+    p.add_argument("--backend", choices=("auto", "gloo", "nccl"), default="auto",
+                   help="torch.distributed backend with --nproc > 1 or torchrun (auto: nccl with CUDA, else gloo)")
     p.set_defaults(func=_train)
 
     p = sub.add_parser("list", help="print the registries (neurons, surrogates, encoders, datasets, ...)")
@@ -28,9 +34,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from ..config import load_config
+    from ..config import ConfigError, load_config
+    from ..learning import distributed
     from ..recipes import run_recipe
 
+    if args.nproc < 1:
+        raise ValueError(f"--nproc must be >= 1, got {args.nproc}")
+    distributed.check_backend(args.backend)  # e.g. nccl without CUDA: refused before any process starts
     overrides = list(args.overrides)
     if args.data:
         overrides.append(f"data={args.data}")
@@ -41,9 +51,42 @@ def _train(args: argparse.Namespace) -> int:
     if args.out:
         overrides.append(f"out_dir={args.out}")
     cfg = load_config(args.config, overrides)
-    report = run_recipe(cfg, resume=not args.fresh, plots=not args.no_plots)  # run_training unless staged
-    print(report)
+    world = args.nproc if args.nproc > 1 else int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and (cfg.pretrain_epochs or cfg.iir_steps):
+        raise ConfigError("pretrain_epochs and iir_steps (multi-stage recipes) run in one process only; "
+                          "drop --nproc / torchrun or train the stages separately")
+    if world > 1 and cfg.batch_size < world:
+        raise ConfigError(f"batch_size {cfg.batch_size} (the global batch) is smaller than the {world} "
+                          f"processes; set batch_size >= {world}")
+    if args.nproc > 1:
+        if "WORLD_SIZE" in os.environ:
+            raise ValueError("--nproc inside torchrun (WORLD_SIZE is set): let torchrun start the processes")
+        return distributed.launch(_child_argv(args), args.nproc)
+    env = distributed.init_from_env(args.backend)  # torchrun or a --nproc child: join the group
+    try:
+        report = run_recipe(cfg, resume=not args.fresh, plots=not args.no_plots)  # run_training unless staged
+    finally:
+        if env is not None:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
+    if env is None or env.is_main:
+        print(report)
     return 0
+
+
+def _child_argv(args: argparse.Namespace) -> list[str]:
+    """The ``spikeforge train`` arguments each ``--nproc`` process gets (all but ``--nproc``)."""
+    argv = ["train", "--backend", args.backend]
+    for flag, value in (("--config", args.config), ("--data", args.data), ("--root", args.root),
+                        ("--out", args.out)):
+        if value:
+            argv += [flag, value]
+    for item in args.overrides:
+        argv += ["--set", item]
+    argv += [flag for flag, on in (("--download", args.download), ("--fresh", args.fresh),
+                                   ("--no-plots", args.no_plots)) if on]
+    return argv
 
 
 def registries() -> dict[str, object]:

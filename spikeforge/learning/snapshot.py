@@ -125,6 +125,7 @@ def save_checkpoint(
     scheduler: Any = None,
     config: dict[str, Any] | None = None,
     history: list[dict[str, float]] | None = None,
+    sampler: dict[str, int] | None = None,
 ) -> Path:
     """Write a checkpoint atomically (temp file, ``fsync``, rename) so a crash never leaves a torn
     file, with a content digest that :func:`load_checkpoint` verifies.
@@ -136,6 +137,8 @@ def save_checkpoint(
         optimizer, scheduler: Saved when given, to resume exactly.
         config: Plain-data configuration needed to rebuild the model (see :func:`load_model`).
         history: Per-epoch metrics so far.
+        sampler: The training sampler's resumable state (stored as ``"sampler"`` when given, e.g.
+            :meth:`~spikeforge.learning.distributed.ShardedBatchSampler.state_dict`).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -150,6 +153,8 @@ def save_checkpoint(
         "config": dict(config or {}),
         "history": list(history or []),
     }
+    if sampler is not None:
+        payload["sampler"] = dict(sampler)
     payload["sha256"] = payload_digest(payload)
     tmp = _tmp_path(path)
     with open(tmp, "wb") as f:

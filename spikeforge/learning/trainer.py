@@ -18,6 +18,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from ..numerics import NonFiniteError, check_finite
+from .distributed import DistEnv, all_sum, broadcast_object, broadcast_parameters, sync_gradients
 from .modes import TrainingMode, get_training_mode
 from .snapshot import load_checkpoint, remove_stale_tmp, save_checkpoint, set_rng_state
 
@@ -112,6 +113,8 @@ def fit(
     set_epoch: Callable[[int], None] | None = None,
     on_epoch_end: Callable[[dict[str, float], list[dict[str, float]]], None] | None = None,
     mode: str | TrainingMode = "bptt",
+    distributed: DistEnv | None = None,
+    sampler: Any = None,
 ) -> FitResult:
     """Train for ``epochs`` epochs (BPTT or an online mode), checkpointing after every epoch.
 
@@ -138,6 +141,13 @@ def fit(
             :data:`~spikeforge.learning.modes.TRAINING_MODES` (``"bptt"``, ``"sltt"``,
             ``"sltt-k"``, ``"ottt"``) or a mode object (``SLTT(k=2)``, ``OTTT(decay=0.8)``).
             Every mode uses the same loop, checkpoints and exact resume.
+        distributed: This process's place in a data-parallel process group
+            (:mod:`~spikeforge.learning.distributed`): parameters start from rank 0's, gradients
+            are combined after every batch (weighted by each rank's sample count), the history
+            holds global numbers, and only rank 0 shows progress, validates, checkpoints and calls
+            ``on_epoch_end``. The checkpoint is read by rank 0 and sent to the others.
+        sampler: The training sampler, if resumable (``state_dict``/``load_state_dict``); its
+            state is stored in the checkpoint and restored on resume.
 
     Each history row holds ``epoch`` (1-based), ``loss``, ``train_accuracy``, ``lr`` (the first
     parameter group's learning rate during the epoch), ``seconds`` and, with ``val_data``,
@@ -149,15 +159,19 @@ def fit(
     result = FitResult()
     start = 0
     ckpt_path = Path(checkpoint) if checkpoint is not None else None
-    if ckpt_path is not None:
+    main = distributed is None or distributed.is_main
+    progress = progress and main
+    if ckpt_path is not None and main:
         stale = remove_stale_tmp(ckpt_path)
         if stale is not None:
             warnings.warn(f"removed {stale}, a partial checkpoint left by a run killed while saving", stacklevel=2)
     if resume:
         if ckpt_path is None:
             raise ValueError("resume=True needs a checkpoint path")
-        if ckpt_path.is_file():
-            payload = load_checkpoint(ckpt_path)
+        payload = load_checkpoint(ckpt_path) if main and ckpt_path.is_file() else None
+        if distributed is not None:
+            payload = broadcast_object(payload, distributed)
+        if payload is not None:
             model.load_state_dict(payload["model"])
             if payload["optimizer"] is not None:
                 optimizer.load_state_dict(payload["optimizer"])
@@ -167,6 +181,10 @@ def fit(
             start = int(payload["epoch"])
             result.history = list(payload["history"])
             result.resumed_from_epoch = start
+            if sampler is not None and "sampler" in payload:
+                sampler.load_state_dict(payload["sampler"])
+    if distributed is not None:
+        broadcast_parameters(model, distributed)
     for epoch in range(start, epochs):
         if set_epoch is not None:
             set_epoch(epoch)
@@ -183,6 +201,8 @@ def fit(
                 _nan_guard(o, ls, e, seen)
 
             out, loss_value = step_mode.backward(model, x, y, loss_fn, regularizer, guard)  # out: [T, B, C] detached
+            if distributed is not None:
+                sync_gradients(model, int(y.shape[0]), distributed)
             if grad_clip is not None:
                 nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
             optimizer.step()
@@ -193,19 +213,25 @@ def fit(
             bar.set_postfix(loss=f"{loss_sum / n:.4f}", acc=f"{correct / n:.3f}")
         if scheduler is not None:
             scheduler.step()
+        if distributed is not None:  # this rank's sums -> the global batch's
+            loss_sum, correct_f, n_f = all_sum([loss_sum, correct, n], distributed)
+            correct, n = int(correct_f), int(n_f)
         if n == 0:
             raise ValueError("fit() got an empty training set")
         row = {"epoch": float(epoch + 1), "loss": loss_sum / n, "train_accuracy": correct / n, "lr": lr,
                "seconds": time.perf_counter() - t0}
-        if val_data is not None:
+        if val_data is not None and main:
             row["val_accuracy"] = evaluate(model, val_data)["accuracy"]
         result.history.append(row)
         if progress:
             msg = " ".join(f"{k}={v:.4g}" for k, v in row.items() if not math.isnan(v))
             tqdm.write(msg)
-        if ckpt_path is not None:
-            result.checkpoint = save_checkpoint(ckpt_path, model=model, epoch=epoch + 1, optimizer=optimizer,
-                                                scheduler=scheduler, config=config, history=result.history)
-        if on_epoch_end is not None:
+        if ckpt_path is not None and main:
+            result.checkpoint = save_checkpoint(
+                ckpt_path, model=model, epoch=epoch + 1, optimizer=optimizer, scheduler=scheduler, config=config,
+                history=result.history, sampler=sampler.state_dict() if sampler is not None else None)
+        elif ckpt_path is not None:
+            result.checkpoint = ckpt_path
+        if on_epoch_end is not None and main:
             on_epoch_end(row, result.history)
     return result
