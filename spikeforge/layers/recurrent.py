@@ -9,6 +9,7 @@ from torch import Tensor, nn
 
 from ..neurons._base import NEURONS, Neuron, check_sequence, check_step_input
 from ..numerics import check_finite
+from .sparse_linear import EventLinear
 
 __all__ = ["RecurrentState", "RecurrentSpiking"]
 
@@ -42,7 +43,9 @@ class RecurrentSpiking(nn.Module):
         in_features: Input size.
         out_features: Number of neurons.
         neuron: Registry name (built with ``**neuron_kwargs``) or a neuron module to use.
-        bias: Bias on the input synapses.
+        bias: Bias on the input synapses (an :class:`~spikeforge.layers.EventLinear`: event-driven
+            per call when the input is binary and sparse enough to win; ``rnn.input.mode = "dense"``
+            or ``SPIKEFORGE_EVENT_DRIVEN=0`` turns that off).
         recurrent_bias: Bias on the recurrent synapses.
         device, dtype: Factory kwargs for the weights.
         **neuron_kwargs: Passed to the neuron constructor when ``neuron`` is a name.
@@ -76,7 +79,7 @@ class RecurrentSpiking(nn.Module):
             if isinstance(n, bool) or not isinstance(n, int) or n < 1:
                 raise ValueError(f"RecurrentSpiking: {name} must be a positive int, got {n!r}")
         factory = {"device": device, "dtype": dtype}
-        self.input = nn.Linear(in_features, out_features, bias=bias, **factory)
+        self.input = EventLinear(in_features, out_features, bias=bias, device=device, dtype=dtype)
         self.recurrent = nn.Linear(out_features, out_features, bias=recurrent_bias, **factory)
         self.neuron: Neuron[Any, Any] = resolve_neuron(neuron, neuron_kwargs, "RecurrentSpiking", **factory)
         self.in_features, self.out_features = in_features, out_features

@@ -3,9 +3,10 @@
 A dense ``x @ W.T`` costs ``K * N`` multiply-adds per input row whatever ``x`` holds. With spike
 inputs at firing rate ``r``, only ``r * K`` columns of ``W`` contribute, so gathering and adding
 those columns costs ``r * K * N`` adds. The event path wins below a crossover rate measured by
-``python -m spikeforge.bench --only event_linear`` (about 30 % on a 2-core x86 VM, see
-BENCHMARKS.md); :class:`EventLinear` measures the rate of each batch and takes the event path only
-below ``crossover``. Results equal the dense layer up to float summation order.
+``python -m spikeforge.bench --only event_linear relu_twin`` (see BENCHMARKS.md);
+:class:`EventLinear` and :func:`linear` decide per call with
+:func:`spikeforge.kernels.event_policy.event_plan` (binary input, rate below the measured
+crossover, enough outputs). Results equal the dense layer up to float summation order.
 
 Training works too: the weight gradient ``grad_y^T x`` is also accumulated over the active inputs
 only (``r`` times the dense cost); the input gradient ``grad_y W``, when needed, is dense.
@@ -19,15 +20,15 @@ from torch import Tensor, nn
 
 from ..kernels import BackendUnavailableError
 from ..kernels._build import load_library
-from ..kernels._policy import fused_available
+from ..kernels import event_policy
 from ..kernels.cpu import _empty, threads_for
 from ..numerics import check_finite, check_finite_enabled, first_nonfinite
 
-__all__ = ["EventLinear", "event_linear", "event_linear_grad_weight", "input_rate", "DEFAULT_CROSSOVER",
+__all__ = ["EventLinear", "event_linear", "event_linear_grad_weight", "input_rate", "linear", "DEFAULT_CROSSOVER",
            "MIN_EVENT_OUT"]
 
-DEFAULT_CROSSOVER = 0.2  # auto event path at or below this rate (measured inference crossover ~29 %, BENCHMARKS.md)
-MIN_EVENT_OUT = 64  # below this many outputs the dense matmul wins at any rate (one SIMD tile per input)
+DEFAULT_CROSSOVER = event_policy.INFER_CROSSOVER  # inference crossover (training uses TRAIN_CROSSOVER)
+MIN_EVENT_OUT = event_policy.MIN_EVENT_OUT  # below this many outputs the dense matmul wins at any rate
 
 
 _FLOATS = (torch.float32, torch.float64)
@@ -117,6 +118,41 @@ class _EventLinearFn(torch.autograd.Function):
         return gx, gw, gb, None
 
 
+def _needs_grad(x: Tensor, weight: Tensor, bias: Tensor | None) -> bool:
+    return torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad
+                                        or (bias is not None and bias.requires_grad))
+
+
+def _event_forward(x: Tensor, weight: Tensor, bias: Tensor | None, weight_t: Tensor, grad: bool) -> Tensor:
+    return _EventLinearFn.apply(x, weight, bias, weight_t) if grad else event_linear(x, weight_t, bias)
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None, *, event_driven: bool = True,
+           weight_t: Tensor | None = None) -> Tensor:
+    r"""``F.linear(x, weight, bias)``, run event-driven when
+    :func:`~spikeforge.kernels.event_policy.event_plan` says it wins for this call.
+
+    .. math:: y = x W^T + b
+
+    On the event path the forward adds the weight columns of the active inputs and the weight
+    gradient adds the output-gradient rows of the active inputs; the input and bias gradients are
+    dense. Values and gradients equal ``F.linear``'s up to float summation order.
+
+    Args:
+        x: ``[*, K]``; float of the weight's dtype, or 0/1 spikes stored as uint8/bool.
+        weight: ``[N, K]``. bias: optional ``[N]``.
+        event_driven: ``False`` always runs ``F.linear``.
+        weight_t: optional cached ``weight.T`` contiguous ``[K, N]`` (made here otherwise).
+    """
+    grad = _needs_grad(x, weight, bias)
+    if event_driven and event_policy.event_plan(x, weight, training=grad):
+        wt = weight.detach().t().contiguous() if weight_t is None else weight_t  # [N, K] -> [K, N]
+        return _event_forward(x, weight, bias, wt, grad)
+    if x.dtype in _BYTES:  # spikes stored as bytes: the dense path needs floats
+        x = x.to(weight.dtype)
+    return F.linear(x, weight, bias)
+
+
 def input_rate(x: Tensor, max_samples: int = 1 << 16) -> float:
     """Fraction of nonzero entries of ``x``, estimated on an evenly strided sample of at most
     ``max_samples`` entries (a full count would cost as much as the event path itself)."""
@@ -127,14 +163,18 @@ def input_rate(x: Tensor, max_samples: int = 1 << 16) -> float:
 
 
 class EventLinear(nn.Linear):
-    """``nn.Linear`` that switches to the event-driven path for sparse inputs at inference.
+    """``nn.Linear`` that switches to the event-driven path for sparse binary inputs, in training
+    (forward and weight gradient) and inference.
 
     Args:
         in_features, out_features, bias, device, dtype: as ``nn.Linear``.
-        mode: ``"auto"`` (event path when the measured input rate is below ``crossover`` and the
-            layer has at least :data:`MIN_EVENT_OUT` outputs; narrower layers are faster dense),
-            ``"dense"`` or ``"event"`` (always; raises if unavailable).
-        crossover: Firing rate below which ``"auto"`` takes the event path.
+        mode: ``"auto"`` (decided per call by :func:`~spikeforge.kernels.event_policy.event_plan`:
+            binary input, rate at or below the crossover, at least :data:`MIN_EVENT_OUT` outputs;
+            ``SPIKEFORGE_EVENT_DRIVEN=0`` turns it off), ``"dense"`` or ``"event"`` (always, any
+            input values; raises if unavailable).
+        crossover: Firing rate at or below which ``"auto"`` takes the event path; ``None``
+            (default) uses the measured crossover (``TRAIN_CROSSOVER`` when a gradient will be
+            taken, else ``INFER_CROSSOVER``).
 
     Inputs may be float spikes or spikes stored as uint8/bool (0/1), which the event path reads
     directly (no float copy of the input is made; the dense path converts them).
@@ -146,15 +186,15 @@ class EventLinear(nn.Linear):
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, *, mode: str = "auto",
-                 crossover: float = DEFAULT_CROSSOVER, device: torch.device | str | None = None,
+                 crossover: float | None = None, device: torch.device | str | None = None,
                  dtype: torch.dtype | None = None) -> None:
         super().__init__(in_features, out_features, bias, device=device, dtype=dtype)
         if mode not in ("auto", "dense", "event"):
             raise ValueError(f"mode must be 'auto', 'dense' or 'event', got {mode!r}")
-        if not 0.0 <= float(crossover) <= 1.0:
-            raise ValueError(f"crossover must be a rate in [0, 1], got {crossover!r}")
+        if crossover is not None and not 0.0 <= float(crossover) <= 1.0:
+            raise ValueError(f"crossover must be a rate in [0, 1] or None, got {crossover!r}")
         self.mode = mode
-        self.crossover = float(crossover)
+        self.crossover = None if crossover is None else float(crossover)
         self._wt_cache: tuple[int, int, Tensor] | None = None  # (data_ptr, version, W^T)
 
     def _weight_t(self) -> Tensor:
@@ -163,21 +203,16 @@ class EventLinear(nn.Linear):
             self._wt_cache = (*key, self.weight.detach().t().contiguous())
         return self._wt_cache[2]
 
-    def uses_event_path(self, x: Tensor) -> bool:
-        """Whether :meth:`forward` would take the event path for ``x``."""
+    def uses_event_path(self, x: Tensor, training: bool | None = None) -> bool:
+        """Whether :meth:`forward` would take the event path for ``x`` (``training``: whether a
+        gradient will be taken; by default as :meth:`forward` would decide)."""
         if self.mode == "dense":
             return False
         if self.mode == "event":
             return True
-        if x.device.type != "cpu" or (x.dtype not in _FLOATS and x.dtype not in _BYTES):
-            return False
-        if self.weight.dtype not in _FLOATS:
-            return False
-        if self.out_features < MIN_EVENT_OUT:
-            return False
-        if not fused_available():  # warns once if the kernels cannot load; False with SPIKEFORGE_BACKEND=torch
-            return False
-        return input_rate(x) <= self.crossover
+        if training is None:
+            training = _needs_grad(x, self.weight, self.bias)
+        return event_policy.event_plan(x, self.weight, training, rate_limit=self.crossover)
 
     def check_input(self, x: Tensor) -> None:
         """Raise naming the problem unless ``x`` is a ``[*, in_features]`` float tensor of the
@@ -204,11 +239,9 @@ class EventLinear(nn.Linear):
         return y
 
     def _forward(self, x: Tensor) -> Tensor:
-        if self.uses_event_path(x):
-            if torch.is_grad_enabled() and (x.requires_grad or self.weight.requires_grad
-                                            or (self.bias is not None and self.bias.requires_grad)):
-                return _EventLinearFn.apply(x, self.weight, self.bias, self._weight_t())
-            return event_linear(x, self._weight_t(), self.bias)
+        grad = _needs_grad(x, self.weight, self.bias)
+        if self.uses_event_path(x, grad):
+            return _event_forward(x, self.weight, self.bias, self._weight_t(), grad)
         if x.dtype in _BYTES:  # spikes stored as bytes: the dense path needs floats
             x = x.to(self.weight.dtype)
         return F.linear(x, self.weight, self.bias)
@@ -225,4 +258,5 @@ class EventLinear(nn.Linear):
                      time_major=y.dim() >= 3)
 
     def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, mode={self.mode!r}, crossover={self.crossover:g}"
+        cross = "measured" if self.crossover is None else f"{self.crossover:g}"
+        return f"{super().extra_repr()}, mode={self.mode!r}, crossover={cross}"

@@ -12,6 +12,7 @@ from ..kernels._policy import resolve_backend
 from ..kernels.pool import avg_pool2d_cpp, pool_kernel_size, pool_plan
 from ..neurons._base import check_sequence
 from ..numerics import check_finite
+from .sparse_linear import linear
 
 __all__ = ["TimeDistributed"]
 
@@ -40,6 +41,12 @@ class TimeDistributed(nn.Module):
             bit-identical values and gradients, either layout) when they can be built, else the
             module itself; ``"torch"`` always calls the module; ``"cpp"`` insists on the kernel
             and raises :class:`~spikeforge.kernels.BackendUnavailableError` where it cannot run.
+        event_driven: an ``nn.Linear`` (exact type) runs through
+            :func:`spikeforge.layers.sparse_linear.linear`, which takes the event-driven path when
+            the folded input is binary and sparse enough to win (decided per call by
+            :func:`spikeforge.kernels.event_policy.event_plan`; same values and gradients up to
+            float summation order). ``False`` (or ``backend="torch"``, or a forward hook on the
+            wrapped module, which must see the call) always calls the module.
 
     Example:
         >>> conv = TimeDistributed(nn.Conv2d(2, 16, 3, padding=1))
@@ -53,7 +60,7 @@ class TimeDistributed(nn.Module):
     _RANK = {torch.channels_last: 4, torch.channels_last_3d: 5}
 
     def __init__(self, module: nn.Module, memory_format: torch.memory_format | None = None,
-                 backend: str = "auto") -> None:
+                 backend: str = "auto", event_driven: bool = True) -> None:
         super().__init__()
         if not isinstance(module, nn.Module):
             raise TypeError(f"TimeDistributed wraps an nn.Module, got {type(module).__name__}")
@@ -65,6 +72,7 @@ class TimeDistributed(nn.Module):
         self.module = module
         self.memory_format = memory_format
         self.backend = backend
+        self.event_driven = bool(event_driven)
 
     def forward(self, xs: Tensor) -> Tensor:
         who = f"TimeDistributed({type(self.module).__name__})"
@@ -86,6 +94,9 @@ class TimeDistributed(nn.Module):
         backend = resolve_backend(self.backend, pool_kernel_size(self.module) is not None)  # SPIKEFORGE_BACKEND
         if backend == "torch":
             return self.module(x)
+        m = self.module
+        if self.event_driven and type(m) is nn.Linear and not _hooked(m):
+            return linear(x, m.weight, m.bias)  # [T*B, in] -> [T*B, out]
         k, why = pool_plan(self.module, x)
         if k is not None:
             return avg_pool2d_cpp(x, k)
@@ -95,7 +106,15 @@ class TimeDistributed(nn.Module):
 
     def extra_repr(self) -> str:
         parts = [] if self.memory_format is None else [f"memory_format={self.memory_format}"]
+        parts += [] if self.event_driven else ["event_driven=False"]
         return ", ".join(parts + ([] if self.backend == "auto" else [f"backend={self.backend!r}"]))
+
+
+def _hooked(module: nn.Module) -> bool:
+    """Whether calling ``module`` would run hooks (its own or global ones) that must see the call."""
+    g = nn.modules.module
+    return bool(module._forward_hooks or module._forward_pre_hooks or g._global_forward_hooks
+                or g._global_forward_pre_hooks)
 
 
 _SPATIAL = {1: "L", 2: "H, W", 3: "D, H, W"}

@@ -7,6 +7,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from ..layers.sparse_linear import EventLinear
 from ..neurons import LI, NEURONS
 from ._factory import MODELS
 
@@ -84,10 +85,13 @@ def _classifier(cfg: Any, in_features: int, num_classes: int, temporal: bool,
 
 @MODELS.register("mlp", kind="classifier")
 def spiking_mlp(cfg: Any, *, in_features: int, num_classes: int, temporal: bool) -> SNNClassifier:
-    """MLP SNN sized by ``cfg.hidden``, neurons ``cfg.neuron``, readout LI with ``cfg.tau_out``."""
+    """MLP SNN sized by ``cfg.hidden``, neurons ``cfg.neuron``, readout LI with ``cfg.tau_out``.
+
+    Hidden synapses are :class:`~spikeforge.layers.EventLinear` (an ``nn.Linear`` that runs
+    event-driven per call when its input is binary and sparse enough to win; same values)."""
 
     def hidden(w_in: int, w_out: int, neuron_cls: Any) -> list[nn.Module]:
-        return [nn.Linear(w_in, w_out), neuron_cls(**_neuron_kwargs(cfg, neuron_cls, w_out))]
+        return [EventLinear(w_in, w_out), neuron_cls(**_neuron_kwargs(cfg, neuron_cls, w_out))]
 
     return _classifier(cfg, in_features, num_classes, temporal, hidden)
 

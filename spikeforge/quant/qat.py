@@ -29,6 +29,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F  # noqa: N812
 
+from ..layers.sparse_linear import EventLinear
 from .fake_quant import QUANTIZERS, IntWeight, WeightQuantizer
 
 _MIN_STEP = 1e-8  # smallest learnable step (LSQ) after projection
@@ -142,6 +143,7 @@ class QuantConv2d(QuantModule, nn.Conv2d):
 
 _QAT_OF: dict[type[nn.Module], type[QuantModule]] = {
     nn.Linear: QuantLinear, nn.Conv1d: QuantConv1d, nn.Conv2d: QuantConv2d,
+    EventLinear: QuantLinear,  # nn.Linear with an event-driven forward (same values)
 }
 
 

@@ -35,6 +35,7 @@ from ...layers.dcls import DelayLinear, LearnableDelay
 from ...layers.delay import Delay
 from ...layers.delrec import DelayedRecurrentSpiking
 from ...layers.nir_prims import Scale, SumPool2d, Threshold
+from ...layers.sparse_linear import EventLinear
 from ...layers.time import TimeDistributed
 from ...neurons import CubaLIF, IF, LI, LIF, NEURONS, PLIF, RESETS, MetaNeuron, Neuron
 from ...neurons.cuba_li import CubaLI
@@ -344,6 +345,7 @@ EXPORTERS: dict[type, ExportFn] = {
     CubaLI: _export_cuba_li,
     Integrator: _export_integrator,
     nn.Linear: _export_linear,
+    EventLinear: _export_linear,  # nn.Linear whose forward may run event-driven (same values)
     nn.Flatten: _export_flatten_seq,
     Scale: _export_scale,
     Threshold: _export_threshold,
