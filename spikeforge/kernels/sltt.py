@@ -33,9 +33,11 @@ from torch import Tensor
 
 from ._build import BackendUnavailableError, load_library
 from ._policy import fused_available, resolve_backend
-from .cpu import _diagnose, _empty_like, _ptr_array, run_elementwise, supports, threads_for
+from ..numerics import check_finite_enabled, raise_nonfinite
+from .cpu import (_diagnose, _empty_like, _NonFiniteAt, _ptr_array, _unravel, run_elementwise, supports,
+                  surrogate_code, threads_for)
 from .quant_lif import quant_levels, quant_supports
-from .specs import COEFS, SLOTS, spec_for
+from .specs import COEFS, SLOTS, reset_code, spec_for
 
 __all__ = ["run_sltt_step", "sltt_supports"]
 
@@ -58,6 +60,7 @@ class _Config(NamedTuple):
     coef_slots: tuple[int, ...]
     nthreads: int
     check: int
+    cs: int = 1  # coefficient stride: 0 when every coefficient is one value shared by all neurons
 
 
 _declared: set[int] = set()
@@ -69,7 +72,7 @@ def _lib() -> ctypes.CDLL:
         P, I, L, D = ctypes.c_void_p, ctypes.c_int, ctypes.c_int64, ctypes.c_double  # noqa: E741 (C types)
         for suf in ("f32", "f64"):
             f = getattr(lib, f"sf_sltt_forward_{suf}")
-            f.argtypes = [I, I, I, D, L, P, P, P, P, P, P, I, P, P, L, I, I, P]
+            f.argtypes = [I, I, I, D, L, P, P, P, P, P, L, P, I, P, P, L, I, I, P]
             f.restype = I
             b = getattr(lib, f"sf_sltt_backward_{suf}")
             b.argtypes = [I, L, P, L, P, P, P, P, P, P, P, I, I]
@@ -88,6 +91,8 @@ class _SLTTStep(torch.autograd.Function):
         M = x.shape[1]  # x: [1, M]
         suf = "f32" if x.dtype == torch.float32 else "f64"
         fold = int(not any(ctx.needs_input_grad[4:]))  # no coefficient or state gradient wanted
+        if cfg.cs == 0 and not fold:
+            raise RuntimeError("SLTT step: shared coefficients are only passed when no coefficient needs a gradient")
         finals = [torch.empty_like(s) for s in states]
         z = _empty_like(x)
         d = torch.empty_like(states[0])
@@ -95,14 +100,14 @@ class _SLTTStep(torch.autograd.Function):
         stT: list[Tensor | None] = [None] * len(SLOTS)
         for slot, s, f in zip(cfg.slots, states, finals):
             st0[slot], stT[slot] = s, f
-        dummy = x.new_zeros(M)
+        dummy = x.new_zeros(M if cfg.cs else 1)
         c: list[Tensor | None] = [dummy] * len(COEFS)
         for slot, t in zip(cfg.coef_slots, coefs):
             c[slot] = t
         bad = (ctypes.c_int64 * 3)()
         rc = getattr(lib, f"sf_sltt_forward_{suf}")(
             cfg.kind, cfg.reset, cfg.sg_kind, cfg.sg_p, M, x.data_ptr(), z.data_ptr(), _ptr_array(st0),
-            _ptr_array(stT), _ptr_array(c), d.data_ptr(), fold, None if levels is None else levels.data_ptr(),
+            _ptr_array(stT), _ptr_array(c), cfg.cs, d.data_ptr(), fold, None if levels is None else levels.data_ptr(),
             None if mids is None else mids.data_ptr(), 0 if levels is None else levels.numel(), cfg.nthreads,
             cfg.check, bad)
         if rc != 0:
@@ -190,6 +195,11 @@ def run_sltt_step(backend: str, step_fn: Callable[..., Any], xs: Tensor, state: 
     q = kwargs.get("state_quant")
     found = None if q is None else quant_levels(q, xs.dtype)
     levels, mids = (None, None) if found is None else found
+    coefs = spec.coefs(p, float(kwargs["dt"]), kwargs.get("integrator", "euler"))
+    shared = all(torch.as_tensor(v).dim() == 0 for v in coefs.values())
+    if shared and not any(torch.as_tensor(v).requires_grad for v in coefs.values()) \
+            and not any(s.requires_grad for s in state):
+        return _run_shared(spec, xs, state, coefs, kwargs, where, levels, mids)
 
     def launch(fields: dict[str, Any], x2: Tensor, states: list[Tensor], flat: list[Tensor]) -> Any:
         cfg = _Config(kind=fields["kind"], reset=fields["reset"], sg_kind=fields["sg_kind"], sg_p=fields["sg_p"],
@@ -198,3 +208,30 @@ def run_sltt_step(backend: str, step_fn: Callable[..., Any], xs: Tensor, state: 
         return _SLTTStep.apply(cfg, levels, mids, x2, *states, *flat)
 
     return run_elementwise(spec, xs, state, p, kwargs, where, launch)
+
+
+def _run_shared(spec: Any, xs: Tensor, state: Any, coefs: dict[str, Any], kwargs: dict[str, Any],
+                where: str | None, levels: Tensor | None, mids: Tensor | None) -> tuple[Tensor, Any]:
+    """The step with every coefficient one value for all neurons and none learnable: the kernel reads
+    them with stride 0 (no ``[M]`` copies per step) and backward needs only the saved factor."""
+    shape = xs.shape  # [1, B, *]
+    x2 = xs.reshape(1, -1).contiguous()  # [1, M]: a view for a contiguous step
+    states = [s.reshape(-1).contiguous() for s in state]  # [M] each
+    names = [n for n in COEFS if n in coefs]
+    flat = [torch.as_tensor(coefs[n], dtype=xs.dtype).reshape(1) for n in names]  # [1] each
+    sg_kind, sg_p = surrogate_code(kwargs["surrogate"]) if spec.spiking else (0, 0.0)  # type: ignore[misc]
+    reset = reset_code(kwargs["reset"]) if spec.spiking else 3
+    assert reset is not None  # sltt_supports checked it
+    cfg = _Config(kind=spec.kind, reset=int(reset), sg_kind=sg_kind, sg_p=sg_p,
+                  slots=tuple(SLOTS.index(f) for f in spec.state_fields),
+                  coef_slots=tuple(COEFS.index(n) for n in names), nthreads=threads_for(x2.numel()),
+                  check=int(check_finite_enabled()), cs=0)
+    try:
+        z, *finals = _SLTTStep.apply(cfg, levels, mids, x2, *states, *flat)
+        found = None
+    except _NonFiniteAt as e:
+        found = e.args
+    if found is not None:  # raised outside the except block: no chained kernel-internal traceback
+        t, m, what, value = found
+        raise_nonfinite(where or "fused kernel", what, (t, *_unravel(m, tuple(shape[1:]))), value)
+    return z.view(shape), type(state)(*(f.view(shape[1:]) for f in finals))

@@ -42,12 +42,13 @@ def count_steps(monkeypatch):
     return calls
 
 
-def _grads(name: str, backend: str, learn: bool, dtype=torch.float32, T: int = 7, **kw):
+def _grads(name: str, backend: str, learn: bool | str, dtype=torch.float32, T: int = 7, **kw):
     cls = ALL[name]
     fields = cls.params_cls._fields
     torch.manual_seed(0)
     extra = {k: v for k, v in {"tau_mem": 5e-3, "v_reset": -0.2}.items() if k in fields}
-    neuron = cls(backend=backend, learn=fields if learn else (), size=10 if learn else None, dtype=dtype,
+    # learn="per-neuron": per-neuron parameters, none learnable (coefficients [M], the saved factor only)
+    neuron = cls(backend=backend, learn=fields if learn is True else (), size=10 if learn else None, dtype=dtype,
                  **extra, **kw)
     net = nn.Sequential(nn.Linear(6, 10, dtype=dtype), neuron, nn.Linear(10, 3, dtype=dtype))
     g = torch.Generator().manual_seed(1)
@@ -68,7 +69,7 @@ def _assert_same(ref, got, **tol):
     assert g_ref["0.weight"].abs().sum() > 0  # the gradient reached the first layer
 
 
-@pytest.mark.parametrize("learn", [False, True])
+@pytest.mark.parametrize("learn", [False, True, "per-neuron"])
 @pytest.mark.parametrize("name", sorted(ALL))
 def test_fused_sltt_equals_torch_sltt(name, learn, count_steps):
     ref = _grads(name, "torch", learn)
@@ -153,3 +154,13 @@ def test_falls_back_where_the_kernel_does_not_apply(count_steps):
     got = _grads("lif", "auto", False, state_quant=lambda v: custom(v))
     assert not count_steps
     _assert_same(ref, got, rtol=0, atol=0)
+
+
+def test_nonfinite_input_names_step_and_index():
+    from spikeforge.numerics import NonFiniteError
+
+    net = nn.Sequential(LIF.from_decay(0.5, backend="cpp"), nn.Linear(5, 2))
+    xs = torch.rand(4, 3, 5)
+    xs[2, 1, 3] = float("inf")
+    with pytest.raises(NonFiniteError, match=r"non-finite input \(inf\) at .*index \(1, 3\)"):
+        sltt_backward(net, xs, lambda o, t: o.sum())

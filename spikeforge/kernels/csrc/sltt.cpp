@@ -40,8 +40,8 @@ inline void report(int64_t m, int64_t code, int64_t* bad) {
 }
 
 template <typename R, int K, int RS>
-void sltt_forward(int64_t M, const R* x, R* z, const R* const* st0, R* const* stT, const R* const* c, R* d,
-                  int fold, int sg_kind, R sg_a, Levels<R> q, int nt, int check, int64_t* bad) {
+void sltt_forward(int64_t M, const R* x, R* z, const R* const* st0, R* const* stT, const R* const* c, int64_t cs,
+                  R* d, int fold, int sg_kind, R sg_a, Levels<R> q, int nt, int check, int64_t* bad) {
     const int64_t CH = 4096;
     const int64_t nchunks = (M + CH - 1) / CH;
 #pragma omp parallel for num_threads(nt) schedule(static)
@@ -55,32 +55,33 @@ void sltt_forward(int64_t M, const R* x, R* z, const R* const* st0, R* const* st
             }
         }
         for (int64_t m = m0; m < m1; ++m) {
+            const int64_t k = m * cs;  // coefficient index: cs = 0 for coefficients shared by every neuron
             R drive = x[m];
             if (K == K_CUBA) {
-                R iv = c[CI1][m] * st0[S_I][m] + c[CI2][m] * drive;
+                R iv = c[CI1][k] * st0[S_I][m] + c[CI2][k] * drive;
                 stT[S_I][m] = iv;
                 drive = iv;
             }
-            R v1 = c[C1][m] * st0[S_V][m] + c[C2][m] * drive;
-            v1 = v1 + c[C3][m];
+            R v1 = c[C1][k] * st0[S_V][m] + c[C2][k] * drive;
+            v1 = v1 + c[C3][k];
             if (q.nlev) v1 = quantize(v1, q);
             if (K == K_LI) {
                 z[m] = v1;
                 stT[S_V][m] = v1;
-                if (fold) d[m] = c[C2][m];
+                if (fold) d[m] = c[C2][k];
                 continue;
             }
-            R theta = c[VTH][m];
-            if (K == K_ALIF) theta = c[VTH][m] + c[ADAPT][m] * st0[S_A][m];
+            R theta = c[VTH][k];
+            if (K == K_ALIF) theta = c[VTH][k] + c[ADAPT][k] * st0[S_A][m];
             const R u = v1 - theta;
             const R s = (R)(u > (R)0);
             z[m] = s;
-            stT[S_V][m] = reset_value<R, RS>(v1, s, theta, c[VR][m]);
-            if (K == K_ALIF) stT[S_A][m] = c[CA][m] * st0[S_A][m] + s;
+            stT[S_V][m] = reset_value<R, RS>(v1, s, theta, c[VR][k]);
+            if (K == K_ALIF) stT[S_A][m] = c[CA][k] * st0[S_A][m] + s;
             R g = surrogate_grad<R>(sg_kind, sg_a, u);
             if (fold) {
-                g = g * c[C2][m];
-                if (K == K_CUBA) g = g * c[CI2][m];
+                g = g * c[C2][k];
+                if (K == K_CUBA) g = g * c[CI2][k];
             }
             d[m] = g;
         }
@@ -144,7 +145,7 @@ void sltt_backward(int64_t M, const R* gz, int64_t gsm, const R* d, const R* x, 
 #define SF_SLTT_EXPORT(R, SUF)                                                                        \
 extern "C" int sf_sltt_forward_##SUF(int kind, int reset, int sg_kind, double sg_p, int64_t M,         \
                                      const R* x, R* z, const R* const* st0, R* const* stT,            \
-                                     const R* const* c, R* d, int fold, const R* levels,              \
+                                     const R* const* c, int64_t cs, R* d, int fold, const R* levels,              \
                                      const R* mids, int64_t nlev, int nt, int check, int64_t* bad) {  \
     const Levels<R> q{levels, mids, nlev};                                                            \
     SF_SLTT_CASES(SF_SLTT_FWD_##SUF)                                                                  \
@@ -158,8 +159,8 @@ extern "C" int sf_sltt_backward_##SUF(int kind, int64_t M, const R* gz, int64_t 
     return 0;                                                                                         \
 }
 
-#define SF_SLTT_FWD_f32(K, RS) sltt_forward<float, K, RS>(M, x, z, st0, stT, c, d, fold, sg_kind, (float)sg_p, q, nt, check, bad)
-#define SF_SLTT_FWD_f64(K, RS) sltt_forward<double, K, RS>(M, x, z, st0, stT, c, d, fold, sg_kind, sg_p, q, nt, check, bad)
+#define SF_SLTT_FWD_f32(K, RS) sltt_forward<float, K, RS>(M, x, z, st0, stT, c, cs, d, fold, sg_kind, (float)sg_p, q, nt, check, bad)
+#define SF_SLTT_FWD_f64(K, RS) sltt_forward<double, K, RS>(M, x, z, st0, stT, c, cs, d, fold, sg_kind, sg_p, q, nt, check, bad)
 #define SF_SLTT_BWD_f32(K, RS) sltt_backward<float, K>(M, gz, gsm, d, x, st0, c, gx, gc, gst0, fold, nt)
 #define SF_SLTT_BWD_f64(K, RS) sltt_backward<double, K>(M, gz, gsm, d, x, st0, c, gx, gc, gst0, fold, nt)
 
