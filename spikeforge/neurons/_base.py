@@ -103,9 +103,10 @@ class Neuron(nn.Module, Generic[P, S]):
             see ``from_decay``); each model lists what it offers in ``integrators``.
         backend: ``"torch"`` (reference loop of the step function) or a fused backend that
             produces the same results; ``"auto"`` picks the fastest exact one available.
-        state_quant: Rounds the membrane after each state update, before the spike test (SQUAT,
-            :class:`spikeforge.quant.StateQuant`); only models whose step function takes a
-            ``state_quant`` argument (LIF, IF) accept one; runs on the torch backend.
+        state_quant: Rounds the membrane (the state field ``state_quant_field``, ``v``) to a level
+            set (SQUAT, :class:`spikeforge.quant.StateQuant`); see :meth:`set_state_quant` for
+            where in the step, and which models refuse one. Kept in ``state_dict``; runs on the
+            torch backend.
         dtype, device: Factory kwargs for the parameter tensors.
         **params: Values for the fields of ``params_cls`` (float, or tensor per neuron); with
             ``integrator="decay"`` the fields of ``decay_params_cls``.
@@ -122,6 +123,8 @@ class Neuron(nn.Module, Generic[P, S]):
     time_constants: ClassVar[tuple[str, ...]] = ()  # parameters that are time constants [s]
     integrators: ClassVar[tuple[str, ...]] = ("euler",)  # discretisations the step function offers
     decay_params_cls: ClassVar[type[Any] | None] = None  # stored parameters with integrator="decay"
+    state_quant_field: ClassVar[str | None] = "v"  # membrane field a state quantizer rounds (None: refused)
+    no_state_quant: ClassVar[str] = ""  # why this model refuses a state quantizer (with state_quant_field None)
 
     def __init__(
         self,
@@ -241,19 +244,42 @@ class Neuron(nn.Module, Generic[P, S]):
     # --- state quantization -------------------------------------------------------------------
     @classmethod
     def accepts_state_quant(cls) -> bool:
-        """Whether the step function takes a ``state_quant`` (membrane quantizer) argument."""
+        """Whether the step function itself takes a ``state_quant`` argument (it then rounds the
+        membrane between the update and the spike test, SQUAT's placement)."""
         return "state_quant" in inspect.signature(cls.step_fn).parameters
 
+    @classmethod
+    def state_quant_refusal(cls) -> str | None:
+        """``None`` if this model takes a state quantizer, else the reason it does not."""
+        field = cls.state_quant_field
+        if field is None:
+            return cls.no_state_quant or "it declares no membrane state to quantize"
+        if field not in cls.state_cls._fields:
+            return f"its state {cls.state_cls.__name__}{cls.state_cls._fields} has no field {field!r}"
+        if not cls.spiking:
+            return ("it is a non-spiking readout: there is no threshold to build the levels around, and its "
+                    "membrane is the network's output (quantize the output instead)")
+        return None
+
     def set_state_quant(self, state_quant: Quantizer | None) -> None:
-        """Quantize the membrane with ``state_quant`` after each update (``None``: float state).
+        """Quantize the membrane with ``state_quant`` at every step (``None``: float state).
+
+        Where in the step: a model whose step function takes ``state_quant`` (LIF, PLIF, IF, the
+        meta neuron) rounds the updated membrane before the spike test (SQUAT; snnTorch's
+        placement); for every other spiking model the base class rounds the membrane field
+        ``state_quant_field`` of the state the step returns (after the reset), so the stored
+        membrane is always one of the levels and the next update starts from a level. Non-spiking
+        readouts and models whose membrane is a biophysical voltage (HH, Izhikevich) refuse one.
 
         A quantizer that carries a ``v_th`` (its levels are built around it) must match this
-        neuron's fixed threshold."""
+        neuron's fixed threshold. A quantizer with ``levels`` is saved in ``state_dict`` (keys
+        ``state_quant_levels``, ``state_quant_v_th``) and restored by ``load_state_dict``.
+        """
         who = type(self).__name__
         if state_quant is not None:
-            if not self.accepts_state_quant():
-                raise ValueError(f"{who} does not take a state quantizer (its step function has no "
-                                 "state_quant argument); LIF and IF do")
+            why = self.state_quant_refusal()
+            if why is not None:
+                raise ValueError(f"{who} does not take a state quantizer: {why}")
             if not callable(state_quant):
                 raise TypeError(f"{who}: state_quant must be callable (tensor -> tensor), "
                                 f"got {type(state_quant).__name__}")
@@ -266,12 +292,54 @@ class Neuron(nn.Module, Generic[P, S]):
                                      f"v_th={_show(self.v_th)}; build the levels for this threshold")
         self.state_quant = state_quant
 
+    def _stepper(self) -> Callable[[Tensor, Any, Any], tuple[Tensor, Any]]:
+        """``(x, state, p) -> (z, state)``: the step function with its keyword arguments and, for a
+        model whose step function takes none, the state quantizer applied to the returned membrane."""
+        step_fn, kwargs, q = type(self).step_fn, self.step_kwargs(), self.state_quant
+        if q is None or self.accepts_state_quant():
+            return lambda x, state, p: step_fn(x, state, p, **kwargs)
+        field = str(self.state_quant_field)  # set_state_quant checked that the model has this field
+
+        def quantized_step(x: Tensor, state: Any, p: Any) -> tuple[Tensor, Any]:
+            z, new = step_fn(x, state, p, **kwargs)
+            return z, new._replace(**{field: q(getattr(new, field))})
+
+        return quantized_step
+
+    def _save_to_state_dict(self, destination: Any, prefix: str, keep_vars: bool) -> None:
+        super()._save_to_state_dict(destination, prefix, keep_vars)
+        levels = getattr(self.state_quant, "levels", None)
+        if levels is not None:  # a level-set quantizer (StateQuant): saved as two float64 tensors
+            destination[prefix + "state_quant_levels"] = torch.tensor(tuple(levels), dtype=torch.float64)
+            th = getattr(self.state_quant, "v_th", None)
+            destination[prefix + "state_quant_v_th"] = torch.tensor(float("nan") if th is None else float(th),
+                                                                    dtype=torch.float64)
+
+    def _load_from_state_dict(self, state_dict: Any, prefix: str, local_metadata: Any, strict: bool,
+                              missing_keys: list[str], unexpected_keys: list[str], error_msgs: list[str]) -> None:
+        # ours, not parameters: taken out so the parent does not report them unexpected (load_state_dict
+        # hands every module the same private copy of the dict)
+        levels = state_dict.pop(prefix + "state_quant_levels", None)
+        th = state_dict.pop(prefix + "state_quant_v_th", None)
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
+                                      unexpected_keys, error_msgs)
+        if levels is None:  # a float checkpoint leaves the quantizer configured on this module alone
+            return
+        from ..quant.state_quant import StateQuant  # quant sits above neurons; imported only when loading one
+
+        th_f = float(th) if th is not None else 1.0
+        sq = StateQuant(tuple(float(v) for v in levels.tolist()), 1.0 if math.isnan(th_f) else th_f, "loaded")
+        try:
+            self.set_state_quant(sq)
+        except ValueError as e:
+            error_msgs.append(f"{prefix}state_quant_levels: {e}")
+
     # --- dynamics -----------------------------------------------------------------------------
     def step_kwargs(self) -> dict[str, Any]:
         """Keyword arguments passed to ``step_fn`` besides ``(x, state, params)``."""
         kwargs = {"dt": self.dt, "surrogate": self.surrogate, "reset": self.reset_fn,
                   "detach_reset": self.detach_reset}
-        if self.state_quant is not None:
+        if self.state_quant is not None and self.accepts_state_quant():  # else applied by _stepper
             kwargs["state_quant"] = self.state_quant
         return kwargs
 
@@ -296,7 +364,7 @@ class Neuron(nn.Module, Generic[P, S]):
         if checking:
             check_finite(x, who, "input", time_major=False)
             self._check_state_finite(state, p)
-        z, new = type(self).step_fn(x, state, p, **self.step_kwargs())
+        z, new = self._stepper()(x, state, p)
         if checking:
             self._check_state_finite(new, p, note=" after the step (input and state were finite)")
         return z, new
@@ -316,20 +384,23 @@ class Neuron(nn.Module, Generic[P, S]):
             self.check_state(state, xs[0])
         # fused backend of the same step function (spikeforge.kernels); None: run the reference
         # (backend "torch", SPIKEFORGE_BACKEND=torch, or no kernel for this call)
-        out = run_fused(self.backend, type(self).step_fn, xs, state, p, self.step_kwargs(), where=type(self).__name__)
+        kwargs = self.step_kwargs()
+        if self.state_quant is not None:  # no fused kernel quantizes: the kernels see it and refuse
+            kwargs["state_quant"] = self.state_quant
+        out = run_fused(self.backend, type(self).step_fn, xs, state, p, kwargs, where=type(self).__name__)
         if out is not None:  # the fused kernels detect non-finite values inside their own loop
             return out
         return self._run_torch(xs, state, p)
 
     def _run_torch(self, xs: Tensor, state: S, p: P) -> tuple[Tensor, S]:
-        step_fn, kwargs = type(self).step_fn, self.step_kwargs()
+        step = self._stepper()
         checking = check_finite_enabled()
         if checking:
             check_finite(xs, type(self).__name__, "input")
             self._check_state_finite(state, p, "initial state")
         state0, zs = state, []
         for x in xs:  # x: [B, *]
-            z, state = step_fn(x, state, p, **kwargs)
+            z, state = step(x, state, p)
             zs.append(z)
         if checking and any(first_nonfinite(v) is not None for v in state):
             self._locate_nonfinite(xs, state0, p)
@@ -371,10 +442,10 @@ class Neuron(nn.Module, Generic[P, S]):
     def _locate_nonfinite(self, xs: Tensor, state: Any, p: P) -> None:
         """Re-run from ``state`` (inputs known finite) to report the first step whose state is not finite."""
         self._check_params_finite(p)
-        step_fn, kwargs = type(self).step_fn, self.step_kwargs()
+        step = self._stepper()
         with torch.no_grad():
             for t, x in enumerate(xs):  # x: [B, *]
-                _, state = step_fn(x, state, p, **kwargs)
+                _, state = step(x, state, p)
                 for name, v in zip(self.state_cls._fields, state):
                     idx = first_nonfinite(v)
                     if idx is not None:

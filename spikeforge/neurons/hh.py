@@ -141,6 +141,9 @@ class HH(Neuron[HHParams, HHState]):
     params_cls = HHParams
     state_cls = HHState
     step_fn = staticmethod(hh_step)
+    state_quant_field = None  # SQUAT levels do not fit this membrane (see no_state_quant)
+    no_state_quant = ("its membrane is a biophysical voltage [mV] whose action potential and gating dynamics span "
+                      "far beyond a level set in [-v_th(1+lower), v_th(1+upper)]")
     positive = ("c_m",)
 
     def __init__(self, *, dt: float = 1e-4, surrogate: Any = ATan(alpha=0.1), **kwargs: Any) -> None:

@@ -89,6 +89,9 @@ class Izhikevich(Neuron[IzhikevichParams, IzhikevichState]):
     params_cls = IzhikevichParams
     state_cls = IzhikevichState
     step_fn = staticmethod(izhikevich_step)
+    state_quant_field = None  # SQUAT levels do not fit this membrane (see no_state_quant)
+    no_state_quant = ("its membrane is a voltage [mV] resting near c = -65, outside a level set in "
+                      "[-v_th(1+lower), v_th(1+upper)], and v_th is the spike peak, not a decision threshold")
     positive = ("a",)
 
     def __init__(self, *, surrogate: Any = ATan(alpha=0.1), **kwargs: Any) -> None:

@@ -100,7 +100,7 @@ class StateQuant:
     """A membrane quantizer: ``levels`` (ascending, built for threshold ``v_th``) and how they were made.
 
     Build with :meth:`uniform` or :meth:`threshold_centred`; call on a membrane tensor; pass to a
-    neuron as ``state_quant=`` (LIF, IF) or through :func:`quantize_state`.
+    spiking neuron as ``state_quant=`` or through :func:`quantize_state`.
     """
 
     levels: tuple[float, ...]
@@ -141,10 +141,11 @@ class StateQuant:
 
 
 def quantize_state(model: nn.Module, state_quant: StateQuant, *, inplace: bool = False) -> nn.Module:
-    """Set ``state_quant`` on every neuron of ``model`` that takes one (LIF, IF).
+    """Set ``state_quant`` on every spiking neuron of ``model`` (non-spiking readouts are left float).
 
-    Raises ``ValueError`` if there is none, or a neuron's ``v_th`` is learnable or differs from
-    the quantizer's (its levels are built around one threshold).
+    Raises ``ValueError`` if there is none, if a spiking neuron refuses one (HH, Izhikevich: see
+    :meth:`~spikeforge.neurons.Neuron.state_quant_refusal`), or a neuron's ``v_th`` is learnable or
+    differs from the quantizer's (its levels are built around one threshold).
     """
     from ..neurons import Neuron
 
@@ -152,11 +153,13 @@ def quantize_state(model: nn.Module, state_quant: StateQuant, *, inplace: bool =
         raise TypeError(f"quantize_state: expected a StateQuant, got {type(state_quant).__name__}")
     model = model if inplace else copy.deepcopy(model)
     done = 0
-    for m in model.modules():
-        if isinstance(m, Neuron) and m.accepts_state_quant():
-            m.set_state_quant(state_quant)
+    for name, m in model.named_modules():
+        if isinstance(m, Neuron) and m.spiking:
+            try:
+                m.set_state_quant(state_quant)
+            except ValueError as e:
+                raise ValueError(f"quantize_state: neuron {name or type(m).__name__!r}: {e}") from None
             done += 1
     if done == 0:
-        raise ValueError(f"quantize_state: {type(model).__name__} has no neuron that accepts a state quantizer "
-                         "(LIF and IF do)")
+        raise ValueError(f"quantize_state: {type(model).__name__} has no spiking neuron to take a state quantizer")
     return model

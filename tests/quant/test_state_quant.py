@@ -97,8 +97,10 @@ def test_errors_name_the_problem() -> None:
         sf.LIF(v_th=2.0, state_quant=StateQuant.uniform(4, v_th=1.0))
     with pytest.raises(ValueError, match="learnable v_th"):
         sf.LIF(learn=("v_th",), state_quant=StateQuant.uniform(4))
-    with pytest.raises(ValueError, match="does not take a state quantizer"):
-        sf.ALIF(state_quant=StateQuant.uniform(4))
+    with pytest.raises(ValueError, match="HH does not take a state quantizer: its membrane is a biophysical"):
+        sf.neurons.HH(state_quant=StateQuant.uniform(4))
+    with pytest.raises(ValueError, match="LI does not take a state quantizer: it is a non-spiking readout"):
+        sf.LI(state_quant=StateQuant.uniform(4))
     with pytest.raises(ValueError, match="strictly increasing"):
         StateQuant((0.0, 0.0))
     with pytest.raises(ValueError, match="multiplier"):
@@ -106,7 +108,7 @@ def test_errors_name_the_problem() -> None:
     lif = sf.LIF(state_quant=lambda v: StateQuant.uniform(4)(v), backend="cpp")  # no level table: no kernel
     with pytest.raises(BackendUnavailableError, match="state quantization"):
         lif(torch.rand(3, 2, 4))
-    with pytest.raises(ValueError, match="no neuron that accepts"):
+    with pytest.raises(ValueError, match="no spiking neuron"):
         quantize_state(torch.nn.Sequential(torch.nn.Linear(2, 2)), StateQuant.uniform(4))
 
 
