@@ -19,6 +19,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--executor", choices=("local", "serial", "ray"), default="local",
                    help="local worker processes (default), this process, or Ray (RAY_ADDRESS or a local instance)")
     p.add_argument("--workers", type=int, default=1, help="cells run at once (default 1)")
+    p.add_argument("--nproc-per-cell", type=int, default=None, metavar="N",
+                   help="train each cell in N data-parallel processes (default: the file's nproc, else 1; "
+                        "see docs/scaling.md)")
     p.add_argument("--dry-run", action="store_true", help="list the cells and exit")
     p.add_argument("--list", action="store_true", help="list the sweep files shipped with spikeforge")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
@@ -42,7 +45,8 @@ def _sweep(args: argparse.Namespace) -> int:
             print(f"{c.id}  {'finished' if finished_report(c.config) else 'to run'}  {c.config.out_dir}")
         print(f"{len(cells)} cells")
         return 0
-    result = run_sweep(spec, executor=args.executor, workers=args.workers, plots=not args.no_plots)
+    result = run_sweep(spec, executor=args.executor, workers=args.workers, plots=not args.no_plots,
+                       nproc=args.nproc_per_cell)
     print(f"report   {result.report}\nresults  {result.results_csv}")
     for p in result.plots:
         print(f"plot     {p}")

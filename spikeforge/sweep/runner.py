@@ -30,14 +30,19 @@ class SweepResult:
 
 
 def run_sweep(spec: SweepSpec, *, executor: str = "local", workers: int = 1, plots: bool = True,
-              log: Any = print) -> SweepResult:
+              log: Any = print, nproc: int | None = None) -> SweepResult:
     """Run every unfinished cell of ``spec`` and write ``report.md``, ``results.csv`` and plots to
     ``spec.out_dir``. Finished cells (a ``report.json`` of the same experiment) are kept; an
-    interrupted cell resumes from its checkpoint. Failed cells are reported, not raised."""
+    interrupted cell resumes from its checkpoint. Failed cells are reported, not raised.
+    ``nproc`` (default: the sweep file's ``nproc``) trains each cell in that many data-parallel
+    processes (``spikeforge train --nproc``)."""
     if executor not in EXECUTORS:
         raise ValueError(f"unknown executor {executor!r}; valid: {', '.join(EXECUTORS)}")
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
+    nproc = spec.nproc if nproc is None else nproc
+    if nproc < 1:
+        raise ValueError(f"nproc per cell must be >= 1, got {nproc}")
     t0 = time.perf_counter()
     cells = spec.cells()
     spec.out_dir.mkdir(parents=True, exist_ok=True)
@@ -52,9 +57,10 @@ def run_sweep(spec: SweepSpec, *, executor: str = "local", workers: int = 1, plo
     skipped = len(cells) - len(todo)
     if log:
         log(f"spikeforge sweep {spec.name}: {len(cells)} cells, {skipped} already finished, "
-            f"{len(todo)} to run ({executor}, {workers} worker{'s' * (workers > 1)})")
+            f"{len(todo)} to run ({executor}, {workers} worker{'s' * (workers > 1)}"
+            + (f", {nproc} processes per cell)" if nproc > 1 else ")"))
     by_dir = {str(Path(c.config.out_dir)): c for c in todo}
-    for i, rep in enumerate(EXECUTORS[executor]([c.config.to_dict() for c in todo], workers), start=1):
+    for i, rep in enumerate(EXECUTORS[executor]([c.config.to_dict() for c in todo], workers, nproc), start=1):
         cell = by_dir[str(Path(rep["config"]["out_dir"]))]
         reports[cell.id] = rep
         if log:

@@ -33,7 +33,7 @@ from ..config import ConfigError, TrainConfig
 
 __all__ = ["SweepSpec", "Cell", "load_sweep", "SweepError"]
 
-_TOP_KEYS = {"name", "out_dir", "fixed", "axes", "cells", "report"}
+_TOP_KEYS = {"name", "out_dir", "fixed", "axes", "cells", "report", "nproc"}
 
 
 class SweepError(ConfigError):
@@ -58,8 +58,11 @@ class SweepSpec:
     subset: list[dict[str, Any]] | None = None
     metric: str = "test_accuracy"
     pivots: list[tuple[str, str]] = field(default_factory=list)
+    nproc: int = 1  # data-parallel processes per cell (docs/scaling.md); batch_size stays the global batch
 
     def __post_init__(self) -> None:
+        if not isinstance(self.nproc, int) or isinstance(self.nproc, bool) or self.nproc < 1:
+            raise SweepError(f"sweep {self.name!r}: nproc must be an integer >= 1, got {self.nproc!r}")
         keys = set(TrainConfig.keys())
         for where, names in (("fixed", self.fixed), ("axes", self.axes)):
             unknown = sorted(set(names) - keys)
@@ -153,4 +156,4 @@ def load_sweep(source: str | os.PathLike[str] | dict[str, Any], *, out_dir: str 
     where = out_dir if out_dir is not None else raw.get("out_dir", f"runs/sweeps/{name}")
     return SweepSpec(name=name, out_dir=Path(where), fixed=dict(fixed), axes=dict(axes), subset=subset,
                      metric=str(report.get("metric", "test_accuracy")),
-                     pivots=[(str(a), str(b)) for a, b in pivots])
+                     pivots=[(str(a), str(b)) for a, b in pivots], nproc=raw.get("nproc", 1))
