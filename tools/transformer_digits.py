@@ -12,7 +12,9 @@ Prints per-epoch test accuracy and wall time, then one summary line per model.
 from __future__ import annotations
 
 import argparse
+import ast
 import time
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -33,20 +35,21 @@ def relu(v_th: float) -> nn.Module:
     return nn.ReLU()
 
 
-def build(kind: str) -> nn.Module:
+def build(kind: str, **overrides: Any) -> nn.Module:
     """``"vit"``: the ReLU/softmax twin of ``spikformer_tiny``; ``"spikformer"`` or any zoo name
     (e.g. ``sdt_tiny``, ``maxformer_tiny``): that model sized to 1 x 16 x 16 inputs, 10 classes."""
-    opts = {"in_channels": 1, "num_classes": 10, "img_size": 16}
+    opts = {"in_channels": 1, "num_classes": 10, "img_size": 16, **overrides}
     if kind == "vit":
         return Spikformer(embed_dim=64, depth=1, num_heads=4, attention="softmax", neuron=relu, T=1, **opts)
     return create_model("spikformer_tiny" if kind == "spikformer" else kind, **opts)  # T = 4 for the tiny ones
 
 
-def run(kind: str, epochs: int, seed: int, batch: int, lr: float) -> tuple[float, float, int]:
+def run(kind: str, epochs: int, seed: int, batch: int, lr: float,
+        overrides: dict[str, Any] | None = None) -> tuple[float, float, int]:
     torch.manual_seed(seed)
     xtr, ytr = images("train")
     xte, yte = images("test")
-    net = build(kind)
+    net = build(kind, **(overrides or {}))
     n_params = sum(p.numel() for p in net.parameters())
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=0.01)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs)
@@ -77,9 +80,17 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--models", default="spikformer,vit")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="constructor override for every model, e.g. --set layer_scale=1e-6")
     args = ap.parse_args()
+    overrides = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep:
+            ap.error(f"--set expects KEY=VALUE, got {item!r}")
+        overrides[key] = ast.literal_eval(value)
     torch.set_num_threads(1)
-    results = {k: run(k, args.epochs, args.seed, args.batch, args.lr) for k in args.models.split(",")}
+    results = {k: run(k, args.epochs, args.seed, args.batch, args.lr, overrides) for k in args.models.split(",")}
     for k, (acc, secs, n) in results.items():
         print(f"{k}: params {n}, test accuracy {acc:.4f} after {args.epochs} epochs, {secs:.0f} s")
 
