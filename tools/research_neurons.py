@@ -363,8 +363,8 @@ def task_seq(args: argparse.Namespace) -> None:
         torch.manual_seed(seed)
         h = args.hidden
         models: dict[str, tuple[L2MU | RNNNet, str]] = {
-            f"L2MU h={h}, d=4, θ=64": (L2MU(1, hidden_size=h, output_size=10, encoder_size=4, order=4,
-                                            theta=64.0), "sum"),
+            f"L2MU h={h}, d=4, θ={args.l2mu_theta:g}": (L2MU(1, hidden_size=h, output_size=10, encoder_size=4,
+                                                              order=4, theta=args.l2mu_theta), "sum"),
             f"EGRU h={h}": (RNNNet(EGRU(1, h), h, 10), "last"),
             f"GRU h={h} (dense)": (RNNNet(nn.GRU(1, h), h, 10), "last"),
         }
@@ -440,6 +440,7 @@ def main() -> None:
     ap.add_argument("--data", choices=["digits", "mnist1d"], default="digits", help="ultra: data set")
     ap.add_argument("--signal", action="store_true", help="lzc: LZC-coded generated signals, not spike trains")
     ap.add_argument("--hidden", type=int, default=32, help="seq, delta: hidden size")
+    ap.add_argument("--l2mu-theta", type=float, default=64.0, help="seq: L2MU memory window θ (steps)")
     ap.add_argument("--l1", type=float, default=0.1, help="delta: weight of the L1 penalty on Δh")
     ap.add_argument("--thetas", type=float, nargs="+", default=[0.0, 0.01, 0.03, 0.1, 0.3], help="delta: Θ sweep")
     args = ap.parse_args()
