@@ -29,6 +29,14 @@ Beyond NeuroBench's layer types:
   product of two activations (e.g. spiking attention ``Q Kᵀ``) the call is AC when either
   operand is spikes (each product then only gates the other factor).
 
+- **Spike counts** (burst neurons, integer-valued neurons such as I-LIF): a spiking layer's output
+  ``n`` may be an integer other than ±1, meaning ``|n|`` spikes sent in one step. With
+  ``multiplicity=True`` an input entry ``x_j`` counts ``|x_j|`` events, so a burst of ``k`` spikes is
+  ``k × fan-out`` ACs and a ``−1`` spike (signed neurons) one AC per synapse; for 0/±1 spikes this is
+  the same number as the binarised count. :class:`~spikeforge.metrics.profile.Profile` applies it to
+  integer-valued outputs of spiking modules only (an analog input that happens to hold integers, such
+  as raw pixel values, stays a MAC input counted once per non-zero entry).
+
 Counts are exact integers (NeuroBench sums float32 tensors, which rounds above 2**24 per call).
 """
 
@@ -50,6 +58,8 @@ __all__ = [
     "connection_weights",
     "connection_sparsity",
     "is_spike_tensor",
+    "is_count_tensor",
+    "event_weights",
     "linear_ops",
     "conv_ops",
     "rnn_cell_ops",
@@ -130,11 +140,26 @@ def is_spike_tensor(x: Tensor) -> bool:
     return bool(((x == 0) | (x == 1) | (x == -1)).all())
 
 
-def linear_ops(x: Tensor, weight: Tensor) -> tuple[int, int]:
+def is_count_tensor(x: Tensor) -> bool:
+    """True if every element of ``x`` is an integer (a spike count; ``round`` within 1e-4, for outputs
+    built by a straight-through sum such as ``u + (round(u) - u)``)."""
+    if not x.is_floating_point():
+        return True
+    return bool(((x - torch.round(x)).abs() <= 1e-4).all())
+
+
+def event_weights(x: Tensor, multiplicity: bool) -> Tensor:
+    """Events per input entry in float64: ``|round(x)|`` (spike counts) or ``[x ≠ 0]`` (binarised)."""
+    if multiplicity:
+        return torch.round(x.detach().to(torch.float64)).abs()
+    return (x != 0).to(torch.float64)
+
+
+def linear_ops(x: Tensor, weight: Tensor, *, multiplicity: bool = False) -> tuple[int, int]:
     """Effective and dense synaptic operations of ``F.linear(x, weight)``.
 
-    Effective = Σ over rows and pairs ``(j, i)`` of ``[x_j ≠ 0]·[W_ij ≠ 0]``; dense =
-    ``rows · in · out``.
+    Effective = Σ over rows and pairs ``(j, i)`` of ``e(x_j)·[W_ij ≠ 0]`` with ``e(x) = [x ≠ 0]``,
+    or ``|x|`` for spike counts (``multiplicity=True``); dense = ``rows · in · out``.
 
     Shapes:
         x: ``[*, in]`` (any leading dims are rows), weight: ``[out, in]``.
@@ -145,7 +170,7 @@ def linear_ops(x: Tensor, weight: Tensor) -> tuple[int, int]:
     """
     n_in = weight.shape[-1]
     rows = x.numel() // n_in if n_in else 0
-    x_nz = (x != 0).reshape(-1, n_in).sum(0)  # [in]: rows in which input j is non-zero
+    x_nz = event_weights(x, multiplicity).reshape(-1, n_in).sum(0)  # [*, in] -> [rows, in] -> [in]: events of input j
     w_nz = (weight != 0).sum(0)  # [in]: outputs that input j reaches
     effective = int((x_nz.to(torch.int64) * w_nz.to(torch.int64)).sum())
     return effective, rows * n_in * weight.shape[0]
@@ -161,8 +186,11 @@ def conv_ops(
     padding: Any = 0,
     dilation: Any = 1,
     groups: int = 1,
+    *,
+    multiplicity: bool = False,
 ) -> tuple[int, int]:
-    """Effective and dense synaptic operations of ``F.conv{1,2,3}d(x, weight, ...)``.
+    """Effective and dense synaptic operations of ``F.conv{1,2,3}d(x, weight, ...)``
+    (``multiplicity``: an input entry counts ``|x|`` events, see :func:`linear_ops`).
 
     The binarised convolution is evaluated in float64, so the counts are exact; zero padding adds
     no operation (neither effective nor dense), as in NeuroBench.
@@ -178,7 +206,7 @@ def conv_ops(
     if x.dim() == dims + 1:  # unbatched [C, *spatial] -> [1, C, *spatial]
         x = x.unsqueeze(0)
     wb = (weight != 0).to(torch.float64)
-    xb = (x != 0).to(torch.float64)
+    xb = event_weights(x, multiplicity)
     effective = conv(xb, wb, None, stride, padding, dilation, groups).sum()
     ones = torch.ones((1, *x.shape[1:]), dtype=torch.float64, device=x.device)  # every sample alike
     dense = conv(ones, torch.ones_like(wb), None, stride, padding, dilation, groups).sum() * x.shape[0]
@@ -200,34 +228,37 @@ def rnn_cell_ops(x: Tensor, h: Tensor | None, weight_ih: Tensor, weight_hh: Tens
 
 
 
-def matmul_ops(a: Tensor, b: Tensor) -> tuple[int, int]:
+def matmul_ops(a: Tensor, b: Tensor, *, multiplicity: tuple[bool, bool] = (False, False)) -> tuple[int, int]:
     """Effective and dense products of ``torch.matmul(a, b)`` (any of its broadcasting forms).
 
     Effective = pairs ``a[..., i, k] · b[..., k, j]`` with both factors non-zero, counted with the
-    binarised product in float64 (exact); dense = output elements × ``k``.
+    binarised product in float64 (exact); dense = output elements × ``k``. ``multiplicity[i]``:
+    operand ``i`` holds spike counts, each entry counting ``|x|`` events (see :func:`linear_ops`).
 
     Example:
         >>> matmul_ops(torch.tensor([[1.0, 0.0], [2.0, 3.0]]), torch.tensor([[0.0, 1.0], [1.0, 1.0]]))
         (4, 8)
     """
-    ab, bb = (a != 0).to(torch.float64), (b != 0).to(torch.float64)
+    ab, bb = event_weights(a, multiplicity[0]), event_weights(b, multiplicity[1])
     out = torch.matmul(ab, bb)
     k = a.shape[-1]
     return int(out.sum().item()), int(out.numel()) * int(k)
 
 
-def einsum_ops(equation: str, a: Tensor, b: Tensor) -> tuple[int, int]:
+def einsum_ops(equation: str, a: Tensor, b: Tensor, *,
+               multiplicity: tuple[bool, bool] = (False, False)) -> tuple[int, int]:
     """Effective and dense products of the two-operand ``torch.einsum(equation, a, b)``.
 
     Every assignment of the indices multiplies one element of ``a`` by one of ``b``: effective
     counts those with both factors non-zero, dense counts them all (binarised and all-ones
-    operands evaluated in float64, so any equation, ellipsis or implicit output works).
+    operands evaluated in float64, so any equation, ellipsis or implicit output works);
+    ``multiplicity`` as in :func:`matmul_ops`.
 
     Example:
         >>> einsum_ops("bi,oi->bo", torch.tensor([[1.0, 0.0, 2.0]]), torch.ones(4, 3))
         (8, 12)
     """
-    ab, bb = (a != 0).to(torch.float64), (b != 0).to(torch.float64)
+    ab, bb = event_weights(a, multiplicity[0]), event_weights(b, multiplicity[1])
     effective = torch.einsum(equation, ab, bb).sum()
     one = torch.ones((), dtype=torch.float64, device=a.device)
     dense = torch.einsum(equation, one.expand(a.shape), one.expand(b.shape)).sum()

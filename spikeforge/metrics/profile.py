@@ -18,6 +18,13 @@ Calls made inside spiking modules (the neuron's own arithmetic) are not counted 
 the synapses inside them (e.g. the recurrent ``nn.Linear`` of
 :class:`~spikeforge.layers.RecurrentSpiking`) are.
 
+Spike counts: when a spiking module outputs integers other than 0/±1 (a burst neuron's ``0 … Γ``,
+I-LIF's counts), a synapse layer fed with that output (or a view of it: flatten, reshape) counts each
+entry ``n`` as ``|n|`` accumulate events (:func:`~spikeforge.metrics.counts.linear_ops` with
+``multiplicity=True``): a burst of ``k`` spikes is ``k × fan-out`` ACs. Signed ``−1`` spikes are one
+AC each, as ``+1``. Only outputs of spiking modules are read this way; any other non-binary input is
+an analog (MAC) input counted once per non-zero entry.
+
 Samples: each forward pass contributes the batch size ``B`` read from the first time-major
 module it runs (a neuron or a spiking module sees ``[T, B, ...]``), or ``batch_size`` if given.
 All per-sample numbers divide totals over every pass, step and sample by the number of samples.
@@ -45,6 +52,7 @@ from .counts import (
     conv_ops,
     einsum_ops,
     footprint,
+    is_count_tensor,
     is_spike_tensor,
     linear_ops,
     matmul_ops,
@@ -155,6 +163,7 @@ class Profile:
         self._handles: list[Any] = []
         self._stack: list[tuple[str, nn.Module]] = []
         self._pass_batch: int | None = None
+        self._counts: dict[int, Tensor] = {}  # storage address -> spike-count output of a spiking module (this pass)
         self._suspended = 0
         self._mode: _Recorder | None = None
         self.unsupported = sorted({f"{n} ({type(m).__name__})" if n else type(m).__name__
@@ -199,6 +208,7 @@ class Profile:
                 return
             if not self._stack:
                 self._pass_batch = None
+                self._counts.clear()
             if self._pass_batch is None and is_time_major_module(module) and args and isinstance(args[0], Tensor) \
                     and args[0].dim() >= 2:
                 self._pass_batch, self.steps = int(args[0].shape[1]), int(args[0].shape[0])
@@ -256,11 +266,18 @@ class Profile:
             return name or type(module).__name__
         return f"{name}:{op}" if name else op
 
-    def _on_synapses(self, key: str, kind: str, x: Tensor, weight: Tensor, eff: int, dense: int) -> None:
+    def _is_counts(self, x: Any) -> bool:
+        """``x`` is (a view of) a spiking module's integer-valued output in this pass: spike counts."""
+        if not (isinstance(x, Tensor) and self._counts) or x.layout != torch.strided:
+            return False
+        return x.untyped_storage().data_ptr() in self._counts and is_count_tensor(x)
+
+    def _on_synapses(self, key: str, kind: str, x: Tensor, weight: Tensor, eff: int, dense: int,
+                     counts: bool = False) -> None:
         acc = self._layer(key, kind)
         acc["weights"], acc["weight_zeros"] = int(weight.numel()), int((weight == 0).sum())
         nz, total = int((x != 0).sum()), int(x.numel())
-        if is_spike_tensor(x):
+        if counts or is_spike_tensor(x):
             self._add(acc, eff_acs=eff, dense_acs=dense, in_nonzero_spike=nz, in_total_spike=total)
         else:
             self._add(acc, eff_macs=eff, dense_macs=dense, in_nonzero_analog=nz, in_total_analog=total)
@@ -273,21 +290,25 @@ class Profile:
             return  # a neuron's own arithmetic, not an activation layer
         if func is F.linear:
             x, w = _arg(args, kwargs, 0, "input", None), _arg(args, kwargs, 1, "weight", None)
-            eff, dense = linear_ops(x, w)
-            self._on_synapses(self._call_site("linear", nn.Linear), "linear", x, w, eff, dense)
+            counts = self._is_counts(x)
+            eff, dense = linear_ops(x, w, multiplicity=counts)
+            self._on_synapses(self._call_site("linear", nn.Linear), "linear", x, w, eff, dense, counts)
         elif func in _CONV_DIMS:
             dims = _CONV_DIMS[func]
             x, w = _arg(args, kwargs, 0, "input", None), _arg(args, kwargs, 1, "weight", None)
+            counts = self._is_counts(x)
             eff, dense = conv_ops(x, w, _arg(args, kwargs, 3, "stride", 1), _arg(args, kwargs, 4, "padding", 0),
-                                  _arg(args, kwargs, 5, "dilation", 1), _arg(args, kwargs, 6, "groups", 1))
+                                  _arg(args, kwargs, 5, "dilation", 1), _arg(args, kwargs, 6, "groups", 1),
+                                  multiplicity=counts)
             module_type = (nn.Conv1d, nn.Conv2d, nn.Conv3d)[dims - 1]
-            self._on_synapses(self._call_site(f"conv{dims}d", module_type), f"conv{dims}d", x, w, eff, dense)
+            self._on_synapses(self._call_site(f"conv{dims}d", module_type), f"conv{dims}d", x, w, eff, dense, counts)
         elif func in _MATMUL or func is _RMATMUL:
             a, b = _arg(args, kwargs, 0, "input", None), _arg(args, kwargs, 1, "other", None)
             if func is _RMATMUL:
                 a, b = b, a
             if isinstance(a, Tensor) and isinstance(b, Tensor):
-                self._on_product("matmul", a, b, *matmul_ops(a, b))
+                mult = (self._is_counts(a), self._is_counts(b))
+                self._on_product("matmul", a, b, *matmul_ops(a, b, multiplicity=mult), counts=mult)
         elif func is torch.einsum:
             self._on_einsum(args)
         elif isinstance(out, Tensor):
@@ -296,16 +317,19 @@ class Profile:
             acc["is_activation"] = True
             self._add(acc, out_nonzero=int((out != 0).sum()), out_total=int(out.numel()))
 
-    def _on_product(self, op: str, a: Tensor, b: Tensor, eff: int, dense: int) -> None:
-        """A matrix product or einsum of ``a`` and ``b`` (rules in :mod:`~spikeforge.metrics.counts`)."""
+    def _on_product(self, op: str, a: Tensor, b: Tensor, eff: int, dense: int,
+                    counts: tuple[bool, bool] = (False, False)) -> None:
+        """A matrix product or einsum of ``a`` and ``b`` (rules in :mod:`~spikeforge.metrics.counts`);
+        ``counts[i]``: operand ``i`` holds a spiking module's spike counts."""
         acc = self._layer(self._call_site(op, ()), op)
         a_w, b_w = isinstance(a, nn.Parameter), isinstance(b, nn.Parameter)
         if a_w != b_w:  # one weight, one input
             w, x = (a, b) if a_w else (b, a)
             acc["weights"], acc["weight_zeros"] = int(w.numel()), int((w == 0).sum())
-            spikes, inputs = is_spike_tensor(x), [x]
+            spikes, inputs = (counts[1] if a_w else counts[0]) or is_spike_tensor(x), [x]
         else:  # two activations: a spike operand only gates the other
-            spikes, inputs = is_spike_tensor(a) or is_spike_tensor(b), [a, b]
+            spikes = counts[0] or counts[1] or is_spike_tensor(a) or is_spike_tensor(b)
+            inputs = [a, b]
         nz, total = sum(int((t != 0).sum()) for t in inputs), sum(int(t.numel()) for t in inputs)
         if spikes:
             self._add(acc, eff_acs=eff, dense_acs=dense, in_nonzero_spike=nz, in_total_spike=total)
@@ -324,7 +348,8 @@ class Profile:
                 self.unsupported.append(f"{site} (einsum)")
             return
         a, b = operands
-        self._on_product("einsum", a, b, *einsum_ops(equation, a, b))
+        mult = (self._is_counts(a), self._is_counts(b))
+        self._on_product("einsum", a, b, *einsum_ops(equation, a, b, multiplicity=mult), counts=mult)
 
     def _on_recurrent(self, name: str, module: nn.Module, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
         """Synapses of a recurrent cell or layer call, one group per step equation (a layer has
@@ -369,6 +394,8 @@ class Profile:
         acc["is_activation"] = acc["spiking"] or not isinstance(module, Neuron)
         acc["dense_output"] = bool(getattr(module, "dense_output", False))  # outputs never exactly 0 (UltraLIF)
         self._add(acc, out_nonzero=int((z != 0).sum()), out_total=int(z.numel()))
+        if acc["spiking"] and z.layout == torch.strided and not is_spike_tensor(z) and is_count_tensor(z):
+            self._counts[z.untyped_storage().data_ptr()] = z  # held until the pass ends: the address stays its own
         xs = args[0] if args else None
         neuron = module if isinstance(module, Neuron) else getattr(module, "neuron", None)
         if not (self.membrane and isinstance(xs, Tensor) and xs.dim() >= 2 and hasattr(module, "init_state")
