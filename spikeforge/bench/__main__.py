@@ -14,7 +14,8 @@ from typing import Any
 
 __all__ = ["main", "add_arguments", "run"]
 
-SECTIONS = ("lif_layer", "shd_step", "conv_step", "memory_lean", "event_linear", "stdp_update", "dcls_step")
+SECTIONS = ("lif_layer", "shd_step", "conv_step", "memory_lean", "event_linear", "stdp_update", "dcls_step",
+            "relu_twin")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -263,6 +264,10 @@ def run(args: argparse.Namespace) -> int:
         sections.append(stdp_section(args, log))
     if "dcls_step" in args.only:
         sections.append(_dcls_section(args, log))
+    if "relu_twin" in args.only:
+        from .twin_bench import relu_twin_section
+
+        sections.append(relu_twin_section(args, log))
     env["load_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     cmd = "python -m spikeforge.bench " + " ".join(sys.argv[1:]) if sys.argv[1:] else "python -m spikeforge.bench"
     results = {"env": env, "sections": sections, "command": cmd.strip(),
