@@ -2,6 +2,10 @@
 synaptic delays, an event-driven linear layer, NIR's elementwise primitives, and containers that
 thread state (a sequence, or a graph)."""
 
+from .ctm_sync import CTMSync as CTMSync
+from .ctm_sync import ctm_certainty as ctm_certainty
+from .ctm_sync import ctm_loss as ctm_loss
+from .ctm_sync import ctm_sync_step as ctm_sync_step
 from .dcls import DelayLinear as DelayLinear
 from .dcls import LearnableDelay as LearnableDelay
 from .dcls import delay_param_groups as delay_param_groups
@@ -19,6 +23,9 @@ from .dropout import SequenceDropout as SequenceDropout
 from .egru import EGRU as EGRU
 from .egru import EGRUState as EGRUState
 from .egru import egru_step as egru_step
+from .ei import EILinear as EILinear
+from .ei import build_ei_mlp as build_ei_mlp
+from .ei import ei_current as ei_current
 from .elm import ELM as ELM
 from .elm import ELMState as ELMState
 from .elm import elm_step as elm_step
@@ -49,4 +56,5 @@ __all__ = [
     "DeltaActivation", "delta_accumulate", "delta_activation", "EGRU", "EGRUState", "egru_step",
     "ELM", "ELMState", "elm_step",
     "L2MU", "L2MUState", "l2mu_step",
+    "CTMSync", "ctm_certainty", "ctm_loss", "ctm_sync_step", "EILinear", "build_ei_mlp", "ei_current",
 ]
