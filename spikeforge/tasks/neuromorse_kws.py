@@ -39,6 +39,12 @@ over neighbouring delays, tolerating time jitter), (b) the inhibition weight ``i
 threshold per detector chosen on a generated validation stream of the same noise variant
 (:func:`validation_stream`: random text, noise seed ≠ 100; never the evaluation stream) by
 :func:`calibrate_thresholds`, with a refractory period against repeated onsets. No gradient training.
+The candidate spreads grow with the jitter level (SIG 2.5 is added under high jitter, σ = 2 steps).
+
+**Fine-tuned template** (``--fit --finetune N``, :func:`finetune`): the fitted template, then ``N`` Adam
+steps on generated training streams of the same noise variant (noise seeds ≥ 2000) with
+:func:`detection_loss` (the membrane must cross somewhere in each target run, and stay below elsewhere),
+then the thresholds re-calibrated on the same validation stream.
 """
 
 from __future__ import annotations
@@ -63,7 +69,8 @@ from ..neurons import LI
 from .neuromorse_eval import KeywordScores, match_detections
 
 __all__ = ["KWSConfig", "KeywordSpotter", "template_init_", "training_stream", "stream_tensors", "detect", "train",
-           "evaluate", "main", "validation_stream", "calibrate_thresholds", "fit_variant"]
+           "evaluate", "main", "validation_stream", "calibrate_thresholds", "fit_variant", "finetune",
+           "select_variants", "detection_loss"]
 
 NONE = len(TOP50_WORDS)  # number of keyword detectors
 _LETTERS = "etaoinshrdlcumwfgypbvkjxqz"
@@ -131,14 +138,21 @@ class KeywordSpotter(nn.Module):
 
     @torch.no_grad()
     def membranes(self, x: Tensor) -> Tensor:
-        r"""Fast evaluation of one stream ``x [T', 2] → v [T', 50]`` (equals ``forward`` up to float error).
+        r"""Fast evaluation of one stream ``x [T', 2] → v [T', 50]`` (equals ``forward`` up to float error;
+        see :meth:`folded`)."""
+        if x.dim() != 2 or x.shape[1] != 2:
+            raise ValueError(f"membranes: expected a stream [T, 2], got {tuple(x.shape)}")
+        return self.folded(x.unsqueeze(1))[:, 0]  # [T', 1, 50] -> [T', 50]
+
+    def folded(self, xs: Tensor) -> Tensor:
+        r"""``forward`` as one convolution, differentiable: ``xs [T', B, 2] → v [T', B, 50]``.
 
         The ``R`` repeats are summed into one kernel ``[50, 2, K]`` and the leaky membrane is folded into
         it: :math:`v_t = \sum_{j \ge 0} \beta^j (W * x)_{t-j} + b\,(1 - \beta^{t+1}) / (1 - \beta)`,
         truncated where :math:`\beta^j < 10^{-9}`, so one ``conv1d`` replaces the step loop.
         """
-        if x.dim() != 2 or x.shape[1] != 2:
-            raise ValueError(f"membranes: expected a stream [T, 2], got {tuple(x.shape)}")
+        if xs.dim() != 3 or xs.shape[2] != 2:
+            raise ValueError(f"folded: expected streams [T, B, 2], got {tuple(xs.shape)}")
         beta = self.beta
         kern = self.l1.kernel().view(NONE, self.repeats, 2, self.l1.K).sum(1)  # [50, 2R, K] -> [50, 2, K]
         J = 1 if beta == 0 else int(np.ceil(np.log(1e-9) / np.log(beta))) + 1
@@ -146,12 +160,12 @@ class KeywordSpotter(nn.Module):
         # full kernel [50, 2, K+J-1]: (kern ⊛ h), flipped so conv1d (a correlation) sums x(t - d) beta^j
         full = F.conv1d(F.pad(kern.reshape(-1, 1, self.l1.K), (J - 1, J - 1)), h.view(1, 1, J))
         full = full.view(NONE, 2, -1)  # [100, 1, K+J-1] -> [50, 2, K+J-1]
-        line = F.pad(x.T.unsqueeze(0), (full.shape[-1] - 1, 0))  # [1, 2, L-1+T']
-        v = F.conv1d(line, full)[0]  # [50, T']
-        t = torch.arange(x.shape[0], dtype=v.dtype)
+        line = F.pad(xs.permute(1, 2, 0), (full.shape[-1] - 1, 0))  # [T', B, 2] -> [B, 2, L-1+T']
+        v = F.conv1d(line, full)  # [B, 50, T']
+        t = torch.arange(xs.shape[0], dtype=v.dtype)
         bias = self.l1.bias if self.l1.bias is not None else torch.zeros(NONE)
         gain = (1 - beta ** (t + 1)) / (1 - beta) if beta < 1 else t + 1  # [T']
-        return (v + bias.view(NONE, 1) * gain).T  # [T', 50]
+        return (v + bias.view(1, NONE, 1) * gain).permute(2, 0, 1)  # [B, 50, T'] -> [T', B, 50]
 
 
 def template_init_(model: KeywordSpotter, cfg: KWSConfig, inhibit: float = -2.0) -> None:
@@ -195,13 +209,20 @@ def template_init_(model: KeywordSpotter, cfg: KWSConfig, inhibit: float = -2.0)
             l1.bias[k] = -(len(ev) - cfg.margin) * (1 - cfg.beta)  # type: ignore[index]  # v → bias / (1 - β)
 
 
-def training_stream(rng: np.random.Generator, n_words: int, p_keyword: float = 0.5) -> str:
-    """A random text of keywords and distractors (never a keyword; see the module docs)."""
+def training_stream(rng: np.random.Generator, n_words: int, p_keyword: float = 0.5, zipf: bool = False) -> str:
+    """A random text of keywords and distractors (never a keyword; see the module docs).
+
+    ``zipf``: keyword ``r`` (0-based rank in :data:`TOP50_WORDS`, which is in order of English frequency)
+    drawn with probability ∝ ``1 / (r + 1)`` (Zipf's law) instead of uniformly, as in running text.
+    """
     tokens: list[str] = []
     keywords = set(TOP50_WORDS)
+    pk = 1.0 / np.arange(1, len(TOP50_WORDS) + 1)
+    pk = pk / pk.sum()
     while len(tokens) < n_words:
         if rng.random() < p_keyword:
-            tokens.append(TOP50_WORDS[rng.integers(len(TOP50_WORDS))])
+            r = rng.choice(len(TOP50_WORDS), p=pk) if zipf else rng.integers(len(TOP50_WORDS))
+            tokens.append(TOP50_WORDS[int(r)])
             continue
         if rng.random() < 0.2:  # a keyword with punctuation attached: not a keyword in the default stream
             w = TOP50_WORDS[rng.integers(len(TOP50_WORDS))]
@@ -245,6 +266,38 @@ def _onsets(z: Tensor, refractory: int) -> Tensor:
     return onset
 
 
+def _threshold_counts(vk: Tensor, cand: Tensor, ends: Tensor, bin: int, tol: int,
+                      refractory: int) -> tuple[Tensor, Tensor]:
+    """For every candidate threshold ``cand [C]`` of one detector's membrane ``vk [T']``: the occurrences
+    ``ends [E]`` (raw steps) with an onset (:func:`_onsets` of ``vk > c``) within ``±tol`` (``tp``) and the
+    onsets near no occurrence (``fp``), both ``[C]`` float. Sparse: only the rising edges are visited.
+
+    The same-keyword ends must lie more than ``2·tol`` apart (true of Morse words: ≥ 22 steps).
+    """
+    # an edge at t for threshold c needs vk[t] > c >= min(cand): visit only those bins
+    idx = torch.nonzero(vk > cand.min()).flatten()  # [N]
+    prev = torch.where(idx > 0, vk[(idx - 1).clamp(min=0)], torch.full_like(vk[idx], -torch.inf))  # [N]
+    c = cand.unsqueeze(1)  # [C, 1]
+    edge = (vk[idx].unsqueeze(0) > c) & ~(prev.unsqueeze(0) > c)  # [C, N] rising edges
+    ci, ni = torch.nonzero(edge, as_tuple=True)  # row-major: sorted by candidate, then time
+    ti = idx[ni]
+    if refractory > 0 and len(ci):
+        same = F.pad(ci[1:] == ci[:-1], (1, 0))  # previous edge belongs to the same candidate
+        gap = ti - F.pad(ti[:-1], (1, 0))
+        keep = ~same | (gap > refractory)  # _onsets: no edge (kept or not) in the r bins before
+        ci, ti = ci[keep], ti[keep]
+    t = ti * bin + bin - 1  # raw step of each onset
+    e = torch.sort(ends).values
+    j = torch.searchsorted(e, t - tol)  # first end >= t - tol
+    near = j < len(e)
+    near[near.clone()] &= e[j[near]] <= t[near] + tol
+    C = len(cand)
+    fp = torch.bincount(ci[~near], minlength=C).float()
+    pairs = torch.unique(ci[near] * max(len(e), 1) + j[near])  # (candidate, occurrence) found
+    tp = torch.bincount(pairs // max(len(e), 1), minlength=C).float()
+    return tp, fp
+
+
 def detect(v: Tensor, bin: int, refractory: int = 0) -> list[tuple[int, str]]:
     """Detections ``(raw step, keyword)`` from detector membranes ``[T', 50]``: every bin where a
     detector crosses 0 from below (a rising edge of its spikes), timed at the bin's last raw step; an
@@ -260,19 +313,19 @@ def detect(v: Tensor, bin: int, refractory: int = 0) -> list[tuple[int, str]]:
     return sorted((int(i) * bin + bin - 1, TOP50_WORDS[int(c)]) for i, c in zip(b, k))
 
 
-def validation_stream(noise: NoiseLevels, words: int = 1000, seed: int = 1) -> KeywordStream:
+def validation_stream(noise: NoiseLevels, words: int = 1000, seed: int = 1, zipf: bool = False) -> KeywordStream:
     """A generated stream for calibration (random keyword/distractor text, noise seed ``1000 + seed``):
-    never the evaluation text, never the evaluation noise seed (100)."""
+    never the evaluation text, never the evaluation noise seed (100). ``zipf``: see :func:`training_stream`."""
     rng = np.random.default_rng(10_000 + seed)
-    return keyword_stream(training_stream(rng, words, 0.5), noise, seed=1000 + seed)
+    return keyword_stream(training_stream(rng, words, 0.5, zipf), noise, seed=1000 + seed)
 
 
 @torch.no_grad()
 def calibrate_thresholds(model: KeywordSpotter, cfg: KWSConfig, stream: KeywordStream, n: int = 64) -> float:
     """Set every detector's threshold (its bias) to the value that maximises its F1 on ``stream``.
 
-    Candidates: 0 (the wired threshold; first, so it wins ties), ``n`` quantiles of the detector's
-    membrane over its top 5 % and its values at the
+    Candidates: 0 (the wired threshold; first, so it wins ties), ``n`` evenly spaced order statistics of
+    the detector's membrane over its top 5 % and its values at the
     label bins. F1 is estimated fast (an occurrence is found if an onset lies within ``±tol`` of it;
     every other onset is a false positive). A keyword absent from ``stream`` is switched off.
     Returns the estimated macro F1 on ``stream`` (over the keywords that occur).
@@ -280,7 +333,6 @@ def calibrate_thresholds(model: KeywordSpotter, cfg: KWSConfig, stream: KeywordS
     x, _ = stream_tensors(stream, cfg.bin, cfg.label_halfwidth)
     v = model.membranes(x)  # [T', 50]
     T = v.shape[0]
-    bins = torch.arange(T) * cfg.bin + cfg.bin - 1  # raw time of every bin
     f1s = []
     for k, word in enumerate(TOP50_WORDS):
         ends = torch.as_tensor(np.asarray(stream.ends[word], np.int64))
@@ -289,14 +341,10 @@ def calibrate_thresholds(model: KeywordSpotter, cfg: KWSConfig, stream: KeywordS
             th = float(vk.max()) + 1.0
         else:
             lab = torch.clamp(ends // cfg.bin, max=T - 1)
-            top = torch.quantile(vk, torch.linspace(0.95, 1.0, n))  # [n]
+            hi = torch.topk(vk, max(1, int(np.ceil(0.05 * T)))).values  # [⌈T/20⌉] top 5 %, descending
+            top = hi[torch.linspace(len(hi) - 1, 0, n).round().long()]  # [n] order statistics 95 … 100 %
             cand = torch.cat([torch.zeros(1), top, vk[lab] - 1e-4])  # [C]
-            on = _onsets(vk.unsqueeze(0) > cand.unsqueeze(1), cfg.refractory)  # [C, T']
-            near = (bins.unsqueeze(0) - ends.unsqueeze(1)).abs() <= cfg.tolerance  # [E, T']
-            cols = torch.nonzero(near.any(0)).flatten()  # bins within ±tol of an occurrence
-            found = (on[:, cols].float() @ near[:, cols].float().T) > 0  # [C, E]
-            tp = found.sum(1).float()
-            fp = (on.sum(1) - on[:, cols].sum(1)).float()
+            tp, fp = _threshold_counts(vk, cand, ends, cfg.bin, cfg.tolerance, cfg.refractory)
             f1 = 2 * tp / (2 * tp + fp + (len(ends) - tp))  # [C]
             i = int(torch.argmax(f1))
             th = float(cand[i])
@@ -305,10 +353,16 @@ def calibrate_thresholds(model: KeywordSpotter, cfg: KWSConfig, stream: KeywordS
     return float(np.mean(f1s))
 
 
-def fit_variant(cfg: KWSConfig, noise: NoiseLevels, sigmas: tuple[float, ...] = (-1.0, 1.5),
+def fit_variant(cfg: KWSConfig, noise: NoiseLevels, sigmas: tuple[float, ...] | None = None,
                 inhibits: tuple[float, ...] = (-2.0, -0.5), words: int = 1000) -> tuple[KeywordSpotter, KWSConfig]:
     """The wired template with the evaluation spread ``sigma``, the inhibition weight and the
-    thresholds chosen on a :func:`validation_stream` of ``noise`` (best estimated macro F1)."""
+    thresholds chosen on a :func:`validation_stream` of ``noise`` (best estimated macro F1).
+
+    ``sigmas`` (default): rounded delays or SIG 1.5, and also SIG 2.5 under high jitter (σ = 2 steps):
+    the candidate spreads grow with the jitter level.
+    """
+    if sigmas is None:
+        sigmas = (-1.0, 1.5) + ((2.5,) if noise.jitter == "high" else ())
     stream = validation_stream(noise, words)
     best: tuple[float, KeywordSpotter | None, KWSConfig] = (-1.0, None, cfg)
     for sig in sigmas:
@@ -326,7 +380,8 @@ def _batch(rng: np.random.Generator, cfg: KWSConfig, variants: list[NoiseLevels]
     xs, ys = [], []
     for _ in range(cfg.batch):
         noise = variants[rng.integers(len(variants))]
-        s = keyword_stream(training_stream(rng, cfg.words, cfg.p_keyword), noise, seed=int(rng.integers(1 << 30)))
+        seed = int(rng.integers(2000, 1 << 30))  # never the evaluation seed 100
+        s = keyword_stream(training_stream(rng, cfg.words, cfg.p_keyword), noise, seed=seed)
         x, y = stream_tensors(s, cfg.bin, cfg.label_halfwidth)
         xs.append(x)
         ys.append(y)
@@ -369,6 +424,68 @@ def train(cfg: KWSConfig, *, log: bool = True) -> KeywordSpotter:
     return model.eval()
 
 
+def detection_loss(v: Tensor, y: Tensor, window: int, pos_weight: float = 1.0) -> Tensor:
+    r"""Loss aligned with onset detection, for membranes (logits) ``v`` and targets ``y``, both ``[T', B, 50]``.
+
+    A target run (the bins of one keyword occurrence, :func:`stream_tensors`; at most ``window`` bins, odd)
+    needs the membrane to cross threshold *somewhere* in it: every target bin contributes
+    :math:`\mathrm{softplus}(-m_t)` with :math:`m_t` the maximum of ``v`` over the ``window`` bins centred
+    on it; every non-target bin adds :math:`\mathrm{softplus}(v_t)` (a per-bin BCE negative). Returns
+    ``(Σ_neg softplus(v) + pos_weight · Σ_pos softplus(-m)) / v.numel()``. Unlike per-bin BCE, it does not
+    ask the detector to stay above threshold for the whole run (which pulls the delays of a sharp
+    coincidence detector apart).
+    """
+    if v.shape != y.shape or v.dim() != 3:
+        raise ValueError(f"detection_loss: v and y must both be [T, B, K], got {tuple(v.shape)}, {tuple(y.shape)}")
+    if window < 1 or window % 2 == 0:
+        raise ValueError(f"detection_loss: window must be odd and >= 1, got {window}")
+    T, B, K = v.shape
+    vt = v.permute(1, 2, 0).reshape(B * K, 1, T)  # [T, B, K] -> [B·K, 1, T]
+    m = F.max_pool1d(vt, window, 1, window // 2).view(B, K, T).permute(2, 0, 1)  # [T, B, K] centred max
+    pos = y > 0
+    neg = F.softplus(v)[~pos].sum()
+    pos_term = F.softplus(-m)[pos].sum()
+    return (neg + pos_weight * pos_term) / v.numel()
+
+
+def finetune(model: KeywordSpotter, cfg: KWSConfig, noise: NoiseLevels, iters: int, *, seed: int = 0,
+             log: bool = False) -> KeywordSpotter:
+    r"""Gradient fine-tuning of a (wired, fitted) detector on generated training streams of ``noise``.
+
+    Every step draws ``cfg.batch`` :func:`training_stream` texts of ``cfg.words`` tokens (noise seeds
+    ≥ 2000: never the evaluation seed 100 nor the validation seeds) and takes one Adam step (weights,
+    biases at ``cfg.lr``; delay positions at ``cfg.lr_positions``, clamped after the step) on
+    :func:`detection_loss` (targets of :func:`stream_tensors` with ``cfg.label_halfwidth``, positive
+    weight ``cfg.pos_weight``) of the membranes of :meth:`KeywordSpotter.folded`. The delay taps stay
+    Gaussian during the steps: at the model's own
+    ``SIG`` if it keeps a spread at evaluation (``cfg.sigma ≥ 0``), else at ``SIG = 0`` (σ_eff = 0.27;
+    evaluation then rounds the learned positions). Re-calibrate the thresholds afterwards
+    (:func:`calibrate_thresholds`). Returns ``model`` in ``.eval()``.
+    """
+    if iters < 0:
+        raise ValueError(f"finetune: iters must be >= 0, got {iters}")
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(1_000_000 + seed)
+    layer = model.l1
+    if cfg.sigma < 0:
+        layer.set_sigma(0.0)
+    opt = torch.optim.Adam(delay_param_groups(model, cfg.lr, cfg.lr_positions))
+    pos_weight = float(cfg.pos_weight)
+    window = 2 * -(-cfg.label_halfwidth // cfg.bin) + 1  # bins of a target run (at most)
+    t0 = time.perf_counter()
+    model.train()
+    for it in range(iters):
+        x, y = _batch(rng, cfg, [noise])  # [T', B, 2], [T', B, 50]
+        loss = detection_loss(model.folded(x), y, window, pos_weight)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        layer.clamp_positions_()
+        if log and (it % 10 == 0 or it == iters - 1):
+            print(f"  finetune {it:4d}  loss {loss.item():.4f}  {time.perf_counter() - t0:6.1f} s", flush=True)
+    return model.eval()
+
+
 @torch.no_grad()
 def evaluate(model: KeywordSpotter, cfg: KWSConfig, noise: NoiseLevels | None = None, *,
              text: str | None = None, seed: int = NEUROMORSE_SEED) -> KeywordScores:
@@ -380,6 +497,31 @@ def evaluate(model: KeywordSpotter, cfg: KWSConfig, noise: NoiseLevels | None = 
     return match_detections(detect(v, cfg.bin, cfg.refractory), stream.ends, cfg.tolerance)
 
 
+def select_variants(spec: str) -> list[NoiseLevels]:
+    """Noise variants by name: ``all`` (27), ``single`` (clean and one noise type at a time), ``mixed``
+    (two or three types), ``clean``, or comma-separated codes of dropout, jitter, Poisson levels
+    (``n``/``l``/``h``), e.g. ``"nnh,hhh"``.
+
+    Example:
+        >>> [v.file_stem for v in select_variants("nnn,hnl")]
+        ['Clean', 'Dropout-High Jitter-None Poisson-Low']
+    """
+    every = noise_variants()
+    n_none = {v: [v.dropout, v.jitter, v.poisson].count("none") for v in every}
+    named = {"all": every, "clean": [NoiseLevels()], "single": [v for v in every if n_none[v] >= 2],
+             "mixed": [v for v in every if n_none[v] <= 1]}
+    if spec in named:
+        return named[spec]
+    level = {"n": "none", "l": "low", "h": "high"}
+    out = []
+    for code in spec.split(","):
+        if len(code) != 3 or any(ch not in level for ch in code):
+            raise ValueError(f"variant code must be three of n/l/h (dropout, jitter, Poisson), got {code!r} in "
+                             f"{spec!r}; or one of {sorted(named)}")
+        out.append(NoiseLevels(level[code[0]], level[code[1]], level[code[2]]))  # type: ignore[arg-type]
+    return out
+
+
 def _parse(argv: list[str] | None) -> tuple[KWSConfig, argparse.Namespace]:
     p = argparse.ArgumentParser(prog="python -m spikeforge.tasks.neuromorse_kws", description=__doc__.split("\n")[0])
     for f, v in asdict(KWSConfig()).items():
@@ -388,7 +530,11 @@ def _parse(argv: list[str] | None) -> tuple[KWSConfig, argparse.Namespace]:
         else:
             p.add_argument(f"--{f.replace('_', '-')}", type=type(v), default=v)
     p.add_argument("--variants", default="all",
-                   help="'all' (27), 'single' (clean + one noise type at a time) or 'clean'")
+                   help="'all' (27), 'single' (clean + one noise type at a time), 'mixed' (two or three noise "
+                        "types), 'clean', or codes dropout-jitter-Poisson in n/l/h separated by commas ('nnh,hhh')")
+    p.add_argument("--finetune", type=int, default=0, metavar="N",
+                   help="with --fit: N gradient steps of finetune() per variant from the fitted template, "
+                        "then the thresholds re-calibrated on the same validation stream")
     p.add_argument("--fit", action="store_true",
                    help="per variant: choose sigma, inhibit and the thresholds on a validation stream (fit_variant)")
     p.add_argument("--val-words", type=int, default=1000, help="tokens of the --fit validation stream")
@@ -405,8 +551,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     t0 = time.perf_counter()
     model = train(cfg)
     train_s = time.perf_counter() - t0
-    single = [v for v in noise_variants() if [v.dropout, v.jitter, v.poisson].count("none") >= 2]
-    variants = {"clean": [NoiseLevels()], "all": noise_variants(), "single": single}[args.variants]
+    variants = select_variants(args.variants)
     n_params = sum(p.numel() for p in model.parameters())
     rows = []
     print(f"\n{n_params} parameters, trained in {train_s:.0f} s; tolerance ±{cfg.tolerance} steps")
@@ -414,6 +559,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for v in variants:
         t1 = time.perf_counter()
         m, c = fit_variant(cfg, v, words=args.val_words) if args.fit else (model, cfg)
+        if args.finetune:
+            if not args.fit:
+                raise SystemExit("--finetune needs --fit (it starts from the fitted template)")
+            finetune(m, c, v, args.finetune, seed=cfg.seed)
+            calibrate_thresholds(m, c, validation_stream(v, args.val_words))
         s = evaluate(m, c, v).summary()
         rows.append({"variant": v.file_stem, "sigma": c.sigma, "inhibit": c.inhibit, **s,
                      "seconds": time.perf_counter() - t1})
