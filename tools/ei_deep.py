@@ -57,7 +57,8 @@ def run(kind: str, args: argparse.Namespace, seed: int) -> dict[str, object]:
     T = args.steps
     net.train()
     rates = init_rates(net, xtr[:512].expand(T, 512, 64))  # E-I Init runs here, on this first batch
-    opt = torch.optim.Adam(net.parameters(), lr=args.lr)
+    opt = (torch.optim.Adam(net.parameters(), lr=args.lr) if args.opt == "adam"
+           else torch.optim.SGD(net.parameters(), lr=args.lr, momentum=0.9))
     g = torch.Generator().manual_seed(seed)
     best, best_epoch, t0 = 0.0, 0, time.perf_counter()
     for epoch in range(1, args.epochs + 1):
@@ -85,10 +86,11 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
+    ap.add_argument("--opt", default="adam", choices=["adam", "sgd"], help="sgd: momentum 0.9")
     ap.add_argument("--models", nargs="+", default=["ei", "plain", "tdbn"], choices=["ei", "plain", "tdbn"])
     args = ap.parse_args()
     torch.set_num_threads(1)
-    print(f"digits, depth {args.depth}, hidden {args.hidden}, T {args.steps}, Adam lr {args.lr}, "
+    print(f"digits, depth {args.depth}, hidden {args.hidden}, T {args.steps}, {args.opt} lr {args.lr}, "
           f"{args.epochs} epochs, batch {args.batch}; load average {os.getloadavg()[0]:.1f}")
     print("| model | seed | final test acc | best (epoch) | init firing rate per hidden layer | wall s |")
     print("|---|---|---|---|---|---|")
