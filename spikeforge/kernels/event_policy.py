@@ -12,7 +12,9 @@ the input synapses of ``RecurrentSpiking`` and of the ``mlp``/``rsnn`` model bui
 
 1. ``SPIKEFORGE_EVENT_DRIVEN`` is not ``0``/``off``/``false`` and ``SPIKEFORGE_BACKEND`` is not
    ``torch``, and the C++ kernels load;
-2. CPU float32/float64 weights and a CPU float input of the same dtype, or uint8/bool spikes;
+2. CPU float32/float64 weights and a CPU float input of the same dtype, or uint8/bool spikes
+   (the C++ kernels); on CUDA tensors, the same dtypes when the Triton event kernels can run
+   (:mod:`spikeforge.kernels.triton_event`), with :data:`CUDA_CROSSOVER` as the rate limit;
 3. at least :data:`MIN_EVENT_OUT` outputs (narrower layers are faster dense at any rate);
 4. the input looks binary and sparse: on an evenly strided sample of at most
    :data:`SAMPLE` entries, every value is 0 or 1 and the nonzero fraction ``r`` is at most
@@ -37,7 +39,7 @@ from torch import Tensor
 
 from ._policy import fused_available
 
-__all__ = ["ENV_VAR", "INFER_CROSSOVER", "MIN_EVENT_OUT", "SAMPLE", "TRAIN_CROSSOVER", "crossover",
+__all__ = ["CUDA_CROSSOVER", "ENV_VAR", "INFER_CROSSOVER", "MIN_EVENT_OUT", "SAMPLE", "TRAIN_CROSSOVER", "crossover",
            "event_driven_enabled", "event_plan", "spike_rate"]
 
 ENV_VAR = "SPIKEFORGE_EVENT_DRIVEN"
@@ -51,6 +53,11 @@ SAMPLE = 1 << 14  # entries inspected per call for the binary check and the rate
 # load on a shared machine does not flip the decision into a loss.
 INFER_CROSSOVER = 0.2
 TRAIN_CROSSOVER = 0.12
+
+# On CUDA the dense matmul runs on tensor cores and the event kernels walk lists of nonzeros, so
+# the event path can only win at low rates. Not measured: this machine has no GPU (BENCHMARKS.md
+# has no CUDA rows). A conservative guess, overridden per layer with EventLinear(crossover=...).
+CUDA_CROSSOVER = 0.05
 
 _FLOATS = (torch.float32, torch.float64)
 _BYTES = (torch.uint8, torch.bool)
@@ -98,15 +105,21 @@ def event_plan(x: Tensor, weight: Tensor, training: bool, rate_limit: float | No
     """
     if not event_driven_enabled():
         return False
-    if x.device.type != "cpu" or weight.device.type != "cpu" or weight.dtype not in _FLOATS:
+    on_cuda = x.device.type == "cuda" and weight.device == x.device
+    if not on_cuda and (x.device.type != "cpu" or weight.device.type != "cpu"):
         return False
-    if x.dtype not in _BYTES and x.dtype != weight.dtype:
+    if weight.dtype not in _FLOATS or (x.dtype not in _BYTES and x.dtype != weight.dtype):
         return False
     n_out, n_in = weight.shape
     limit = crossover(n_in, n_out, training) if rate_limit is None else rate_limit
+    if on_cuda and rate_limit is None:
+        limit = min(limit, CUDA_CROSSOVER)
     if n_out < MIN_EVENT_OUT or limit <= 0.0:
         return False
     rate = spike_rate(x)
     if rate is None or rate > limit:
         return False
+    if on_cuda:
+        from .triton_event import triton_event_supports
+        return triton_event_supports(x, weight) is None
     return fused_available()  # last: warns once if the kernels cannot load; False with SPIKEFORGE_BACKEND=torch

@@ -123,7 +123,13 @@ def _needs_grad(x: Tensor, weight: Tensor, bias: Tensor | None) -> bool:
                                         or (bias is not None and bias.requires_grad))
 
 
-def _event_forward(x: Tensor, weight: Tensor, bias: Tensor | None, weight_t: Tensor, grad: bool) -> Tensor:
+def _event_forward(x: Tensor, weight: Tensor, bias: Tensor | None, weight_t: Tensor, grad: bool,
+                   backend: str = "auto") -> Tensor:
+    """The event path on the C++ kernels (CPU tensors) or Triton's (CUDA tensors; ``backend="triton"``
+    also runs CPU tensors under ``TRITON_INTERPRET=1``)."""
+    if backend == "triton" or (backend == "auto" and x.device.type == "cuda"):
+        from ..kernels.triton_event import TritonEventLinearFn, triton_event_linear
+        return TritonEventLinearFn.apply(x, weight, bias) if grad else triton_event_linear(x, weight_t, bias)
     return _EventLinearFn.apply(x, weight, bias, weight_t) if grad else event_linear(x, weight_t, bias)
 
 
@@ -174,7 +180,9 @@ class EventLinear(nn.Linear):
             input values; raises if unavailable).
         crossover: Firing rate at or below which ``"auto"`` takes the event path; ``None``
             (default) uses the measured crossover (``TRAIN_CROSSOVER`` when a gradient will be
-            taken, else ``INFER_CROSSOVER``).
+            taken, else ``INFER_CROSSOVER``; on CUDA at most ``CUDA_CROSSOVER``).
+        backend: Kernels of the event path: ``"auto"`` (C++ for CPU tensors, Triton for CUDA
+            tensors), ``"cpp"`` or ``"triton"`` (CUDA, or CPU under ``TRITON_INTERPRET=1``).
 
     Inputs may be float spikes or spikes stored as uint8/bool (0/1), which the event path reads
     directly (no float copy of the input is made; the dense path converts them).
@@ -186,11 +194,14 @@ class EventLinear(nn.Linear):
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, *, mode: str = "auto",
-                 crossover: float | None = None, device: torch.device | str | None = None,
+                 crossover: float | None = None, backend: str = "auto", device: torch.device | str | None = None,
                  dtype: torch.dtype | None = None) -> None:
         super().__init__(in_features, out_features, bias, device=device, dtype=dtype)
         if mode not in ("auto", "dense", "event"):
             raise ValueError(f"mode must be 'auto', 'dense' or 'event', got {mode!r}")
+        if backend not in ("auto", "cpp", "triton"):
+            raise ValueError(f"backend must be 'auto', 'cpp' or 'triton', got {backend!r}")
+        self.backend = backend
         if crossover is not None and not 0.0 <= float(crossover) <= 1.0:
             raise ValueError(f"crossover must be a rate in [0, 1] or None, got {crossover!r}")
         self.mode = mode
@@ -241,7 +252,7 @@ class EventLinear(nn.Linear):
     def _forward(self, x: Tensor) -> Tensor:
         grad = _needs_grad(x, self.weight, self.bias)
         if self.uses_event_path(x, grad):
-            return _event_forward(x, self.weight, self.bias, self._weight_t(), grad)
+            return _event_forward(x, self.weight, self.bias, self._weight_t(), grad, self.backend)
         if x.dtype in _BYTES:  # spikes stored as bytes: the dense path needs floats
             x = x.to(self.weight.dtype)
         return F.linear(x, self.weight, self.bias)

@@ -158,3 +158,33 @@ def test_event_kernels_compile_for_gpu_without_fma(monkeypatch, dtype):
     for fn in (k.event_forward, k.event_grad_w):
         assert "fma" not in ptx(fn, fusion=False)
     assert "fma" in ptx(k.event_forward, fusion=True)  # control: the check above can fail
+
+
+def test_event_linear_module_on_the_triton_backend(tdevice):
+    from spikeforge.layers.sparse_linear import EventLinear
+
+    torch.manual_seed(10)
+    fc = EventLinear(29, 37, mode="event", backend="triton", dtype=torch.float64).to(tdevice)
+    x = _spikes((4, 3, 29), 0.2, torch.float64, tdevice, seed=11).requires_grad_()
+    up = torch.randn(4, 3, 37, generator=torch.Generator().manual_seed(12), dtype=torch.float64).to(tdevice)
+    (fc(x) * up).sum().backward()
+    got = [t.grad.clone() for t in (x, fc.weight, fc.bias)]
+    for t in (x, fc.weight, fc.bias):
+        t.grad = None
+    (F.linear(x, fc.weight, fc.bias) * up).sum().backward()
+    for a, want in zip(got, (x.grad, fc.weight.grad, fc.bias.grad)):
+        torch.testing.assert_close(a, want, rtol=1e-12, atol=1e-12)
+    with torch.no_grad():
+        assert torch.equal(fc(x), triton_event_linear(x, fc.weight.t().contiguous(), fc.bias))
+    with pytest.raises(ValueError, match="backend"):
+        EventLinear(4, 4, backend="cuda")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="auto picks Triton for CUDA tensors only")
+def test_auto_takes_triton_on_cuda():
+    from spikeforge.layers.sparse_linear import EventLinear
+
+    fc = EventLinear(512, 256, crossover=0.05).cuda()
+    x = _spikes((8, 16, 512), 0.01, torch.float32, torch.device("cuda"))
+    assert fc.uses_event_path(x)
+    torch.testing.assert_close(fc(x), F.linear(x, fc.weight, fc.bias))
