@@ -160,10 +160,10 @@ def _declare(lib: ctypes.CDLL) -> None:
             fn.argtypes = [L, L, L, L, L, P, P, P, P, I]
             fn.restype = I
         f = getattr(lib, f"sf_forward_{suf}")
-        f.argtypes = [I, I, L, L, P, P, P, P, P, I, I, P]
+        f.argtypes = [I, I, L, L, P, P, P, P, P, I, I, P, L]
         f.restype = I
         b = getattr(lib, f"sf_backward_{suf}")
-        b.argtypes = [I, I, I, I, D, L, L, P, P, L, L, P, P, P, P, P, P, I, I]
+        b.argtypes = [I, I, I, I, D, L, L, P, P, L, L, P, P, P, P, P, P, I, I, L]
         b.restype = I
 
 

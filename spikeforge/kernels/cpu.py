@@ -130,6 +130,16 @@ def _ptr_array(tensors: list[Tensor | None]) -> ctypes.Array:
     return (ctypes.c_void_p * len(tensors))(*[_ptr(t) for t in tensors])
 
 
+def _coef_table(c: list[Tensor | None], x: Tensor) -> tuple[list[Tensor | None], int]:
+    """The kernel's coefficient table and its broadcast mask: bit ``k`` is set when slot ``k``
+    holds one value for every neuron (a 1-element tensor, or a slot the model does not use, given
+    as a 1-element zero), which the kernel broadcasts itself instead of reading an ``[M]`` array."""
+    zero = x.new_zeros(1)
+    table: list[Tensor | None] = [zero if t is None else t for t in c]
+    cmask = sum(1 << k for k, t in enumerate(table) if t is not None and t.numel() == 1)
+    return table, cmask
+
+
 class _FusedRun(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, cfg: _Config, x: Tensor, *rest: Tensor) -> tuple[Tensor, ...]:
@@ -149,12 +159,11 @@ class _FusedRun(torch.autograd.Function):
         c: list[Tensor | None] = [None] * len(COEFS)
         for slot, t in zip(cfg.coef_slots, coefs):
             c[slot] = t
-        dummy = x.new_zeros(M)  # coefficient slots the model does not use
-        c = [dummy if t is None else t for t in c]
+        table, cmask = _coef_table(c, x)
         bad = (ctypes.c_int64 * 3)()  # {t, m, code} of the first non-finite value; code 0: none
         rc = getattr(lib, f"sf_forward_{suf}")(cfg.kind, cfg.reset, T, M, x.data_ptr(), z.data_ptr(),
-                                              _ptr_array(st0), _ptr_array(stT), _ptr_array(c), cfg.nthreads,
-                                              cfg.check, bad)
+                                              _ptr_array(st0), _ptr_array(stT), _ptr_array(table), cfg.nthreads,
+                                              cfg.check, bad, cmask)
         if rc != 0:
             raise RuntimeError(f"fused kernel rejected kind={cfg.kind} reset={cfg.reset}")
         if bad[2]:
@@ -184,11 +193,11 @@ class _FusedRun(torch.autograd.Function):
         for k, (slot, s, g) in enumerate(zip(cfg.slots, states, gfinals)):
             st0[slot] = s
             gstT[slot] = None if g is None else g.contiguous()
-            g0 = torch.empty_like(s)
+            # the kernel skips a null slot: no [M] buffer for an initial state without gradient
+            g0 = torch.empty_like(s) if ctx.needs_input_grad[2 + k] else None
             gst0[slot] = g0
-            gstates.append(g0 if ctx.needs_input_grad[2 + k] else None)
-        dummy = x.new_zeros(M)
-        c: list[Tensor | None] = [dummy] * len(COEFS)
+            gstates.append(g0)
+        c: list[Tensor | None] = [None] * len(COEFS)
         gc: list[Tensor | None] = [None] * len(COEFS)
         gcoefs: list[Tensor | None] = []
         for k, (slot, t) in enumerate(zip(cfg.coef_slots, coefs)):
@@ -197,12 +206,13 @@ class _FusedRun(torch.autograd.Function):
                 gc[slot] = torch.empty_like(t)
             gcoefs.append(gc[slot])
         needp = int(any(g is not None for g in gc))
+        table, cmask = _coef_table(c, x)
         gx = _empty_like(x)  # large and short-lived: allocated after the small ones (see forward)
         rc = getattr(lib, f"sf_backward_{suf}")(
             cfg.kind, cfg.reset, cfg.detach, cfg.sg_kind, cfg.sg_p, T, M, x.data_ptr(), gz.data_ptr(),
             gz.stride(0), gz.stride(1), gx.data_ptr(), _ptr_array(st0), _ptr_array(gstT), _ptr_array(gst0),
-            _ptr_array(c),
-            _ptr_array(gc), needp, cfg.nthreads)
+            _ptr_array(table),
+            _ptr_array(gc), needp, cfg.nthreads, cmask)
         if rc != 0:
             raise RuntimeError(f"fused kernel rejected kind={cfg.kind} reset={cfg.reset}")
         return (None, gx if ctx.needs_input_grad[1] else None, *gstates, *gcoefs)
@@ -226,16 +236,19 @@ def run_cpp(spec: KernelSpec, xs: Tensor, state: Any, p: Any, kwargs: dict[str, 
         cfg = _Config(**fields, nthreads=threads_for(x2.numel()))
         return _FusedRun.apply(cfg, x2, *states, *flat)
 
-    return run_elementwise(spec, xs, state, p, kwargs, where, launch)
+    return run_elementwise(spec, xs, state, p, kwargs, where, launch, scalar_coefs=True)
 
 
 def run_elementwise(spec: KernelSpec, xs: Tensor, state: Any, p: Any, kwargs: dict[str, Any], where: str | None,
-                    launch: Callable[[dict[str, Any], Tensor, list[Tensor], list[Tensor]], Any]) -> tuple[Tensor, Any]:
+                    launch: Callable[[dict[str, Any], Tensor, list[Tensor], list[Tensor]], Any],
+                    scalar_coefs: bool = False) -> tuple[Tensor, Any]:
     """The layout work every fused backend shares: flatten ``[T, B, *]`` to ``[T, M]`` in memory
     order, broadcast the coefficients to ``[M]``, encode surrogate/reset, call
     ``launch(config fields, x2 [T, M], states [M]..., coefficients [M]...) -> (z [T, M], *finals [M])``
     (which may raise :class:`_NonFiniteAt`), and map the results and any error index back to the
-    caller's dims."""
+    caller's dims. With ``scalar_coefs`` a coefficient that is one value for the whole layer and
+    needs no gradient is passed as a 1-element tensor (the launcher broadcasts it) rather than
+    materialised as ``[M]``: at short ``T`` those arrays cost as much memory traffic as the input."""
     shape = xs.shape  # [T, B, *]
     T = shape[0]
     # The kernel is elementwise over neurons, so any dense layout (e.g. channels_last from a conv)
@@ -252,7 +265,11 @@ def run_elementwise(spec: KernelSpec, xs: Tensor, state: Any, p: Any, kwargs: di
     # Per-neuron coefficients broadcast to every element [M]; autograd sums them back.
     flat: list[Tensor] = []
     for n in names:
-        c = torch.as_tensor(coefs[n], dtype=xs.dtype, device=xs.device).expand(shape[1:])  # [B, *]
+        c = torch.as_tensor(coefs[n], dtype=xs.dtype, device=xs.device)
+        if scalar_coefs and c.numel() == 1 and not c.requires_grad:
+            flat.append(c.reshape(1))  # [1], broadcast by the kernel
+            continue
+        c = c.expand(shape[1:])  # [B, *]
         flat.append((c.permute(sperm) if permuted else c).reshape(M).contiguous())
     if spec.spiking:
         sg_kind, sg_p = surrogate_code(kwargs["surrogate"])  # type: ignore[misc]

@@ -144,8 +144,9 @@ def test_saved_bytes_independent_of_t_and_below_the_generic_kernel(count_steps, 
     monkeypatch.setattr(ksltt, "sltt_supports", lambda *a: "disabled")  # generic T = 1 kernel per step
     generic = _peak("cpp", 16)
     assert len(count_steps) == 146
-    # the SLTT step saves one [B, 64] factor instead of x, v and five coefficients (7 x [B, 64])
-    assert generic - fused[1] == 6 * 8 * 64 * 4
+    # the SLTT step saves one [B, 64] factor instead of x and v ([B, 64] each) and the five scalar
+    # coefficients, which the generic kernel takes as 1-element tensors (issue 17)
+    assert generic - fused[1] == 8 * 64 * 4 + 5 * 4
 
 
 def test_falls_back_where_the_kernel_does_not_apply(count_steps):

@@ -69,6 +69,23 @@ enum Reset { R_SUB = 0, R_VAL = 1, R_ZERO = 2, R_NONE = 3 };
 enum Coef { C1 = 0, C2, C3, VTH, VR, CI1, CI2, ADAPT, CA, NCOEF };
 enum Slot { S_I = 0, S_V = 1, S_A = 2 };
 
+// Coefficients of a block of neurons. A per-neuron coefficient is read from its [M] array; a
+// broadcast one (bit k of cmask set: one value for every neuron, e.g. a layer's scalar beta) is
+// handed over as a single element and copied once per thread into a block-long buffer, so short-T
+// calls do not read (and Python does not materialise) an [M] array per coefficient.
+const int64_t CB = 512;  // largest block of either kernel
+template <typename R>
+struct CoefBlock {
+    R buf[NCOEF][CB];
+    const R* const* c;
+    int64_t cmask;
+    CoefBlock(const R* const* c_, int64_t cmask_) : c(c_), cmask(cmask_) {
+        for (int k = 0; k < NCOEF; ++k)
+            if (cmask >> k & 1) for (int64_t j = 0; j < CB; ++j) buf[k][j] = c[k][0];
+    }
+    const R* at(int k, int64_t m0) const { return (cmask >> k & 1) ? buf[k] : c[k] + m0; }
+};
+
 template <typename R, int RS>
 inline R reset_fwd(R v1, R s, R theta, R vr) {
     if (RS == R_SUB) return v1 - s * theta;
@@ -107,11 +124,14 @@ inline int64_t first_nonfinite_state(const R* v, const R* iv, const R* av, int64
 
 template <typename R, int K, int RS, bool CHECK>
 void forward_impl(int64_t T, int64_t M, const R* x, R* z, const R* const* st0, R* const* stT,
-                  const R* const* c, int nthreads, int64_t* bad) {
-    const int64_t CH = 512;
+                  const R* const* c, int64_t cmask, int nthreads, int64_t* bad) {
+    const int64_t CH = CB;
     const int64_t nchunks = (M + CH - 1) / CH;
     const bool stream = T * M * (int64_t)sizeof(R) >= STREAM_BYTES;
-#pragma omp parallel for num_threads(nthreads) schedule(dynamic, 8)
+#pragma omp parallel num_threads(nthreads)
+    {
+    const CoefBlock<R> cb(c, cmask);
+#pragma omp for schedule(dynamic, 8)
     for (int64_t ch = 0; ch < nchunks; ++ch) {
         const int64_t m0 = ch * CH, n = std::min(CH, M - m0);
         R v[CH], iv[CH], av[CH], zt[CH];
@@ -126,9 +146,9 @@ void forward_impl(int64_t T, int64_t M, const R* x, R* z, const R* const* st0, R
             const int64_t j = first_nonfinite_state<R, K>(v, iv, av, n, &slot);
             if (j >= 0) { report_nonfinite(0, m0 + j, 1 + slot, bad); t_end = 0; }
         }
-        const R *c1 = c[C1] + m0, *c2 = c[C2] + m0, *c3 = c[C3] + m0;
-        const R *vth = c[VTH] + m0, *vr = c[VR] + m0;
-        const R *ci1 = c[CI1] + m0, *ci2 = c[CI2] + m0, *ad = c[ADAPT] + m0, *ca = c[CA] + m0;
+        const R *c1 = cb.at(C1, m0), *c2 = cb.at(C2, m0), *c3 = cb.at(C3, m0);
+        const R *vth = cb.at(VTH, m0), *vr = cb.at(VR, m0);
+        const R *ci1 = cb.at(CI1, m0), *ci2 = cb.at(CI2, m0), *ad = cb.at(ADAPT, m0), *ca = cb.at(CA, m0);
         for (int64_t t = 0; t < t_end; ++t) {
             const R* xt = x + t * M + m0;
             if (t + PF_AHEAD < T) prefetch_row(xt + PF_AHEAD * M, n);
@@ -170,6 +190,7 @@ void forward_impl(int64_t T, int64_t M, const R* x, R* z, const R* const* st0, R
             if (K == K_CUBA) stT[S_I][m0 + j] = iv[j];
             if (K == K_ALIF) stT[S_A][m0 + j] = av[j];
         }
+    }
     }
 }
 
@@ -223,12 +244,12 @@ void surrogate_inplace(int kind, double p, R* u, int64_t n) {
 // ---------------------------------------------------------------- backward
 template <typename R, int K, int RS, bool NEEDP>
 void backward_impl(int64_t T, int64_t M, const R* x, const R* gz, int64_t gst, int64_t gsm, R* gx, const R* const* st0,
-                   const R* const* gstT, R* const* gst0, const R* const* c, R* const* gc,
+                   const R* const* gstT, R* const* gst0, const R* const* c, int64_t cmask, R* const* gc,
                    int detach, int sg_kind, double sg_p, int nthreads) {
     // Block of neurons whose whole trajectory fits in cache: V1 and SG (and I, A) buffers.
     int64_t nbuf = 2 + (K == K_CUBA) + (K == K_ALIF);
     int64_t CH = (int64_t)(384 * 1024) / (int64_t)(std::max<int64_t>(T, 1) * nbuf * (int64_t)sizeof(R));
-    CH = std::max<int64_t>(16, std::min<int64_t>(512, CH / 16 * 16));
+    CH = std::max<int64_t>(16, std::min<int64_t>(CB, CH / 16 * 16));
     const int64_t nchunks = (M + CH - 1) / CH;
     const R keep = detach ? (R)0 : (R)1;
     const bool stream = T * M * (int64_t)sizeof(R) >= STREAM_BYTES;
@@ -238,14 +259,15 @@ void backward_impl(int64_t T, int64_t M, const R* x, const R* gz, int64_t gst, i
         std::vector<R> IB(K == K_CUBA ? (size_t)((T + 1) * CH) : 1);
         std::vector<R> AB(K == K_ALIF ? (size_t)((T + 1) * CH) : 1);
         std::vector<R> gv(CH), gi(CH), ga(CH), vpb(CH), gzb(CH), gxb(CH), acc((size_t)NCOEF * CH);
+        const CoefBlock<R> cb(c, cmask);
 #pragma omp for schedule(dynamic, 2)
         for (int64_t ch = 0; ch < nchunks; ++ch) {
             const int64_t m0 = ch * CH, n = std::min(CH, M - m0);
-            const R *c1 = c[C1] + m0, *c2 = c[C2] + m0, *c3 = c[C3] + m0;
-            const R *vth = c[VTH] + m0, *vr = c[VR] + m0;
-            const R *ci1 = c[CI1] + m0, *ci2 = c[CI2] + m0, *ad = c[ADAPT] + m0, *ca = c[CA] + m0;
+            const R *c1 = cb.at(C1, m0), *c2 = cb.at(C2, m0), *c3 = cb.at(C3, m0);
+            const R *vth = cb.at(VTH, m0), *vr = cb.at(VR, m0);
+            const R *ci1 = cb.at(CI1, m0), *ci2 = cb.at(CI2, m0), *ad = cb.at(ADAPT, m0), *ca = cb.at(CA, m0);
             // 1. recompute the forward trajectory of this block (same arithmetic as forward_impl)
-            R v[512], iv[512], av[512];
+            R v[CB], iv[CB], av[CB];
             for (int64_t j = 0; j < n; ++j) {
                 v[j] = st0[S_V][m0 + j];
                 if (K == K_CUBA) { iv[j] = st0[S_I][m0 + j]; IB[j] = iv[j]; }
@@ -380,10 +402,10 @@ void backward_impl(int64_t T, int64_t M, const R* x, const R* gz, int64_t gst, i
 
 template <typename R, int K, int RS>
 void backward_p(bool needp, int64_t T, int64_t M, const R* x, const R* gz, int64_t gst, int64_t gsm, R* gx, const R* const* st0,
-                const R* const* gstT, R* const* gst0, const R* const* c, R* const* gc,
+                const R* const* gstT, R* const* gst0, const R* const* c, int64_t cmask, R* const* gc,
                 int detach, int sg_kind, double sg_p, int nthreads) {
-    if (needp) backward_impl<R, K, RS, true>(T, M, x, gz, gst, gsm, gx, st0, gstT, gst0, c, gc, detach, sg_kind, sg_p, nthreads);
-    else backward_impl<R, K, RS, false>(T, M, x, gz, gst, gsm, gx, st0, gstT, gst0, c, gc, detach, sg_kind, sg_p, nthreads);
+    if (needp) backward_impl<R, K, RS, true>(T, M, x, gz, gst, gsm, gx, st0, gstT, gst0, c, cmask, gc, detach, sg_kind, sg_p, nthreads);
+    else backward_impl<R, K, RS, false>(T, M, x, gz, gst, gsm, gx, st0, gstT, gst0, c, cmask, gc, detach, sg_kind, sg_p, nthreads);
 }
 
 #define SF_DISPATCH(KIND, RESET, CALL)                                              \
@@ -403,7 +425,7 @@ void backward_p(bool needp, int64_t T, int64_t M, const R* x, const R* gz, int64
 #define SF_EXPORT(R, SUF)                                                                          \
 extern "C" int sf_forward_##SUF(int kind, int reset, int64_t T, int64_t M, const R* x, R* z,       \
                                 const R* const* st0, R* const* stT, const R* const* c, int nt,     \
-                                int check, int64_t* bad) {                                         \
+                                int check, int64_t* bad, int64_t cmask) {                          \
     _SF_FWD_BODY(R)                                                                                \
     return 0;                                                                                      \
 }                                                                                                  \
@@ -411,18 +433,19 @@ extern "C" int sf_backward_##SUF(int kind, int reset, int detach, int sg_kind, d
                                  int64_t T, int64_t M, const R* x, const R* gz, int64_t gst,       \
                                  int64_t gsm, R* gx,                                               \
                                  const R* const* st0, const R* const* gstT, R* const* gst0,        \
-                                 const R* const* c, R* const* gc, int needp, int nt) {             \
+                                 const R* const* c, R* const* gc, int needp, int nt,               \
+                                 int64_t cmask) {                                                  \
     _SF_BWD_BODY(R)                                                                                \
     return 0;                                                                                      \
 }
 
-#define _SF_FWD_CALL_float(K, RS) (check ? forward_impl<float, K, RS, true>(T, M, x, z, st0, stT, c, nt, bad) \
-                                         : forward_impl<float, K, RS, false>(T, M, x, z, st0, stT, c, nt, bad))
-#define _SF_FWD_CALL_double(K, RS) (check ? forward_impl<double, K, RS, true>(T, M, x, z, st0, stT, c, nt, bad) \
-                                          : forward_impl<double, K, RS, false>(T, M, x, z, st0, stT, c, nt, bad))
+#define _SF_FWD_CALL_float(K, RS) (check ? forward_impl<float, K, RS, true>(T, M, x, z, st0, stT, c, cmask, nt, bad) \
+                                         : forward_impl<float, K, RS, false>(T, M, x, z, st0, stT, c, cmask, nt, bad))
+#define _SF_FWD_CALL_double(K, RS) (check ? forward_impl<double, K, RS, true>(T, M, x, z, st0, stT, c, cmask, nt, bad) \
+                                          : forward_impl<double, K, RS, false>(T, M, x, z, st0, stT, c, cmask, nt, bad))
 #define _SF_FWD_BODY(R) SF_DISPATCH(kind, reset, _SF_FWD_CALL_##R)
-#define _SF_BWD_CALL_float(K, RS) backward_p<float, K, RS>(needp != 0, T, M, x, gz, gst, gsm, gx, st0, gstT, gst0, c, gc, detach, sg_kind, sg_p, nt)
-#define _SF_BWD_CALL_double(K, RS) backward_p<double, K, RS>(needp != 0, T, M, x, gz, gst, gsm, gx, st0, gstT, gst0, c, gc, detach, sg_kind, sg_p, nt)
+#define _SF_BWD_CALL_float(K, RS) backward_p<float, K, RS>(needp != 0, T, M, x, gz, gst, gsm, gx, st0, gstT, gst0, c, cmask, gc, detach, sg_kind, sg_p, nt)
+#define _SF_BWD_CALL_double(K, RS) backward_p<double, K, RS>(needp != 0, T, M, x, gz, gst, gsm, gx, st0, gstT, gst0, c, cmask, gc, detach, sg_kind, sg_p, nt)
 #define _SF_BWD_BODY(R) SF_DISPATCH(kind, reset, _SF_BWD_CALL_##R)
 
 SF_EXPORT(float, f32)
