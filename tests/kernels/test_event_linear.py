@@ -143,8 +143,8 @@ def test_grad_weight_graded_inputs_on_wide_tiles(n_out, dtype, gen):
 
 
 def test_multithreaded_matches_dense(gen, many_threads):
-    """Forward batches and the weight gradient's per-thread accumulators on several threads: every
-    thread's rows (and partial sum) count. 320 rows: 4 threads of the gradient, 10 forward batches."""
+    """Forward batches and the weight gradient's per-thread share of the inputs k on several threads:
+    every thread's rows and inputs count. 320 rows: 10 forward batches, 90 inputs over 4 threads."""
     x = (torch.rand(8, 40, 90, generator=gen) < 0.2).float()
     x[0] *= torch.randn(40, 90, generator=gen)  # graded rows too
     w = torch.randn(133, 90, generator=gen)
@@ -155,3 +155,33 @@ def test_multithreaded_matches_dense(gen, many_threads):
     xb = x.bool() & (x == 1)
     torch.testing.assert_close(event_linear_grad_weight(xb.to(torch.uint8), gy),
                                gy.reshape(-1, 133).t() @ xb.reshape(-1, 90).float())
+
+
+def _ordered_grad_weight(x: torch.Tensor, gy: torch.Tensor) -> torch.Tensor:
+    """Independent reference: gwt[k] = sum of x[r, k] * gy[r] over rows r in increasing order."""
+    gwt = torch.zeros(x.shape[1], gy.shape[1], dtype=gy.dtype)
+    for r in range(x.shape[0]):
+        ks = x[r].nonzero().flatten()
+        gwt[ks] += x[r, ks, None].to(gy.dtype) * gy[r]  # one rounding per added row
+    return gwt.t()  # [N, K]
+
+
+@pytest.mark.parametrize("threads", [1, 4])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_grad_weight_equals_ordered_sum_of_rows(threads, dtype, gen, monkeypatch):
+    """The weight gradient is exactly the sequential sum over active rows in increasing order, on one
+    thread and on several: 1100 rows span three row blocks of the kernel (512 rows each), and
+    N = 75 covers the wide tile, the 4- and 1-vector tiles and a scalar tail."""
+    from spikeforge.kernels import cpu
+    monkeypatch.setattr(cpu, "PARALLEL_GRAIN", 1)
+    old = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        x = (torch.rand(1100, 40, generator=gen) < 0.1).to(dtype)
+        x[5, :6] = torch.tensor([0.5, -2.0, 0.0, 3.0, 1.0, 0.25], dtype=dtype)  # graded values
+        gy = torch.randn(1100, 75, generator=gen, dtype=dtype)
+        assert torch.equal(event_linear_grad_weight(x, gy), _ordered_grad_weight(x, gy))
+        xb = (x == 1).to(torch.uint8)
+        assert torch.equal(event_linear_grad_weight(xb, gy), _ordered_grad_weight(xb, gy))
+    finally:
+        torch.set_num_threads(old)

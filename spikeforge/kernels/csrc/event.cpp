@@ -158,77 +158,108 @@ extern "C" int sf_event_linear_f64(int64_t rows, int64_t K, int64_t N, const dou
 }
 
 // gwt[k, :] = sum_{r : x[r, k] != 0} x[r, k] * gy[r, :]   (weight gradient, transposed, [K, N])
-// Each thread accumulates its rows into a private [K, N] buffer (every gy row is read once);
-// the buffers are then summed in a fixed order, so the result does not depend on scheduling.
+//
+// Rows are cut into blocks of RB; each block's active entries are regrouped per input index k
+// (a column-major list: for every k, the block's active rows in increasing order). Then, per
+// column tile of WIDE outputs (the block's slice of gy, [RB, WIDE] = 128 KB, stays in L2), each
+// gwt[k, tile] is loaded into registers once, the block's active rows of k are added, and the
+// tile is stored once: one read-modify-write of the [K, N] accumulator per (block, k, tile), not
+// per active entry. Summation order: per element, rows are added in increasing order (blocks in
+// order, rows in order within a block), starting at 0, one rounding per addition, so the result
+// is exactly the sequential sum, for any thread count (threads own disjoint sets of k).
+template <typename R, typename V, int NV>
+inline void grad_w_tile(const int32_t* rr, const R* vv, int64_t n, const R* gy, int64_t N, int64_t n0, R* out) {
+    constexpr int L = 32 / sizeof(R);
+    V acc[NV];
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) std::memcpy(&acc[v], out + v * L, sizeof(V));
+    for (int64_t q = 0; q < n; ++q) {
+        const R* g = gy + (int64_t)rr[q] * N + n0;
+        const R s = vv[q];
+        if (s == (R)1) {
+#pragma GCC unroll 8
+            for (int v = 0; v < NV; ++v) { V t; std::memcpy(&t, g + v * L, sizeof(V)); acc[v] += t; }
+        } else {
+#pragma GCC unroll 8
+            for (int v = 0; v < NV; ++v) { V t; std::memcpy(&t, g + v * L, sizeof(V)); acc[v] += s * t; }
+        }
+    }
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) std::memcpy(out + v * L, &acc[v], sizeof(V));
+}
+
 template <typename R, typename X = R>
 void event_linear_grad_w_impl(int64_t rows, int64_t K, int64_t N, const X* x, const R* gy, R* gwt, int nt) {
-    nt = std::max(1, std::min<int>(nt, (int)std::max<int64_t>(1, rows / 64)));
-    std::vector<R> priv((size_t)(nt - 1) * K * N);
+    typedef R V __attribute__((vector_size(32)));
+    constexpr int L = 32 / sizeof(R);
+    constexpr int64_t WIDE = 8 * L;       // 8 vectors: 64 floats / 32 doubles held in registers
+    const int64_t RB = 512;               // rows per block: gy[block, tile] is 128 KB
+    const int64_t nb = (rows + RB - 1) / RB;
+    nt = std::max(1, std::min<int>(nt, (int)std::max<int64_t>(1, K / 16)));
+    // Per block: ptr[b][k] .. ptr[b][k + 1] index the block's active rows of input k.
+    std::vector<std::vector<int64_t>> ptr(nb, std::vector<int64_t>(K + 1));
+    std::vector<std::vector<int32_t>> rix(nb);   // row offsets inside the block (< RB)
+    std::vector<std::vector<R>> val(nb);
 #pragma omp parallel num_threads(nt)
     {
-        const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
-        R* acc = tid == 0 ? gwt : priv.data() + (size_t)(tid - 1) * K * N;
-        for (int64_t q = 0; q < K * N; ++q) acc[q] = (R)0;
-        const int64_t r0 = rows * tid / nth, r1 = rows * (tid + 1) / nth;  // static: deterministic sums
-        // Rows in batches: compact a batch, then sweep it once per column tile of the
-        // accumulator, so the tile's slice ([K, 8 vectors], e.g. 179 KB for K = 700) stays in
-        // L2 and the gradient row's tile stays in registers. Per element, rows are still added
-        // in increasing order.
-        typedef R V __attribute__((vector_size(32)));
-        constexpr int L = 32 / sizeof(R);
-        constexpr int64_t WIDE = 8 * L;
-        const int64_t RB = 32;
-        std::vector<int64_t> idx(RB * K + 1);
-        std::vector<R> val(RB * K + 1);
-        int64_t cnt[RB];
-        for (int64_t b0 = r0; b0 < r1; b0 += RB) {
-            const int64_t b1 = std::min(r1, b0 + RB);
-            for (int64_t r = b0; r < b1; ++r)
-                cnt[r - b0] = compact_row(x + r * K, K, idx.data() + (r - b0) * K, val.data() + (r - b0) * K);
-            int64_t n0 = 0;
-            for (; n0 + WIDE <= N; n0 += WIDE)
-                for (int64_t r = b0; r < b1; ++r) {
-                    V g[8];
-#pragma GCC unroll 8
-                    for (int v = 0; v < 8; ++v) std::memcpy(&g[v], gy + r * N + n0 + v * L, sizeof(V));
-                    const int64_t* ix = idx.data() + (r - b0) * K;
-                    const R* vl = val.data() + (r - b0) * K;
-                    for (int64_t q = 0; q < cnt[r - b0]; ++q) {
-                        R* w = acc + ix[q] * N + n0;
-                        const R s = vl[q];
-                        if (s == (R)1) {
-#pragma GCC unroll 8
-                            for (int v = 0; v < 8; ++v) {
-                                V a; std::memcpy(&a, w + v * L, sizeof(V)); a += g[v]; std::memcpy(w + v * L, &a, sizeof(V));
-                            }
-                        } else {
-#pragma GCC unroll 8
-                            for (int v = 0; v < 8; ++v) {
-                                V a; std::memcpy(&a, w + v * L, sizeof(V)); a += s * g[v]; std::memcpy(w + v * L, &a, sizeof(V));
-                            }
-                        }
-                    }
+        std::vector<int64_t> idx(K + 1);
+        std::vector<R> v(K + 1);
+        std::vector<int32_t> crow;
+        std::vector<int64_t> ck;
+        std::vector<R> cv;
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t b = 0; b < nb; ++b) {
+            const int64_t r0 = b * RB, r1 = std::min(rows, r0 + RB);
+            crow.clear(); ck.clear(); cv.clear();
+            int64_t* p = ptr[b].data();
+            std::fill(p, p + K + 1, 0);
+            for (int64_t r = r0; r < r1; ++r) {   // row-major pass: count per k
+                const int64_t c = compact_row(x + r * K, K, idx.data(), v.data());
+                for (int64_t q = 0; q < c; ++q) {
+                    crow.push_back((int32_t)(r - r0)); ck.push_back(idx[q]); cv.push_back(v[q]);
+                    ++p[idx[q] + 1];
                 }
-            if (n0 < N)
-                for (int64_t r = b0; r < b1; ++r) {
-                    const R* g = gy + r * N;
-                    const int64_t* ix = idx.data() + (r - b0) * K;
-                    const R* vl = val.data() + (r - b0) * K;
-                    for (int64_t q = 0; q < cnt[r - b0]; ++q) {
-                        R* w = acc + ix[q] * N;
-                        const R s = vl[q];
-                        for (int64_t j = n0; j < N; ++j) w[j] += s * g[j];
-                    }
-                }
-        }
-#pragma omp barrier
-#pragma omp for schedule(static)
-        for (int64_t k = 0; k < K; ++k)
-            for (int t = 1; t < nth; ++t) {
-                const R* p = priv.data() + (size_t)(t - 1) * K * N + k * N;
-#pragma omp simd
-                for (int64_t j = 0; j < N; ++j) gwt[k * N + j] += p[j];
             }
+            for (int64_t k = 0; k < K; ++k) p[k + 1] += p[k];
+            const int64_t nnz = p[K];
+            rix[b].resize(nnz); val[b].resize(nnz);
+            std::vector<int64_t> fill(p, p + K);
+            for (int64_t q = 0; q < nnz; ++q) {   // stable scatter: rows stay increasing per k
+                const int64_t d = fill[ck[q]]++;
+                rix[b][d] = crow[q]; val[b][d] = cv[q];
+            }
+        }
+        // Each thread owns a fixed set of k (static schedule, same bounds every loop).
+#pragma omp for schedule(static)
+        for (int64_t k = 0; k < K; ++k) std::fill(gwt + k * N, gwt + (k + 1) * N, (R)0);
+        std::vector<R> pk((size_t)RB * WIDE);   // the block's gy tile, packed [RB, WIDE]
+        for (int64_t b = 0; b < nb; ++b) {
+            const R* gb = gy + b * RB * N;
+            const int64_t nr = std::min(RB, rows - b * RB);
+            const int64_t* p = ptr[b].data();
+            const int32_t* rr = rix[b].data();
+            const R* vv = val[b].data();
+            int64_t n0 = 0;
+            for (; n0 + WIDE <= N; n0 += WIDE) {
+                for (int64_t r = 0; r < nr; ++r) std::memcpy(pk.data() + r * WIDE, gb + r * N + n0, WIDE * sizeof(R));
+#pragma omp for schedule(static) nowait
+                for (int64_t k = 0; k < K; ++k)
+                    grad_w_tile<R, V, 8>(rr + p[k], vv + p[k], p[k + 1] - p[k], pk.data(), WIDE, 0, gwt + k * N + n0);
+            }
+#pragma omp for schedule(static) nowait
+            for (int64_t k = 0; k < K; ++k) {
+                const int64_t a = p[k], e = p[k + 1];
+                R* out = gwt + k * N;
+                int64_t m0 = n0;
+                for (; m0 + 4 * L <= N; m0 += 4 * L) grad_w_tile<R, V, 4>(rr + a, vv + a, e - a, gb, N, m0, out + m0);
+                for (; m0 + L <= N; m0 += L) grad_w_tile<R, V, 1>(rr + a, vv + a, e - a, gb, N, m0, out + m0);
+                for (int64_t j = m0; j < N; ++j) {   // tail narrower than one vector
+                    R acc = out[j];
+                    for (int64_t q = a; q < e; ++q) acc += vv[q] * gb[(int64_t)rr[q] * N + j];
+                    out[j] = acc;
+                }
+            }
+        }
     }
 }
 
