@@ -15,7 +15,8 @@ from spikeforge.models.transformers import MetaSpikeFormer, RepConvBN, SpikingSe
 
 
 def test_meta_spikeformer_uses_the_released_sdsa3():
-    net = create_model("meta_spikeformer_tiny")
+    # the tiny member defaults to s = 4 (1-4 tokens; test_meta_tiny_attention_alive.py); released s = 0.125
+    net = create_model("meta_spikeformer_tiny", scale=0.125)
     attns = [m for m in net.modules() if isinstance(m, SpikingSelfAttention)]
     assert len(attns) == 2
     for a in attns:

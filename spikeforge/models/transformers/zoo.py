@@ -135,7 +135,8 @@ for _n, _dims, _p, _r in [("meta_spikeformer_15m", (64, 128, 256, 360), 15_112_2
               reported=_r, counted=_MC)
 _register("meta_spikeformer_tiny", MetaSpikeFormer,
           {"embed_dims": (16, 32, 64, 64), "depths": (1, 1), "num_heads": 4, "num_classes": 10, "img_size": 32,
-           "T": 2}, family="meta_spikeformer", source=META, params=None, counted="tiny CPU member (not published)")
+           "T": 2, "scale": 4.0},  # s = 0.125 is sized for 196 tokens; at 1-4 tokens SDSA-3 never fires
+          family="meta_spikeformer", source=META, params=None, counted="tiny CPU member (not published)")
 
 # --- Max-Former ------------------------------------------------------------------------------------
 _MF = "all parameters incl. BN affine; code structure (stage blocks as released)"
