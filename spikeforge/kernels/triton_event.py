@@ -24,7 +24,7 @@ import torch
 from torch import Tensor
 
 from ._build import BackendUnavailableError
-from .triton_lif import interpreting, triton_available
+from .triton_lif import interpreting, load_kernels, triton_available
 
 __all__ = ["BLOCK_N", "TritonEventLinearFn", "triton_event_linear", "triton_event_linear_grad_weight",
            "triton_event_supports"]
@@ -36,14 +36,7 @@ _built: dict[bool, Any] = {}
 
 
 def _kernels() -> Any:
-    mode = interpreting()
-    if mode not in _built:
-        try:
-            from . import _triton_event_src
-        except Exception as e:  # a broken Triton install must not crash the caller
-            raise BackendUnavailableError(f"the 'triton' event linear could not import its kernels: {e}") from e
-        _built[mode] = _triton_event_src.build()
-    return _built[mode]
+    return load_kernels("_triton_event_src", _built)
 
 
 def triton_event_supports(x: Tensor, weight_t: Tensor) -> str | None:

@@ -15,6 +15,7 @@ behaviour never depends on whether Triton is installed.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import math
 import os
@@ -53,16 +54,22 @@ def triton_available() -> bool:
     return _unavailable() is None
 
 
-def _kernels() -> SimpleNamespace:
-    """The kernels, jitted for the current mode (compiled, or Triton's interpreter)."""
+def load_kernels(module: str, built: dict[bool, SimpleNamespace]) -> SimpleNamespace:
+    """The kernels of ``spikeforge.kernels.<module>`` (a Triton source module with a ``build()``),
+    jitted once per mode (compiled, or Triton's interpreter) and kept in ``built``."""
     mode = interpreting()
-    if mode not in _built:
+    if mode not in built:
         try:
-            from . import _triton_src
+            src = importlib.import_module(f"{__package__}.{module}")
         except Exception as e:  # a broken Triton install must not crash the caller
-            raise BackendUnavailableError(f"the 'triton' backend could not import its kernels: {e}") from e
-        _built[mode] = _triton_src.build()
-    return _built[mode]
+            raise BackendUnavailableError(f"the 'triton' backend could not import its kernels ({module}): {e}") from e
+        built[mode] = src.build()
+    return built[mode]
+
+
+def _kernels() -> SimpleNamespace:
+    """The LIF-family kernels (:mod:`._triton_src`)."""
+    return load_kernels("_triton_src", _built)
 
 
 def triton_supports(spec: KernelSpec | None, xs: Tensor, state: Any, kwargs: dict[str, Any]) -> str | None:

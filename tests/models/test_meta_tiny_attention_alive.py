@@ -24,7 +24,7 @@ def test_meta_tiny_attention_fires_and_gradients_stay_bounded_on_16px_digits() -
     net = create_model("meta_spikeformer_tiny", in_channels=1, num_classes=10, img_size=16).train()
     rates: list[float] = []
     for block in (net.features[8], net.features[10]):
-        block.attn.attn_lif.register_forward_hook(lambda m, i, o: rates.append(float(o.float().mean())))
+        block.attn.attn_lif.register_forward_hook(lambda m, i, o: rates.append(float(o.detach().float().mean())))
     F.cross_entropy(net(x).mean(0), y[:64]).backward()
     gnorm = torch.sqrt(sum(p.grad.pow(2).sum() for p in net.parameters() if p.grad is not None))
     assert min(rates) > 0, f"attention neurons silent: rates {rates}"
