@@ -47,8 +47,15 @@ def supports(spec: KernelSpec | None, xs: Tensor, state: Any, kwargs: dict[str, 
         return "no fused kernel for this neuron model"
     if xs.device.type != "cpu":
         return f"the 'cpp' backend runs on CPU tensors, got device {xs.device}"
+    return call_unsupported(spec, xs, state, kwargs, "cpp")
+
+
+def call_unsupported(spec: KernelSpec, xs: Tensor, state: Any, kwargs: dict[str, Any], backend: str) -> str | None:
+    """What no fused backend (``cpp``, ``triton``) can run exactly — dtype, state quantization, a
+    custom reset or surrogate, an unexpected state — as the reason, or ``None``. Device checks are
+    each backend's own."""
     if xs.dtype not in (torch.float32, torch.float64):
-        return f"the 'cpp' backend supports float32/float64, got {xs.dtype}"
+        return f"the '{backend}' backend supports float32/float64, got {xs.dtype}"
     if kwargs.get("state_quant") is not None:
         return "state quantization (state_quant) has no fused kernel"
     if spec.spiking:

@@ -26,8 +26,8 @@ import torch
 from torch import Tensor
 
 from ._build import BackendUnavailableError
-from .cpu import _NonFiniteAt, run_elementwise, surrogate_code
-from .specs import COEFS, SLOTS, KernelSpec, reset_code
+from .cpu import _NonFiniteAt, call_unsupported, run_elementwise
+from .specs import COEFS, SLOTS, KernelSpec
 
 __all__ = ["BLOCK", "interpreting", "run_triton", "triton_available", "triton_supports"]
 
@@ -82,24 +82,7 @@ def triton_supports(spec: KernelSpec | None, xs: Tensor, state: Any, kwargs: dic
     if xs.device.type != "cuda" and not (interpreting() and xs.device.type == "cpu"):
         return (f"the 'triton' backend runs on CUDA tensors (CPU tensors only under TRITON_INTERPRET=1), "
                 f"got device {xs.device}")
-    if xs.dtype not in (torch.float32, torch.float64):
-        return f"the 'triton' backend supports float32/float64, got {xs.dtype}"
-    if kwargs.get("state_quant") is not None:
-        return "state quantization (state_quant) has no fused kernel"
-    if spec.spiking:
-        if reset_code(kwargs.get("reset")) is None:
-            return "custom reset functions have no fused kernel"
-        if surrogate_code(kwargs["surrogate"]) is None:
-            return f"surrogate {type(kwargs.get('surrogate')).__name__} has no fused kernel"
-    fields = getattr(state, "_fields", None)
-    if fields != spec.state_fields:
-        return f"unexpected state {type(state).__name__}{fields}"
-    for s in state:
-        if not isinstance(s, Tensor) or s.shape != xs.shape[1:]:
-            return "state tensors must have the shape of one input step"
-        if s.dtype != xs.dtype or s.device != xs.device:
-            return f"state dtype/device ({s.dtype}, {s.device}) differs from the input's ({xs.dtype}, {xs.device})"
-    return None
+    return call_unsupported(spec, xs, state, kwargs, "triton")
 
 
 def _surrogate_consts(sg_kind: int, p: float, dtype: torch.dtype, device: torch.device) -> Tensor:
