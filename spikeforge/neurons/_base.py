@@ -369,6 +369,21 @@ class Neuron(nn.Module, Generic[P, S]):
             self._check_state_finite(new, p, note=" after the step (input and state were finite)")
         return z, new
 
+    def prepare_run(self, xs: Tensor, state: S | None) -> tuple[Any, S, dict[str, Any]]:
+        """What a backend needs to run ``xs [T, B, *]`` from ``state``: the checked sequence's
+        parameters, the (checked or initial) state, and the step's keyword arguments, with
+        ``state_quant`` among them when set (the kernels quantize it or decline the call)."""
+        check_sequence(xs, type(self).__name__)
+        p = self._params_for(xs)
+        if state is None:
+            state = self.init_state(xs[0])
+        else:
+            self.check_state(state, xs[0])
+        kwargs = self.step_kwargs()
+        if self.state_quant is not None:
+            kwargs["state_quant"] = self.state_quant
+        return p, state, kwargs
+
     def run(self, xs: Tensor, state: S | None = None) -> tuple[Tensor, S]:
         """Run over a sequence. ``xs``: ``[T, B, *]``; returns ``(zs [T, B, *], final state)``.
 
@@ -376,17 +391,9 @@ class Neuron(nn.Module, Generic[P, S]):
         ``xs`` or in the state raises :class:`~spikeforge.numerics.NonFiniteError` naming the
         time step and index (unless disabled, see :mod:`spikeforge.numerics`).
         """
-        check_sequence(xs, type(self).__name__)
-        p = self._params_for(xs)
-        if state is None:
-            state = self.init_state(xs[0])
-        else:
-            self.check_state(state, xs[0])
+        p, state, kwargs = self.prepare_run(xs, state)
         # fused backend of the same step function (spikeforge.kernels); None: run the reference
         # (backend "torch", SPIKEFORGE_BACKEND=torch, or no kernel for this call)
-        kwargs = self.step_kwargs()
-        if self.state_quant is not None:  # no fused kernel quantizes: the kernels see it and refuse
-            kwargs["state_quant"] = self.state_quant
         out = run_fused(self.backend, type(self).step_fn, xs, state, p, kwargs, where=type(self).__name__)
         if out is not None:  # the fused kernels detect non-finite values inside their own loop
             return out

@@ -103,15 +103,7 @@ def _fused_sltt_step(m: nn.Module, h: Tensor, state: Any) -> tuple[Tensor, Any] 
     (another backend or model, custom surrogate/reset/quantizer): then ``m.run`` runs the step."""
     if not isinstance(m, Neuron):
         return None
-    check_sequence(h, type(m).__name__)
-    p = m._params_for(h)
-    if state is None:
-        state = m.init_state(h[0])
-    else:
-        m.check_state(state, h[0])
-    kwargs = m.step_kwargs()
-    if getattr(m, "state_quant", None) is not None:  # the kernel then quantizes (lif_step) or declines
-        kwargs["state_quant"] = m.state_quant
+    p, state, kwargs = m.prepare_run(h, state)
     return run_sltt_step(m.backend, type(m).step_fn, h, state, p, kwargs, where=type(m).__name__)
 
 
