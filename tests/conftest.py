@@ -1,9 +1,10 @@
-"""Shared fixtures (a seeded generator per test, the test device) and the missing-peer policy
+"""Shared fixtures (a seeded generator per test, the test device, one intra-op thread) and the missing-peer policy
 (``_peers.py``: under ``SPIKEFORGE_REQUIRE_PEERS=1``, set by ``make test``, a skipped peer test fails)."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import matplotlib
 import pytest
@@ -26,6 +27,17 @@ def gen() -> torch.Generator:
 @pytest.fixture
 def device() -> torch.device:
     return torch.device(os.environ.get("SPIKEFORGE_TEST_DEVICE", "cpu"))
+
+
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """One intra-op torch thread for the test, restored after it: for tests made of many tiny
+    per-step ops, which only contend on a shared 2-core machine. Use it with
+    ``pytestmark = pytest.mark.usefixtures("one_thread")`` or from a directory's autouse fixture."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
 
 
 @pytest.fixture(autouse=True)

@@ -22,16 +22,11 @@ from spikeforge.neurons import LIF
 from spikeforge.quant import StateQuant
 from spikeforge.surrogate import SURROGATES
 
-pytestmark = pytest.mark.skipif("cpp" not in available_backends(), reason="no C++ compiler")
+pytestmark = [
+    pytest.mark.skipif("cpp" not in available_backends(), reason="no C++ compiler"),
+    pytest.mark.usefixtures("one_thread"),
+]
 ALL = {**NEURONS, **READOUTS}
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture

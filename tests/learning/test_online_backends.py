@@ -15,15 +15,10 @@ from spikeforge.neurons import NEURONS
 
 FUSED = [n for n in NEURONS.names() if spec_for(NEURONS.get(n).step_fn) is not None and NEURONS.get(n).spiking]
 
-pytestmark = pytest.mark.skipif(not fused_available(), reason="no C++ toolchain for the fused backend")
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = [
+    pytest.mark.skipif(not fused_available(), reason="no C++ toolchain for the fused backend"),
+    pytest.mark.usefixtures("one_thread"),
+]
 
 
 def _net(name: str, backend: str) -> nn.Sequential:

@@ -14,13 +14,7 @@ from spikeforge.neurons import LIF, NEURONS
 D = torch.float64
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small per-step ops: one intra-op thread avoids contention on a shared machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # many tiny per-step ops (tests/conftest.py)
 
 
 def _net(beta: float, seed: int = 0, n_in: int = 5, n_hid: int = 7, n_out: int = 3) -> nn.Sequential:

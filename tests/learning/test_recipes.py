@@ -17,12 +17,7 @@ from spikeforge.models import build_model, create_model
 from spikeforge.recipes import run_recipe, stage_configs
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # many tiny per-step ops (tests/conftest.py)
 
 
 def test_ramp_edges_follow_the_reference_schedule():

@@ -9,12 +9,7 @@ import torch
 from spikeforge.reservoir.ei import EIParams, EIReservoir, EIState, ei_step, inhibitory_plasticity
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():  # hundreds of tiny per-step ops: one intra-op thread avoids contention on a loaded machine
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # many tiny per-step ops (tests/conftest.py)
 
 
 def _setup(n: int = 80) -> tuple[EIReservoir, torch.Tensor, torch.Tensor]:

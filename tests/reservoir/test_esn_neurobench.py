@@ -18,12 +18,7 @@ from spikeforge.reservoir.metrics import smape
 from spikeforge.reservoir.tasks import mackey_glass
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():  # hundreds of tiny per-step ops: one intra-op thread avoids contention on a loaded machine
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # many tiny per-step ops (tests/conftest.py)
 
 
 def _neurobench_procedure(n: int, sb: float, si: float, p: float, rho: float, seed: int) -> tuple[torch.Tensor, ...]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterator
 
 import pytest
 import torch
@@ -16,12 +15,7 @@ from spikeforge.reservoir.maass import LSM, MaassConfig, MaassNetwork
 F64 = torch.float64
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # many tiny per-step ops (tests/conftest.py)
 
 
 def _reference(net: MaassNetwork, x: torch.Tensor) -> torch.Tensor:

@@ -15,12 +15,7 @@ from spikeforge.reservoir.metrics import branching_factor, relay_branching_facto
 from spikeforge.reservoir.nalsm import NALSM, NALSMConfig
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():  # hundreds of tiny per-step ops: one intra-op thread avoids contention on a loaded machine
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # many tiny per-step ops (tests/conftest.py)
 
 
 def test_astrocyte_closed_form() -> None:

@@ -9,12 +9,7 @@ from spikeforge.reservoir.classify import digits_spikes, ridge_accuracy, spike_c
 from spikeforge.reservoir.nalsm import NALSM, NALSMConfig
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():  # many tiny per-step ops: one intra-op thread avoids contention on a loaded machine
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # many tiny per-step ops (tests/conftest.py)
 
 
 def test_spike_counts_bins_by_hand() -> None:

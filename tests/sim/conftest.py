@@ -3,15 +3,9 @@ BLAS would otherwise spread over threads (milliseconds of spin-waiting per produ
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-import torch
 
 
 @pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+def _one_thread(one_thread: None) -> None:
+    """Every test here runs on one intra-op thread (``one_thread`` in tests/conftest.py)."""

@@ -12,9 +12,7 @@ from spikeforge.tasks.delays.motion import MotionConfig, load_motion, prune_firs
 from spikeforge.tasks.delays.run import PRESETS, DelayTaskConfig, run_task
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> None:
-    torch.set_num_threads(1)
+pytestmark = pytest.mark.usefixtures("one_thread")  # many tiny per-step ops (tests/conftest.py)
 
 
 def test_matched_budgets_counted_by_hand() -> None:
