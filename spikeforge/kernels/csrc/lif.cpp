@@ -15,6 +15,9 @@
 // step), then runs the adjoint recurrence backwards in time, accumulating per-neuron gradients of
 // every coefficient (summed over time) for learnable parameters.
 #include "common.h"
+#include "step_math.h"
+
+using namespace sfk;  // kind, reset, coefficient and slot codes; reset_value
 
 namespace {
 
@@ -64,11 +67,6 @@ inline void prefetch_row(const R* p, int64_t n) {
 
 const int64_t STREAM_BYTES = (int64_t)64 << 20;  // outputs at least this large use streaming stores
 
-enum Kind { K_LIF = 0, K_CUBA = 1, K_ALIF = 2, K_LI = 3 };
-enum Reset { R_SUB = 0, R_VAL = 1, R_ZERO = 2, R_NONE = 3 };
-enum Coef { C1 = 0, C2, C3, VTH, VR, CI1, CI2, ADAPT, CA, NCOEF };
-enum Slot { S_I = 0, S_V = 1, S_A = 2 };
-
 // Coefficients of a block of neurons. A per-neuron coefficient is read from its [M] array; a
 // broadcast one (bit k of cmask set: one value for every neuron, e.g. a layer's scalar beta) is
 // handed over as a single element and copied once per thread into a block-long buffer, so short-T
@@ -85,14 +83,6 @@ struct CoefBlock {
     }
     const R* at(int k, int64_t m0) const { return (cmask >> k & 1) ? buf[k] : c[k] + m0; }
 };
-
-template <typename R, int RS>
-inline R reset_fwd(R v1, R s, R theta, R vr) {
-    if (RS == R_SUB) return v1 - s * theta;
-    if (RS == R_VAL) return v1 * ((R)1 - s) + s * vr;
-    if (RS == R_ZERO) return v1 * ((R)1 - s);
-    return v1;
-}
 
 // ---------------------------------------------------------------- forward
 // Non-finite check (CHECK): after each step the new state of every neuron goes into a running sum
@@ -168,7 +158,7 @@ void forward_impl(int64_t T, int64_t M, const R* x, R* z, const R* const* st0, R
                 if (K == K_ALIF) theta = vth[j] + ad[j] * av[j];
                 R s = (R)((v1 - theta) > (R)0);
                 zt[j] = s;
-                v[j] = reset_fwd<R, RS>(v1, s, theta, vr[j]);
+                v[j] = reset_value<R, RS>(v1, s, theta, vr[j]);
                 if (K == K_ALIF) av[j] = ca[j] * av[j] + s;
                 if (CHECK) {
                     probe += v[j] - v[j];
@@ -291,7 +281,7 @@ void backward_impl(int64_t T, int64_t M, const R* x, const R* gz, int64_t gst, i
                     R u = v1 - theta;
                     ub[j] = u;
                     R s = (R)(u > (R)0);
-                    v[j] = reset_fwd<R, RS>(v1, s, theta, vr[j]);
+                    v[j] = reset_value<R, RS>(v1, s, theta, vr[j]);
                     if (K == K_ALIF) av[j] = ca[j] * av[j] + s;
                 }
                 if (K != K_LI) surrogate_inplace<R>(sg_kind, sg_p, ub, n);  // u -> dz/du while in L1
@@ -336,7 +326,7 @@ void backward_impl(int64_t T, int64_t M, const R* x, const R* gz, int64_t gst, i
                             R thp = vth[j];
                             if (K == K_ALIF) thp = vth[j] + ad[j] * abp[j];
                             const R sp = (R)((w - thp) > (R)0);
-                            vpb[j] = reset_fwd<R, RS>(w, sp, thp, vr[j]);
+                            vpb[j] = reset_value<R, RS>(w, sp, thp, vr[j]);
                         }
                     } else {
                         for (int64_t j = 0; j < n; ++j) vpb[j] = st0[S_V][m0 + j];

@@ -1,10 +1,12 @@
-// Per-element pieces of the LIF-family step shared by the SLTT step kernel (sltt.cpp) and the
-// state-quantized kernel (quant_lif.cpp): reset, surrogate derivative, membrane quantization.
+// Per-element pieces of the LIF-family step: the codes and the reset are shared by the multi-step
+// kernels (lif.cpp), the SLTT step kernel (sltt.cpp) and the state-quantized kernel
+// (quant_lif.cpp); the per-element surrogate derivative and membrane quantization by the latter two.
 //
 // Codes are those of lif.cpp and kernels/specs.py (kinds, resets, coefficient and state slots,
 // surrogate codes of kernels/cpu.py). Each expression is written in the reference step function's
 // operation order; the library is built with -ffp-contract=off, so each operation rounds once.
-// (lif.cpp keeps its own copies of reset and surrogate; moving it onto this header is a follow-up.)
+// (lif.cpp keeps its own surrogate_inplace: one vectorisable loop per surrogate over a buffer, where
+// surrogate_grad below switches per element. A new surrogate goes into both.)
 #pragma once
 
 #include "common.h"
