@@ -66,12 +66,15 @@ class TrainConfig:
     # output
     out_dir: str = "runs/default"  # checkpoint, report, history.csv and plots go here
     progress: bool = True  # show progress bars
+    checkpoint_every_steps: int = 0  # also checkpoint every this many optimizer steps inside an epoch (0: per epoch)
     log: str = "csv"  # csv: history in report.json + history.csv | tensorboard: also TensorBoard events
 
-    # Keys that say where files are or how a run is watched, not what is trained: a checkpoint
-    # resumes under other values of these (a moved run directory, another data folder).
+    # Keys that say where files are or how a run is watched or saved, not what is trained: a
+    # checkpoint resumes under other values of these (a moved run directory, another data folder,
+    # another checkpoint interval).
     # ``epochs`` may grow too (the run is extended); see spikeforge.experiment.
-    LOCATION_KEYS: ClassVar[frozenset[str]] = frozenset({"root", "download", "out_dir", "progress", "log"})
+    LOCATION_KEYS: ClassVar[frozenset[str]] = frozenset({"root", "download", "out_dir", "progress", "log",
+                                                          "checkpoint_every_steps"})
 
     def __post_init__(self) -> None:
         floats = ("tau_mem", "tau_out", "dt", "lr", "weight_decay", "rate_reg", "dropout", "lr_positions",
@@ -97,6 +100,7 @@ class TrainConfig:
             ("lr_positions", self.lr_positions > 0, "must be > 0"),
             ("val_fraction", 0.0 <= self.val_fraction < 1.0, "must be in [0, 1)"),
             ("online_k", self.online_k >= 1, "must be >= 1"),
+            ("checkpoint_every_steps", self.checkpoint_every_steps >= 0, "must be >= 0 (0: only after each epoch)"),
             ("pretrain_epochs", self.pretrain_epochs >= 0, "must be >= 0"),
             ("iir_steps", all(t >= 1 for t in self.iir_steps), "must list time steps >= 1 (e.g. [5, 4, 3, 2, 1])"),
             ("ottt_decay", self.ottt_decay is None or 0.0 <= self.ottt_decay <= 1.0,

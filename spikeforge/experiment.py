@@ -2,7 +2,8 @@
 
 ``spikeforge train`` and ``make run`` are thin wrappers over :func:`run_training`.
 
-A run directory holds ``checkpoint.pt`` (after every epoch), ``history.csv`` (one row per epoch,
+A run directory holds ``checkpoint.pt`` (after every epoch, and every ``checkpoint_every_steps``
+optimizer steps inside one when that key is > 0), ``history.csv`` (one row per epoch,
 rewritten after every epoch), ``report.json`` (the report with the per-epoch history), the PNG
 plots and, with ``log="tensorboard"``, ``tensorboard/`` event files. Running again resumes:
 the checkpoint must come from the same experiment (every config key except the location keys
@@ -52,6 +53,7 @@ class TrainReport:
     schedule_note: str = ""  # set when a resumed run's length changed (its schedule follows the new total)
     logs: list[Path] = field(default_factory=list)  # history.csv (and the TensorBoard folder)
     val_accuracy: float | None = None  # last epoch's accuracy on the held-out validation split (val_fraction > 0)
+    resumed_from_step: int = 0  # > 0: resumed from a mid-epoch checkpoint, this many steps into its epoch
 
     def to_dict(self) -> dict[str, Any]:
         return {"config": self.config.to_dict(), "test_accuracy": self.test_accuracy,
@@ -59,7 +61,8 @@ class TrainReport:
                 "wall_seconds": self.wall_seconds, "checkpoint": str(self.checkpoint),
                 "plots": [str(p) for p in self.plots], "cost": self.cost,
                 "resumed_from_epoch": self.resumed_from_epoch, "schedule_note": self.schedule_note,
-                "logs": [str(p) for p in self.logs], "history": self.history, "val_accuracy": self.val_accuracy}
+                "logs": [str(p) for p in self.logs], "history": self.history, "val_accuracy": self.val_accuracy,
+                "resumed_from_step": self.resumed_from_step}
 
     def __str__(self) -> str:
         c = self.config
@@ -77,7 +80,9 @@ class TrainReport:
         for key, value in self.cost.items():
             lines.append(f"  {key:<24} {value:.4g}" if isinstance(value, float) else f"  {key:<24} {value}")
         lines.append(f"  {'wall time':<24} {self.wall_seconds:.1f} s"
-                     + (f" (resumed after epoch {self.resumed_from_epoch})" if self.resumed_from_epoch else ""))
+                     + (f" (resumed in epoch {self.resumed_from_epoch + 1} after step {self.resumed_from_step})"
+                        if self.resumed_from_step else
+                        f" (resumed after epoch {self.resumed_from_epoch})" if self.resumed_from_epoch else ""))
         if self.schedule_note:
             lines.append(f"  {'schedule':<24} {self.schedule_note}")
         lines.append(f"  {'checkpoint':<24} {self.checkpoint}")
@@ -158,21 +163,16 @@ def run_training(cfg: TrainConfig, *, resume: bool = True, plots: bool = True) -
     out.mkdir(parents=True, exist_ok=True)
     ckpt = out / "checkpoint.pt"
     done, previous_epochs = _resume_plan(ckpt, cfg) if resume and ckpt.is_file() else (0, 0)
-    train_loader, val_loader, test_loader, sampler = make_split_loaders(cfg)
+    train_loader, val_loader, test_loader, _ = make_split_loaders(cfg)
     model = build_model(cfg)
-    sharded = None
-    if env is not None:
-        train_loader, sharded = _sharded_loader(train_loader, cfg, env, model)
+    train_loader, sharded = _sharded_loader(train_loader, cfg, env, model)  # the same batches as its RandomSampler
     loss_fn = LOSSES.get(cfg.loss)
     delays = bool(delay_layers(model))  # positions: own rate, clamped each step; SIG follows the schedule
     optimizer = (delay_optimizer(model, cfg.lr, cfg.lr_positions, cfg.weight_decay) if delays
                  else torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay))
 
     def set_epoch(e: int) -> None:
-        if sharded is not None:
-            sharded.set_epoch(cfg.seed * 100_003 + e)  # the seed RandomSampler gets below: same batches
-        else:
-            sampler.generator.manual_seed(cfg.seed * 100_003 + e)
+        sharded.set_epoch(cfg.seed * 100_003 + e)
         if delays:
             set_delay_sigma(model, e, cfg.epochs)
     scheduler = CosineSchedule(optimizer, cfg.epochs) if cfg.scheduler == "cosine" else None
@@ -189,7 +189,8 @@ def run_training(cfg: TrainConfig, *, resume: bool = True, plots: bool = True) -
                      scheduler=scheduler, checkpoint=ckpt, resume=resume, config=cfg.to_dict(),
                      regularizer=regularizer, progress=cfg.progress,
                      set_epoch=set_epoch, on_epoch_end=log, val_data=val_loader,
-                     mode=training_mode(cfg), distributed=env, sampler=sharded)
+                     mode=training_mode(cfg), distributed=env, sampler=sharded,
+                     checkpoint_every_steps=cfg.checkpoint_every_steps)
     finally:
         if log is not None:
             log.close()
@@ -198,7 +199,7 @@ def run_training(cfg: TrainConfig, *, resume: bool = True, plots: bool = True) -
     if log is None:  # not rank 0: rank 0 tests and reports
         return TrainReport(cfg, float("nan"), result.history[-1]["train_accuracy"] if result.history else float("nan"),
                            {}, time.perf_counter() - t0, ckpt, resumed_from_epoch=result.resumed_from_epoch,
-                           history=result.history)
+                           history=result.history, resumed_from_step=result.resumed_from_step)
     logs = [write_history_csv(result.history, log.csv_path)]
     if log.tensorboard_dir is not None:
         logs.append(log.tensorboard_dir)
@@ -206,7 +207,7 @@ def run_training(cfg: TrainConfig, *, resume: bool = True, plots: bool = True) -
     rates, cost, test_acc, sample = _measure(model, test_loader)
     report = TrainReport(cfg, test_acc, train_acc, rates, 0.0, ckpt, cost=cost,
                          resumed_from_epoch=result.resumed_from_epoch, history=result.history,
-                         schedule_note=note, logs=logs,
+                         resumed_from_step=result.resumed_from_step, schedule_note=note, logs=logs,
                          val_accuracy=result.history[-1].get("val_accuracy") if result.history else None)
     if plots:
         report.plots = _plots(model, sample, rates, result.history, out)
@@ -215,13 +216,17 @@ def run_training(cfg: TrainConfig, *, resume: bool = True, plots: bool = True) -
     return report
 
 
-def _sharded_loader(loader: DataLoader[Any], cfg: TrainConfig, env: dist_.DistEnv,
+def _sharded_loader(loader: DataLoader[Any], cfg: TrainConfig, env: dist_.DistEnv | None,
                     model: nn.Module) -> tuple[DataLoader[Any], dist_.ShardedBatchSampler]:
-    """This rank's training loader: its share of every global batch of ``cfg.batch_size``."""
-    dist_.refuse_unsupported(model)
+    """This rank's training loader: its share of every global batch of ``cfg.batch_size`` (in one
+    process, the whole batch: the batches of ``loader``'s ``RandomSampler`` reseeded per epoch,
+    from a sampler whose position a mid-epoch checkpoint can store)."""
+    if env is not None:
+        dist_.refuse_unsupported(model)
+    rank, world = (env.rank, env.world_size) if env is not None else (0, 1)
     try:
         sampler = dist_.ShardedBatchSampler(len(loader.dataset), cfg.batch_size,  # type: ignore[arg-type]
-                                            env.rank, env.world_size)
+                                            rank, world)
     except ValueError as e:
         raise ConfigError(str(e)) from None
     return DataLoader(loader.dataset, batch_sampler=sampler, collate_fn=loader.collate_fn), sampler

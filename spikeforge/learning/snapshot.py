@@ -3,7 +3,9 @@
 A checkpoint is a ``torch.save`` file holding only tensors and plain Python containers/numbers/
 strings, so it loads with ``torch.load(weights_only=True)`` (no unpickling of arbitrary
 objects). It carries the model and optimizer/scheduler state, the RNG states, the epoch, the
-run's configuration and its history.
+run's configuration and its history; a checkpoint written inside an epoch (``fit``'s
+``checkpoint_every_steps``) also holds ``step``, the steps taken in that epoch, and ``partial``,
+the epoch's running loss/accuracy sums.
 
 Integrity: the file stores a SHA-256 digest of its own content (every tensor's dtype, shape and
 bytes, and every key and plain value, in order; see :func:`payload_digest`), and
@@ -126,6 +128,8 @@ def save_checkpoint(
     config: dict[str, Any] | None = None,
     history: list[dict[str, float]] | None = None,
     sampler: dict[str, int] | None = None,
+    step: int = 0,
+    partial: dict[str, float] | None = None,
 ) -> Path:
     """Write a checkpoint atomically (temp file, ``fsync``, rename) so a crash never leaves a torn
     file, with a content digest that :func:`load_checkpoint` verifies.
@@ -139,6 +143,10 @@ def save_checkpoint(
         history: Per-epoch metrics so far.
         sampler: The training sampler's resumable state (stored as ``"sampler"`` when given, e.g.
             :meth:`~spikeforge.learning.distributed.ShardedBatchSampler.state_dict`).
+        step: Optimizer steps already taken in epoch ``epoch + 1`` (0: the checkpoint is at an
+            epoch boundary); stored as ``"step"`` when > 0, with ``partial``.
+        partial: The unfinished epoch's running sums (``loss_sum``, ``correct``, ``n``,
+            ``seconds``), so its history row comes out as in an uninterrupted run.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -155,6 +163,11 @@ def save_checkpoint(
     }
     if sampler is not None:
         payload["sampler"] = dict(sampler)
+    if step < 0:
+        raise ValueError(f"step must be >= 0 (optimizer steps taken in the current epoch), got {step}")
+    if step > 0:
+        payload["step"] = int(step)
+        payload["partial"] = {k: float(v) for k, v in (partial or {}).items()}
     payload["sha256"] = payload_digest(payload)
     tmp = _tmp_path(path)
     with open(tmp, "wb") as f:

@@ -41,6 +41,7 @@ class FitResult:
     history: list[dict[str, float]] = field(default_factory=list)
     checkpoint: Path | None = None
     resumed_from_epoch: int = 0
+    resumed_from_step: int = 0  # > 0: resumed inside epoch resumed_from_epoch + 1, after this many steps
 
 
 def _unpack(batch: Any) -> tuple[Tensor, Tensor]:
@@ -59,6 +60,34 @@ def _nan_guard(out: Any, loss: Tensor, epoch: int, seen: int) -> None:
     if not bool(torch.isfinite(loss.detach()).all()):
         raise NonFiniteError(f"{where}: non-finite loss {loss.detach().flatten()[:4].tolist()}; check loss_fn, "
                              "regularizer and targets (and the model output), or lower the learning rate")
+
+
+def _length(data: Iterable[Any]) -> int | None:
+    """Batches per epoch, if the iterable knows it."""
+    try:
+        return len(data)  # type: ignore[arg-type]
+    except TypeError:
+        return None
+
+
+def _check_every(every: int, checkpoint: object, sampler: Any) -> int:
+    if isinstance(every, bool) or not isinstance(every, int) or every < 0:
+        raise ValueError(f"checkpoint_every_steps must be an int >= 0 (0: only after each epoch), got {every!r}")
+    if every and checkpoint is None:
+        raise ValueError("checkpoint_every_steps needs a checkpoint path")
+    if every and not callable(getattr(sampler, "state_dict", None)):
+        raise ValueError("checkpoint_every_steps needs a resumable batch sampler (sampler=, e.g. a "
+                         "ShardedBatchSampler) so that a resumed run can skip the batches already taken")
+    return every
+
+
+def _mid_epoch_plan(payload: dict[str, Any], sampler: Any, path: Path | None) -> dict[str, Any]:
+    """Where to continue a checkpoint written inside an epoch (see ``fit``'s ``checkpoint_every_steps``)."""
+    if sampler is None or not callable(getattr(sampler, "load_state_dict", None)) or "sampler" not in payload:
+        raise ValueError(f"{path} was written inside epoch {int(payload['epoch']) + 1} (after step "
+                         f"{payload['step']}); resuming it needs the resumable batch sampler (fit(sampler=...))")
+    return {"step": int(payload["step"]), "sampler": payload["sampler"], "rng": payload["rng"],
+            "partial": payload["partial"]}
 
 
 def evaluate(
@@ -115,8 +144,10 @@ def fit(
     mode: str | TrainingMode = "bptt",
     distributed: DistEnv | None = None,
     sampler: Any = None,
+    checkpoint_every_steps: int = 0,
 ) -> FitResult:
-    """Train for ``epochs`` epochs (BPTT or an online mode), checkpointing after every epoch.
+    """Train for ``epochs`` epochs (BPTT or an online mode), checkpointing after every epoch
+    (and every ``checkpoint_every_steps`` optimizer steps inside one).
 
     Args:
         model: Maps a batch's inputs to time-major outputs ``[T, B, C]``.
@@ -147,7 +178,18 @@ def fit(
             holds global numbers, and only rank 0 shows progress, validates, checkpoints and calls
             ``on_epoch_end``. The checkpoint is read by rank 0 and sent to the others.
         sampler: The training sampler, if resumable (``state_dict``/``load_state_dict``); its
-            state is stored in the checkpoint and restored on resume.
+            state is stored in the checkpoint and restored on resume. For mid-epoch checkpoints it
+            must be a batch sampler whose state's ``position`` counts the batches of the epoch
+            already taken (:class:`~spikeforge.learning.distributed.ShardedBatchSampler`); fit
+            stores its own step count there.
+        checkpoint_every_steps: Also write ``checkpoint`` after every this many optimizer steps
+            of an epoch (0: only at the end of each epoch). Such a checkpoint holds the step, the
+            sampler position, the RNG states (taken after the step) and the epoch's running sums;
+            resuming it skips the batches already taken and continues the epoch exactly as the
+            uninterrupted run would (the same weights bit for bit in one process). Needs
+            ``checkpoint`` and a resumable ``sampler``; the RNG states are restored right after
+            ``iter(train_data)``, which must make its global-RNG draws when called (as a
+            ``DataLoader`` does, not lazily at the first batch).
 
     Each history row holds ``epoch`` (1-based), ``loss``, ``train_accuracy``, ``lr`` (the first
     parameter group's learning rate during the epoch), ``seconds`` and, with ``val_data``,
@@ -155,6 +197,7 @@ def fit(
     """
     if epochs < 0:
         raise ValueError(f"epochs must be >= 0, got {epochs}")
+    every = _check_every(checkpoint_every_steps, checkpoint, sampler)
     step_mode = get_training_mode(mode)
     result = FitResult()
     start = 0
@@ -165,6 +208,7 @@ def fit(
         stale = remove_stale_tmp(ckpt_path)
         if stale is not None:
             warnings.warn(f"removed {stale}, a partial checkpoint left by a run killed while saving", stacklevel=2)
+    mid: dict[str, Any] | None = None  # a checkpoint written inside epoch `start`: where to continue it
     if resume:
         if ckpt_path is None:
             raise ValueError("resume=True needs a checkpoint path")
@@ -181,18 +225,36 @@ def fit(
             start = int(payload["epoch"])
             result.history = list(payload["history"])
             result.resumed_from_epoch = start
-            if sampler is not None and "sampler" in payload:
+            if int(payload.get("step", 0)) > 0:
+                mid = _mid_epoch_plan(payload, sampler, ckpt_path)
+                if start >= epochs:
+                    raise ValueError(f"{ckpt_path} was written inside epoch {start + 1}, past epochs={epochs}; "
+                                     f"set epochs >= {start + 1}")
+                result.resumed_from_step = mid["step"]
+            elif sampler is not None and "sampler" in payload:
                 sampler.load_state_dict(payload["sampler"])
     if distributed is not None:
         broadcast_parameters(model, distributed)
     for epoch in range(start, epochs):
         if set_epoch is not None:
             set_epoch(epoch)
+        resumed = mid if epoch == start else None
+        if resumed is not None:
+            sampler.load_state_dict(resumed["sampler"])  # after set_epoch: skip the steps already taken
         model.train()
         lr = float(optimizer.param_groups[0]["lr"])
         t0 = time.perf_counter()
-        loss_sum, correct, n = 0.0, 0, 0
-        bar = tqdm(train_data, desc=f"epoch {epoch + 1}/{epochs}", leave=False, disable=not progress)
+        loss_sum, correct, n, step = 0.0, 0, 0, 0
+        batches = iter(train_data)  # a DataLoader draws a base seed from the global RNG here
+        if resumed is not None:
+            set_rng_state(resumed["rng"])  # the RNG as it was after `step` steps (that draw included)
+            step, part = resumed["step"], resumed["partial"]
+            if main:  # the partial sums are global: one rank carries them (all_sum adds the rest)
+                loss_sum, correct, n = part["loss_sum"], int(part["correct"]), int(part["n"])
+            t0 -= part["seconds"]
+        total = _length(train_data)
+        bar = tqdm(batches, desc=f"epoch {epoch + 1}/{epochs}", leave=False, disable=not progress,
+                   total=total, initial=step)
         for batch in bar:
             x, y = _unpack(batch)
             optimizer.zero_grad(set_to_none=True)
@@ -210,7 +272,20 @@ def fit(
             loss_sum += loss_value * b
             correct += int((out.mean(0).argmax(-1) == y).sum())
             n += b
+            step += 1
             bar.set_postfix(loss=f"{loss_sum / n:.4f}", acc=f"{correct / n:.3f}")
+            if every and step % every == 0 and (total is None or step < total):
+                sums = [loss_sum, correct, n]
+                if distributed is not None:  # every rank reaches this step: the same collective on all
+                    sums = all_sum(sums, distributed)
+                if main:
+                    assert ckpt_path is not None  # _check_every
+                    save_checkpoint(
+                        ckpt_path, model=model, epoch=epoch, optimizer=optimizer, scheduler=scheduler,
+                        config=config, history=result.history, step=step,
+                        sampler={**sampler.state_dict(), "position": step},  # steps taken, not batches prefetched
+                        partial={"loss_sum": sums[0], "correct": sums[1], "n": sums[2],
+                                 "seconds": time.perf_counter() - t0})
         if scheduler is not None:
             scheduler.step()
         if distributed is not None:  # this rank's sums -> the global batch's

@@ -60,4 +60,4 @@ def test_data_location_keys():
         TrainConfig(root=" ")
     assert TrainConfig.from_dict(cfg.to_dict()) == cfg
     # where files are and how a run is watched are not part of the experiment's identity
-    assert TrainConfig.LOCATION_KEYS == {"root", "download", "out_dir", "progress", "log"}
+    assert TrainConfig.LOCATION_KEYS == {"root", "download", "out_dir", "progress", "log", "checkpoint_every_steps"}
