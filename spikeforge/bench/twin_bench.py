@@ -1,13 +1,16 @@
 """Event-driven synapses vs the ReLU twin (issue 17): ``python -m spikeforge.bench --only relu_twin``.
 
-Three rows per network, same weights: the SNN as shipped (synapses dispatched per call by
-:mod:`spikeforge.kernels.event_policy`), the same SNN with ``SPIKEFORGE_EVENT_DRIVEN=0`` (dense
-synapses) and its ReLU twin (every spiking neuron replaced by ``nn.ReLU``, plain ``nn.Linear``; the
-LI readout kept). Then the crossover rates of the event path for the SHD layer shapes.
+Three steps per network, same initial weights, each with its own copy of the network and its own
+Adam: the SNN as shipped (synapses dispatched per call by :mod:`spikeforge.kernels.event_policy`),
+the same SNN with ``SPIKEFORGE_EVENT_DRIVEN=0`` (dense synapses) and its ReLU twin (every spiking
+neuron replaced by ``nn.ReLU``, plain ``nn.Linear``; the LI readout kept). Then the crossover rates
+of the event path for the SHD layer shapes.
 
-Times are the median CPU time of the process per step (``time.process_time``, torch on one
-thread): on a shared machine wall time mostly measures waiting for a core. The load average is
-recorded with every row.
+Interleaved (ABC ABC ...): within every rep each step runs once, in an order rotated from rep to
+rep, so all of them see the same load; the ratio ``twin / SNN`` is taken per rep from the two
+adjacent measurements and reported as the median with its min-max over the reps. Times are CPU
+time of the process (``time.process_time``, torch on one thread): on a shared machine wall time
+mostly measures waiting for a core. Load average and the machine's steal time are recorded per row.
 """
 
 from __future__ import annotations
@@ -15,14 +18,15 @@ from __future__ import annotations
 import os
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["relu_twin", "relu_twin_section", "measure_crossover"]
+__all__ = ["interleaved", "measure_crossover", "ratio_stats", "relu_twin", "relu_twin_section"]
 
 
 def relu_twin(net: nn.Sequential) -> nn.Sequential:
@@ -51,50 +55,113 @@ def _load() -> str:
     return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
-def _cpu_median(step: Callable[[], Any], reps: int, warmup: int) -> tuple[float, float]:
-    """Median CPU and wall seconds per call of ``step``."""
+def _cpu_jiffies() -> tuple[int, int]:
+    """(steal, total) jiffies of the whole machine from ``/proc/stat`` ((0, 0) where absent)."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return 0, 0
+    return (fields[7] if len(fields) > 7 else 0), sum(fields[:8])
+
+
+def _steal_since(start: tuple[int, int]) -> str:
+    steal, total = _cpu_jiffies()
+    return f"{100 * (steal - start[0]) / (total - start[1]):.1f} %" if total > start[1] else "n/a"
+
+
+def interleaved(steps: dict[str, Callable[[], Any]], reps: int, warmup: int) -> dict[str, list[float]]:
+    """CPU seconds of every call of every step, run in turn: in rep ``i`` the steps run once each,
+    starting at the ``i``-th (rotated order), after ``warmup`` untimed rounds. Returns the per-rep
+    times of each step, so ``out[a][i]`` and ``out[b][i]`` were taken next to each other."""
+    if reps < 1 or warmup < 0:
+        raise ValueError(f"interleaved: need reps >= 1 and warmup >= 0, got reps={reps}, warmup={warmup}")
+    names = list(steps)
     for _ in range(warmup):
-        step()
-    cpu, wall = [], []
-    for _ in range(reps):
-        c0, w0 = time.process_time(), time.perf_counter()
-        step()
-        cpu.append(time.process_time() - c0)
-        wall.append(time.perf_counter() - w0)
-    return statistics.median(cpu), statistics.median(wall)
+        for n in names:
+            steps[n]()
+    out: dict[str, list[float]] = {n: [] for n in names}
+    for i in range(reps):
+        for j in range(len(names)):
+            n = names[(i + j) % len(names)]
+            c0 = time.process_time()
+            steps[n]()
+            out[n].append(time.process_time() - c0)
+    return out
 
 
-def _train_step(net: nn.Module, xs: Tensor, loss: Callable[[Tensor], Tensor]) -> Callable[[], None]:
+def ratio_stats(num: list[float], den: list[float]) -> tuple[float, float, float]:
+    """Median, min and max over reps of ``num[i] / den[i]`` (paired per rep)."""
+    if len(num) != len(den) or not num:
+        raise ValueError(f"ratio_stats: need two equally long non-empty lists, got {len(num)} and {len(den)}")
+    r = [a / b for a, b in zip(num, den)]
+    return statistics.median(r), min(r), max(r)
+
+
+@contextmanager
+def _event_env(value: str | None) -> Iterator[None]:
+    old = os.environ.get("SPIKEFORGE_EVENT_DRIVEN")
+    if value is not None:
+        os.environ["SPIKEFORGE_EVENT_DRIVEN"] = value
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("SPIKEFORGE_EVENT_DRIVEN", None)
+        else:
+            os.environ["SPIKEFORGE_EVENT_DRIVEN"] = old
+
+
+def _train_step(net: nn.Module, xs: Tensor, loss: Callable[[Tensor], Tensor], env: str | None = None
+                ) -> Callable[[], None]:
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
 
     def step() -> None:
-        opt.zero_grad(set_to_none=True)
-        loss(net(xs)).backward()
-        opt.step()
+        with _event_env(env):
+            opt.zero_grad(set_to_none=True)
+            loss(net(xs)).backward()
+            opt.step()
 
     return step
 
 
-def _rows(name: str, snn: nn.Sequential, xs: Tensor, loss: Callable[[Tensor], Tensor], args: Any,
-          log: Any) -> list[dict[str, Any]]:
-    twin = relu_twin(snn)
+def _rows(name: str, make: Callable[[], nn.Sequential], xs: Tensor, loss: Callable[[Tensor], Tensor], args: Any,
+          log: Any) -> tuple[list[dict[str, Any]], nn.Sequential]:
+    """Interleaved rows of one network; returns them and the event-driven SNN after its steps."""
+    snn = make()
+    steps = {f"{name} SNN, event-driven synapses (auto)": _train_step(snn, xs, loss),
+             f"{name} SNN, dense synapses (SPIKEFORGE_EVENT_DRIVEN=0)": _train_step(make(), xs, loss, "0"),
+             f"{name} ReLU twin (dense nn.Linear/Conv2d)": _train_step(relu_twin(make()), xs, loss)}
+    load0, j0 = _load(), _cpu_jiffies()
+    times = interleaved(steps, args.reps, args.warmup)
+    load, steal = f"{load0} → {_load()}", _steal_since(j0)
+    twin = list(times.values())[-1]
     out = []
-    for label, net, env in ((f"{name} SNN, event-driven synapses (auto)", snn, "1"),
-                            (f"{name} SNN, dense synapses (SPIKEFORGE_EVENT_DRIVEN=0)", snn, "0"),
-                            (f"{name} ReLU twin (dense nn.Linear/Conv2d)", twin, "1")):
-        old = os.environ.get("SPIKEFORGE_EVENT_DRIVEN")
-        os.environ["SPIKEFORGE_EVENT_DRIVEN"] = env
-        try:
-            load0 = _load()
-            cpu, wall = _cpu_median(_train_step(net, xs, loss), args.reps, args.warmup)
-            out.append({"label": label, "cpu": cpu, "wall": wall, "load": f"{load0} → {_load()}"})
-            log(f"  relu_twin {label}: cpu {cpu * 1e3:.1f} ms wall {wall * 1e3:.1f} ms")
-        finally:
-            if old is None:
-                del os.environ["SPIKEFORGE_EVENT_DRIVEN"]
-            else:
-                os.environ["SPIKEFORGE_EVENT_DRIVEN"] = old
-    return out
+    for label, t in times.items():
+        med, lo, hi = ratio_stats(twin, t)
+        out.append({"label": label, "cpu": statistics.median(t), "min": min(t), "max": max(t),
+                    "ratio": (med, lo, hi), "load": load, "steal": steal})
+        log(f"  relu_twin {label}: cpu {statistics.median(t) * 1e3:.1f} ms, twin/this {med:.2f}× "
+            f"({lo:.2f}-{hi:.2f}), load {load}, steal {steal}")
+    return out, snn
+
+
+def _spiking_report(net: nn.Sequential, xs: Tensor, what: str) -> str:
+    """Firing rates of the input and of every LIF output of ``net`` on ``xs``, and which synapses
+    took the event path in training."""
+    from ..layers.sparse_linear import EventLinear
+    from ..neurons import LIF
+
+    parts, h = [f"input {float(xs.float().mean()):.1%}"], xs
+    with torch.no_grad():
+        for i, m in enumerate(net):
+            if isinstance(m, EventLinear):
+                parts.append(f"layer {i} ({m.in_features}→{m.out_features}) "
+                             f"{'event' if m.uses_event_path(h, training=True) else 'dense'}")
+            h = m(h)
+            if isinstance(m, LIF):
+                parts.append(f"LIF {i} fires {float(h.mean()):.1%}")
+    return f"{what}: " + ", ".join(parts) + "."
 
 
 def measure_crossover(K: int, N: int, rows: int, training: bool, rates: tuple[float, ...], reps: int = 5
@@ -102,8 +169,9 @@ def measure_crossover(K: int, N: int, rows: int, training: bool, rates: tuple[fl
     """Rate where the event path's CPU time equals dense torch's for ``rows x K -> N``.
 
     ``training``: forward + weight gradient (the input gradient is the same dense product on both
-    paths and is left out); else forward only. Returns the interpolated crossover (``None`` if not
-    reached) and ``(rate, dense s, event s)`` per rate.
+    paths and is left out); else forward only. Dense and event calls are interleaved per rep.
+    Returns the interpolated crossover (``None`` if not reached) and ``(rate, dense s, event s)``
+    (medians) per rate.
     """
     from ..layers.sparse_linear import event_linear, event_linear_grad_weight
 
@@ -125,61 +193,77 @@ def measure_crossover(K: int, N: int, rows: int, training: bool, rates: tuple[fl
             if training:
                 event_linear_grad_weight(x, gy)
 
-        td, te = _cpu_median(dense, reps, 1)[0], _cpu_median(event, reps, 1)[0]
+        t = interleaved({"dense": dense, "event": event}, reps, 1)
+        td, te = statistics.median(t["dense"]), statistics.median(t["event"])
         table.append((r, td, te))
-        sp = td / te
+        sp = ratio_stats(t["dense"], t["event"])[0]
         if cross is None and prev is not None and prev[1] >= 1 > sp:
             cross = prev[0] + (1 - prev[1]) * (r - prev[0]) / (sp - prev[1])
         prev = (r, sp)
     return cross, table
 
 
+def _shd_maker(gain: float) -> Callable[[], nn.Sequential]:
+    from .scenarios import shd_net
+
+    def make() -> nn.Sequential:
+        net = shd_net("spikeforge")
+        with torch.no_grad():  # extra gain on the hidden synapses: higher firing rates
+            for i in (1, 3):
+                layer: Any = net[i]
+                layer.weight.mul_(gain)
+        return net
+
+    return make
+
+
 def relu_twin_section(args: Any, log: Any) -> dict[str, Any]:
-    from .scenarios import conv_net, shd_input, shd_net
+    from .scenarios import conv_net, shd_input
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
+    sparsity = []
     try:
         xs, ys = shd_input(100, 64)
-        shd = _rows("SHD 700-256-256-20, T=100, B=64:", shd_net("spikeforge"), xs,
-                    lambda v: F.cross_entropy(v.mean(0), ys), args, log)
-        with torch.no_grad():
-            net = shd_net("spikeforge")
-            h1 = net[2](net[1](xs))
-            h2 = net[4](net[3](h1))
+        shd_loss: Callable[[Tensor], Tensor] = lambda v: F.cross_entropy(v.mean(0), ys)  # noqa: E731
+        shd, net = _rows("SHD 700-256-256-20, T=100, B=64:", _shd_maker(1.0), xs, shd_loss, args, log)
+        sparsity.append(_spiking_report(net, xs, "SHD net as benchmarked (hidden gain 3), after its timed steps"))
+        shd_hi, net = _rows("SHD, hidden gain 4.5 (higher rates):", _shd_maker(1.5), xs, shd_loss, args, log)
+        sparsity.append(_spiking_report(net, xs, "SHD net with hidden gain 4.5, after its timed steps"))
         g = torch.Generator().manual_seed(0)
         cx = (torch.rand(10, 32, 2, 34, 34, generator=g) < 0.15).float() * 2.0
         cy = torch.randint(0, 10, (32,), generator=g)
-        conv = _rows("Conv 2-16-32 + Linear 2048-10, T=10, B=32:", conv_net("spikeforge"), cx,
-                     lambda v: F.cross_entropy(v.mean(0) * 5, cy), args, log)
+        conv, _ = _rows("Conv 2-16-32 + Linear 2048-10, T=10, B=32:", lambda: conv_net("spikeforge"), cx,
+                        lambda v: F.cross_entropy(v.mean(0) * 5, cy), args, log)
         rates = (0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5)
         cross = []
         for K, N in ((700, 256), (256, 256)):
             for training in (True, False):
+                load0 = _load()
                 c, tab = measure_crossover(K, N, 6400, training, rates, reps=max(3, args.reps // 2))
-                cross.append((K, N, training, c, tab, _load()))
+                cross.append((K, N, training, c, tab, f"{load0} → {_load()}"))
                 log(f"  crossover {K}->{N} {'train' if training else 'infer'}: {c}")
     finally:
         torch.set_num_threads(threads)
-    table = ["| step | CPU time (median) | wall (median) | × vs ReLU twin (CPU) "
-             "| load avg (1, 5, 15 min) start → end |",
+    table = ["| step | CPU time, median (min-max) | × vs ReLU twin, median of per-rep ratios (min-max) "
+             "| load avg (1, 5, 15 min) start → end | steal |",
              "|---|---|---|---|---|"]
-    for rows in (shd, conv):
-        twin = rows[-1]["cpu"]
+    for rows in (shd, shd_hi, conv):
         for r in rows:
-            table.append(f"| {r['label']} | {r['cpu'] * 1e3:.1f} ms | {r['wall'] * 1e3:.1f} ms | "
-                         f"{twin / r['cpu']:.2f}× | {r['load']} |")
-    table += ["", "| synapse (6400 rows) | mode | crossover rate | dense / event CPU time at 2, 5, 10, 20 % | load |",
-              "|---|---|---|---|---|"]
+            med, lo, hi = r["ratio"]
+            table.append(f"| {r['label']} | {r['cpu'] * 1e3:.1f} ms ({r['min'] * 1e3:.1f}-{r['max'] * 1e3:.1f}) | "
+                         f"{med:.2f}× ({lo:.2f}-{hi:.2f}) | {r['load']} | {r['steal']} |")
+    table += ["", "| synapse (6400 rows) | mode | crossover rate | dense / event CPU time at 2, 5, 10, 20 % "
+              "| load start → end |", "|---|---|---|---|---|"]
     for K, N, training, c, tab, load in cross:
         pick = " ".join(f"{td * 1e3:.1f}/{te * 1e3:.1f}" for r, td, te in tab if r in (0.02, 0.05, 0.1, 0.2))
         table.append(f"| {K} → {N} | {'forward + weight gradient' if training else 'forward'} | "
                      f"{'≈ %.0f %%' % (c * 100) if c is not None else 'not reached'} | {pick} ms | {load} |")
-    notes = [f"Firing rates of the SHD hidden layers on this input: {float(h1.mean()):.1%}, {float(h2.mean()):.1%} "
-             "(input 5 %). The conv net's spiking synapses see 2-channel event frames (×2, not 0/1) and "
-             "average-pooled spikes (not 0/1), so the policy keeps them dense: the conv rows compare the "
-             "neurons and layout only.",
-             "Times are the process's CPU time per training step (forward, backward, Adam) with torch on one "
-             "thread, the median of the timed reps; the machine is shared and was under load (column), "
-             "which inflates every number but less so the ratios."]
+    notes = sparsity + [
+        "The conv net's spiking synapses see 2-channel event frames (×2, not 0/1) and average-pooled spikes "
+        "(not 0/1), so the policy keeps them dense: the conv rows compare the neurons and layout only.",
+        f"Times are the process's CPU time per training step (forward, backward, Adam) with torch on one thread; "
+        f"the three steps of a network run interleaved ({args.reps} reps after {args.warmup} warm-up rounds, "
+        "order rotated per rep), each on its own copy of the network, and the ratio is taken per rep. "
+        "The machine is shared: load and steal columns."]
     return {"title": "9. Event-driven synapses vs the ReLU twin (issue 17)", "notes": notes, "table": table}
