@@ -362,13 +362,16 @@ def task_seq(args: argparse.Namespace) -> None:
         xs, xts = permuted_sequential(x, perm), permuted_sequential(xt, perm)  # [64, N, 1]
         torch.manual_seed(seed)
         h = args.hidden
+        gain = args.l2mu_theta if args.l2mu_gain is None else args.l2mu_gain
+        l2mu = L2MU(1, hidden_size=h, output_size=10, encoder_size=4, order=4, theta=args.l2mu_theta, memory_gain=gain)
         models: dict[str, tuple[L2MU | RNNNet, str]] = {
-            f"L2MU h={h}, d=4, θ={args.l2mu_theta:g}": (L2MU(1, hidden_size=h, output_size=10, encoder_size=4,
-                                                              order=4, theta=args.l2mu_theta), "sum"),
+            f"L2MU h={h}, d=4, θ={args.l2mu_theta:g}, g_m={gain:g}": (l2mu, "sum"),
             f"EGRU h={h}": (RNNNet(EGRU(1, h), h, 10), "last"),
             f"GRU h={h} (dense)": (RNNNet(nn.GRU(1, h), h, 10), "last"),
         }
         for name, (m, readout) in models.items():
+            if args.models and not any(name.startswith(p) for p in args.models):
+                continue
             t0 = time.time()
             head: Callable[[Tensor], Tensor] = last if readout == "last" else sum_t
             fit(m, xs, y, epochs=args.epochs, lr=args.lr, loss_fn=nn.functional.cross_entropy, head=head)
@@ -441,6 +444,9 @@ def main() -> None:
     ap.add_argument("--signal", action="store_true", help="lzc: LZC-coded generated signals, not spike trains")
     ap.add_argument("--hidden", type=int, default=32, help="seq, delta: hidden size")
     ap.add_argument("--l2mu-theta", type=float, default=64.0, help="seq: L2MU memory window θ (steps)")
+    ap.add_argument("--l2mu-gain", type=float, default=None,
+                    help="seq: L2MU memory-drive gain g_m at init (default: θ; 1 = the ungained wiring)")
+    ap.add_argument("--models", nargs="+", default=None, help="seq: run only models whose name starts with these")
     ap.add_argument("--l1", type=float, default=0.1, help="delta: weight of the L1 penalty on Δh")
     ap.add_argument("--thetas", type=float, nargs="+", default=[0.0, 0.01, 0.03, 0.1, 0.3], help="delta: Θ sweep")
     args = ap.parse_args()

@@ -80,6 +80,7 @@ class L2MUWeights(NamedTuple):
     w_o: Tensor  # [O, H]
     a_bar: Tensor  # [d, d] fixed
     b_bar: Tensor  # [d] fixed
+    g_m: Tensor  # [C, d] gain on the encoder's drive of the memory population (ours, see L2MU)
 
 
 def l2mu_step(x: Tensor, state: L2MUState, w: L2MUWeights, pops: tuple[LIFDecayParams, ...],
@@ -89,7 +90,7 @@ def l2mu_step(x: Tensor, state: L2MUState, w: L2MUWeights, pops: tuple[LIFDecayP
 
     .. math::
         z^u_t = \mathrm{LIF}_u(e_x x_t + e_h z^h_{t-1} + e_m z^m_{t-1}),\qquad
-        z^m_t = \mathrm{LIF}_m(\bar A z^m_{t-1} + \bar B z^u_t)\ \text{(per encoder channel)}
+        z^m_t = \mathrm{LIF}_m(\bar A z^m_{t-1} + (g_m \odot \bar B) z^u_t)\ \text{(per encoder channel)}
 
         z^h_t = \mathrm{LIF}_h(W_x x_t + W_h z^h_{t-1} + W_m z^m_t),\qquad z^o_t = \mathrm{LIF}_o(W_o z^h_t)
 
@@ -101,7 +102,7 @@ def l2mu_step(x: Tensor, state: L2MUState, w: L2MUWeights, pops: tuple[LIFDecayP
     zu, su = lif_step(x @ w.e_x.T + state.zh @ w.e_h.T + state.zm @ w.e_m.T, LIFState(state.u), pu,
                       integrator="decay", surrogate=surrogate)
     zm_prev = state.zm.unflatten(-1, (-1, d))  # [B, C·d] -> [B, C, d]
-    im = lmu_memory_step(zm_prev, zu, w.a_bar, w.b_bar).flatten(-2)  # [B, C, d] -> [B, C·d]
+    im = lmu_memory_step(zm_prev, zu, w.a_bar, w.g_m * w.b_bar).flatten(-2)  # [B, C, d] -> [B, C·d]
     zm, sm = lif_step(im, LIFState(state.m), pm, integrator="decay", surrogate=surrogate)
     zh, sh = lif_step(x @ w.w_x.T + state.zh @ w.w_h.T + zm @ w.w_m.T, LIFState(state.h), ph,
                       integrator="decay", surrogate=surrogate)
@@ -118,6 +119,15 @@ class L2MU(nn.Module):
         encoder_size: C, the LMU's input channels (memory population: C·order neurons).
         order, theta: Legendre order d and window θ (in steps).
         beta, v_th: (β, Θ) for the populations u, m, h, o (paper's 7-class Braille defaults).
+        memory_gain: initial gain :math:`g_m` on the encoder's drive :math:`\bar B z^u` of the memory
+            population, one per memory neuron; ``None`` (default) means ``theta``. **Ours**: the
+            reference gives no input scaling for the memory population. Zero-order hold makes
+            :math:`|\bar B_i| \approx (2i+1)/\theta` (≤ 0.10 at θ = 64, d = 4), so without a gain a binary
+            encoder spike never lifts a memory LIF (β = 0.2, Θ = 0.4) to threshold and the memory
+            population is silent; :math:`\theta\bar B \approx B\theta` (the window-free Legendre
+            :math:`(2i+1)(-1)^i`) keeps the drive independent of the window. ``memory_gain=1`` restores
+            the ungained wiring.
+        learn_memory_gain: train :math:`g_m` with the weights (default) or keep it fixed.
 
     Shapes:
         ``forward(xs [T, B, I]) -> spikes [T, B, O]``.
@@ -129,7 +139,8 @@ class L2MU(nn.Module):
     def __init__(self, input_size: int, hidden_size: int = 32, output_size: int = 2, *, encoder_size: int = 4,
                  order: int = 4, theta: float = 10.0,
                  beta: tuple[float, float, float, float] = (0.8, 0.2, 0.45, 0.6),
-                 v_th: tuple[float, float, float, float] = (0.2, 0.4, 0.65, 0.15)) -> None:
+                 v_th: tuple[float, float, float, float] = (0.2, 0.4, 0.65, 0.15),
+                 memory_gain: float | None = None, learn_memory_gain: bool = True) -> None:
         super().__init__()
         for name, v in (("input_size", input_size), ("hidden_size", hidden_size), ("output_size", output_size),
                         ("encoder_size", encoder_size)):
@@ -137,6 +148,9 @@ class L2MU(nn.Module):
                 raise ValueError(f"L2MU: {name} must be a positive int, got {v!r}")
         if not all(0 < b < 1 for b in beta) or not all(t > 0 for t in v_th):
             raise ValueError(f"L2MU: each beta must be in (0, 1) and each v_th > 0, got {beta!r}, {v_th!r}")
+        gain = float(theta) if memory_gain is None else memory_gain
+        if isinstance(gain, bool) or not isinstance(gain, (int, float)) or not math.isfinite(gain):
+            raise ValueError(f"L2MU: memory_gain must be a finite number or None, got {memory_gain!r}")
         a, b = legendre_matrices(order, theta)
         a_bar, b_bar = lmu_discretize(a, b, 1.0)
         self.register_buffer("a_bar", a_bar.float())
@@ -148,6 +162,7 @@ class L2MU(nn.Module):
                  "w_o": (output_size, hidden_size)}
         for name, shape in sizes.items():
             self.register_parameter(name, nn.Parameter(torch.randn(shape) / math.sqrt(shape[1])))
+        self.g_m = nn.Parameter(torch.full((encoder_size, order), float(gain)), requires_grad=learn_memory_gain)
         self.beta_raw = nn.Parameter(torch.logit(torch.tensor(beta)))
         self.v_th = nn.Parameter(torch.tensor(v_th))
         self.sizes = (encoder_size, cd, hidden_size, output_size)
