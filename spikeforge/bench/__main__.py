@@ -15,7 +15,7 @@ from typing import Any
 __all__ = ["main", "add_arguments", "run"]
 
 SECTIONS = ("lif_layer", "shd_step", "conv_step", "memory_lean", "event_linear", "stdp_update", "dcls_step",
-            "relu_twin")
+            "relu_twin", "lif_floor")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -224,6 +224,23 @@ def _dcls_section(args: argparse.Namespace, log: Any) -> dict[str, Any]:
             "cases": cases}
 
 
+def _floor_section(args: argparse.Namespace, log: Any) -> dict[str, Any]:
+    from .floor import FLOOR_TARGET, floor_table, run_floor_case
+    from .scenarios import LIF_SHAPES
+    rows = []
+    for shape in LIF_SHAPES:
+        log(f"  lif_floor {shape} ...")
+        rows.append(run_floor_case(shape, reps=max(args.reps, 9), warmup=args.warmup))
+    notes = ["The LIF step of section 1 (forward + backward, loss = spikes.sum()) against a copy of its input, "
+             "both timed interleaved in one fresh process per size. Floor = bytes the step must move (20 B "
+             "per element: x read and spikes written forward, spikes read by the loss, x re-read and grad x "
+             "written backward) ÷ the copy bandwidth of that process at that size (`dst.copy_(x)`, 8 B per "
+             f"element), i.e. 2.5 copy times. Target (issue 17): ≤ {FLOOR_TARGET}× at every size. Definition "
+             "in `spikeforge/bench/floor.py`."]
+    return {"title": "10. LIF layer vs the memory-traffic floor (same-process copy bandwidth)", "notes": notes,
+            "table": floor_table(rows), "rows": rows}
+
+
 def run(args: argparse.Namespace) -> int:
     import torch
 
@@ -268,6 +285,8 @@ def run(args: argparse.Namespace) -> int:
         from .twin_bench import relu_twin_section
 
         sections.append(relu_twin_section(args, log))
+    if "lif_floor" in args.only:
+        sections.append(_floor_section(args, log))
     env["load_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     cmd = "python -m spikeforge.bench " + " ".join(sys.argv[1:]) if sys.argv[1:] else "python -m spikeforge.bench"
     results = {"env": env, "sections": sections, "command": cmd.strip(),

@@ -52,36 +52,41 @@ def _rss_peak_kb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-def cpu_times(stat: str | None = None) -> tuple[int, int]:
+def cpu_times(stat: str | None = None) -> tuple[int, int] | None:
     """``(total, steal)`` jiffies of all CPUs from ``/proc/stat``'s ``cpu`` line (or ``stat``'s text).
 
     Fields after ``cpu``: user nice system idle iowait irq softirq steal [guest guest_nice]; guest
-    time is already counted in user/nice, so it is left out of the total. ``(0, 0)`` where absent."""
+    time is already counted in user/nice, so it is left out of the total. Kernels older than 2.6.11
+    have no steal column (read as 0). ``None`` where ``/proc/stat`` or its ``cpu`` line is missing
+    (not Linux): steal is then unknown, not zero."""
     if stat is None:
         try:
             with open("/proc/stat") as f:
                 stat = f.read()
         except OSError:
-            return 0, 0
+            return None
     for line in stat.splitlines():
         parts = line.split()
         if parts and parts[0] == "cpu":
             vals = [int(v) for v in parts[1:9]] + [0] * max(0, 8 - len(parts[1:9]))  # pad old kernels
             return sum(vals), vals[7]
-    return 0, 0
+    return None
 
 
-def contention(load_start: float, load_end: float, t0: tuple[int, int], t1: tuple[int, int],
+def contention(load_start: float, load_end: float, t0: tuple[int, int] | None, t1: tuple[int, int] | None,
                cores: int | None = None) -> dict[str, Any]:
     """Load record of one case: load averages, stolen CPU share between two :func:`cpu_times`
-    readings, and whether the case ran under contention (see the module docstring)."""
+    readings (``None`` when either reading is unavailable), and whether the case ran under
+    contention (see the module docstring; with steal unknown, the load average alone decides)."""
     cores = cores or os.cpu_count() or 1
-    total, steal = t1[0] - t0[0], t1[1] - t0[1]
-    if total < 0 or steal < 0:
-        raise ValueError(f"cpu_times readings go backwards: {t0} -> {t1}")
-    steal_frac = steal / total if total else 0.0
+    steal_frac: float | None = None
+    if t0 is not None and t1 is not None:
+        total, steal = t1[0] - t0[0], t1[1] - t0[1]
+        if total < 0 or steal < 0:
+            raise ValueError(f"cpu_times readings go backwards: {t0} -> {t1}")
+        steal_frac = steal / total if total else 0.0
     return {"load": [round(load_start, 2), round(load_end, 2)], "steal": steal_frac,
-            "contended": max(load_start, load_end) > cores or steal_frac > STEAL_CONTENDED}
+            "contended": max(load_start, load_end) > cores or (steal_frac or 0.0) > STEAL_CONTENDED}
 
 
 def measure_contention(fn: Any) -> tuple[Any, dict[str, Any]]:

@@ -27,7 +27,8 @@ def _load(r: dict[str, Any]) -> str:
         return "—"
     a, b = r["load"]
     mark = " **contended**" if r.get("contended") else ""
-    return f"{a:.2f}→{b:.2f}, steal {r.get('steal', 0.0):.1%}{mark}"
+    steal = r.get("steal")
+    return f"{a:.2f}→{b:.2f}, steal {'n/a' if steal is None else f'{steal:.1%}'}{mark}"
 
 
 def _lib_cell(r: dict[str, Any]) -> str:
