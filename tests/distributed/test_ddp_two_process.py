@@ -1,6 +1,7 @@
 """Two gloo processes on this machine (``spikeforge train --nproc 2``) train the same weights as one
 process with the same global batch, and a 2-process run killed with SIGKILL after a checkpoint
-resumes to the same weights as an uninterrupted one.
+resumes to the same weights as an uninterrupted one — also when killed inside an epoch after a
+``checkpoint_every_steps`` checkpoint (and a single-process ``spikeforge train`` likewise).
 
 The reference is an ordinary single-process ``run_training`` (torch's ``RandomSampler``, no
 process group, no gradient exchange), so the sharded sampler, the weighted gradient all-reduce,
@@ -10,6 +11,7 @@ share. Tolerance: float32 summation order (2 partial sums vs 1) — observed max
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -31,9 +33,9 @@ SETTINGS = {"hidden": [32], "steps": 4, "epochs": 2, "batch_size": 64, "lr": 0.0
 ATOL = 2e-6
 
 
-def _args(out: Path, epochs: int) -> list[str]:
-    sets = [f"{k}={v}".replace(" ", "") for k, v in {**SETTINGS, "epochs": epochs}.items()]
-    return ["train", "--nproc", "2", "--backend", "gloo", "--no-plots", "--out", str(out),
+def _args(out: Path, epochs: int, nproc: int = 2, **extra: Any) -> list[str]:
+    sets = [f"{k}={v}".replace(" ", "") for k, v in {**SETTINGS, "epochs": epochs, **extra}.items()]
+    return ["train", "--nproc", str(nproc), "--backend", "gloo", "--no-plots", "--out", str(out),
             *[a for s in sets for a in ("--set", s)]]
 
 
@@ -104,3 +106,37 @@ def test_killed_two_process_run_resumes_to_the_same_weights(runs: dict[str, Any]
     assert int(resumed["epoch"]) == 2
     for k, w in runs["two"].items():  # same processes, same order of sums: bit-identical
         assert torch.equal(resumed["model"][k], w), f"{k}: resumed run != uninterrupted run"
+
+
+def _kill_after_first_checkpoint(cmd: list[str], ckpt: Path) -> dict[str, Any]:
+    """Start ``cmd``, SIGKILL it (launcher and ranks) once ``ckpt`` exists; the checkpoint it left."""
+    proc = subprocess.Popen(cmd, env=_env(), start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 240
+    try:
+        while not ckpt.is_file() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert ckpt.is_file(), "no checkpoint was written before the deadline"
+    return torch.load(ckpt, weights_only=True)
+
+
+@pytest.mark.parametrize("nproc", [1, 2])
+def test_run_killed_mid_epoch_resumes_to_the_same_weights(runs: dict[str, Any], nproc: int) -> None:
+    # a checkpoint every 2 of the 22 steps per epoch: the kill lands inside epoch 1
+    out = runs["root"] / f"mid{nproc}"
+    cmd = [sys.executable, "-m", "spikeforge", *_args(out, 2, nproc, checkpoint_every_steps=2)]
+    killed = _kill_after_first_checkpoint(cmd, out / "checkpoint.pt")
+    step = int(killed.get("step", 0))
+    assert int(killed["epoch"]) == 0 and 2 <= step < 22, "the run was not killed inside its first epoch"
+    assert killed["sampler"]["position"] == step and killed["partial"]["n"] == 64 * step
+    subprocess.run(cmd, env=_env(), check=True, timeout=300, capture_output=True)
+    resumed = torch.load(out / "checkpoint.pt", weights_only=True)
+    assert int(resumed["epoch"]) == 2 and "step" not in resumed
+    report = json.loads((out / "report.json").read_text())
+    assert (report["resumed_from_epoch"], report["resumed_from_step"]) == (0, step)
+    reference = runs["two" if nproc == 2 else "one"]  # same process count, same sums: bit-identical
+    for k, w in reference.items():
+        assert torch.equal(resumed["model"][k], w), f"{k}: resumed mid-epoch != uninterrupted ({nproc} processes)"
