@@ -47,11 +47,12 @@ MIN_EVENT_OUT = 64  # below this many outputs the dense matmul wins at any rate 
 SAMPLE = 1 << 14  # entries inspected per call for the binary check and the rate
 
 # Measured crossovers (speed-up = 1 against torch's dense kernels, one thread), see BENCHMARKS.md
-# ("Event-driven synapses vs the ReLU twin") and `python -m spikeforge.bench --only relu_twin`:
-# forward only ~25-32 % for 700 -> 256 and 256 -> 256 with 6400 rows; forward + weight gradient
-# (the input gradient is dense on both paths) ~14-19 %. The constants sit at the low end so that
-# load on a shared machine does not flip the decision into a loss.
-INFER_CROSSOVER = 0.2
+# section 9 and `python -m spikeforge.bench --only relu_twin`; three runs on 2026-12-01/02 under
+# load 6-16 (the last two with dense and event calls interleaved): forward only 14-16 % for 700 -> 256 and 31-40 % for
+# 256 -> 256 with 6400 rows; forward + weight gradient (the input gradient is dense on both paths)
+# 19-22 % and 24 %. The constants sit at the low end so that load on a shared machine does not flip
+# the decision into a loss.
+INFER_CROSSOVER = 0.14
 TRAIN_CROSSOVER = 0.12
 
 # On CUDA the dense matmul runs on tensor cores and the event kernels walk lists of nonzeros, so
