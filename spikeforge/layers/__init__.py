@@ -26,6 +26,8 @@ from .egru import egru_step as egru_step
 from .ei import EILinear as EILinear
 from .ei import build_ei_mlp as build_ei_mlp
 from .ei import ei_current as ei_current
+from .ei_conv import EIConv2d as EIConv2d
+from .ei_conv import ei_conv_current as ei_conv_current
 from .elm import ELM as ELM
 from .elm import ELMState as ELMState
 from .elm import elm_step as elm_step
@@ -57,4 +59,5 @@ __all__ = [
     "ELM", "ELMState", "elm_step",
     "L2MU", "L2MUState", "l2mu_step",
     "CTMSync", "ctm_certainty", "ctm_loss", "ctm_sync_step", "EILinear", "build_ei_mlp", "ei_current",
+    "EIConv2d", "ei_conv_current",
 ]
