@@ -70,13 +70,32 @@ from .neuromorse_eval import KeywordScores, match_detections
 
 __all__ = ["KWSConfig", "KeywordSpotter", "template_init_", "training_stream", "stream_tensors", "detect", "train",
            "evaluate", "main", "validation_stream", "calibrate_thresholds", "fit_variant", "finetune",
-           "select_variants", "detection_loss"]
+           "select_variants", "detection_loss", "log_evidence"]
 
 NONE = len(TOP50_WORDS)  # number of keyword detectors
 _LETTERS = "etaoinshrdlcumwfgypbvkjxqz"
 _LETTER_P = np.array([12.7, 9.1, 8.2, 7.5, 7.0, 6.7, 6.3, 6.1, 6.0, 4.3, 4.0, 2.8, 2.8, 2.4, 2.4, 2.2, 2.0, 2.0,
                       1.9, 1.5, 1.0, 0.8, 0.2, 0.2, 0.1, 0.1])  # English letter frequency [%]
 _PUNCT = ".,?:'\"-;"
+# Common English words that are not keywords, written out for this module (rough frequency order, not
+# taken from the evaluation text): distractors of the ``english`` training / validation texts.
+_ENGLISH = tuple(dict.fromkeys(w for w in """
+no just him into your some them than then now only its also over after how our well even new because any
+these most us very when where why here more many good first last long great little own other old big high
+different small large next early young important few public bad same able upon such those through down
+before between again never always often still each every both while off under against without since within
+around yes much too yet nor ever once whom whose though half thus shall should may might must can could make
+know take see come think look want give use find tell ask seem feel try leave call said went came made took
+saw knew had has was were is are been did does let put keep begin help show hear play run move live believe
+bring happen write sit stand lose pay meet set learn lead understand watch follow stop speak read spend grow
+open walk win offer remember love appear buy wait serve die send build stay fall cut reach kill remain people
+time year way day man thing woman life child world school state family group country problem hand part place
+case week work number night point home water room mother area money story fact month lot right study book
+eye job word side kind head house friend father power hour game line end law city name team minute idea body
+back face level office door health person war history party change morning reason girl moment air force king
+god lord sea land sun light fire heart mind love death earth dear poor sir mr mrs miss told asked thought
+found felt left began seemed heard himself herself itself myself nothing something everything anything
+""".split() if w not in TOP50_WORDS))
 
 
 @dataclass(frozen=True)
@@ -105,6 +124,9 @@ class KWSConfig:
     sigma: float = -1.0       # evaluation SIG of a Gaussian delay spread (< 0: rounded, exact delays)
     refractory: int = 0       # a rising edge within this many bins after the previous one is no detection
     no_delays: bool = False   # template wiring with every delay forced to 0 (the "without delays" control)
+    evidence: float = -1.0    # log-evidence input floor ε (> 0: detectors see log_evidence(x), < 0: raw spikes)
+    ev_sigma: float = 1.0     # log_evidence: expected jitter σ [steps] (Gaussian smoothing)
+    ev_rate: float = 0.05     # log_evidence: background (Poisson) rate λ [spikes per step per channel]
 
 
 class KeywordSpotter(nn.Module):
@@ -117,6 +139,7 @@ class KeywordSpotter(nn.Module):
         self.repeats = cfg.repeats
         self.l1 = DelayLinear(2 * cfg.repeats, NONE, K=cfg.k1, bias=True)
         self.beta = float(cfg.beta)
+        self.evidence = (cfg.ev_sigma, cfg.ev_rate, cfg.evidence) if cfg.evidence > 0 else None
         self.membrane = LI.from_decay(cfg.beta)
         with torch.no_grad():
             self.l1.bias.fill_(-4.0 * (1 - cfg.beta))  # type: ignore[union-attr]  # detectors start silent
@@ -129,7 +152,15 @@ class KeywordSpotter(nn.Module):
             self.l1.set_mode("gauss")  # keep the Gaussian spread in evaluation: tolerance to jitter
             self.l1.set_sigma(cfg.sigma)
 
+    def encode(self, xs: Tensor) -> Tensor:
+        """The detectors' input: the spike counts ``xs [T', ..., 2]`` themselves, or (``cfg.evidence > 0``) their
+        :func:`log_evidence` (same shape)."""
+        if self.evidence is None:
+            return xs
+        return log_evidence(xs, *self.evidence)
+
     def forward(self, xs: Tensor) -> Tensor:
+        xs = self.encode(xs)
         xs = xs.repeat(1, 1, self.repeats)  # [T, B, 2] -> [T, B, 2R]: column r*2 + c is channel c
         return self.membrane(self.l1(xs))  # [T, B, 50]
 
@@ -160,12 +191,52 @@ class KeywordSpotter(nn.Module):
         # full kernel [50, 2, K+J-1]: (kern ⊛ h), flipped so conv1d (a correlation) sums x(t - d) beta^j
         full = F.conv1d(F.pad(kern.reshape(-1, 1, self.l1.K), (J - 1, J - 1)), h.view(1, 1, J))
         full = full.view(NONE, 2, -1)  # [100, 1, K+J-1] -> [50, 2, K+J-1]
+        xs = self.encode(xs)
         line = F.pad(xs.permute(1, 2, 0), (full.shape[-1] - 1, 0))  # [T', B, 2] -> [B, 2, L-1+T']
         v = F.conv1d(line, full)  # [B, 50, T']
         t = torch.arange(xs.shape[0], dtype=v.dtype)
         bias = self.l1.bias if self.l1.bias is not None else torch.zeros(NONE)
         gain = (1 - beta ** (t + 1)) / (1 - beta) if beta < 1 else t + 1  # [T']
         return (v + bias.view(1, NONE, 1) * gain).permute(2, 0, 1)  # [B, 50, T'] -> [T', B, 50]
+
+
+def log_evidence(x: Tensor, sigma: float, rate: float, floor: float) -> Tensor:
+    r"""Per-channel log-likelihood-ratio evidence of a jittered spike, for a detector under Poisson noise.
+
+    ``x [T, ..., C]`` spike counts (time first, channels last) → the same shape:
+
+    .. math:: L_c(t) = \log\Big(\varepsilon + \frac{1}{\lambda} \sum_{u} g_\sigma(t - u)\, x_c(u)\Big),
+              \qquad g_\sigma(j) = \frac{e^{-j^2 / 2\sigma^2}}{\sum_{|i| \le r} e^{-i^2 / 2\sigma^2}},
+              \ |j| \le r = \lceil 3\sigma \rceil .
+
+    If a template spike is expected at ``t`` with Gaussian jitter σ, is present with probability ``q`` and the
+    channel carries Poisson background spikes at rate λ per step, the likelihood ratio "template spike" /
+    "background only" of the spikes near ``t`` is ``(1 - q) + q Σ_u g(t - u) x(u) / λ``; with
+    ``ε = (1 - q) / q`` its log is ``L + log q``. A delay template that sums ``L`` over its taps therefore
+    sums log-likelihood ratios (a product of per-tap evidence, not a sum of spike counts): a missing spike
+    costs ``log ε`` (strongly negative), extra noise spikes near one tap only add logarithmically — the
+    tap saturates, which a linear synapse does not. ``ε`` is a floor (dropout makes it > 0; it also bounds
+    the cost of one missing spike). The smoothing is centred: ``L(t)`` reads spikes up to ``t + r``
+    (a detector using it decides ``r`` steps late).
+
+    Example:
+        >>> x = torch.zeros(9, 2); x[4, 0] = 1
+        >>> L = log_evidence(x, 1.0, 0.1, 0.05)
+        >>> round(float(L[4, 0]), 3), round(float(L[0, 1]), 3)  # log(0.05 + 0.3990 / 0.1), log(0.05)
+        (1.396, -2.996)
+    """
+    if sigma <= 0 or rate <= 0 or floor <= 0:
+        raise ValueError(f"log_evidence: sigma, rate and floor must be > 0, got {sigma}, {rate}, {floor}")
+    if x.dim() < 2:
+        raise ValueError(f"log_evidence: expected spikes [T, ..., C], got {tuple(x.shape)}")
+    r = int(np.ceil(3 * sigma))
+    j = torch.arange(-r, r + 1, dtype=x.dtype)
+    g = torch.exp(-0.5 * (j / sigma) ** 2)
+    g = g / g.sum()  # [2r+1] symmetric, so correlation = convolution
+    shape = x.shape
+    line = x.reshape(shape[0], -1).T.unsqueeze(1)  # [T, ..., C] -> [N, 1, T]: one row per (batch, channel)
+    s = F.conv1d(line, g.view(1, 1, -1), padding=r)[:, 0].T.reshape(shape)  # [N, T] -> [T, ..., C]
+    return torch.log(floor + s / rate)
 
 
 def template_init_(model: KeywordSpotter, cfg: KWSConfig, inhibit: float = -2.0) -> None:
@@ -209,11 +280,15 @@ def template_init_(model: KeywordSpotter, cfg: KWSConfig, inhibit: float = -2.0)
             l1.bias[k] = -(len(ev) - cfg.margin) * (1 - cfg.beta)  # type: ignore[index]  # v → bias / (1 - β)
 
 
-def training_stream(rng: np.random.Generator, n_words: int, p_keyword: float = 0.5, zipf: bool = False) -> str:
+def training_stream(rng: np.random.Generator, n_words: int, p_keyword: float = 0.5, zipf: bool = False,
+                    english: bool = False) -> str:
     """A random text of keywords and distractors (never a keyword; see the module docs).
 
     ``zipf``: keyword ``r`` (0-based rank in :data:`TOP50_WORDS`, which is in order of English frequency)
     drawn with probability ∝ ``1 / (r + 1)`` (Zipf's law) instead of uniformly, as in running text.
+    ``english``: a distractor that is not a punctuated keyword is a common English word (uniform over
+    ``_ENGLISH``, about 290 words that are not keywords) instead of a random letter string, so the
+    negatives have the letter structure of running text.
     """
     tokens: list[str] = []
     keywords = set(TOP50_WORDS)
@@ -228,6 +303,9 @@ def training_stream(rng: np.random.Generator, n_words: int, p_keyword: float = 0
             w = TOP50_WORDS[rng.integers(len(TOP50_WORDS))]
             p = _PUNCT[rng.integers(len(_PUNCT))]
             tokens.append(w + p if rng.random() < 0.7 else p + w)
+            continue
+        if english:
+            tokens.append(_ENGLISH[int(rng.integers(len(_ENGLISH)))])
             continue
         n = int(rng.integers(1, 8))
         w = "".join(rng.choice(list(_LETTERS), n, p=_LETTER_P / _LETTER_P.sum()))
@@ -313,11 +391,13 @@ def detect(v: Tensor, bin: int, refractory: int = 0) -> list[tuple[int, str]]:
     return sorted((int(i) * bin + bin - 1, TOP50_WORDS[int(c)]) for i, c in zip(b, k))
 
 
-def validation_stream(noise: NoiseLevels, words: int = 1000, seed: int = 1, zipf: bool = False) -> KeywordStream:
+def validation_stream(noise: NoiseLevels, words: int = 1000, seed: int = 1, zipf: bool = False,
+                      english: bool = False) -> KeywordStream:
     """A generated stream for calibration (random keyword/distractor text, noise seed ``1000 + seed``):
-    never the evaluation text, never the evaluation noise seed (100). ``zipf``: see :func:`training_stream`."""
+    never the evaluation text, never the evaluation noise seed (100). ``zipf``, ``english``: see
+    :func:`training_stream`."""
     rng = np.random.default_rng(10_000 + seed)
-    return keyword_stream(training_stream(rng, words, 0.5, zipf), noise, seed=1000 + seed)
+    return keyword_stream(training_stream(rng, words, 0.5, zipf, english), noise, seed=1000 + seed)
 
 
 @torch.no_grad()
@@ -354,24 +434,35 @@ def calibrate_thresholds(model: KeywordSpotter, cfg: KWSConfig, stream: KeywordS
 
 
 def fit_variant(cfg: KWSConfig, noise: NoiseLevels, sigmas: tuple[float, ...] | None = None,
-                inhibits: tuple[float, ...] = (-2.0, -0.5), words: int = 1000) -> tuple[KeywordSpotter, KWSConfig]:
+                inhibits: tuple[float, ...] = (-2.0, -0.5), words: int = 1000, zipf: bool = False,
+                english: bool = False, evidence: bool = False) -> tuple[KeywordSpotter, KWSConfig]:
     """The wired template with the evaluation spread ``sigma``, the inhibition weight and the
     thresholds chosen on a :func:`validation_stream` of ``noise`` (best estimated macro F1).
 
     ``sigmas`` (default): rounded delays or SIG 1.5, and also SIG 2.5 under high jitter (σ = 2 steps):
     the candidate spreads grow with the jitter level.
+
+    ``evidence``: the detectors read :func:`log_evidence` of the input instead (rounded delays; its σ and λ
+    are the variant's jitter σ and Poisson rate, floored at 0.5 steps and 0.01), and the candidates are
+    its floor ε ∈ {0.05, 0.3} × membrane decay β ∈ {0, ``cfg.beta``} × ``inhibits`` (default then
+    {−0.3, −0.1}: a silence check now adds ``-inhibit · log ε`` > 0 in silence, so it is weighted less).
     """
-    if sigmas is None:
-        sigmas = (-1.0, 1.5) + ((2.5,) if noise.jitter == "high" else ())
-    stream = validation_stream(noise, words)
+    if evidence:
+        ev_sigma, ev_rate = max(noise.jitter_std, 0.5), max(noise.poisson_rate, 0.01)
+        inh = inhibits if inhibits != (-2.0, -0.5) else (-0.3, -0.1)
+        grid = [replace(cfg, sigma=-1.0, evidence=e, beta=b, inhibit=i, ev_sigma=ev_sigma, ev_rate=ev_rate)
+                for e in (0.05, 0.3) for b in dict.fromkeys((0.0, cfg.beta)) for i in inh]
+    else:
+        if sigmas is None:
+            sigmas = (-1.0, 1.5) + ((2.5,) if noise.jitter == "high" else ())
+        grid = [replace(cfg, sigma=sig, inhibit=i) for sig in sigmas for i in inhibits]
+    stream = validation_stream(noise, words, zipf=zipf, english=english)
     best: tuple[float, KeywordSpotter | None, KWSConfig] = (-1.0, None, cfg)
-    for sig in sigmas:
-        for inh in inhibits:
-            c = replace(cfg, sigma=sig, inhibit=inh)
-            model = KeywordSpotter(c).eval()
-            f = calibrate_thresholds(model, c, stream)
-            if f > best[0]:
-                best = (f, model, c)
+    for c in grid:
+        model = KeywordSpotter(c).eval()
+        f = calibrate_thresholds(model, c, stream)
+        if f > best[0]:
+            best = (f, model, c)
     assert best[1] is not None
     return best[1], best[2]
 
@@ -537,6 +628,10 @@ def _parse(argv: list[str] | None) -> tuple[KWSConfig, argparse.Namespace]:
                         "then the thresholds re-calibrated on the same validation stream")
     p.add_argument("--fit", action="store_true",
                    help="per variant: choose sigma, inhibit and the thresholds on a validation stream (fit_variant)")
+    p.add_argument("--log-evidence", action="store_true",
+                   help="with --fit: the detectors read log_evidence() of the input (see fit_variant)")
+    p.add_argument("--english-val", action="store_true",
+                   help="with --fit: validation distractors are common English words (training_stream english=True)")
     p.add_argument("--val-words", type=int, default=1000, help="tokens of the --fit validation stream")
     p.add_argument("--json", default=None, help="write the results here")
     p.add_argument("--threads", type=int, default=1)
@@ -558,17 +653,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(f"{'variant':<44} {'macroF1':>8} {'microF1':>8} {'P':>6} {'R':>6}")
     for v in variants:
         t1 = time.perf_counter()
-        m, c = fit_variant(cfg, v, words=args.val_words) if args.fit else (model, cfg)
+        m, c = fit_variant(cfg, v, words=args.val_words, english=args.english_val,
+                           evidence=args.log_evidence) if args.fit else (model, cfg)
         if args.finetune:
             if not args.fit:
                 raise SystemExit("--finetune needs --fit (it starts from the fitted template)")
             finetune(m, c, v, args.finetune, seed=cfg.seed)
-            calibrate_thresholds(m, c, validation_stream(v, args.val_words))
+            calibrate_thresholds(m, c, validation_stream(v, args.val_words, english=args.english_val))
         s = evaluate(m, c, v).summary()
-        rows.append({"variant": v.file_stem, "sigma": c.sigma, "inhibit": c.inhibit, **s,
+        rows.append({"variant": v.file_stem, "sigma": c.sigma, "inhibit": c.inhibit, "evidence": c.evidence,
+                     "beta": c.beta, **s,
                      "seconds": time.perf_counter() - t1})
         print(f"{v.file_stem:<44} {s['macro_f1']:8.3f} {s['micro_f1']:8.3f} {s['micro_precision']:6.3f} "
-              f"{s['micro_recall']:6.3f}  sigma {c.sigma:4.1f} inhibit {c.inhibit:4.1f}  {rows[-1]['seconds']:.0f} s",
+              f"{s['micro_recall']:6.3f}  sigma {c.sigma:4.1f} inhibit {c.inhibit:4.1f} evidence {c.evidence:5.2f} "
+              f"beta {c.beta:3.1f}  {rows[-1]['seconds']:.0f} s",
               flush=True)
     result = {"config": asdict(cfg), "parameters": n_params, "train_seconds": train_s, "results": rows,
               "total_seconds": time.perf_counter() - t0,
