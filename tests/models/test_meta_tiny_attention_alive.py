@@ -1,11 +1,14 @@
-"""``meta_spikeformer_tiny`` on 16x16 digits (``tools/transformer_digits.py``'s size): one token.
+"""``meta_spikeformer_tiny`` on 16x16 digits (``tools/transformer_digits.py``'s size): few tokens.
 
-With ``N = 1`` token, SDSA-3's ``Q (Kᵀ V) s`` is ``s (q·k) v``; at the released ``s = 0.125``
-(sized for 196 tokens) it needs 8 of a head's 16 lanes to coincide before the ``v_th = 0.5``
-attention neuron can fire, so it never does. The output RepConvBN then sees an all-zero input,
+The tiny config keeps a 2x2 token map (``strides=(1, 2, 2, 2)``, ``test_meta_tiny_token_map.py``);
+with the released four stride-2 stages it would be a single token. With ``N = 1`` token,
+SDSA-3's ``Q (Kᵀ V) s`` is ``s (q·k) v``; at the released ``s = 0.125`` (sized for 196 tokens)
+it needs 8 of a head's 16 lanes to coincide before the ``v_th = 0.5`` attention neuron can
+fire, so it never does. The output RepConvBN then sees an all-zero input,
 and its three train-mode BatchNorms on a zero-variance batch each scale the backward pass by
 ``1 / sqrt(eps) ≈ 316`` (``≈ 3e7`` together): parameter gradients of ~1e8 that are noise, and the
-model stays at chance. The tiny config therefore uses ``s = 4``.
+model stays at chance. The tiny config therefore uses ``s = 4``; the test runs the registered
+config (2x2 tokens).
 """
 
 from __future__ import annotations

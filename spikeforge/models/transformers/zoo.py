@@ -134,8 +134,9 @@ for _n, _dims, _p, _r in [("meta_spikeformer_15m", (64, 128, 256, 360), 15_112_2
     _register(_n, MetaSpikeFormer, {"embed_dims": _dims}, family="meta_spikeformer", source=META, params=_p,
               reported=_r, counted=_MC)
 _register("meta_spikeformer_tiny", MetaSpikeFormer,
-          {"embed_dims": (16, 32, 64, 64), "depths": (1, 1), "num_heads": 4, "num_classes": 10, "img_size": 32,
-           "T": 2, "scale": 4.0},  # s = 0.125 is sized for 196 tokens; at 1-4 tokens SDSA-3 never fires
+          {"embed_dims": (16, 32, 64, 64), "depths": (1, 1), "num_heads": 4, "num_classes": 10, "img_size": 16,
+           "T": 2, "scale": 4.0,  # s = 0.125 is sized for 196 tokens; at 1-4 tokens SDSA-3 never fires
+           "strides": (1, 2, 2, 2)},  # stride-1 stem: 2x2 tokens at 16 px (four stride-2 stages leave 1x1)
           family="meta_spikeformer", source=META, params=None, counted="tiny CPU member (not published)")
 
 # --- Max-Former ------------------------------------------------------------------------------------
