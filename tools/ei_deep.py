@@ -14,7 +14,9 @@ running RMS, which undoes E-I Prop (the ÷d on W_EI's gradient) and moves the sm
 and gains by ~lr per step; measured, the 8-layer E-I net stays at chance with it.
 
 Usage: python tools/ei_deep.py [--depth 8] [--hidden 256] [--epochs 15] [--seeds 0 1] [--steps 4]
-       [--opt sgd|adam] [--lr 0.01] [--warmup 1] [--neuron paper|decay-input] [--diagnose]
+       [--opt sgd|adam] [--lr 0.01] [--warmup 1] [--neuron paper|decay-input] [--arch mlp|conv] [--diagnose]
+``--arch conv``: 3×3 conv blocks (``--hidden`` channels, padding 1) on the 8×8 image and a linear read-out;
+E-I uses :class:`~spikeforge.layers.EIConv2d` blocks and an ``EILinear`` read-out.
 Prints one row per (model, seed): test accuracy, best epoch, per-layer firing rates at init, wall time.
 ``--diagnose`` also prints, per hidden layer, the current's mean/std and the firing rate at init and
 after 20 training steps, and the gradient norm of each layer's weight at the first step.
@@ -31,7 +33,7 @@ import torch
 from sklearn.datasets import load_digits
 from torch import nn
 
-from spikeforge.layers import TDBatchNorm
+from spikeforge.layers import EIConv2d, TDBatchNorm, TimeDistributed
 from spikeforge.layers.ei import EILinear, build_ei_mlp, build_plain_mlp, ei_lif
 from spikeforge.neurons.lif import LIF
 from spikeforge.surrogate import Sigmoid
@@ -50,7 +52,31 @@ def decayed_input_lif() -> LIF:
     return LIF(tau_mem=2e-3, dt=1e-3, surrogate=Sigmoid(alpha=4.0), reset="subtract", detach_reset=True)
 
 
-def build(kind: str, depth: int, hidden: int, seed: int, neuron: str = "paper") -> nn.Sequential:
+def build_conv(kind: str, depth: int, channels: int, seed: int) -> nn.Sequential:
+    """``depth − 1`` 3×3 conv blocks (padding 1, ``channels`` wide, 8×8 maps) + a linear read-out on the
+    flattened map: ``[T, B, 1, 8, 8] -> [T, B, 10]``. E-I: ``EIConv2d → ei_lif`` blocks and an
+    ``EILinear`` read-out; plain / tdBN: ``Conv2d`` (default init, no bias) [→ ``TDBatchNorm``] ``→ ei_lif``."""
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    layers: list[nn.Module] = []
+    c = 1
+    for _ in range(depth - 1):
+        if kind == "ei":
+            layers += [EIConv2d(c, channels, 3, padding=1, generator=gen)]
+        else:
+            layers += [TimeDistributed(nn.Conv2d(c, channels, 3, padding=1, bias=False))]
+            if kind == "tdbn":
+                layers.append(TDBatchNorm(channels))
+        layers.append(ei_lif())
+        c = channels
+    layers.append(TimeDistributed(nn.Flatten()))  # [T, B, C, 8, 8] -> [T, B, C·64]
+    layers.append(EILinear(c * 64, 10, readout=True, generator=gen) if kind == "ei" else nn.Linear(c * 64, 10))
+    return nn.Sequential(*layers)
+
+
+def build(kind: str, depth: int, hidden: int, seed: int, neuron: str = "paper", arch: str = "mlp") -> nn.Sequential:
+    if arch == "conv":
+        return build_conv(kind, depth, hidden, seed)
     torch.manual_seed(seed)
     cell = ei_lif if neuron == "paper" else decayed_input_lif
     if kind == "ei":
@@ -84,8 +110,8 @@ def layer_stats(net: nn.Sequential, xs: torch.Tensor) -> list[tuple[float, float
 
 def weight_grad_norms(net: nn.Sequential) -> list[float]:
     """Gradient norm of each layer's (excitatory) weight, input side first."""
-    return [float(m.w_ee.grad.norm() if isinstance(m, EILinear) else m.weight.grad.norm())  # type: ignore[union-attr]
-            for m in net if isinstance(m, (EILinear, nn.Linear))]
+    return [float(m.w_ee.grad.norm() if isinstance(m, (EILinear, EIConv2d)) else m.weight.grad.norm())  # type: ignore[union-attr]
+            for m in net.modules() if isinstance(m, (EILinear, EIConv2d, nn.Linear, nn.Conv2d))]
 
 
 def make_optimizer(net: nn.Module, args: argparse.Namespace, steps_per_epoch: int
@@ -104,10 +130,11 @@ def make_optimizer(net: nn.Module, args: argparse.Namespace, steps_per_epoch: in
 
 def run(kind: str, args: argparse.Namespace, seed: int) -> dict[str, object]:
     xtr, ytr, xte, yte = data(seed)
-    net = build(kind, args.depth, args.hidden, seed, args.neuron)
+    net = build(kind, args.depth, args.hidden, seed, args.neuron, args.arch)
+    shape = (1, 8, 8) if args.arch == "conv" else (64,)  # per-sample input shape
     T = args.steps
     net.train()
-    probe = xtr[:512].expand(T, 512, 64)  # [T, 512, 64]
+    probe = xtr[:512].reshape(1, 512, *shape).expand(T, 512, *shape)  # [T, 512, *shape]
     rates = init_rates(net, probe)  # E-I Init runs here, on this first batch
     batches_per_epoch = math.ceil(len(ytr) / args.batch)
     opt, sched = make_optimizer(net, args, batches_per_epoch)
@@ -119,7 +146,7 @@ def run(kind: str, args: argparse.Namespace, seed: int) -> dict[str, object]:
     for epoch in range(1, args.epochs + 1):
         net.train()
         for idx in torch.randperm(len(ytr), generator=g).split(args.batch):
-            xs = xtr[idx].expand(T, len(idx), 64)  # [T, B, 64]
+            xs = xtr[idx].reshape(1, len(idx), *shape).expand(T, len(idx), *shape)  # [T, B, *shape]
             loss = nn.functional.cross_entropy(net(xs).mean(0), ytr[idx])
             opt.zero_grad()
             loss.backward()
@@ -135,7 +162,8 @@ def run(kind: str, args: argparse.Namespace, seed: int) -> dict[str, object]:
                       + " | ".join(f"{a:+.2f}/{b:.2f} {c:.3f}" for a, b, c in layer_stats(net, probe)))
         net.eval()
         with torch.no_grad():
-            acc = (net(xte.expand(T, len(yte), 64)).mean(0).argmax(1) == yte).float().mean().item()
+            xs_te = xte.reshape(1, len(yte), *shape).expand(T, len(yte), *shape)  # [T, N, *shape]
+            acc = (net(xs_te).mean(0).argmax(1) == yte).float().mean().item()
         if acc > best:
             best, best_epoch = acc, epoch
     return {"acc": acc, "best": best, "best_epoch": best_epoch, "rates": rates, "wall": time.perf_counter() - t0}
@@ -156,6 +184,8 @@ def main() -> None:
                     help="sgd: momentum 0.9, weight decay, warm-up + cosine (the paper's recipe)")
     ap.add_argument("--neuron", default="paper", choices=["paper", "decay-input"],
                     help="paper: u <- u/2 + I (ei_lif); decay-input: u <- u + (I - u)/2 (the ablation)")
+    ap.add_argument("--arch", default="mlp", choices=["mlp", "conv"],
+                    help="conv: 3x3 conv blocks of --hidden channels on the 8x8 image (EIConv2d for E-I)")
     ap.add_argument("--diagnose", action="store_true", help="per-layer currents, rates and gradient norms")
     ap.add_argument("--models", nargs="+", default=["ei", "plain", "tdbn"], choices=["ei", "plain", "tdbn"])
     args = ap.parse_args()
@@ -163,7 +193,7 @@ def main() -> None:
         args.lr = 0.01 if args.opt == "sgd" else 1e-3
     torch.set_num_threads(1)
     sched = f", wd {args.wd}, warm-up {args.warmup} ep + cosine" if args.opt == "sgd" else ""
-    print(f"digits, depth {args.depth}, hidden {args.hidden}, T {args.steps}, neuron {args.neuron}, "
+    print(f"digits, {args.arch}, depth {args.depth}, hidden {args.hidden}, T {args.steps}, neuron {args.neuron}, "
           f"{args.opt} lr {args.lr}{sched}, "
           f"{args.epochs} epochs, batch {args.batch}; load average {os.getloadavg()[0]:.1f}")
     print("| model | seed | final test acc | best (epoch) | init firing rate per hidden layer | wall s |")
