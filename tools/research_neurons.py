@@ -23,6 +23,7 @@ deltas / skipped MACs over a sweep of the threshold.
     .venv/bin/python tools/research_neurons.py ultra --T 1 4 --seeds 0
     .venv/bin/python tools/research_neurons.py seq --seeds 0
     .venv/bin/python tools/research_neurons.py delta --seeds 0
+    .venv/bin/python tools/research_neurons.py l2mu-rates --l2mu-theta 64
 """
 
 from __future__ import annotations
@@ -53,14 +54,18 @@ def n_params(m: nn.Module) -> int:
 
 
 class LIFNet(nn.Module):
-    """Linear -> recurrent-free neuron layer -> Linear, applied at every step."""
+    """Linear -> recurrent-free neuron layer -> Linear, applied at every step; ``gain`` scales the
+    hidden layer's input current (a fixed constant, so the neurons reach threshold at init)."""
 
-    def __init__(self, i: int, h: int, o: int, neuron: nn.Module) -> None:
+    def __init__(self, i: int, h: int, o: int, neuron: nn.Module, gain: float = 1.0) -> None:
         super().__init__()
-        self.fc, self.neuron, self.out = nn.Linear(i, h), neuron, nn.Linear(h, o)
+        self.fc, self.neuron, self.out, self.gain = nn.Linear(i, h), neuron, nn.Linear(h, o), gain
+
+    def hidden(self, xs: Tensor) -> Tensor:  # [T, B, I] -> spikes [T, B, H]
+        return self.neuron(self.gain * self.fc(xs))
 
     def forward(self, xs: Tensor) -> Tensor:  # [T, B, I] -> [T, B, O]
-        return self.out(self.neuron(self.fc(xs)))
+        return self.out(self.hidden(xs))
 
 
 class LSTMNet(nn.Module):
@@ -287,10 +292,32 @@ def signal_task(n: int, T: int, C: int, g: torch.Generator, noise: float = 1.0) 
     return torch.where((y == 1).view(1, n, 1), sine, a), y
 
 
+def logistic_accuracy(f: Tensor, y: Tensor, ft: Tensor, yt: Tensor, steps: int = 300) -> float:
+    """Two-class logistic regression on standardised features ``f [N, F]`` (L-BFGS, weight decay
+    1e-3, fitted on the training set); returns the test accuracy on ``ft``."""
+    mu, sd = f.mean(0), f.std(0).clamp_min(1e-6)
+    a, b = (f - mu) / sd, (ft - mu) / sd
+    w = torch.zeros(a.shape[1] + 1, requires_grad=True)
+    opt = torch.optim.LBFGS([w], max_iter=steps)
+
+    def closure() -> Tensor:
+        opt.zero_grad()
+        loss = nn.functional.binary_cross_entropy_with_logits(a @ w[:-1] + w[-1], y.float()) + 1e-3 * w.pow(2).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    with torch.no_grad():
+        return ((b @ w[:-1] + w[-1] > 0).long() == yt).float().mean().item()
+
+
 def task_lzc(args: argparse.Namespace) -> None:
     """``--signal``: the generated signals of :func:`signal_task`, LZC-encoded (median threshold)
-    before the SNN; otherwise the Poisson-vs-regular spike trains of :func:`spike_task`."""
-    print("| data | model | params | seed | test acc | wall s |")
+    before the SNN; otherwise the Poisson-vs-regular spike trains of :func:`spike_task`.
+    ``--input-gain`` scales the hidden current (1 leaves the τ = 5 ms hidden layer nearly silent on
+    these inputs). LZC read-outs: nearest class mean of the LZC averaged over trains, and logistic
+    regression on the vector of per-train LZCs (one per hidden neuron, or per input channel)."""
+    print("| data | model | params | seed | test acc | hidden rate | wall s |")
     data = "LZC-coded signals" if args.signal else "spike trains"
     for seed in args.seeds:
         g = torch.Generator().manual_seed(seed)
@@ -303,22 +330,26 @@ def task_lzc(args: argparse.Namespace) -> None:
         for name, neuron in (("LIF (fixed intrinsic)", LIF(tau_mem=5e-3, size=16)),
                              ("meta (learned intrinsic)", MetaNeuron(tau_mem=5e-3, size=16))):
             torch.manual_seed(seed)
-            m = LIFNet(8, 16, 2, neuron)
+            m = LIFNet(8, 16, 2, neuron, gain=args.input_gain)
             t0 = time.time()
             acc = train(m, x, y, xt, yt, epochs=args.epochs, lr=args.lr, readout="mean")
             results[name] = m
-            print(f"| {data} | {name} | {n_params(m)} | {seed} | {acc:.3f} | {time.time() - t0:.0f} |", flush=True)
-        # SNN-LZC: LZC of the meta-SNN's hidden spike trains, averaged over neurons; nearest class mean
+            with torch.no_grad():
+                rate = m.hidden(xt).mean().item()
+            print(f"| {data} | {name} | {n_params(m)} | {seed} | {acc:.3f} | {rate:.3f} | {time.time() - t0:.0f} |",
+                  flush=True)
+        # SNN-LZC: LZC of the meta-SNN's hidden spike trains; input LZC: of the input trains
         meta = results["meta (learned intrinsic)"]
         with torch.no_grad():
-            f = lempel_ziv_complexity(meta.neuron(meta.fc(x))).mean(-1)  # [T, N, H] -> [N, H] -> [N]
-            ft = lempel_ziv_complexity(meta.neuron(meta.fc(xt))).mean(-1)
-            raw, rawt = lempel_ziv_complexity(x).mean(-1), lempel_ziv_complexity(xt).mean(-1)
+            f, ft = lempel_ziv_complexity(meta.hidden(x)), lempel_ziv_complexity(meta.hidden(xt))  # [N, H]
+            raw, rawt = lempel_ziv_complexity(x), lempel_ziv_complexity(xt)  # [T, N, C] -> [N, C]
         for label, (a, b) in (("SNN-LZC (meta hidden spikes)", (f, ft)), ("LZC of the input spikes", (raw, rawt))):
-            mu = torch.stack([a[y == k].mean() for k in (0, 1)])
-            pred = (b[:, None] - mu).abs().argmin(-1)
-            print(f"| {data} | {label} | 2 class means | {seed} | {(pred == yt).float().mean().item():.3f} | - |",
-                  flush=True)
+            mu = torch.stack([a.mean(-1)[y == k].mean() for k in (0, 1)])
+            pred = (b.mean(-1)[:, None] - mu).abs().argmin(-1)
+            print(f"| {data} | {label}, mean over trains | 2 class means | {seed} | "
+                  f"{(pred == yt).float().mean().item():.3f} | - | - |", flush=True)
+            print(f"| {data} | {label}, per-train vector | logistic ({a.shape[1] + 1}) | {seed} | "
+                  f"{logistic_accuracy(a, y, b, yt):.3f} | - | - |", flush=True)
 
 
 def task_ultra(args: argparse.Namespace) -> None:
@@ -391,6 +422,30 @@ def task_seq(args: argparse.Namespace) -> None:
             print(f"| {name} | {n_params(m)} | {seed} | {acc:.3f} | {zero} | {time.time() - t0:.0f} |", flush=True)
 
 
+def task_l2mu_rates(args: argparse.Namespace) -> None:
+    """Untrained L2MU (seed 0 init) on the permuted sequential test digits: the memory population's
+    firing with the ungained wiring (g_m = 1) and the default gain (g_m = θ). Per memory neuron the
+    rate over all steps and samples; "latched" = rate > 0.9 (fired once, then kept firing)."""
+    print("| θ | g_m | memory rate | silent neurons | latched neurons | hidden rate |")
+    _, _, xt, _ = load_static("digits", 0)
+    perm = torch.randperm(64, generator=torch.Generator().manual_seed(1234))
+    xts = permuted_sequential(xt, perm)  # [64, N, 1]
+    for gain in (1.0, args.l2mu_theta):
+        torch.manual_seed(0)
+        m = L2MU(1, hidden_size=args.hidden, output_size=10, encoder_size=4, order=4, theta=args.l2mu_theta,
+                 memory_gain=gain)
+        state, zm, zh = None, [], []
+        with torch.no_grad():
+            for t in range(xts.shape[0]):
+                _, state = m.run(xts[t:t + 1], state)
+                zm.append(state.zm)
+                zh.append(state.zh)
+        per = torch.stack(zm).mean((0, 1))  # [T, N, C·d] -> [C·d]
+        n = per.numel()
+        print(f"| {args.l2mu_theta:g} | {gain:g} | {per.mean().item():.3f} | {(per == 0).sum().item()} / {n} | "
+              f"{(per > 0.9).sum().item()} / {n} | {torch.stack(zh).mean().item():.3f} |", flush=True)
+
+
 def task_delta(args: argparse.Namespace) -> None:
     """mnist1d read as 40 steps of one value. A GRU (h = ``--hidden``) is trained dense, without and
     with ``--l1`` · mean |h_t − h_{t−1}| (the delta-layer paper's sparsity penalty), then evaluated as
@@ -426,7 +481,7 @@ def task_delta(args: argparse.Namespace) -> None:
 
 TASKS: dict[str, Callable[[argparse.Namespace], None]] = {
     "cue": task_cue, "adding": task_adding, "lzc": task_lzc, "ultra": task_ultra, "seq": task_seq,
-    "delta": task_delta,
+    "delta": task_delta, "l2mu-rates": task_l2mu_rates,
 }
 
 
@@ -441,6 +496,7 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=5e-3)
     ap.add_argument("--T", type=int, nargs="+", default=[1, 4], help="ultra: time steps (static input)")
     ap.add_argument("--data", choices=["digits", "mnist1d"], default="digits", help="ultra: data set")
+    ap.add_argument("--input-gain", type=float, default=5.0, help="lzc: gain on the hidden current (1: old runs)")
     ap.add_argument("--signal", action="store_true", help="lzc: LZC-coded generated signals, not spike trains")
     ap.add_argument("--hidden", type=int, default=32, help="seq, delta: hidden size")
     ap.add_argument("--l2mu-theta", type=float, default=64.0, help="seq: L2MU memory window θ (steps)")
