@@ -41,6 +41,12 @@ threshold per detector chosen on a generated validation stream of the same noise
 :func:`calibrate_thresholds`, with a refractory period against repeated onsets. No gradient training.
 The candidate spreads grow with the jitter level (SIG 2.5 is added under high jitter, σ = 2 steps).
 
+**Log-evidence template** (``--fit --log-evidence``, :func:`fit_variant` with ``evidence=True``): the same
+wiring with rounded delays, reading :func:`log_evidence` of the input (the per-channel log-likelihood ratio
+of a jittered spike over Poisson background, σ and λ of the variant) instead of the spikes, so each tap
+saturates and a template sums log-likelihood ratios; floor ε, decay β and inhibition chosen per variant on
+the validation stream as above.
+
 **Fine-tuned template** (``--fit --finetune N``, :func:`finetune`): the fitted template, then ``N`` Adam
 steps on generated training streams of the same noise variant (noise seeds ≥ 2000) with
 :func:`detection_loss` (the membrane must cross somewhere in each target run, and stay below elsewhere),
