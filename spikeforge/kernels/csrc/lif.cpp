@@ -65,7 +65,12 @@ inline void prefetch_row(const R* p, int64_t n) {
     for (int64_t o = 0; o < bytes; o += 64) __builtin_prefetch(b + o, 0, 3);
 }
 
-const int64_t STREAM_BYTES = (int64_t)64 << 20;  // outputs at least this large use streaming stores
+// Outputs at least this large use streaming stores: half the 32 MiB L3 of the reference VM, so an
+// output that would not survive in cache next to its input (e.g. [8, 64, 16384]: 33.5 MB each) skips
+// the read-for-ownership of every line, while [100, 32, 512] (6.5 MB) stays cached for the next op.
+// Measured on the LIF step at [8, 64, 16384], same process, CPU time: 2.5x -> 2.1x the copy floor
+// (the old threshold, 64 MiB, streamed only at [100, 128, 2048]; see BENCHMARKS.md section 10).
+const int64_t STREAM_BYTES = (int64_t)16 << 20;
 
 // Coefficients of a block of neurons. A per-neuron coefficient is read from its [M] array; a
 // broadcast one (bit k of cmask set: one value for every neuron, e.g. a layer's scalar beta) is
