@@ -44,7 +44,8 @@ import torch
 from torch import nn
 
 __all__ = ["DistEnv", "ShardedBatchSampler", "init_from_env", "current", "sync_gradients", "broadcast_parameters",
-           "all_sum", "broadcast_object", "launch", "check_backend", "refuse_unsupported", "free_port"]
+           "all_sum", "broadcast_object", "all_gather_object", "launch", "check_backend", "refuse_unsupported",
+           "free_port"]
 
 BACKENDS = ("auto", "gloo", "nccl")
 
@@ -216,6 +217,15 @@ def broadcast_object(obj: Any, env: DistEnv) -> Any:
     box = [obj if env.is_main else None]
     dist.broadcast_object_list(box, src=0)
     return box[0]
+
+
+def all_gather_object(obj: Any, env: DistEnv) -> list[Any]:
+    """Every rank's ``obj``, in rank order, on every rank (pickled between our own processes only)."""
+    import torch.distributed as dist
+
+    box: list[Any] = [None] * env.world_size
+    dist.all_gather_object(box, obj)
+    return box
 
 
 def refuse_unsupported(model: nn.Module) -> None:

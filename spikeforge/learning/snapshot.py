@@ -130,6 +130,7 @@ def save_checkpoint(
     sampler: dict[str, int] | None = None,
     step: int = 0,
     partial: dict[str, float] | None = None,
+    rng_ranks: list[dict[str, Any]] | None = None,
 ) -> Path:
     """Write a checkpoint atomically (temp file, ``fsync``, rename) so a crash never leaves a torn
     file, with a content digest that :func:`load_checkpoint` verifies.
@@ -147,6 +148,8 @@ def save_checkpoint(
             epoch boundary); stored as ``"step"`` when > 0, with ``partial``.
         partial: The unfinished epoch's running sums (``loss_sum``, ``correct``, ``n``,
             ``seconds``), so its history row comes out as in an uninterrupted run.
+        rng_ranks: With several processes, every rank's RNG states (:func:`get_rng_state`, in
+            rank order; ``"rng"`` is this process's), so each rank resumes its own stream.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -163,6 +166,8 @@ def save_checkpoint(
     }
     if sampler is not None:
         payload["sampler"] = dict(sampler)
+    if rng_ranks is not None:
+        payload["rng_ranks"] = list(rng_ranks)
     if step < 0:
         raise ValueError(f"step must be >= 0 (optimizer steps taken in the current epoch), got {step}")
     if step > 0:

@@ -18,9 +18,9 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from ..numerics import NonFiniteError, check_finite
-from .distributed import DistEnv, all_sum, broadcast_object, broadcast_parameters, sync_gradients
+from .distributed import DistEnv, all_gather_object, all_sum, broadcast_object, broadcast_parameters, sync_gradients
 from .modes import TrainingMode, get_training_mode
-from .snapshot import load_checkpoint, remove_stale_tmp, save_checkpoint, set_rng_state
+from .snapshot import get_rng_state, load_checkpoint, remove_stale_tmp, save_checkpoint, set_rng_state
 
 __all__ = ["seed_everything", "fit", "evaluate", "FitResult"]
 
@@ -79,6 +79,15 @@ def _check_every(every: int, checkpoint: object, sampler: Any) -> int:
         raise ValueError("checkpoint_every_steps needs a resumable batch sampler (sampler=, e.g. a "
                          "ShardedBatchSampler) so that a resumed run can skip the batches already taken")
     return every
+
+
+def _own_rng(payload: dict[str, Any], env: DistEnv | None) -> dict[str, Any]:
+    """This rank's RNG states from a checkpoint: its own when the checkpoint holds every rank's
+    (``rng_ranks``, written by the same number of processes), else the saving rank's."""
+    ranks = payload.get("rng_ranks")
+    if env is not None and isinstance(ranks, list) and len(ranks) == env.world_size:
+        return dict(ranks[env.rank])
+    return dict(payload["rng"])
 
 
 def _mid_epoch_plan(payload: dict[str, Any], sampler: Any, path: Path | None) -> dict[str, Any]:
@@ -221,6 +230,7 @@ def fit(
                 optimizer.load_state_dict(payload["optimizer"])
             if scheduler is not None and payload["scheduler"] is not None:
                 scheduler.load_state_dict(payload["scheduler"])
+            payload["rng"] = _own_rng(payload, distributed)
             set_rng_state(payload["rng"])
             start = int(payload["epoch"])
             result.history = list(payload["history"])
@@ -278,11 +288,12 @@ def fit(
                 sums = [loss_sum, correct, n]
                 if distributed is not None:  # every rank reaches this step: the same collective on all
                     sums = all_sum(sums, distributed)
+                rngs = all_gather_object(get_rng_state(), distributed) if distributed is not None else None
                 if main:
                     assert ckpt_path is not None  # _check_every
                     save_checkpoint(
                         ckpt_path, model=model, epoch=epoch, optimizer=optimizer, scheduler=scheduler,
-                        config=config, history=result.history, step=step,
+                        config=config, history=result.history, step=step, rng_ranks=rngs,
                         sampler={**sampler.state_dict(), "position": step},  # steps taken, not batches prefetched
                         partial={"loss_sum": sums[0], "correct": sums[1], "n": sums[2],
                                  "seconds": time.perf_counter() - t0})
@@ -301,10 +312,12 @@ def fit(
         if progress:
             msg = " ".join(f"{k}={v:.4g}" for k, v in row.items() if not math.isnan(v))
             tqdm.write(msg)
+        rngs = all_gather_object(get_rng_state(), distributed) if ckpt_path and distributed is not None else None
         if ckpt_path is not None and main:
             result.checkpoint = save_checkpoint(
                 ckpt_path, model=model, epoch=epoch + 1, optimizer=optimizer, scheduler=scheduler, config=config,
-                history=result.history, sampler=sampler.state_dict() if sampler is not None else None)
+                history=result.history, sampler=sampler.state_dict() if sampler is not None else None,
+                rng_ranks=rngs)
         elif ckpt_path is not None:
             result.checkpoint = ckpt_path
         if on_epoch_end is not None and main:

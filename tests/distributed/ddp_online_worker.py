@@ -2,13 +2,16 @@
 training mode through ``fit`` and saves the weights (``python ddp_online_worker.py OUT_DIR`` with
 ``RANK``/``WORLD_SIZE``/``MASTER_ADDR``/``MASTER_PORT`` set). :func:`train` without a process
 group is the single-process reference: torch's ``RandomSampler`` + ``DataLoader`` batching, no
-gradient exchange.
+gradient exchange. :func:`stochastic` trains a model with random spike deletion in its forward
+pass, uninterrupted and interrupted inside epoch 2 then resumed from the step checkpoint.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -68,12 +71,63 @@ def train(mode: str, env: dist_.DistEnv | None = None) -> dict[str, torch.Tensor
     return {k: v.clone() for k, v in net.state_dict().items()}
 
 
+class Delete(nn.Module):
+    """Drops each input spike with probability 0.2 (global torch RNG: as many draws as samples)."""
+
+    def forward(self, xs: torch.Tensor) -> torch.Tensor:
+        return xs * (torch.rand_like(xs) >= 0.2)  # [T, B, F]
+
+
+class Killed(RuntimeError):
+    pass
+
+
+class KillAt:
+    """Batches of ``loader``; raises :class:`Killed` before batch ``at`` of the run (counted from 0)."""
+
+    def __init__(self, loader: DataLoader[Any], at: int | None) -> None:
+        self.loader, self.at, self.count = loader, at, 0
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __iter__(self) -> Iterator[Any]:
+        return self._batches(iter(self.loader))  # iter() now, as a DataLoader's (its RNG draw)
+
+    def _batches(self, batches: Iterator[Any]) -> Iterator[Any]:
+        for batch in batches:
+            if self.count == self.at:
+                raise Killed
+            self.count += 1
+            yield batch
+
+
+def stochastic(env: dist_.DistEnv, ckpt: Path, *, kill_at: int | None = None, resume: bool = False,
+               every: int = 2) -> dict[str, torch.Tensor]:
+    """BPTT with random spike deletion; 6 steps per epoch (the last share uneven: 2 + 1 samples)."""
+    net = nn.Sequential(Delete(), *model())
+    torch.manual_seed(2)  # every rank seeded alike, as spikeforge train does
+    sampler = dist_.ShardedBatchSampler(N, BATCH, env.rank, env.world_size)
+    loader = KillAt(DataLoader(dataset(), batch_sampler=sampler, collate_fn=time_major), kill_at)
+    fit(net, loader, loss_fn=LOSSES.get("ce_membrane"), optimizer=torch.optim.Adam(net.parameters(), lr=0.05),
+        epochs=EPOCHS, progress=False, set_epoch=lambda e: sampler.set_epoch(SEED + e), distributed=env,
+        sampler=sampler, checkpoint=ckpt, checkpoint_every_steps=every, resume=resume)
+    return {k: v.clone() for k, v in net.state_dict().items()}
+
+
 def main(out: Path) -> None:
     torch.set_num_threads(1)
     env = dist_.init_from_env("gloo")
     assert env is not None, "run with WORLD_SIZE > 1"
     try:
-        torch.save({mode: train(mode, env) for mode in MODES}, out / f"rank{env.rank}.pt")
+        weights = {mode: train(mode, env) for mode in MODES}
+        weights["stochastic"] = stochastic(env, out / "full.pt", every=0)
+        try:
+            stochastic(env, out / "killed.pt", kill_at=6 + 3)  # epoch 2 after step 3; its step-2 checkpoint
+        except Killed:
+            pass
+        weights["stochastic_resumed"] = stochastic(env, out / "killed.pt", resume=True)
+        torch.save(weights, out / f"rank{env.rank}.pt")
     finally:
         import torch.distributed as dist
 
