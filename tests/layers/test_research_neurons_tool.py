@@ -94,3 +94,23 @@ def test_signal_task_classes_are_a_pure_sinusoid_and_unit_variance_ar1_noise() -
     innov = ar[1:] - 0.9 * ar[:-1]
     assert innov.var().item() == pytest.approx(0.19, rel=0.05)
     assert ar.var().item() == pytest.approx(1.0, rel=0.1)
+
+
+def test_lzc_task_hidden_layer_fires_only_with_the_input_gain() -> None:
+    # the diagnosis behind `lzc --input-gain`: on median-coded signals (rate 0.5) the τ = 5 ms LIF
+    # hidden layer under PyTorch's default Linear init is (almost) silent at gain 1 and fires at gain 5
+    from spikeforge.encoders.lzc import lzc_binarize
+    from spikeforge.neurons import LIF
+    x, _ = rn.signal_task(128, 100, 8, torch.Generator().manual_seed(0))
+    x = lzc_binarize(x)  # [T, N, 8] spikes
+    assert x.mean().item() == pytest.approx(0.5, abs=0.01)
+    rates = {}
+    for gain in (1.0, 5.0):
+        torch.manual_seed(0)
+        net = rn.LIFNet(8, 16, 2, LIF(tau_mem=5e-3, size=16), gain=gain)
+        with torch.no_grad():
+            hidden = net.hidden(x)
+            torch.testing.assert_close(net.neuron(gain * net.fc(x)), hidden)
+            rates[gain] = hidden.mean().item()
+    assert rates[1.0] < 1e-3
+    assert 0.02 < rates[5.0] < 0.5
