@@ -26,6 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .harness import contention, cpu_times
+
 __all__ = ["interleaved", "measure_crossover", "ratio_stats", "relu_twin", "relu_twin_section"]
 
 
@@ -55,19 +57,10 @@ def _load() -> str:
     return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
-def _cpu_jiffies() -> tuple[int, int]:
-    """(steal, total) jiffies of the whole machine from ``/proc/stat`` ((0, 0) where absent)."""
-    try:
-        with open("/proc/stat") as f:
-            fields = [int(v) for v in f.readline().split()[1:]]
-    except (OSError, ValueError):
-        return 0, 0
-    return (fields[7] if len(fields) > 7 else 0), sum(fields[:8])
-
-
-def _steal_since(start: tuple[int, int]) -> str:
-    steal, total = _cpu_jiffies()
-    return f"{100 * (steal - start[0]) / (total - start[1]):.1f} %" if total > start[1] else "n/a"
+def _steal_since(start: tuple[int, int] | None) -> str:
+    """Stolen share of CPU time since ``start`` (a :func:`harness.cpu_times` reading), or n/a."""
+    steal = contention(0.0, 0.0, start, cpu_times())["steal"]
+    return "n/a" if steal is None else f"{100 * steal:.1f} %"
 
 
 def interleaved(steps: dict[str, Callable[[], Any]], reps: int, warmup: int) -> dict[str, list[float]]:
@@ -132,7 +125,7 @@ def _rows(name: str, make: Callable[[], nn.Sequential], xs: Tensor, loss: Callab
     steps = {f"{name} SNN, event-driven synapses (auto)": _train_step(snn, xs, loss),
              f"{name} SNN, dense synapses (SPIKEFORGE_EVENT_DRIVEN=0)": _train_step(make(), xs, loss, "0"),
              f"{name} ReLU twin (dense nn.Linear/Conv2d)": _train_step(relu_twin(make()), xs, loss)}
-    load0, j0 = _load(), _cpu_jiffies()
+    load0, j0 = _load(), cpu_times()
     times = interleaved(steps, args.reps, args.warmup)
     load, steal = f"{load0} → {_load()}", _steal_since(j0)
     twin = list(times.values())[-1]
