@@ -327,8 +327,10 @@ def task_lzc(args: argparse.Namespace) -> None:
         else:
             (x, y), (xt, yt) = spike_task(args.n_train, 100, 8, 0.2, g), spike_task(500, 100, 8, 0.2, g)
         results = {}
+        meta_learn = {} if args.meta_learn is None else {"learn": tuple(args.meta_learn)}
         for name, neuron in (("LIF (fixed intrinsic)", LIF(tau_mem=5e-3, size=16)),
-                             ("meta (learned intrinsic)", MetaNeuron(tau_mem=5e-3, size=16, reset=args.meta_reset))):
+                             ("meta (learned intrinsic)", MetaNeuron(tau_mem=5e-3, size=16, reset=args.meta_reset,
+                                                                   **meta_learn))):
             torch.manual_seed(seed)
             m = LIFNet(8, 16, 2, neuron, gain=args.input_gain)
             t0 = time.time()
@@ -499,6 +501,8 @@ def main() -> None:
     ap.add_argument("--input-gain", type=float, default=5.0, help="lzc: gain on the hidden current (1: old runs)")
     ap.add_argument("--meta-reset", choices=["value", "subtract"], default="value",
                     help="lzc: the meta neuron's reset (its default 'value'; 'subtract' is LIF's)")
+    ap.add_argument("--meta-learn", nargs="*", default=None,
+                    help="lzc: the meta neuron's learned fields (default: all; none given: learn none)")
     ap.add_argument("--signal", action="store_true", help="lzc: LZC-coded generated signals, not spike trains")
     ap.add_argument("--hidden", type=int, default=32, help="seq, delta: hidden size")
     ap.add_argument("--l2mu-theta", type=float, default=64.0, help="seq: L2MU memory window θ (steps)")
