@@ -112,4 +112,6 @@ def run_fused(backend: str, step_fn: Callable[..., Any], xs: Tensor, state: Any,
             return None
         if not fused_available():
             return None
+        # supports() passed and the library is loaded (fused_available): run_cpp need not repeat them
+        return run_cpp(spec, xs, state, p, kwargs, where=where, checked=True)  # type: ignore[arg-type]
     return run_cpp(spec, xs, state, p, kwargs, where=where)  # type: ignore[arg-type]

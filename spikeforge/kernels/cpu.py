@@ -8,6 +8,7 @@ outputs and the final state; backward recomputes the trajectory block by block (
 from __future__ import annotations
 
 import ctypes
+import functools
 import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -129,21 +130,38 @@ def threads_for(work: int) -> int:
     return 1 if work < PARALLEL_GRAIN else torch.get_num_threads()
 
 
-def _ptr(t: Tensor | None) -> int | None:
-    return None if t is None else t.data_ptr()
+_PTRS3 = ctypes.c_void_p * 3  # state slots (SLOTS)
+_PTRS_C = ctypes.c_void_p * len(COEFS)  # coefficient slots (COEFS)
 
 
 def _ptr_array(tensors: list[Tensor | None]) -> ctypes.Array:
-    return (ctypes.c_void_p * len(tensors))(*[_ptr(t) for t in tensors])
+    n = len(tensors)
+    cls = _PTRS3 if n == 3 else _PTRS_C if n == len(COEFS) else ctypes.c_void_p * n
+    return cls(*[None if t is None else t.data_ptr() for t in tensors])
+
+
+# One read-only 1-element zero per dtype stands in for every coefficient slot a model does not use
+# (the kernels only read coefficients), instead of a fresh allocation in every forward and backward.
+_ZEROS: dict[torch.dtype, Tensor] = {}
+
+
+def _zero(dtype: torch.dtype) -> Tensor:
+    zero = _ZEROS.get(dtype)
+    if zero is None:
+        zero = _ZEROS[dtype] = torch.zeros(1, dtype=dtype)  # [1], CPU: the cpp kernels' tensors
+    return zero
 
 
 def _coef_table(c: list[Tensor | None], x: Tensor) -> tuple[list[Tensor | None], int]:
     """The kernel's coefficient table and its broadcast mask: bit ``k`` is set when slot ``k``
     holds one value for every neuron (a 1-element tensor, or a slot the model does not use, given
     as a 1-element zero), which the kernel broadcasts itself instead of reading an ``[M]`` array."""
-    zero = x.new_zeros(1)
+    zero = _zero(x.dtype) if x.device.type == "cpu" else x.new_zeros(1)
     table: list[Tensor | None] = [zero if t is None else t for t in c]
-    cmask = sum(1 << k for k, t in enumerate(table) if t is not None and t.numel() == 1)
+    cmask = 0
+    for k, t in enumerate(table):
+        if t is not None and t.numel() == 1:
+            cmask |= 1 << k
     return table, cmask
 
 
@@ -226,18 +244,21 @@ class _FusedRun(torch.autograd.Function):
 
 
 def run_cpp(spec: KernelSpec, xs: Tensor, state: Any, p: Any, kwargs: dict[str, Any],
-            where: str | None = None) -> tuple[Tensor, Any]:
+            where: str | None = None, checked: bool = False) -> tuple[Tensor, Any]:
     """Run a whole ``[T, B, *]`` sequence through the fused kernel; same contract as ``Neuron.run``.
 
     While :func:`~spikeforge.numerics.check_finite_enabled`, a NaN/inf input or state raises
     :class:`~spikeforge.numerics.NonFiniteError` naming ``where`` (e.g. the module's class), the
     time step and the index in ``[B, *]``; the kernel detects it in its time loop (no extra pass).
-    Otherwise NaN/inf propagate exactly as in the reference.
+    Otherwise NaN/inf propagate exactly as in the reference. ``checked``: the caller has just
+    called :func:`supports` on these arguments and loaded the library (``backend="auto"``), so
+    neither is repeated.
     """
-    why = supports(spec, xs, state, kwargs)
-    if why is not None:
-        raise BackendUnavailableError(why)
-    load_library()  # build errors surface here, before autograd is involved
+    if not checked:
+        why = supports(spec, xs, state, kwargs)
+        if why is not None:
+            raise BackendUnavailableError(why)
+        load_library()  # build errors surface here, before autograd is involved
 
     def launch(fields: dict[str, Any], x2: Tensor, states: list[Tensor], flat: list[Tensor]) -> Any:
         cfg = _Config(**fields, nthreads=threads_for(x2.numel()))
@@ -272,9 +293,11 @@ def run_elementwise(spec: KernelSpec, xs: Tensor, state: Any, p: Any, kwargs: di
     # Per-neuron coefficients broadcast to every element [M]; autograd sums them back.
     flat: list[Tensor] = []
     for n in names:
-        c = torch.as_tensor(coefs[n], dtype=xs.dtype, device=xs.device)
+        c = coefs[n]
+        if not (isinstance(c, Tensor) and c.dtype == xs.dtype and c.device == xs.device):
+            c = torch.as_tensor(c, dtype=xs.dtype, device=xs.device)
         if scalar_coefs and c.numel() == 1 and not c.requires_grad:
-            flat.append(c.reshape(1))  # [1], broadcast by the kernel
+            flat.append(c)  # one element ([] or [1]), broadcast by the kernel (cmask)
             continue
         c = c.expand(shape[1:])  # [B, *]
         flat.append((c.permute(sperm) if permuted else c).reshape(M).contiguous())
@@ -285,9 +308,9 @@ def run_elementwise(spec: KernelSpec, xs: Tensor, state: Any, p: Any, kwargs: di
         detach = int(bool(kwargs.get("detach_reset", False)))
     else:
         sg_kind, sg_p, reset, detach = 0, 0.0, 3, 1
+    slots, coef_slots = _slots(spec.state_fields, tuple(names))
     fields = {"kind": spec.kind, "reset": int(reset), "detach": detach, "sg_kind": sg_kind, "sg_p": sg_p,
-              "slots": tuple(SLOTS.index(f) for f in spec.state_fields),
-              "coef_slots": tuple(COEFS.index(n) for n in names), "check": int(check_finite_enabled())}
+              "slots": slots, "coef_slots": coef_slots, "check": int(check_finite_enabled())}
     states = [(s.permute(sperm) if permuted else s).reshape(M).contiguous() for s in state]
     try:
         z, *finals = launch(fields, x2, states, flat)
@@ -308,6 +331,12 @@ def run_elementwise(spec: KernelSpec, xs: Tensor, state: Any, p: Any, kwargs: di
         sinv = [d - 1 for d in inv[1:]]
         z, finals = z.permute(inv), [f.permute(sinv) for f in finals]
     return z, type(state)(*finals)
+
+
+@functools.lru_cache(maxsize=64)
+def _slots(state_fields: tuple[str, ...], names: tuple[str, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Kernel slots of the state fields and of the coefficients passed in (fixed per model)."""
+    return tuple(SLOTS.index(f) for f in state_fields), tuple(COEFS.index(n) for n in names)
 
 
 def _unravel(flat: int, shape: tuple[int, ...]) -> tuple[int, ...]:
