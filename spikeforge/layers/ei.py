@@ -9,8 +9,9 @@ the layer's outputs are its excitatory (E) population; a local inhibitory (I) po
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -128,7 +129,62 @@ def _exponential(shape: tuple[int, ...], scale: float, generator: torch.Generato
     return (-torch.log1p(-u) * scale).to(device=like.device, dtype=like.dtype)
 
 
-class EILinear(nn.Module):
+class _EICircuit(nn.Module, ABC):
+    """What the linear and conv E-I layers share: the ``initialized`` buffer with a host-side copy
+    (so the forward pass never reads a device tensor to decide whether E-I Init must run), the
+    in-place sign projection and the E-I Prop gradient hook on :math:`W_{EI}`."""
+
+    initialized: Tensor  # buffer: E-I Init has run
+    w_ee: nn.Parameter
+    w_ie: nn.Parameter
+    w_ei: nn.Parameter
+    g_i: nn.Parameter
+    g_e: nn.Parameter
+    b_e: nn.Parameter
+
+    def _setup(self, n_e: int, n_i: int, w_ee: tuple[int, ...], w_ie: tuple[int, ...], fan_in: int,
+               ei_prop: bool, generator: torch.Generator | None) -> None:
+        self.w_ee = nn.Parameter(torch.zeros(w_ee))
+        self.w_ie = nn.Parameter(torch.zeros(w_ie))
+        self.w_ei = nn.Parameter(torch.zeros(n_e, n_i))
+        self.g_i = nn.Parameter(torch.zeros(n_i))
+        self.g_e = nn.Parameter(torch.ones(n_e))
+        self.b_e = nn.Parameter(torch.zeros(n_e))
+        self.register_buffer("initialized", torch.tensor(False))
+        self._init_done = False  # host copy of `initialized`, kept in step by _set_params and loading
+        self._generator = generator
+        if ei_prop:
+            self.w_ei.register_hook(lambda g: g / fan_in)
+
+    @torch.no_grad()
+    def _set_params(self, new: tuple[Tensor, ...]) -> None:
+        for dst, src in zip((self.w_ee, self.w_ie, self.w_ei, self.g_i, self.g_e, self.b_e), new):
+            dst.copy_(src)
+        self.initialized.fill_(True)
+        self._init_done = True
+
+    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any, **kwargs: Any) -> None:
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        flag = state_dict.get(prefix + "initialized")
+        if flag is not None:
+            self._init_done = bool(flag)
+
+    @abstractmethod
+    def ei_init_(self, x: Tensor) -> None:
+        """Set every parameter by E-I Init from the batch ``x`` (each layer's own statistics)."""
+
+    def _init_if_needed(self, xs: Tensor) -> None:
+        if not self._init_done:
+            self.ei_init_(xs)
+
+    @torch.no_grad()
+    def project_(self) -> None:
+        """Clamp the sign-constrained parameters (all but ``b_e``) to ``>= 0`` in place."""
+        for p in (self.w_ee, self.w_ie, self.w_ei, self.g_i, self.g_e):
+            p.clamp_(min=0)
+
+
+class EILinear(_EICircuit):
     """Linear E-I circuit: ``[T, B, d]`` non-negative inputs -> ``[T, B, n_E]`` currents (:func:`ei_current`).
 
     The parameters are initialised by E-I Init (:func:`ei_init_params`) from the first batch the
@@ -144,8 +200,6 @@ class EILinear(nn.Module):
         torch.Size([5, 4, 16])
     """
 
-    initialized: Tensor  # buffer: E-I Init has run
-
     def __init__(self, in_features: int, out_features: int, *, readout: bool = False, ei_prop: bool = True,
                  generator: torch.Generator | None = None) -> None:
         super().__init__()
@@ -154,16 +208,8 @@ class EILinear(nn.Module):
                              f"got {in_features}, {out_features}")
         self.in_features, self.out_features, self.readout = in_features, out_features, readout
         n_i = out_features // 4
-        self.w_ee = nn.Parameter(torch.zeros(out_features, in_features))
-        self.w_ie = nn.Parameter(torch.zeros(n_i, in_features))
-        self.w_ei = nn.Parameter(torch.zeros(out_features, n_i))
-        self.g_i = nn.Parameter(torch.zeros(n_i))
-        self.g_e = nn.Parameter(torch.ones(out_features))
-        self.b_e = nn.Parameter(torch.zeros(out_features))
-        self.register_buffer("initialized", torch.tensor(False))
-        self._generator = generator
-        if ei_prop:
-            self.w_ei.register_hook(lambda g: g / in_features)
+        self._setup(out_features, n_i, (out_features, in_features), (n_i, in_features), in_features, ei_prop,
+                    generator)
 
     @property
     def params(self) -> EIParams:
@@ -172,22 +218,13 @@ class EILinear(nn.Module):
     @torch.no_grad()
     def ei_init_(self, x: Tensor) -> None:
         """Set every parameter by E-I Init from the batch ``x`` ``[*, d]``."""
-        for dst, src in zip(self.params, ei_init_params(x, self.out_features, generator=self._generator)):
-            dst.copy_(src)
-        self.initialized.fill_(True)
-
-    @torch.no_grad()
-    def project_(self) -> None:
-        """Clamp the sign-constrained parameters (all but ``b_e``) to ``>= 0`` in place."""
-        for p in (self.w_ee, self.w_ie, self.w_ei, self.g_i, self.g_e):
-            p.clamp_(min=0)
+        self._set_params(ei_init_params(x, self.out_features, generator=self._generator))
 
     def forward(self, xs: Tensor) -> Tensor:
         check_sequence(xs, "EILinear")
         if xs.shape[-1] != self.in_features:
             raise ValueError(f"EILinear: expected {self.in_features} input features, got shape {tuple(xs.shape)}")
-        if not bool(self.initialized):
-            self.ei_init_(xs)
+        self._init_if_needed(xs)
         self.project_()
         return ei_current(xs, self.params, readout=self.readout)
 

@@ -13,10 +13,10 @@ from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from ..neurons._base import check_sequence
-from .ei import _exponential, _nonzero_floor, ei_input_moments
+from .ei import _EICircuit, _exponential, _nonzero_floor, ei_input_moments
 
 __all__ = ["EIConvParams", "ei_conv_current", "ei_conv_init_params", "EIConv2d"]
 
@@ -91,7 +91,7 @@ def ei_conv_init_params(x: Tensor, n_e: int, kernel_size: int, *,
                         b_e=torch.zeros(n_e, dtype=dt, device=dev))
 
 
-class EIConv2d(nn.Module):
+class EIConv2d(_EICircuit):
     """Conv E-I circuit: ``[T, B, C, H, W]`` non-negative inputs -> ``[T, B, n_E, H', W']`` currents
     (:func:`ei_conv_current`); put a LIF (e.g. :func:`spikeforge.layers.ei.ei_lif`) after it.
 
@@ -107,8 +107,6 @@ class EIConv2d(nn.Module):
         torch.Size([4, 3, 8, 6, 6])
     """
 
-    initialized: Tensor  # buffer: E-I Init has run
-
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, *, stride: int = 1, padding: int = 0,
                  dilation: int = 1, ei_prop: bool = True, generator: torch.Generator | None = None) -> None:
         super().__init__()
@@ -121,17 +119,8 @@ class EIConv2d(nn.Module):
         self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, kernel_size
         self.stride, self.padding, self.dilation = stride, padding, dilation
         n_i, k = out_channels // 4, kernel_size
-        self.w_ee = nn.Parameter(torch.zeros(out_channels, in_channels, k, k))
-        self.w_ie = nn.Parameter(torch.zeros(n_i, in_channels, k, k))
-        self.w_ei = nn.Parameter(torch.zeros(out_channels, n_i))
-        self.g_i = nn.Parameter(torch.zeros(n_i))
-        self.g_e = nn.Parameter(torch.ones(out_channels))
-        self.b_e = nn.Parameter(torch.zeros(out_channels))
-        self.register_buffer("initialized", torch.tensor(False))
-        self._generator = generator
-        if ei_prop:
-            fan_in = in_channels * k * k
-            self.w_ei.register_hook(lambda g: g / fan_in)
+        self._setup(out_channels, n_i, (out_channels, in_channels, k, k), (n_i, in_channels, k, k),
+                    in_channels * k * k, ei_prop, generator)
 
     @property
     def params(self) -> EIConvParams:
@@ -140,16 +129,7 @@ class EIConv2d(nn.Module):
     @torch.no_grad()
     def ei_init_(self, x: Tensor) -> None:
         """Set every parameter by E-I Init from the batch ``x`` ``[*, C, H, W]``."""
-        new = ei_conv_init_params(x, self.out_channels, self.kernel_size, generator=self._generator)
-        for dst, src in zip(self.params, new):
-            dst.copy_(src)
-        self.initialized.fill_(True)
-
-    @torch.no_grad()
-    def project_(self) -> None:
-        """Clamp the sign-constrained parameters (all but ``b_e``) to ``>= 0`` in place."""
-        for p in (self.w_ee, self.w_ie, self.w_ei, self.g_i, self.g_e):
-            p.clamp_(min=0)
+        self._set_params(ei_conv_init_params(x, self.out_channels, self.kernel_size, generator=self._generator))
 
     def forward(self, xs: Tensor) -> Tensor:
         check_sequence(xs, "EIConv2d")
@@ -159,8 +139,7 @@ class EIConv2d(nn.Module):
         if min(xs.shape[-2:]) + 2 * self.padding < span:
             raise ValueError(f"EIConv2d: input {tuple(xs.shape[-2:])} with padding {self.padding} is smaller than "
                              f"the kernel's span {span}")
-        if not bool(self.initialized):
-            self.ei_init_(xs)
+        self._init_if_needed(xs)
         self.project_()
         return ei_conv_current(xs, self.params, stride=self.stride, padding=self.padding, dilation=self.dilation)
 

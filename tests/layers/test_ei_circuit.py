@@ -186,3 +186,30 @@ def test_deep_activity_at_init_ei_vs_default_init():
     assert len(ei) == 7 and all(0.05 < r < 0.35 for r in ei), ei
     assert ei[-1] > 0.4 * ei[0], ei  # no decay with depth (with the input decayed it fell 8x: 0.049 -> 0.006)
     assert plain[0] < 0.05 and max(plain[1:]) < 1e-3, plain
+
+
+def test_loaded_state_is_not_re_initialised_and_fresh_layers_are() -> None:
+    """A layer loaded from a trained state dict keeps those weights (E-I Init must not run again on
+    its first batch); a fresh layer runs E-I Init once, and the flag lives on the host (no device
+    read per forward)."""
+    from spikeforge.layers.ei_conv import EIConv2d
+
+    torch.manual_seed(0)
+    for make, x in ((lambda: EILinear(6, 8), torch.rand(3, 4, 6)),
+                    (lambda: EIConv2d(2, 8, 3, padding=1), torch.rand(3, 4, 2, 5, 5))):
+        trained = make()
+        trained(x)
+        with torch.no_grad():
+            trained.w_ee.mul_(3.0)  # "training" moved the weights away from E-I Init
+        loaded = make()
+        loaded.load_state_dict(trained.state_dict())
+        out = loaded(x * 0.5)  # a batch with other statistics: re-running E-I Init would change w_ee
+        torch.testing.assert_close(loaded.w_ee, trained.w_ee, rtol=0, atol=0)
+        torch.testing.assert_close(out, trained(x * 0.5), rtol=0, atol=0)
+        fresh = make()
+        assert not fresh.initialized
+        fresh(x)
+        assert bool(fresh.initialized)
+        first = fresh.w_ee.detach().clone()
+        fresh(x * 0.5)
+        torch.testing.assert_close(fresh.w_ee, first, rtol=0, atol=0)
