@@ -127,6 +127,8 @@ class ShardedBatchSampler:
     def __init__(self, n: int, batch_size: int, rank: int = 0, world_size: int = 1) -> None:
         if world_size < 1 or not 0 <= rank < world_size:
             raise ValueError(f"rank {rank} is not in a world of {world_size} processes")
+        if n == 0:
+            raise ValueError("the training split is empty (0 samples): check the dataset and its split settings")
         if n < world_size:
             raise ValueError(f"the training split has {n} samples, fewer than the {world_size} processes; "
                              f"use at most {n} processes")

@@ -48,6 +48,7 @@ def test_state_dict_resumes_at_the_position() -> None:
 
 @pytest.mark.parametrize(("n", "batch", "world", "match"), [
     (3, 8, 4, "fewer than the 4 processes; use at most 3"),
+    (0, 8, 1, "training split is empty"),
     (50, 2, 3, "batch_size 2 .* smaller than the 3 processes"),
     (49, 8, 2, "last batch of each epoch holds 1 samples"),
 ])
