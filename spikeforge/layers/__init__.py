@@ -2,6 +2,8 @@
 synaptic delays, an event-driven linear layer, NIR's elementwise primitives, and containers that
 thread state (a sequence, or a graph)."""
 
+from .ctm_nlm import CTMNeuronModels as CTMNeuronModels
+from .ctm_nlm import nlm_step as nlm_step
 from .ctm_sync import CTMSync as CTMSync
 from .ctm_sync import ctm_certainty as ctm_certainty
 from .ctm_sync import ctm_loss as ctm_loss
@@ -58,6 +60,7 @@ __all__ = [
     "DeltaActivation", "delta_accumulate", "delta_activation", "EGRU", "EGRUState", "egru_step",
     "ELM", "ELMState", "elm_step",
     "L2MU", "L2MUState", "l2mu_step",
+    "CTMNeuronModels", "nlm_step",
     "CTMSync", "ctm_certainty", "ctm_loss", "ctm_sync_step", "EILinear", "build_ei_mlp", "ei_current",
     "EIConv2d", "ei_conv_current",
 ]
