@@ -32,6 +32,7 @@ def _ei_ready(layer: nn.Module, x: torch.Tensor) -> nn.Module:
 
 
 MORE: dict[str, Callable[[], tuple[nn.Module, torch.Tensor]]] = {
+    "CTMNeuronModels": lambda: (L.CTMNeuronModels(6, memory_length=3, hidden_size=2), torch.empty(5, 2, 6)),
     "CTMSync": lambda: (L.CTMSync(6, n_pairs=5, out_features=4), torch.empty(5, 2, 6)),
     # E-I Init needs the values of a first batch: initialise on the CPU, then the forward runs on meta
     "EIConv2d": lambda: (_ei_ready(L.EIConv2d(2, 8, 3, padding=1), torch.rand(4, 2, 2, 6, 6)),
