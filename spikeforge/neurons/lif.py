@@ -151,4 +151,6 @@ class LIF(Neuron[LIFParams, LIFState]):
 
 def _rest(x: Tensor, v_leak: Tensor) -> Tensor:
     """Resting potential ``v_leak`` broadcast to the shape, dtype and device of ``x``."""
-    return torch.zeros_like(x) + v_leak.to(dtype=x.dtype, device=x.device)
+    # in place into the fresh zeros: one allocation, the same values as ``zeros + v_leak`` (``v_leak``
+    # broadcasts to ``x``'s shape: the caller checked it) and the same gradient for a learnable one
+    return torch.zeros_like(x).add_(v_leak.to(dtype=x.dtype, device=x.device))
