@@ -175,11 +175,24 @@ def load_static(name: str, seed: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
 # ---------------------------------------------------------------------------------------------- training
 
 
+def adam(model: nn.Module, lr: float, neuron_lr: float | None = None) -> torch.optim.Adam:
+    """Adam at ``lr``; with ``neuron_lr``, the parameters of ``model.neuron`` (a neuron's intrinsic
+    parameters) form a second parameter group at that learning rate."""
+    if neuron_lr is None:
+        return torch.optim.Adam(model.parameters(), lr=lr)
+    if neuron_lr <= 0 or not isinstance(getattr(model, "neuron", None), nn.Module):
+        raise ValueError(f"adam: neuron_lr must be > 0 and the model needs a .neuron module, got {neuron_lr}")
+    own = {id(p) for p in model.neuron.parameters()}
+    rest = [p for p in model.parameters() if id(p) not in own]
+    return torch.optim.Adam([{"params": rest}, {"params": list(model.neuron.parameters()), "lr": neuron_lr}], lr=lr)
+
+
 def fit(model: nn.Module, x: Tensor, y: Tensor, *, epochs: int, lr: float,
         loss_fn: Callable[[Tensor, Tensor], Tensor], head: Callable[[Tensor], Tensor],
-        penalty: Callable[[nn.Module, Tensor], Tensor] | None = None) -> None:
-    """Adam, batch 64; ``x`` time-major ``[T, N, I]``; ``head`` maps ``model(xs)`` to predictions."""
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+        penalty: Callable[[nn.Module, Tensor], Tensor] | None = None, neuron_lr: float | None = None) -> None:
+    """Adam (see :func:`adam`), batch 64; ``x`` time-major ``[T, N, I]``; ``head`` maps ``model(xs)``
+    to predictions."""
+    opt = adam(model, lr, neuron_lr)
     for _ in range(epochs):
         perm = torch.randperm(x.shape[1])
         for k in range(0, x.shape[1], 64):
@@ -205,10 +218,10 @@ def sum_t(out: Tensor) -> Tensor:
 
 
 def train(model: nn.Module, x: Tensor, y: Tensor, xt: Tensor, yt: Tensor, *, epochs: int, lr: float,
-          readout: str = "last") -> float:
+          readout: str = "last", neuron_lr: float | None = None) -> float:
     """Cross-entropy classification; returns test accuracy."""
     head = last if readout == "last" else mean_t
-    fit(model, x, y, epochs=epochs, lr=lr, loss_fn=nn.functional.cross_entropy, head=head)
+    fit(model, x, y, epochs=epochs, lr=lr, loss_fn=nn.functional.cross_entropy, head=head, neuron_lr=neuron_lr)
     with torch.no_grad():
         return (head(model(xt)).argmax(-1) == yt).float().mean().item()
 
@@ -316,7 +329,8 @@ def task_lzc(args: argparse.Namespace) -> None:
     before the SNN; otherwise the Poisson-vs-regular spike trains of :func:`spike_task`.
     ``--input-gain`` scales the hidden current (1 leaves the τ = 5 ms hidden layer nearly silent on
     these inputs). LZC read-outs: nearest class mean of the LZC averaged over trains, and logistic
-    regression on the vector of per-train LZCs (one per hidden neuron, or per input channel)."""
+    regression on the vector of per-train LZCs (one per hidden neuron, or per input channel).
+    ``--meta-lr``: the meta neuron's intrinsic parameters get their own Adam learning rate."""
     print("| data | model | params | seed | test acc | hidden rate | wall s |")
     data = "LZC-coded signals" if args.signal else "spike trains"
     for seed in args.seeds:
@@ -334,12 +348,15 @@ def task_lzc(args: argparse.Namespace) -> None:
             torch.manual_seed(seed)
             m = LIFNet(8, 16, 2, neuron, gain=args.input_gain)
             t0 = time.time()
-            acc = train(m, x, y, xt, yt, epochs=args.epochs, lr=args.lr, readout="mean")
+            acc = train(m, x, y, xt, yt, epochs=args.epochs, lr=args.lr, readout="mean",
+                        neuron_lr=args.meta_lr if name.startswith("meta") else None)
             results[name] = m
             with torch.no_grad():
                 rate = m.hidden(xt).mean().item()
             print(f"| {data} | {name} | {n_params(m)} | {seed} | {acc:.3f} | {rate:.3f} | {time.time() - t0:.0f} |",
                   flush=True)
+        if args.no_lzc_readout:
+            continue
         # SNN-LZC: LZC of the meta-SNN's hidden spike trains; input LZC: of the input trains
         meta = results["meta (learned intrinsic)"]
         with torch.no_grad():
@@ -356,8 +373,9 @@ def task_lzc(args: argparse.Namespace) -> None:
 
 def task_ultra(args: argparse.Namespace) -> None:
     """Hidden 64 (the paper's width), mean-over-time read-out; Ultra rows also report the accuracy
-    with the hidden soft spikes binarized at 0.5 at inference and the (soft) spike rate."""
-    print("| neuron | gradient | data | T | params | seed | test acc | acc binarized | rate | wall s |")
+    with the hidden soft spikes binarized at 0.5 at inference and the (soft) spike rate.
+    ``--ultra-gain`` scales every model's hidden current alike; ``--models`` keeps only some neurons."""
+    print("| neuron | gradient | data | T | gain | params | seed | test acc | acc binarized | rate | wall s |")
     decay_tau = -1e-3 / math.log(0.9)  # LIF tau_mem (s) whose per-step decay is the paper's tau = 0.9
     for seed in args.seeds:
         x, y, xt, yt = load_static(args.data, seed)
@@ -371,16 +389,19 @@ def task_ultra(args: argparse.Namespace) -> None:
                 "UltraDLIF": ("exact (none)", lambda: UltraDLIF()),
             }
             for name, (grad, make) in neurons.items():
+                if args.models is not None and not any(name.startswith(k) for k in args.models):
+                    continue
                 torch.manual_seed(seed)
-                m = LIFNet(x.shape[1], 64, 10, make())
+                m = LIFNet(x.shape[1], 64, 10, make(), gain=args.ultra_gain)
                 t0 = time.time()
                 acc = train(m, xs, y, xts, yt, epochs=args.epochs, lr=args.lr, readout="mean")
                 with torch.no_grad():
-                    s = m.neuron(m.fc(xts))  # [T, M, 64]
+                    s = m.hidden(xts)  # [T, M, 64]
                     binar = "-"
                     if name.startswith("Ultra"):
                         binar = f"{(m.out((s > 0.5).float()).mean(0).argmax(-1) == yt).float().mean().item():.3f}"
-                print(f"| {name} | {grad} | {args.data} | {T} | {n_params(m)} | {seed} | {acc:.3f} | {binar} | "
+                print(f"| {name} | {grad} | {args.data} | {T} | {args.ultra_gain:g} | {n_params(m)} | {seed} | "
+                      f"{acc:.3f} | {binar} | "
                       f"{s.mean().item():.3f} | {time.time() - t0:.0f} |", flush=True)
 
 
@@ -503,12 +524,17 @@ def main() -> None:
                     help="lzc: the meta neuron's reset (its default 'value'; 'subtract' is LIF's)")
     ap.add_argument("--meta-learn", nargs="*", default=None,
                     help="lzc: the meta neuron's learned fields (default: all; none given: learn none)")
+    ap.add_argument("--meta-lr", type=float, default=None,
+                    help="lzc: Adam learning rate of the meta neuron's intrinsic parameters (default: --lr)")
+    ap.add_argument("--no-lzc-readout", action="store_true", help="lzc: skip the (slow) LZC read-outs")
+    ap.add_argument("--ultra-gain", type=float, default=1.0, help="ultra: gain on every model's hidden current")
     ap.add_argument("--signal", action="store_true", help="lzc: LZC-coded generated signals, not spike trains")
     ap.add_argument("--hidden", type=int, default=32, help="seq, delta: hidden size")
     ap.add_argument("--l2mu-theta", type=float, default=64.0, help="seq: L2MU memory window θ (steps)")
     ap.add_argument("--l2mu-gain", type=float, default=None,
                     help="seq: L2MU memory-drive gain g_m at init (default: θ; 1 = the ungained wiring)")
-    ap.add_argument("--models", nargs="+", default=None, help="seq: run only models whose name starts with these")
+    ap.add_argument("--models", nargs="+", default=None,
+                    help="seq, ultra: run only models whose name starts with these")
     ap.add_argument("--l1", type=float, default=0.1, help="delta: weight of the L1 penalty on Δh")
     ap.add_argument("--thetas", type=float, nargs="+", default=[0.0, 0.01, 0.03, 0.1, 0.3], help="delta: Θ sweep")
     args = ap.parse_args()

@@ -114,3 +114,31 @@ def test_lzc_task_hidden_layer_fires_only_with_the_input_gain() -> None:
             rates[gain] = hidden.mean().item()
     assert rates[1.0] < 1e-3
     assert 0.02 < rates[5.0] < 0.5
+
+
+def test_adam_neuron_lr_moves_neuron_parameters_by_their_own_learning_rate() -> None:
+    # Adam's first step moves every parameter with a nonzero gradient by lr * sign(grad) (up to eps),
+    # so after one step the neuron's parameters moved by neuron_lr and the weights by lr.
+    from spikeforge.neurons import MetaNeuron
+    torch.manual_seed(0)
+    m = rn.LIFNet(3, 4, 2, MetaNeuron(tau_mem=5e-3, size=4), gain=5.0)
+    before = {n: p.detach().clone() for n, p in m.named_parameters()}
+    opt = rn.adam(m, 1e-2, neuron_lr=1e-4)
+    assert len(opt.param_groups) == 2
+    m(torch.rand(6, 5, 3)).square().sum().backward()
+    grads = {n: p.grad.clone() for n, p in m.named_parameters() if p.grad is not None}
+    opt.step()
+    checked = set()
+    for n, p in m.named_parameters():
+        g = grads.get(n)
+        if g is None:
+            continue
+        mask = g.abs() > 1e-6  # Adam's eps makes tiny gradients take smaller steps
+        step = (before[n] - p.detach()).abs()[mask]
+        want = 1e-4 if n.startswith("neuron.") else 1e-2
+        torch.testing.assert_close(step, torch.full_like(step, want), rtol=1e-3, atol=0)
+        checked.add(n.split(".")[0])
+    assert checked == {"fc", "neuron", "out"}
+    assert len(rn.adam(m, 1e-2).param_groups) == 1
+    with pytest.raises(ValueError, match="neuron_lr"):
+        rn.adam(nn.Linear(2, 2), 1e-2, neuron_lr=1e-3)
