@@ -403,18 +403,6 @@ void backward_p(bool needp, int64_t T, int64_t M, const R* x, const R* gz, int64
     else backward_impl<R, K, RS, false>(T, M, x, gz, gst, gsm, gx, st0, gstT, gst0, c, cmask, gc, detach, sg_kind, sg_p, nthreads);
 }
 
-#define SF_DISPATCH(KIND, RESET, CALL)                                              \
-    switch (KIND * 4 + RESET) {                                                     \
-    case 0: CALL(K_LIF, R_SUB); break;   case 1: CALL(K_LIF, R_VAL); break;         \
-    case 2: CALL(K_LIF, R_ZERO); break;  case 3: CALL(K_LIF, R_NONE); break;        \
-    case 4: CALL(K_CUBA, R_SUB); break;  case 5: CALL(K_CUBA, R_VAL); break;        \
-    case 6: CALL(K_CUBA, R_ZERO); break; case 7: CALL(K_CUBA, R_NONE); break;       \
-    case 8: CALL(K_ALIF, R_SUB); break;  case 9: CALL(K_ALIF, R_VAL); break;        \
-    case 10: CALL(K_ALIF, R_ZERO); break; case 11: CALL(K_ALIF, R_NONE); break;     \
-    case 15: CALL(K_LI, R_NONE); break;                                             \
-    default: return 1;                                                              \
-    }
-
 }  // namespace
 
 #define SF_EXPORT(R, SUF)                                                                          \

@@ -130,32 +130,20 @@ void sltt_backward(int64_t M, const R* gz, int64_t gsm, const R* d, const R* x, 
 
 }  // namespace
 
-#define SF_SLTT_CASES(CALL)                                                          \
-    switch (kind * 4 + reset) {                                                      \
-    case 0: CALL(K_LIF, R_SUB); break;   case 1: CALL(K_LIF, R_VAL); break;          \
-    case 2: CALL(K_LIF, R_ZERO); break;  case 3: CALL(K_LIF, R_NONE); break;         \
-    case 4: CALL(K_CUBA, R_SUB); break;  case 5: CALL(K_CUBA, R_VAL); break;         \
-    case 6: CALL(K_CUBA, R_ZERO); break; case 7: CALL(K_CUBA, R_NONE); break;        \
-    case 8: CALL(K_ALIF, R_SUB); break;  case 9: CALL(K_ALIF, R_VAL); break;         \
-    case 10: CALL(K_ALIF, R_ZERO); break; case 11: CALL(K_ALIF, R_NONE); break;      \
-    case 15: CALL(K_LI, R_NONE); break;                                              \
-    default: return 1;                                                               \
-    }
-
 #define SF_SLTT_EXPORT(R, SUF)                                                                        \
 extern "C" int sf_sltt_forward_##SUF(int kind, int reset, int sg_kind, double sg_p, int64_t M,         \
                                      const R* x, R* z, const R* const* st0, R* const* stT,            \
                                      const R* const* c, int64_t cs, R* d, int fold, const R* levels,              \
                                      const R* mids, int64_t nlev, int nt, int check, int64_t* bad) {  \
     const Levels<R> q{levels, mids, nlev};                                                            \
-    SF_SLTT_CASES(SF_SLTT_FWD_##SUF)                                                                  \
+    SF_DISPATCH(kind, reset, SF_SLTT_FWD_##SUF)                                                                  \
     return 0;                                                                                         \
 }                                                                                                     \
 extern "C" int sf_sltt_backward_##SUF(int kind, int64_t M, const R* gz, int64_t gsm, const R* d,       \
                                       const R* x, const R* const* st0, const R* const* c, R* gx,      \
                                       R* const* gc, R* const* gst0, int fold, int nt) {                               \
     const int reset = kind == K_LI ? R_NONE : R_SUB;                                                  \
-    SF_SLTT_CASES(SF_SLTT_BWD_##SUF)                                                                  \
+    SF_DISPATCH(kind, reset, SF_SLTT_BWD_##SUF)                                                                  \
     return 0;                                                                                         \
 }
 

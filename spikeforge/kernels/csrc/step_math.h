@@ -18,6 +18,20 @@ enum Reset { R_SUB = 0, R_VAL = 1, R_ZERO = 2, R_NONE = 3 };
 enum Coef { C1 = 0, C2, C3, VTH, VR, CI1, CI2, ADAPT, CA, NCOEF };
 enum Slot { S_I = 0, S_V = 1, S_A = 2 };
 
+// CALL(Kind, Reset) for the runtime (kind, reset) pair every fused kernel supports: the LIF, CuBa
+// and ALIF kinds with each reset, LI without one; any other pair returns 1 from the caller.
+#define SF_DISPATCH(KIND, RESET, CALL)                                              \
+    switch (KIND * 4 + RESET) {                                                     \
+    case 0: CALL(K_LIF, R_SUB); break;   case 1: CALL(K_LIF, R_VAL); break;         \
+    case 2: CALL(K_LIF, R_ZERO); break;  case 3: CALL(K_LIF, R_NONE); break;        \
+    case 4: CALL(K_CUBA, R_SUB); break;  case 5: CALL(K_CUBA, R_VAL); break;        \
+    case 6: CALL(K_CUBA, R_ZERO); break; case 7: CALL(K_CUBA, R_NONE); break;       \
+    case 8: CALL(K_ALIF, R_SUB); break;  case 9: CALL(K_ALIF, R_VAL); break;        \
+    case 10: CALL(K_ALIF, R_ZERO); break; case 11: CALL(K_ALIF, R_NONE); break;     \
+    case 15: CALL(K_LI, R_NONE); break;                                             \
+    default: return 1;                                                              \
+    }
+
 // reset(v1, s, theta, vr) as neurons/_reset.py (subtract / value / zero / none).
 template <typename R, int RS>
 inline R reset_value(R v1, R s, R theta, R vr) {
