@@ -165,6 +165,26 @@ def _coef_table(c: list[Tensor | None], x: Tensor) -> tuple[list[Tensor | None],
     return table, cmask
 
 
+def _grad_out(gz: Tensor | None, like: Tensor, rows: int, M: int) -> Tensor:
+    """The spike gradient as every backward kernel reads it: ``[rows, M]`` with unit or zero stride
+    along ``M`` (a broadcast zero when autograd passes ``None``)."""
+    if gz is None:
+        return like.new_zeros(()).expand(rows, M)
+    return gz.contiguous() if gz.dim() != 2 or gz.stride(1) not in (0, 1) else gz
+
+
+def _coef_grads(coef_slots: Any, coefs: Any, needs: Any) -> tuple[list[Tensor | None], list[Tensor | None]]:
+    """Gradient buffers of the coefficients whose ``needs`` flag is set: per kernel slot (the
+    kernel's table; ``None`` where none is wanted) and in argument order (for autograd)."""
+    gc: list[Tensor | None] = [None] * len(COEFS)
+    ordered: list[Tensor | None] = []
+    for slot, t, need in zip(coef_slots, coefs, needs):
+        if need:
+            gc[slot] = torch.empty_like(t)
+        ordered.append(gc[slot])
+    return gc, ordered
+
+
 class _FusedRun(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, cfg: _Config, x: Tensor, *rest: Tensor) -> tuple[Tensor, ...]:
@@ -207,10 +227,7 @@ class _FusedRun(torch.autograd.Function):
         lib = load_library()
         T, M = x.shape
         suf = "f32" if x.dtype == torch.float32 else "f64"
-        if gz is None:
-            gz = x.new_zeros(()).expand(T, M)
-        if gz.dim() != 2 or gz.stride(1) not in (0, 1):
-            gz = gz.contiguous()
+        gz = _grad_out(gz, x, T, M)
         st0: list[Tensor | None] = [None] * 3
         gstT: list[Tensor | None] = [None] * 3
         gst0: list[Tensor | None] = [None] * 3
@@ -223,13 +240,9 @@ class _FusedRun(torch.autograd.Function):
             gst0[slot] = g0
             gstates.append(g0)
         c: list[Tensor | None] = [None] * len(COEFS)
-        gc: list[Tensor | None] = [None] * len(COEFS)
-        gcoefs: list[Tensor | None] = []
-        for k, (slot, t) in enumerate(zip(cfg.coef_slots, coefs)):
+        for slot, t in zip(cfg.coef_slots, coefs):
             c[slot] = t
-            if ctx.needs_input_grad[2 + n_state + k]:
-                gc[slot] = torch.empty_like(t)
-            gcoefs.append(gc[slot])
+        gc, gcoefs = _coef_grads(cfg.coef_slots, coefs, ctx.needs_input_grad[2 + n_state:])
         needp = int(any(g is not None for g in gc))
         table, cmask = _coef_table(c, x)
         gx = _empty_like(x)  # large and short-lived: allocated after the small ones (see forward)

@@ -26,7 +26,8 @@ import torch
 from torch import Tensor
 
 from ._build import BackendUnavailableError, load_library
-from .cpu import _diagnose, _empty_like, _ptr_array, run_elementwise, supports, threads_for
+from .cpu import (_coef_grads, _diagnose, _empty_like, _grad_out, _ptr_array, run_elementwise, supports,
+                  threads_for)
 from .specs import COEFS, LIF, KernelSpec, _qualname
 
 __all__ = ["quant_levels", "quant_supports", "run_quant_cpp"]
@@ -128,18 +129,10 @@ class _QuantRun(torch.autograd.Function):
         lib = _lib()
         T, M = x.shape
         suf = "f32" if x.dtype == torch.float32 else "f64"
-        if gz is None:
-            gz = x.new_zeros(()).expand(T, M)
-        if gz.dim() != 2 or gz.stride(1) not in (0, 1):
-            gz = gz.contiguous()
+        gz = _grad_out(gz, x, T, M)
         gvT = None if gvT is None else gvT.contiguous()
         c = _coef_table(x, cfg.coef_slots, coefs)
-        gc: list[Tensor | None] = [None] * len(COEFS)
-        gcoefs: list[Tensor | None] = []
-        for k, (slot, t) in enumerate(zip(cfg.coef_slots, coefs)):
-            if ctx.needs_input_grad[5 + k]:
-                gc[slot] = torch.empty_like(t)
-            gcoefs.append(gc[slot])
+        gc, gcoefs = _coef_grads(cfg.coef_slots, coefs, ctx.needs_input_grad[5:])
         gv0 = torch.empty_like(v0) if ctx.needs_input_grad[4] else None
         gx = _empty_like(x)
         rc = getattr(lib, f"sf_quant_lif_backward_{suf}")(

@@ -34,8 +34,8 @@ from torch import Tensor
 from ._build import BackendUnavailableError, load_library
 from ._policy import fused_available, resolve_backend
 from ..numerics import check_finite_enabled, raise_nonfinite
-from .cpu import (_diagnose, _empty_like, _NonFiniteAt, _ptr_array, _unravel, run_elementwise, supports,
-                  surrogate_code, threads_for)
+from .cpu import (_coef_grads, _diagnose, _empty_like, _grad_out, _NonFiniteAt, _ptr_array, _unravel,
+                  run_elementwise, supports, surrogate_code, threads_for)
 from .quant_lif import quant_levels, quant_supports
 from .specs import COEFS, SLOTS, reset_code, spec_for
 
@@ -132,10 +132,7 @@ class _SLTTStep(torch.autograd.Function):
         M = d.shape[0]
         lib = _lib()
         suf = "f32" if d.dtype == torch.float32 else "f64"
-        if gz is None:
-            gz = d.new_zeros(()).expand(1, M)
-        if gz.dim() != 2 or gz.stride(1) not in (0, 1):
-            gz = gz.contiguous()
+        gz = _grad_out(gz, d, 1, M)
         gx = torch.empty(1, M, dtype=d.dtype)
         nones: list[None] = [None] * n_state
         if ctx.fold:
@@ -154,13 +151,9 @@ class _SLTTStep(torch.autograd.Function):
                 gst0[slot] = torch.empty_like(s)
             gstates.append(gst0[slot])
         c: list[Tensor | None] = [x.new_zeros(M)] * len(COEFS)
-        gc: list[Tensor | None] = [None] * len(COEFS)
-        gcoefs: list[Tensor | None] = []
-        for k, (slot, t) in enumerate(zip(cfg.coef_slots, coefs)):
+        for slot, t in zip(cfg.coef_slots, coefs):
             c[slot] = t
-            if ctx.needs_input_grad[4 + n_state + k]:
-                gc[slot] = torch.empty_like(t)
-            gcoefs.append(gc[slot])
+        gc, gcoefs = _coef_grads(cfg.coef_slots, coefs, ctx.needs_input_grad[4 + n_state:])
         rc = getattr(lib, f"sf_sltt_backward_{suf}")(cfg.kind, M, gz.data_ptr(), gz.stride(1), d.data_ptr(),
                                                      x.data_ptr(), _ptr_array(st0), _ptr_array(c), gx.data_ptr(),
                                                      _ptr_array(gc), _ptr_array(gst0), 0, cfg.nthreads)
