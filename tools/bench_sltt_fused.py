@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 from contextlib import nullcontext
 from unittest import mock
 
@@ -24,7 +23,8 @@ import torch
 from torch import nn
 
 import spikeforge.kernels.sltt as ksltt
-from spikeforge.learning.online import SavedBytes, sltt_backward
+from spikeforge.learning.online import sltt_backward
+from spikeforge.learning.online.bench import measure_step
 from spikeforge.neurons import LIF
 
 PATHS = {"torch": ("torch", False), "cpp generic": ("cpp", False), "cpp sltt": ("cpp", True)}
@@ -43,15 +43,8 @@ def run(path: str, T: int, batch: int, hidden: int, repeats: int) -> tuple[float
 
     off = nullcontext() if step_kernel else mock.patch.object(ksltt, "sltt_supports", lambda *a: "disabled")
     with off:
-        with SavedBytes() as sb:
-            sltt_backward(net, xs, loss_fn)
-        best = float("inf")
-        for _ in range(repeats):
-            net.zero_grad()
-            t0 = time.perf_counter()
-            sltt_backward(net, xs, loss_fn)
-            best = min(best, time.perf_counter() - t0)
-    return 1e3 * best / T, sb.peak / 1024
+        best, kib = measure_step(lambda: sltt_backward(net, xs, loss_fn), net, repeats)
+    return 1e3 * best / T, kib
 
 
 def main() -> None:

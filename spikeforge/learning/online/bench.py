@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 
 import torch
 from torch import Tensor, nn
@@ -44,6 +45,21 @@ MODES: dict[str, Callable[[nn.Sequential, Tensor, Tensor], object]] = {
 }
 
 
+def measure_step(step: Callable[[], object], net: nn.Module, repeats: int) -> tuple[float, float]:
+    """``(best wall seconds over repeats, KiB saved for backward at peak)`` of one training step
+    ``step()`` (forward + backward of ``net``): one untimed run under :class:`SavedBytes`, then
+    ``repeats`` timed runs with the gradients zeroed before each."""
+    with SavedBytes() as sb:
+        step()
+    best = float("inf")
+    for _ in range(repeats):
+        net.zero_grad()
+        t0 = time.perf_counter()
+        step()
+        best = min(best, time.perf_counter() - t0)
+    return best, sb.peak / 1024
+
+
 def bench_online(ts: Sequence[int] = (8, 32, 128), *, batch: int = 32, n_in: int = 64, hidden: int = 128,
                  repeats: int = 3) -> list[dict[str, object]]:
     """One row per (mode, T): ``ms_per_step`` (wall time of forward + backward / T) and ``saved_kib``."""
@@ -55,15 +71,8 @@ def bench_online(ts: Sequence[int] = (8, 32, 128), *, batch: int = 32, n_in: int
                                 nn.Linear(hidden, 10))
             xs = torch.rand(T, batch, n_in)  # [T, B, n_in]
             y = torch.randint(0, 10, (batch,))
-            with SavedBytes() as sb:
-                run(net, xs, y)
-            best = float("inf")
-            for _ in range(repeats):
-                net.zero_grad()
-                t0 = time.perf_counter()
-                run(net, xs, y)
-                best = min(best, time.perf_counter() - t0)
-            rows.append({"mode": name, "T": T, "ms_per_step": 1e3 * best / T, "saved_kib": sb.peak / 1024})
+            best, kib = measure_step(partial(run, net, xs, y), net, repeats)
+            rows.append({"mode": name, "T": T, "ms_per_step": 1e3 * best / T, "saved_kib": kib})
     return rows
 
 
