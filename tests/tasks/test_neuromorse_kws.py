@@ -317,3 +317,40 @@ def test_english_distractors_are_common_words_not_keywords() -> None:
     plain = [t for t in text.split() if t.strip(".,?:'\"-;") not in TOP50_WORDS]
     assert len(plain) > 200 and set(plain) <= set(_ENGLISH)
     assert sum(len(v) for v in keyword_stream(text).ends.values()) == 0
+
+
+@pytest.mark.parametrize("dropout", ["none", "high"])
+@pytest.mark.parametrize("level,rate", [("low", 0.05), ("high", 0.1), ("none", 0.0)])
+def test_background_rate_estimate_lands_near_the_generator_rate(level: str, rate: float, dropout: str) -> None:
+    """λ̂ from a generated validation stream with high jitter against the generator's nominal rate (0.05 / 0.1
+    spikes per step per channel, the published levels): within 5 %, after the documented dropout bias
+    (``p · N_clean / 2T``, computed here from the generator's ``p``); 0 without Poisson noise."""
+    from spikeforge.data.generators.neuromorse import NoiseLevels
+    from spikeforge.tasks.neuromorse_kws import estimate_background_rate, validation_stream, validation_text
+
+    noise = NoiseLevels(dropout, "high", level)  # type: ignore[arg-type]
+    clean = keyword_stream(validation_text(300, 4))
+    lam = estimate_background_rate(validation_stream(noise, 300, seed=4), clean)
+    t = np.asarray(clean.events.t)
+    expected = rate - noise.drop_probability * len(t) / (2 * (t.max() + 1))
+    if rate == 0:
+        assert lam == 0.0
+    else:
+        assert abs(lam - expected) < 0.05 * rate, (lam, expected)
+
+
+def test_fitting_pipeline_reads_no_noise_parameter_of_the_generator() -> None:
+    """No function of the module that builds, fits or scores a detector reads the variant's true noise
+    parameters (jitter σ, Poisson λ, dropout probability, or their level names); ``NoiseLevels`` only
+    generates streams. ``select_variants`` (variant names for the CLI) is the one exception."""
+    import ast
+    import inspect
+
+    import spikeforge.tasks.neuromorse_kws as kws
+
+    banned = {"jitter_std", "poisson_rate", "drop_probability", "jitter", "poisson", "dropout"}
+    tree = ast.parse(inspect.getsource(kws))
+    hits = [(node.name, sub.attr, sub.lineno) for node in ast.walk(tree)
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name not in ("select_variants", "_parse")
+            for sub in ast.walk(node) if isinstance(sub, ast.Attribute) and sub.attr in banned]
+    assert not hits, hits
