@@ -12,6 +12,9 @@ Task ``ultra``: UltraLIF / UltraPLIF / UltraDLIF (no surrogate) vs LIF / PLIF (a
 one-hidden-layer FC net on 8x8 digits (or mnist1d), static input fed at each of ``--T`` steps.
 Task ``seq``: L2MU and EGRU (vs a dense GRU) on permuted sequential digits (one pixel per step, 64
 steps), with activity sparsity (fraction of zero outputs).
+Task ``tclif``: TC-LIF vs LIF (decay 0.8) in the TC-LIF paper's feed-forward net (1 -> 64 -> 256 -> 256
+-> 10 by default, logits summed over time, triangle surrogate) on permuted sequential digits (as ``seq``)
+or mnist1d read as 40 steps (``--data mnist1d``); accuracy and the hidden layers' firing rates.
 Task ``delta``: a GRU trained dense (with and without an L1 penalty on its hidden-state changes) on
 mnist1d read as a 40-step sequence, then run as a delta network: accuracy and the fraction of zero
 deltas / skipped MACs over a sweep of the threshold.
@@ -23,6 +26,7 @@ deltas / skipped MACs over a sweep of the threshold.
     .venv/bin/python tools/research_neurons.py ultra --T 1 4 --seeds 0
     .venv/bin/python tools/research_neurons.py seq --seeds 0
     .venv/bin/python tools/research_neurons.py delta --seeds 0
+    .venv/bin/python tools/research_neurons.py tclif --seeds 0 1
     .venv/bin/python tools/research_neurons.py l2mu-rates --l2mu-theta 64
 """
 
@@ -43,7 +47,9 @@ from spikeforge.layers.egru import EGRU
 from spikeforge.layers.elm import ELM
 from spikeforge.layers.l2mu import L2MU
 from spikeforge.neurons import LIF, MetaNeuron, UltraLIF
+from spikeforge.neurons.tc_lif import TCLIF
 from spikeforge.neurons.ultralif import EPS_RANGE
+from spikeforge.surrogate import Triangle
 
 
 def n_params(m: nn.Module) -> int:
@@ -90,6 +96,43 @@ class RNNNet(nn.Module):
 
     def forward(self, xs: Tensor) -> Tensor:  # [T, B, I] -> [T, B, O]
         return self.out(self.hidden(xs))
+
+
+class DeepSNN(nn.Module):
+    """Feed-forward SNN: ``(Linear -> neuron)`` per width in ``widths``, then a Linear read-out, applied
+    at every step (the TC-LIF paper's ``ffMnist`` layout; no recurrent weights, so all memory is in
+    the neurons). ``make_neuron()`` builds one neuron layer."""
+
+    def __init__(self, i: int, widths: list[int], o: int, make_neuron: Callable[[], nn.Module]) -> None:
+        super().__init__()
+        if not widths or min(widths) < 1:
+            raise ValueError(f"DeepSNN: widths must be a non-empty list of positive ints, got {widths}")
+        dims = [i, *widths]
+        self.fcs = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:], strict=True))
+        self.neurons = nn.ModuleList(make_neuron() for _ in widths)
+        self.out = nn.Linear(widths[-1], o)
+
+    def spikes(self, xs: Tensor) -> list[Tensor]:  # [T, B, I] -> per layer spikes [T, B, width]
+        zs = []
+        for fc, neuron in zip(self.fcs, self.neurons, strict=True):
+            xs = neuron(fc(xs))
+            zs.append(xs)
+        return zs
+
+    def forward(self, xs: Tensor) -> Tensor:  # [T, B, I] -> [T, B, O]
+        return self.out(self.spikes(xs)[-1])
+
+
+def tclif_arms(v_th: float, gamma: float, sg_width: float) -> dict[str, Callable[[], nn.Module]]:
+    """The two neurons of task ``tclif``, each as the paper's code builds it: LIF ``v' = 0.8 v + x``
+    and TC-LIF (couplings β1 = β2 = 0 at init, one learnable pair per layer), both with soft reset by
+    ``v_th``, the triangle surrogate of width ``sg_width``, no detached reset; TC-LIF's dendritic
+    reset is ``gamma``."""
+    return {
+        "LIF (β = 0.8)": lambda: LIF.from_decay(0.8, v_th=v_th, surrogate=Triangle(sg_width)),
+        "TC-LIF": lambda: TCLIF(beta1=0.0, beta2=0.0, gamma=gamma, v_th=v_th, surrogate=Triangle(sg_width),
+                                learn=("beta1", "beta2")),
+    }
 
 
 def ultradlif_step(x: Tensor, v: Tensor, eps: Tensor, v_th: float = 1.0) -> tuple[Tensor, Tensor]:
@@ -469,6 +512,35 @@ def task_l2mu_rates(args: argparse.Namespace) -> None:
               f"{(per > 0.9).sum().item()} / {n} | {torch.stack(zh).mean().item():.3f} |", flush=True)
 
 
+def task_tclif(args: argparse.Namespace) -> None:
+    """TC-LIF vs LIF (see :func:`tclif_arms`) in :class:`DeepSNN` (``--widths``), logits summed over
+    time. digits: one pixel per step in the fixed permutation of ``seq`` (64 steps); mnist1d: its 40
+    values in order. Rate = mean spike count per neuron per step on the test set, per hidden layer."""
+    print("| neuron | data | widths | params | seed | test acc | rate per layer (test) | β1, β2 learned | wall s |")
+    for seed in args.seeds:
+        x, y, xt, yt = load_static(args.data, seed)
+        if args.data == "digits":
+            perm = torch.randperm(64, generator=torch.Generator().manual_seed(1234))  # the seq task's permutation
+            xs, xts = permuted_sequential(x, perm), permuted_sequential(xt, perm)  # [64, N, 1]
+        else:
+            xs, xts = x.T.unsqueeze(-1), xt.T.unsqueeze(-1)  # [N, 40] -> [40, N, 1]
+        for name, make in tclif_arms(args.tc_v_th, args.tc_gamma, args.sg_width).items():
+            if args.models and not any(name.startswith(p) for p in args.models):
+                continue
+            torch.manual_seed(seed)
+            m = DeepSNN(1, args.widths, 10, make)
+            t0 = time.time()
+            fit(m, xs, y, epochs=args.epochs, lr=args.lr, loss_fn=nn.functional.cross_entropy, head=sum_t)
+            wall = time.time() - t0
+            with torch.no_grad():
+                acc = (m(xts).sum(0).argmax(-1) == yt).float().mean().item()
+                rates = "/".join(f"{z.mean().item():.3f}" for z in m.spikes(xts))
+            betas = ", ".join(f"({torch.sigmoid(n.beta1).item():.2f}, {torch.sigmoid(n.beta2).item():.2f})"
+                              for n in m.neurons if isinstance(n, TCLIF)) or "-"
+            print(f"| {name} | {args.data} | {'-'.join(map(str, args.widths))} | {n_params(m)} | {seed} | {acc:.3f} | "
+                  f"{rates} | {betas} | {wall:.0f} |", flush=True)
+
+
 def task_delta(args: argparse.Namespace) -> None:
     """mnist1d read as 40 steps of one value. A GRU (h = ``--hidden``) is trained dense, without and
     with ``--l1`` · mean |h_t − h_{t−1}| (the delta-layer paper's sparsity penalty), then evaluated as
@@ -504,7 +576,7 @@ def task_delta(args: argparse.Namespace) -> None:
 
 TASKS: dict[str, Callable[[argparse.Namespace], None]] = {
     "cue": task_cue, "adding": task_adding, "lzc": task_lzc, "ultra": task_ultra, "seq": task_seq,
-    "delta": task_delta, "l2mu-rates": task_l2mu_rates,
+    "delta": task_delta, "l2mu-rates": task_l2mu_rates, "tclif": task_tclif,
 }
 
 
@@ -518,7 +590,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=15)
     ap.add_argument("--lr", type=float, default=5e-3)
     ap.add_argument("--T", type=int, nargs="+", default=[1, 4], help="ultra: time steps (static input)")
-    ap.add_argument("--data", choices=["digits", "mnist1d"], default="digits", help="ultra: data set")
+    ap.add_argument("--data", choices=["digits", "mnist1d"], default="digits", help="ultra, tclif: data set")
     ap.add_argument("--input-gain", type=float, default=5.0, help="lzc: gain on the hidden current (1: old runs)")
     ap.add_argument("--meta-reset", choices=["value", "subtract"], default="value",
                     help="lzc: the meta neuron's reset (its default 'value'; 'subtract' is LIF's)")
@@ -534,9 +606,15 @@ def main() -> None:
     ap.add_argument("--l2mu-gain", type=float, default=None,
                     help="seq: L2MU memory-drive gain g_m at init (default: θ; 1 = the ungained wiring)")
     ap.add_argument("--models", nargs="+", default=None,
-                    help="seq, ultra: run only models whose name starts with these")
+                    help="seq, ultra, tclif: run only models whose name starts with these")
     ap.add_argument("--l1", type=float, default=0.1, help="delta: weight of the L1 penalty on Δh")
     ap.add_argument("--thetas", type=float, nargs="+", default=[0.0, 0.01, 0.03, 0.1, 0.3], help="delta: Θ sweep")
+    ap.add_argument("--widths", type=int, nargs="+", default=[64, 256, 256], help="tclif: hidden layer widths")
+    ap.add_argument("--tc-v-th", type=float, default=1.5,
+                    help="tclif: threshold of both neurons (paper's ff PS-MNIST: 1.5)")
+    ap.add_argument("--tc-gamma", type=float, default=0.7,
+                    help="tclif: TC-LIF dendritic reset γ (paper's ff PS-MNIST: 0.7)")
+    ap.add_argument("--sg-width", type=float, default=1.0, help="tclif: triangle surrogate width")
     args = ap.parse_args()
     torch.set_num_threads(1)
     TASKS[args.task](args)
