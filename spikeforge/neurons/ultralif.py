@@ -92,6 +92,7 @@ class UltraLIF(Neuron[UltraLIFParams, UltraLIFState]):
     step_fn = staticmethod(ultralif_step)
     positive = ("decay", "eps")
     dense_output: ClassVar[bool] = True  # outputs lie in (0, 1): nonzero-counting metrics see a dense layer
+    surrogate_free: ClassVar[bool] = True  # refuses surrogate=: model builders must not pass one
 
     def __init__(self, **kwargs: Any) -> None:
         if kwargs.get("reset", "subtract") != "subtract":

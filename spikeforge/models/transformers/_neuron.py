@@ -52,7 +52,9 @@ def make_neuron(neuron: NeuronSpec = "lif", surrogate: str | Surrogate = "sigmoi
     if not getattr(cls, "spiking", True):
         raise ValueError(f"transformer blocks need a spiking neuron; {neuron!r} is a non-spiking readout")
     fields = cls.params_cls._fields
-    kwargs: dict[str, Any] = {"surrogate": surrogate, "detach_reset": True}
+    kwargs: dict[str, Any] = {"detach_reset": True}
+    if not getattr(cls, "surrogate_free", False):  # UltraLIF's spike is its own gradient
+        kwargs["surrogate"] = surrogate
     if "tau_mem" in fields:
         kwargs.update(dt=DT, **_SJ_LIF)
     if cls.params_cls._field_defaults.get("v_th") == 1.0:  # normalised units
