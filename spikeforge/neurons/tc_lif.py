@@ -46,6 +46,10 @@ def tc_lif_step(
 
     The soma feeds back negatively on the dendrite, so the pair is a damped oscillator rather than a
     leak: long input histories persist in the dendrite. ``dt`` is unused (the model is discrete-time).
+    Checked against the authors' code (``MNIST/spiking_neuron/TCLIF.py``) in float64, forward and BPTT
+    gradients (``tests/neurons/test_tc_lif.py``). One deliberate difference: the step is strict
+    (:math:`u^s_t > \theta`, this library's convention), while the authors' triangle surrogate fires at
+    :math:`u^s_t \ge \theta`; the two differ only when the soma lands exactly on θ.
 
     Shapes:
         x, state fields, s: ``[B, *]``

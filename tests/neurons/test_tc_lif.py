@@ -51,3 +51,48 @@ def test_couplings_learnable_and_reset_fixed():
     assert n.beta1.grad.abs().sum() > 0 and n.beta2.grad.abs().sum() > 0
     with pytest.raises(ValueError, match="own soft reset"):
         TCLIF(reset="zero")
+
+
+class _PaperTriangleSpike(torch.autograd.Function):
+    """H(x) forward, max(0, 1 - |x|) backward: the triangle surrogate the TC-LIF README uses."""
+
+    @staticmethod
+    def forward(ctx, x):  # type: ignore[no-untyped-def]
+        ctx.save_for_backward(x)
+        return (x > 0).to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, g):  # type: ignore[no-untyped-def]
+        (x,) = ctx.saved_tensors
+        return g * (1 - x.abs()).clamp_min(0)
+
+
+def test_bptt_gradients_match_the_papers_equations_float64():
+    # the authors' recipe for feed-forward PS-MNIST (theta 1.5, gamma 0.7, triangle surrogate, reset not
+    # detached, one learnable (beta1, beta2) pair per layer), written out step by step in float64
+    from spikeforge.surrogate import Triangle
+
+    th, gamma = 1.5, 0.7
+    xs = torch.rand(25, 3, 4, generator=torch.Generator().manual_seed(2), dtype=torch.float64) * 1.8
+    w = torch.randn(25, 3, 4, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    b = torch.tensor([0.4, -0.7], dtype=torch.float64, requires_grad=True)
+    x_ref = xs.clone().requires_grad_()
+    ud = us = torch.zeros(3, 4, dtype=torch.float64)
+    loss_ref = torch.zeros((), dtype=torch.float64)
+    for t in range(25):
+        ud = ud - torch.sigmoid(b[0]) * us + x_ref[t]
+        us = us + torch.sigmoid(b[1]) * ud
+        s = _PaperTriangleSpike.apply(us - th)
+        ud, us = ud - gamma * s, us - th * s
+        loss_ref = loss_ref + (w[t] * s).sum()
+    loss_ref.backward()
+
+    n = TCLIF(beta1=0.4, beta2=-0.7, gamma=gamma, v_th=th, surrogate=Triangle(1.0), learn=("beta1", "beta2"),
+              dtype=torch.float64)
+    x = xs.clone().requires_grad_()
+    (w * n(x)).sum().backward()
+    assert x.grad is not None and x_ref.grad is not None and b.grad is not None
+    assert x_ref.grad.abs().sum() > 0 and b.grad.abs().min() > 0
+    assert torch.allclose(x.grad, x_ref.grad, rtol=1e-10, atol=1e-12)
+    assert n.beta1.grad.item() == pytest.approx(b.grad[0].item(), rel=1e-10)
+    assert n.beta2.grad.item() == pytest.approx(b.grad[1].item(), rel=1e-10)
