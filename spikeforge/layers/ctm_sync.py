@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..neurons._base import check_sequence
+from ..numerics import check_finite
 
 __all__ = ["SyncState", "ctm_sync_step", "sync_pairs", "CTMSync", "ctm_certainty", "ctm_loss"]
 
@@ -94,6 +95,7 @@ class CTMSync(nn.Module):
     def run(self, zs: Tensor, state: SyncState | None = None) -> tuple[Tensor, SyncState]:
         """Read-out at every tick and the final state (pass it back to continue)."""
         check_sequence(zs, "CTMSync")
+        check_finite(zs, "CTMSync")
         if zs.dim() != 3 or zs.shape[-1] != self.n_neurons:
             raise ValueError(f"CTMSync: expected [I, B, {self.n_neurons}] post-activations, got {tuple(zs.shape)}")
         outs = []

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from ..neurons._base import check_sequence
+from ..numerics import check_finite
 
 __all__ = ["DeltaActivation", "delta_activation", "delta_accumulate"]
 
@@ -50,6 +51,7 @@ def delta_activation(xs: Tensor, threshold: float = 0.0, x_hat: Tensor | None = 
         [1.0, 0.0, 1.0]
     """
     check_sequence(xs, "delta_activation")
+    check_finite(xs, "delta_activation")
     theta = _check_threshold(threshold)
     if x_hat is None:
         x_hat = torch.zeros_like(xs[0])

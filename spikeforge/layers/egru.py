@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from ..neurons._base import check_sequence
+from ..numerics import check_finite
 from ..surrogate import SpikeFn, Surrogate
 
 __all__ = ["EGRU", "EGRUPseudoDerivative", "EGRUState", "egru_step"]
@@ -111,6 +112,7 @@ class EGRU(nn.Module):
 
     def run(self, xs: Tensor, state: EGRUState | None = None) -> tuple[Tensor, EGRUState]:
         check_sequence(xs, "EGRU")
+        check_finite(xs, "EGRU")
         if xs.dim() != 3 or xs.shape[-1] != self.weight_ih.shape[1]:
             raise ValueError(f"EGRU: expected input [T, B, {self.weight_ih.shape[1]}], got {tuple(xs.shape)}")
         if state is None:

@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from ..neurons._base import check_sequence
+from ..numerics import check_finite
 from ..neurons.lif import LIF
 from ..surrogate import Sigmoid
 
@@ -222,6 +223,7 @@ class EILinear(_EICircuit):
 
     def forward(self, xs: Tensor) -> Tensor:
         check_sequence(xs, "EILinear")
+        check_finite(xs, "EILinear")
         if xs.shape[-1] != self.in_features:
             raise ValueError(f"EILinear: expected {self.in_features} input features, got shape {tuple(xs.shape)}")
         self._init_if_needed(xs)

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..neurons._base import check_sequence
+from ..numerics import check_finite
 from .ei import _EICircuit, _exponential, _nonzero_floor, ei_input_moments
 
 __all__ = ["EIConvParams", "ei_conv_current", "ei_conv_init_params", "EIConv2d"]
@@ -133,6 +134,7 @@ class EIConv2d(_EICircuit):
 
     def forward(self, xs: Tensor) -> Tensor:
         check_sequence(xs, "EIConv2d")
+        check_finite(xs, "EIConv2d")
         if xs.dim() != 5 or xs.shape[2] != self.in_channels:
             raise ValueError(f"EIConv2d: expected [T, B, {self.in_channels}, H, W], got shape {tuple(xs.shape)}")
         span = self.dilation * (self.kernel_size - 1) + 1  # receptive field of one output pixel

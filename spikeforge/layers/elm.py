@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..neurons._base import check_sequence
+from ..numerics import check_finite
 
 __all__ = ["ELM", "ELMParams", "ELMState", "elm_memory_update", "elm_step"]
 
@@ -156,6 +157,7 @@ class ELM(nn.Module):
 
     def run(self, xs: Tensor, state: ELMState | None = None) -> tuple[Tensor, ELMState]:
         check_sequence(xs, "ELM")
+        check_finite(xs, "ELM")
         if xs.dim() != 3 or xs.shape[-1] != self.input_size:
             raise ValueError(f"ELM: expected input [T, B, {self.input_size}], got {tuple(xs.shape)}")
         if state is None:

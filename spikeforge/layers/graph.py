@@ -28,6 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from ..neurons._base import check_sequence, check_step_input
+from ._context import in_child
 
 __all__ = ["ModuleGraph", "GraphState", "GraphInput", "step_module", "run_module", "call_with_state"]
 
@@ -300,7 +301,8 @@ class ModuleGraph(nn.Module):
         states = dict(state.states)
         for name in self.order:
             xin = self._gather(name, values, state.last)
-            values[name], states[name] = step_module(self.module(name), xin, states.get(name))
+            with in_child("ModuleGraph", f"node {name!r}", self.module(name), xin):
+                values[name], states[name] = step_module(self.module(name), xin, states.get(name))
         y = self._result(values, state.last)
         last = {a: values[a] for a, _ in self.recurrent_edges}
         return y, GraphState(states=states, last=last)
@@ -321,7 +323,8 @@ class ModuleGraph(nn.Module):
         states: dict[str, Any] = {}
         for name in self.order:
             xin = self._gather(name, values, {})
-            values[name], states[name] = run_module(self.module(name), xin, old.get(name))
+            with in_child("ModuleGraph", f"node {name!r}", self.module(name), xin):
+                values[name], states[name] = run_module(self.module(name), xin, old.get(name))
         return self._result(values, {}), GraphState(states=states, last={})
 
     def forward(self, xs: GraphInput) -> Any:

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..neurons._base import check_sequence
+from ..numerics import check_finite
 from ..surrogate import Surrogate, get_surrogate
 
 __all__ = ["Scale", "Threshold", "SumPool2d"]
@@ -50,7 +51,8 @@ class Scale(nn.Module):
         self.register_buffer("scale", s)
 
     def forward(self, xs: Tensor) -> Tensor:
-        check_sequence(xs)
+        check_sequence(xs, "Scale")
+        check_finite(xs, "Scale")
         return xs * self.scale.to(dtype=xs.dtype)
 
     def extra_repr(self) -> str:
@@ -83,7 +85,8 @@ class Threshold(nn.Module):
         self.surrogate = get_surrogate(surrogate)
 
     def forward(self, xs: Tensor) -> Tensor:
-        check_sequence(xs)
+        check_sequence(xs, "Threshold")
+        check_finite(xs, "Threshold")
         return self.surrogate(xs - self.threshold.to(dtype=xs.dtype))
 
     def extra_repr(self) -> str:
@@ -115,7 +118,8 @@ class SumPool2d(nn.Module):
             raise ValueError(f"SumPool2d: padding {self.padding} must be at most half the kernel {self.kernel_size}")
 
     def forward(self, xs: Tensor) -> Tensor:
-        check_sequence(xs)
+        check_sequence(xs, "SumPool2d")
+        check_finite(xs, "SumPool2d")
         if xs.dim() != 5:
             raise ValueError(f"SumPool2d expects [T, B, C, H, W], got shape {tuple(xs.shape)}")
         T, B = xs.shape[:2]

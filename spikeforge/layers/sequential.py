@@ -8,6 +8,7 @@ from torch import Tensor, nn
 
 from ..neurons._base import check_sequence
 from ..numerics import check_finite
+from ._context import in_child
 
 __all__ = ["SpikingSequential", "is_stateful"]
 
@@ -54,13 +55,14 @@ class SpikingSequential(nn.Sequential):
             )
         new_states: list[Any] = []
         for i, (layer, state) in enumerate(zip(layers, states)):
-            if is_stateful(layer):
-                xs, state = cast(Any, layer).run(xs, state)
-            elif state is not None:
+            if not is_stateful(layer) and state is not None:
                 raise ValueError(f"SpikingSequential: layer {i} ({type(layer).__name__}) is stateless "
                                  f"but got state of type {type(state).__name__}")
-            else:
-                xs = layer(xs)
+            with in_child("SpikingSequential", f"layer {i}", layer, xs):
+                if is_stateful(layer):
+                    xs, state = cast(Any, layer).run(xs, state)
+                else:
+                    xs = layer(xs)
             new_states.append(state)
         return xs, tuple(new_states)
 
@@ -68,6 +70,7 @@ class SpikingSequential(nn.Sequential):
         """Run ``xs [T, B, *]`` through every layer from rest (each layer's ``forward``)."""
         check_sequence(xs, "SpikingSequential")
         check_finite(xs, "SpikingSequential")
-        for layer in self:
-            xs = layer(xs)
+        for i, layer in enumerate(self):
+            with in_child("SpikingSequential", f"layer {i}", layer, xs):
+                xs = layer(xs)
         return xs
