@@ -46,6 +46,7 @@ from spikeforge.layers.delta import delta_activation
 from spikeforge.layers.egru import EGRU
 from spikeforge.layers.elm import ELM
 from spikeforge.layers.l2mu import L2MU
+from spikeforge.layers.nir_prims import Scale
 from spikeforge.neurons import LIF, MetaNeuron, UltraLIF
 from spikeforge.neurons.tc_lif import TCLIF
 from spikeforge.neurons.ultralif import EPS_RANGE
@@ -459,10 +460,13 @@ def task_seq(args: argparse.Namespace) -> None:
         xs, xts = permuted_sequential(x, perm), permuted_sequential(xt, perm)  # [64, N, 1]
         torch.manual_seed(seed)
         h = args.hidden
-        gain = args.l2mu_theta if args.l2mu_gain is None else args.l2mu_gain
-        l2mu = L2MU(1, hidden_size=h, output_size=10, encoder_size=4, order=4, theta=args.l2mu_theta, memory_gain=gain)
-        models: dict[str, tuple[L2MU | RNNNet, str]] = {
-            f"L2MU h={h}, d=4, θ={args.l2mu_theta:g}, g_m={gain:g}": (l2mu, "sum"),
+        c, gain, ig = args.l2mu_encoder, args.l2mu_gain, args.l2mu_input_gain
+        l2mu = L2MU(1, hidden_size=h, output_size=10, encoder_size=c, order=4, theta=args.l2mu_theta,
+                    memory_gain=gain, transpose_a=args.l2mu_transpose_a)
+        tag = (f", g_m={gain:g}" if gain != 1 else "") + (", Āᵀ" if args.l2mu_transpose_a else "") + \
+            (f", input ×{ig:g}" if ig != 1 else "")
+        models: dict[str, tuple[L2MU | RNNNet | nn.Sequential, str]] = {
+            f"L2MU h={h}, C={c}, d=4, θ={args.l2mu_theta:g}{tag}": (nn.Sequential(Scale(ig), l2mu), "sum"),
             f"EGRU h={h}": (RNNNet(EGRU(1, h), h, 10), "last"),
             f"GRU h={h} (dense)": (RNNNet(nn.GRU(1, h), h, 10), "last"),
         }
@@ -474,10 +478,10 @@ def task_seq(args: argparse.Namespace) -> None:
             fit(m, xs, y, epochs=args.epochs, lr=args.lr, loss_fn=nn.functional.cross_entropy, head=head)
             with torch.no_grad():
                 acc = (head(m(xts)).argmax(-1) == yt).float().mean().item()
-                if isinstance(m, L2MU):
+                if isinstance(m, nn.Sequential):  # L2MU behind its input gain
                     state, zh, zm = None, [], []
                     for t in range(xts.shape[0]):  # step to read the hidden/memory populations' spikes
-                        _, state = m.run(xts[t:t + 1], state)
+                        _, state = l2mu.run(ig * xts[t:t + 1], state)
                         zh.append(state.zh)
                         zm.append(state.zm)
                     zero = (f"hidden {(torch.stack(zh) == 0).float().mean().item():.3f}, "
@@ -490,8 +494,9 @@ def task_seq(args: argparse.Namespace) -> None:
 
 def task_l2mu_rates(args: argparse.Namespace) -> None:
     """Untrained L2MU (seed 0 init) on the permuted sequential test digits: the memory population's
-    firing with the ungained wiring (g_m = 1) and the default gain (g_m = θ). Per memory neuron the
-    rate over all steps and samples; "latched" = rate > 0.9 (fired once, then kept firing)."""
+    firing with the paper's wiring (g_m = 1) and our optional gain (g_m = θ). Per memory neuron the
+    rate over all steps and samples; "latched" = rate > 0.9 (fired once, then kept firing); pixels
+    scaled by ``--l2mu-input-gain``."""
     print("| θ | g_m | memory rate | silent neurons | latched neurons | hidden rate |")
     _, _, xt, _ = load_static("digits", 0)
     perm = torch.randperm(64, generator=torch.Generator().manual_seed(1234))
@@ -503,7 +508,7 @@ def task_l2mu_rates(args: argparse.Namespace) -> None:
         state, zm, zh = None, [], []
         with torch.no_grad():
             for t in range(xts.shape[0]):
-                _, state = m.run(xts[t:t + 1], state)
+                _, state = m.run(args.l2mu_input_gain * xts[t:t + 1], state)
                 zm.append(state.zm)
                 zh.append(state.zh)
         per = torch.stack(zm).mean((0, 1))  # [T, N, C·d] -> [C·d]
@@ -603,8 +608,11 @@ def main() -> None:
     ap.add_argument("--signal", action="store_true", help="lzc: LZC-coded generated signals, not spike trains")
     ap.add_argument("--hidden", type=int, default=32, help="seq, delta: hidden size")
     ap.add_argument("--l2mu-theta", type=float, default=64.0, help="seq: L2MU memory window θ (steps)")
-    ap.add_argument("--l2mu-gain", type=float, default=None,
-                    help="seq: L2MU memory-drive gain g_m at init (default: θ; 1 = the ungained wiring)")
+    ap.add_argument("--l2mu-gain", type=float, default=1.0,
+                    help="seq, l2mu-rates: L2MU fixed gain g_m on B̄ (ours; default 1 = the paper)")
+    ap.add_argument("--l2mu-encoder", type=int, default=4, help="seq: L2MU encoder channels C (memory: 4C neurons)")
+    ap.add_argument("--l2mu-transpose-a", action="store_true", help="seq: L2MU applies Āᵀ (the authors' code)")
+    ap.add_argument("--l2mu-input-gain", type=float, default=1.0, help="seq: scale the pixels fed to L2MU (ours)")
     ap.add_argument("--models", nargs="+", default=None,
                     help="seq, ultra, tclif: run only models whose name starts with these")
     ap.add_argument("--l1", type=float, default=0.1, help="delta: weight of the L1 penalty on Δh")
