@@ -62,12 +62,13 @@ def load_motion(cfg: MotionConfig, seed: int) -> tuple[Tensor, Tensor, Tensor, T
         ds = load_dataset("moving_shape", split, n_samples=n, label=cfg.label, num_classes=cfg.num_classes,
                           dt=cfg.dt, noise_rate=cfg.noise_rate, speed_range=cfg.speed_range,
                           duration=cfg.duration, seed=seed)
-        x = torch.stack([ds[i][0] for i in range(n)])  # [N, T, 2, H, W]
+        samples = [ds[i] for i in range(n)]  # each sample is generated on access: read it once
+        x = torch.stack([s[0] for s in samples])  # [N, T, 2, H, W]
         if cfg.merge_polarity:
             x = x.sum(2, keepdim=True)  # [N, T, 1, H, W]
         N, T = x.shape[:2]
         x = nn.functional.avg_pool2d(x.flatten(0, 2), cfg.pool) * cfg.pool**2  # [N*T*P, H/p, W/p] (sum pool)
-        out += [x.reshape(N, T, -1), torch.stack([ds[i][1] for i in range(n)])]  # [N, T, P*H*W/p²], [N]
+        out += [x.reshape(N, T, -1), torch.stack([s[1] for s in samples])]  # [N, T, P*H*W/p²], [N]
     return out[0], out[1], out[2], out[3]
 
 
