@@ -150,3 +150,30 @@ def test_sigma_setting_and_schedules() -> None:
 def test_bad_input_shape_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match=r"\[T, B, 3\]"):
         DelayLinear(3, 2, K=5)(torch.zeros(4, 2, 4))
+
+
+@pytest.mark.parametrize("mode", ["gauss", "triangle", "round"])
+def test_per_neuron_delay_is_the_diagonal_per_synapse_layer(mode: str) -> None:
+    # LearnableDelay (axonal/dendritic) with the same interpolation modes: it must equal a DelayLinear
+    # whose weight is the identity and whose diagonal positions are the per-neuron ones (DelayLinear
+    # itself is checked against the dcls package in test_dcls_peer.py), forward and position gradients
+    torch.manual_seed(5)
+    N, K = 4, 9
+    ax = LearnableDelay(N, K=K, sig=0.8, per_neuron_sigma=True).double().train()
+    ax.set_mode(mode)
+    full = DelayLinear(N, N, K=K, sig=0.8, per_synapse_sigma=True).double().train()
+    full.set_mode(mode)
+    with torch.no_grad():
+        ax.positions.uniform_(-4, 4)
+        ax.sig.uniform_(0.0, 2.0)
+        full.weight.copy_(torch.eye(N))
+        full.positions.diagonal().copy_(ax.positions)
+        full.sig.diagonal().copy_(ax.sig)
+    x = torch.randn(30, 2, N, dtype=torch.float64)
+    g = torch.randn(30, 2, N, dtype=torch.float64)
+    y_ax, y_full = ax(x), full(x)
+    torch.testing.assert_close(y_ax, y_full, rtol=1e-12, atol=1e-12)
+    (y_ax * g).sum().backward()
+    (y_full * g).sum().backward()
+    assert ax.positions.grad is not None and full.positions.grad is not None
+    torch.testing.assert_close(ax.positions.grad, full.positions.grad.diagonal(), rtol=1e-12, atol=1e-12)

@@ -105,3 +105,22 @@ def test_recipe_runs_on_files_in_the_real_shd_format(tmp_path: Path) -> None:
     saved = json.loads((tmp_path / "run" / "report.json").read_text())
     assert saved["val_accuracy"] == report.val_accuracy
     assert all("val_accuracy" in row for row in saved["history"])
+
+
+def test_spikeforge_train_runs_the_shipped_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``spikeforge train --config configs/shd_dcls.yaml --root DIR`` end to end through the command line
+    (tiny SHD-format files; sizes and epochs overridden, every other key from the shipped file)."""
+    from spikeforge.cli.__main__ import main
+
+    for split, n in (("train", 8), ("test", 4)):
+        _write_shd(tmp_path / f"shd_{split}.h5", n, seed=n)
+    argv = ["train", "--config", str(CONFIG), "--root", str(tmp_path), "--out", str(tmp_path / "run"),
+            "--set", "hidden=16,16", "--set", "epochs=1", "--set", "batch_size=4", "--set", "progress=false",
+            "--fresh", "--no-plots"]
+    assert main(argv) == 0
+    assert "test accuracy" in capsys.readouterr().out
+    saved = json.loads((tmp_path / "run" / "report.json").read_text())
+    shipped = load_config(CONFIG)
+    for key in ("model", "data", "delay_taps", "channel_pool", "loss", "lr_positions", "val_fraction", "tau_mem"):
+        assert saved["config"][key] == getattr(shipped, key), key
+    assert saved["val_accuracy"] is not None  # 20 % of the 8 training samples held out

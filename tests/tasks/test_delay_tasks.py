@@ -8,7 +8,7 @@ from torch import nn
 
 from spikeforge.tasks.delays._train import TrainConfig
 from spikeforge.tasks.delays.models import build_matched, count_params
-from spikeforge.tasks.delays.motion import MotionConfig, load_motion, prune_first_layer
+from spikeforge.tasks.delays.motion import MotionConfig, load_motion, prune_first_layer, run_motion
 from spikeforge.tasks.delays.run import PRESETS, DelayTaskConfig, run_task
 
 
@@ -65,3 +65,30 @@ def test_xor_preset_full_run_one_seed() -> None:
     rows = {r["kind"]: r for r in run_task(PRESETS["xor"], [0], ("delay", "plain"))}
     assert rows["delay"]["test_accuracy"] >= 0.9
     assert rows["plain"]["test_accuracy"] <= 0.65
+
+
+@pytest.mark.slow
+def test_learned_delays_beat_the_recurrent_control_on_tiny_xor() -> None:
+    """The tiny XOR config of the test above, against the recurrent network at the same budget
+    (all-to-all recurrent weights can hold the past, but 8 neurons at 106 parameters do not learn
+    the two delays here; measured 0.54-0.57 over seeds 0-2, delay 0.74-0.96)."""
+    cfg = DelayTaskConfig(task="xor", n_train=128, n_test=64, steps=24, delays=(6, 2), hidden=16, K=9,
+                          train=TrainConfig(epochs=20, batch=16))
+    rows = {r["kind"]: r for r in run_task(cfg, [0], ("delay", "rsnn"))}
+    assert rows["delay"]["params"] >= rows["rsnn"]["params"]
+    assert rows["delay"]["test_accuracy"] - rows["rsnn"]["test_accuracy"] >= 0.15
+
+
+@pytest.mark.slow
+def test_motion_direction_needs_delays_and_degrades_with_pruning() -> None:
+    """Crossing shapes with ON and OFF summed (4 directions): only the timing tells θ from θ + π, so
+    the network without delays stays near 50 % (it can still tell the axis) while the delay layer
+    reads the direction; pruning 95 % of its synapses by |w| takes most of that away. Measured on
+    seeds 0-2 (160 training samples, 25 epochs): delay 0.80-1.00, plain 0.47-0.49, delay pruned
+    to 5 % 0.34-0.61."""
+    cfg = MotionConfig(num_classes=4, n_train=160, n_test=80, speed_range=(300.0, 450.0), merge_polarity=True,
+                       prune=(0.0, 0.95), train=TrainConfig(epochs=25, lr=5e-3, lr_positions=0.5))
+    acc = {(r["kind"], r["prune"]): r["test_accuracy"] for r in run_motion(cfg, [0])}
+    assert acc["delay", 0.0] >= 0.8
+    assert acc["plain", 0.0] <= 0.65
+    assert acc["delay", 0.0] - acc["delay", 0.95] >= 0.2
