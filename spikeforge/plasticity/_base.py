@@ -22,6 +22,7 @@ import torch
 from torch import Tensor
 
 from .._registry import Registry
+from ..numerics import check_finite_enabled, first_nonfinite, raise_nonfinite
 
 __all__ = ["PLASTICITY", "TRACE_INTEGRATORS", "WEIGHT_DEPENDENCE", "Rule", "check_spikes", "check_shapes",
            "decay_factor", "pair_traces", "trace_update", "weight_dependence"]
@@ -192,11 +193,30 @@ class Rule:
             kwargs["modulator"] = modulator
         elif modulator is not None:
             raise ValueError(f"{name} takes no modulator")
-        return type(self).step_fn(pre, post, state, w, self.params, **kwargs)
+        dw, new_state = type(self).step_fn(pre, post, state, w, self.params, **kwargs)
+        if check_finite_enabled() and first_nonfinite(dw) is not None:
+            _raise_nonfinite_update(name, dw, pre=pre, post=post, w=w, modulator=kwargs.get("modulator"), state=state)
+        return dw, new_state
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{k}={v!r}" for k, v in zip(self.params._fields, self.params))
         return f"{type(self).__name__}({fields}, dt={self.dt:g})"
+
+
+def _raise_nonfinite_update(name: str, dw: Tensor, **inputs: Any) -> None:
+    """A step produced a non-finite ``dw``: name the first non-finite input (``pre``, ``post``, ``w``,
+    the modulator, a trace of the state), else the update itself (an overflow of the rule's math)."""
+    state = inputs.pop("state")
+    if isinstance(state, tuple) and hasattr(state, "_fields"):
+        inputs.update({f"state {f}": v for f, v in zip(state._fields, state)})
+    for what, t in inputs.items():
+        t = torch.as_tensor(t) if isinstance(t, (int, float)) else t
+        if isinstance(t, Tensor) and (idx := first_nonfinite(t)) is not None:
+            raise_nonfinite(name, what, idx, float(t.detach()[idx]), time_major=False)
+    idx = first_nonfinite(dw)
+    assert idx is not None
+    raise_nonfinite(name, "weight update dw (every input finite: the rule's parameters overflow)", idx,
+                    float(dw.detach()[idx]), time_major=False)
 
 
 def zeros(like: Tensor) -> Tensor:
