@@ -16,6 +16,7 @@ from spikeforge.neurons import NEURONS
 from spikeforge.sweep import load_sweep
 from spikeforge.sweep.shipped import shipped_sweeps
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # many small per-step ops
 SPIKING = [n for n in NEURONS.names() if getattr(NEURONS.get(n), "spiking", True)]
 STEP_GRID = {"if", "lif", "plif", "eif", "ilif", "nilif", "glif", "klif", "clif"}  # transformers ref. §7
 
