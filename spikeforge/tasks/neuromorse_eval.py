@@ -26,6 +26,8 @@ would both count) and no recall (missed keywords are not counted) — see
 words pre-segmented from the corpus, not on the stream. Neither defines precision, recall or F1,
 a tolerance window, or averages; those are ours (the issue asks for them). The paper's corpus
 (~50,000 Wikipedia articles) is not shipped; our stream encodes a small public-domain text.
+The dataset repository's STDP test loop also takes only the *first* spiking output neuron at a step (at
+most one detection per step over all classes); docs/delays.md lists what else differs.
 """
 
 from __future__ import annotations
