@@ -76,6 +76,22 @@ def test_sda_invariants_check_22() -> None:
         sparse_dynamic_attack(model, xs * 0.5, y)
 
 
+def test_sda_reduction_removes_every_surplus_flip() -> None:
+    """Check 22's reduction, by hand: 4 bits with Z_0-weight 1 are on, 6 bits with Z_1-weight 1 are
+    off, so the margin is 4 and each of the 10 helpful flips lowers it by exactly 1. With k_init = 10
+    generation keeps all 10 in its first iteration; 4 flips suffice, so reduction must undo 6."""
+    w = torch.zeros(2, 10)
+    w[0, :4] = 1.0
+    w[1, 4:] = 1.0
+    xs = torch.zeros(1, 1, 10)
+    xs[0, 0, :4] = 1.0  # [T=1, B=1, 10]
+    r = sparse_dynamic_attack(SpikeCountReadout(w), xs, 0, k_init=10, max_iter=5)
+    assert r.success and r.iterations == 1
+    assert r.flips_before_reduction == 10 and r.flips == 4
+    with torch.no_grad():
+        assert float(cw_margin(logits_of(SpikeCountReadout(w), r.adversarial), torch.tensor([0]))[0]) == 0.0
+
+
 def test_sda_on_a_spiking_net_flips_few_bits() -> None:
     torch.manual_seed(3)
     net = nn.Sequential(nn.Linear(16, 24), sf.LIF.from_decay(0.7), nn.Linear(24, 3), sf.LI.from_decay(0.9))
