@@ -39,6 +39,7 @@ class TrainConfig:
     hidden: tuple[int, ...] = (256,)  # hidden layer widths
     neuron: str = "lif"  # any spiking name in spikeforge.neurons.NEURONS
     surrogate: str = "atan"  # any name in spikeforge.surrogate.SURROGATES
+    surrogate_alpha: float | None = None  # sharpness α of the surrogate (those with an alpha field); None: its default
     reset: str = "subtract"  # subtract | value | zero | none
     tau_mem: float = 5e-3  # membrane time constant [s]
     tau_out: float = 10e-3  # readout (LI) time constant [s]
@@ -113,6 +114,8 @@ class TrainConfig:
             ("log", self.log in ("csv", "tensorboard"), "must be 'csv' or 'tensorboard'"),
             ("out_dir", bool(self.out_dir.strip()), "must name a folder"),
             ("root", self.root is None or bool(self.root.strip()), "must name a folder (or be null)"),
+            ("surrogate_alpha", self.surrogate_alpha is None
+             or (math.isfinite(self.surrogate_alpha) and self.surrogate_alpha > 0), "must be > 0 (or null)"),
         ]
         for key, ok, msg in checks:
             if not ok:
@@ -137,6 +140,12 @@ class TrainConfig:
                 registry.get(getattr(self, key))
             except (KeyError, TypeError) as e:
                 raise ConfigError(f"config key {key!r}: {e}") from None
+        if self.surrogate_alpha is not None:
+            with_alpha = [n for n in SURROGATES.names()
+                          if "alpha" in getattr(SURROGATES.get(n), "__dataclass_fields__", {})]
+            if self.surrogate.lower() not in with_alpha:
+                raise ConfigError(f"config key 'surrogate_alpha': surrogate {self.surrogate!r} has no alpha; "
+                                  f"surrogates with one: {', '.join(with_alpha)}")
         neuron = NEURONS.get(self.neuron)
         if not getattr(neuron, "spiking", True):
             raise ConfigError(f"config key 'neuron': hidden neuron must spike; {self.neuron!r} is a non-spiking "
