@@ -8,7 +8,7 @@ from torch import nn
 
 from .._registry import Registry
 
-__all__ = ["MODELS", "build_model", "create_model", "list_models"]
+__all__ = ["MODELS", "build_model", "config_surrogate", "create_model", "list_models"]
 
 MODELS: Registry[Any] = Registry("model")
 """Registry of model builders ``f(cfg: TrainConfig, *, in_features, num_classes, temporal) -> nn.Module``."""
@@ -44,6 +44,26 @@ def create_model(name: str, **overrides: Any) -> nn.Module:
     return build_model(TrainConfig.from_dict({"model": name, **overrides}))
 
 
+def config_surrogate(cfg: Any) -> Any:
+    """``cfg.surrogate`` as the models get it: the registry name, or, when ``cfg.surrogate_alpha`` is set,
+    that surrogate with ``alpha`` replaced (``TrainConfig`` has checked that it has an ``alpha``).
+
+    Example:
+        >>> from spikeforge.config import TrainConfig
+        >>> config_surrogate(TrainConfig(surrogate="atan", surrogate_alpha=5.0))
+        ATan(alpha=5.0)
+    """
+    alpha = getattr(cfg, "surrogate_alpha", None)
+    if alpha is None:
+        return cfg.surrogate
+    import dataclasses
+
+    from ..surrogate import get_surrogate
+
+    surrogate: Any = get_surrogate(cfg.surrogate)  # a frozen dataclass with an alpha field (checked by the config)
+    return dataclasses.replace(surrogate, alpha=float(alpha))
+
+
 def list_models() -> list[str]:
     """Names of the registered models, sorted (``spikeforge list models``)."""
     return MODELS.names()
@@ -62,4 +82,4 @@ def _build_zoo(cfg: Any, meta: dict[str, Any]) -> nn.Module:
     extra = {} if getattr(cfg, "attention", None) is None else attention_overrides(cfg.model, cfg.attention)
     return MODELS.create(cfg.model, in_channels=int(shape[0]), img_size=int(shape[1]),
                          num_classes=int(meta["num_classes"]), T=int(cfg.steps), neuron=cfg.neuron,
-                         surrogate=cfg.surrogate, **extra)
+                         surrogate=config_surrogate(cfg), **extra)

@@ -27,7 +27,7 @@ from torch import Tensor, nn
 
 from ..layers.dcls import DelayLinear, LearnableDelay, delay_param_groups, sigma_schedule
 from ..neurons import LI, LIF
-from ._factory import MODELS
+from ._factory import MODELS, config_surrogate
 
 __all__ = ["DCLSClassifier", "dcls_classifier", "delay_layers", "delay_optimizer", "set_delay_sigma"]
 
@@ -93,7 +93,7 @@ def dcls_classifier(cfg: Any, *, in_features: int, num_classes: int, temporal: b
 
     beta = max(0.0, 1.0 - cfg.dt / cfg.tau_mem)
     return DCLSClassifier(in_features, tuple(cfg.hidden), num_classes, K=cfg.delay_taps, pool=cfg.channel_pool,
-                          beta=beta, dropout=cfg.dropout, surrogate=get_surrogate(cfg.surrogate))
+                          beta=beta, dropout=cfg.dropout, surrogate=get_surrogate(config_surrogate(cfg)))
 
 
 def delay_layers(model: nn.Module) -> list[DelayLinear | LearnableDelay]:

@@ -9,7 +9,7 @@ from torch import Tensor, nn
 
 from ..layers.sparse_linear import EventLinear
 from ..neurons import LI, NEURONS
-from ._factory import MODELS
+from ._factory import MODELS, config_surrogate
 
 __all__ = ["SNNClassifier", "recurrent_snn", "spiking_mlp"]
 
@@ -44,7 +44,7 @@ class SNNClassifier(nn.Module):
 
 
 def _neuron_kwargs(cfg: Any, neuron_cls: Any, width: int) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {"dt": cfg.dt, "surrogate": cfg.surrogate, "reset": cfg.reset}
+    kwargs: dict[str, Any] = {"dt": cfg.dt, "surrogate": config_surrogate(cfg), "reset": cfg.reset}
     if "tau_mem" in neuron_cls.params_cls._fields:
         kwargs["tau_mem"] = cfg.tau_mem
         if cfg.learn_tau:
