@@ -18,6 +18,8 @@ from spikeforge.layers import DelayLinear
 from spikeforge.learning.losses import ce_softmax_sum_loss
 from spikeforge.models import build_model
 from spikeforge.models.dcls import delay_optimizer, set_delay_sigma
+from spikeforge.neurons import LIF
+from spikeforge.surrogate import ATan
 
 CONFIG = Path(__file__).resolve().parents[2] / "configs" / "shd_dcls.yaml"
 
@@ -32,6 +34,8 @@ def test_shipped_config_builds_the_214016_parameter_model() -> None:
     assert weights == 140 * 256 + 256 * 256 + 256 * 20
     assert [m.K for m in model.modules() if isinstance(m, DelayLinear)] == [25, 25, 25]
     assert (cfg.val_fraction, cfg.data) == (0.2, "shd")
+    lifs = [m for m in model.modules() if isinstance(m, LIF)]
+    assert len(lifs) == 2 and all(m.surrogate == ATan(alpha=5.0) for m in lifs)  # the reference's ATan(5)
     out = model(torch.rand(7, 2, 700))
     assert out.shape == (7, 2, 20)
 
