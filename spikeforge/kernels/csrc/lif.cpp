@@ -62,7 +62,27 @@ template <typename R>
 inline void prefetch_row(const R* p, int64_t n) {
     const char* b = reinterpret_cast<const char*>(p);
     const int64_t bytes = n * (int64_t)sizeof(R);
-    for (int64_t o = 0; o < bytes; o += 64) __builtin_prefetch(b + o, 0, 3);
+    for (int64_t o = 0; o < bytes; o += 64) {
+#if defined(__x86_64__)
+        // not __builtin_prefetch: GCC 12 drops those from a loop when a caller picks between two
+        // prefetch_row calls (prefetch_ahead below), leaving no prefetch at all
+        asm volatile("prefetcht0 %0" : : "m"(*(b + o)));
+#else
+        __builtin_prefetch(b + o, 0, 3);
+#endif
+    }
+}
+
+// Prefetch row t + PF_AHEAD of this block; near the end of the block, the first rows of the next
+// block (the one this thread most likely takes next), which would otherwise start cold: at short T
+// (e.g. T = 8) a quarter of all rows did.
+template <typename R>
+inline void prefetch_ahead(const R* x, int64_t t, int64_t T, int64_t M, int64_t m0, int64_t n, int64_t CH,
+                           int64_t nchunks) {
+    const int64_t ta = t + PF_AHEAD;
+    if (ta < T) { prefetch_row(x + ta * M + m0, n); return; }
+    const int64_t m1 = m0 + CH;
+    if (m1 < nchunks * CH && ta - T < T) prefetch_row(x + (ta - T) * M + m1, std::min(CH, M - m1));
 }
 
 // Outputs at least this large use streaming stores: half the 32 MiB L3 of the reference VM, so an
@@ -146,7 +166,8 @@ void forward_impl(int64_t T, int64_t M, const R* x, R* z, const R* const* st0, R
         const R *ci1 = cb.at(CI1, m0), *ci2 = cb.at(CI2, m0), *ad = cb.at(ADAPT, m0), *ca = cb.at(CA, m0);
         for (int64_t t = 0; t < t_end; ++t) {
             const R* xt = x + t * M + m0;
-            if (t + PF_AHEAD < T) prefetch_row(xt + PF_AHEAD * M, n);
+            prefetch_ahead(x, t, T, M, m0, n, CH, nchunks);
+            R* zo = stream ? zt : z + t * M + m0;  // streamed from a block buffer, else written in place
             R probe = (R)0;
 #pragma omp simd reduction(+ : probe)
             for (int64_t j = 0; j < n; ++j) {
@@ -155,14 +176,14 @@ void forward_impl(int64_t T, int64_t M, const R* x, R* z, const R* const* st0, R
                 R v1 = c1[j] * v[j] + c2[j] * drive;
                 v1 = v1 + c3[j];
                 if (K == K_LI) {
-                    zt[j] = v1; v[j] = v1;
+                    zo[j] = v1; v[j] = v1;
                     if (CHECK) probe += v1 - v1;
                     continue;
                 }
                 R theta = vth[j];
                 if (K == K_ALIF) theta = vth[j] + ad[j] * av[j];
                 R s = (R)((v1 - theta) > (R)0);
-                zt[j] = s;
+                zo[j] = s;
                 v[j] = reset_value<R, RS>(v1, s, theta, vr[j]);
                 if (K == K_ALIF) av[j] = ca[j] * av[j] + s;
                 if (CHECK) {
@@ -171,7 +192,7 @@ void forward_impl(int64_t T, int64_t M, const R* x, R* z, const R* const* st0, R
                     if (K == K_ALIF) probe += av[j] - av[j];
                 }
             }
-            store_out<R>(z + t * M + m0, zt, n, stream);
+            if (stream) store_out<R>(z + t * M + m0, zt, n, true);
             if (CHECK && probe != probe) {  // NaN: some state of this block is no longer finite
                 int64_t slot = 0;
                 const int64_t j = first_nonfinite_state<R, K>(v, iv, av, n, &slot);
@@ -270,7 +291,7 @@ void backward_impl(int64_t T, int64_t M, const R* x, const R* gz, int64_t gst, i
             }
             for (int64_t t = 0; t < T; ++t) {
                 const R* xt = x + t * M + m0;
-                if (t + PF_AHEAD < T) prefetch_row(xt + PF_AHEAD * M, n);
+                prefetch_ahead(x, t, T, M, m0, n, CH, nchunks);
                 R* v1b = V1.data() + t * CH;
                 R* ub = SG.data() + (K == K_LI ? 0 : t * CH);
 #pragma omp simd
@@ -306,7 +327,10 @@ void backward_impl(int64_t T, int64_t M, const R* x, const R* gz, int64_t gst, i
             R* a_ad = acc.data() + ADAPT * CH; R* a_ca = acc.data() + CA * CH;
             for (int64_t t = T - 1; t >= 0; --t) {
                 const R* gzt = gz + t * gst + m0 * gsm;  // output gradient, any 2-D strides
-                if (gsm == 0) {  // broadcast gradient (e.g. loss = z.sum())
+                if (gsm == 0 && gst == 0) {  // one value for every step and neuron (loss = z.sum())
+                    if (t == T - 1) for (int64_t j = 0; j < n; ++j) gzb[j] = gzt[0];
+                    gzt = gzb.data();
+                } else if (gsm == 0) {  // one value per step
                     const R g0 = gzt[0];
                     for (int64_t j = 0; j < n; ++j) gzb[j] = g0;
                     gzt = gzb.data();
@@ -315,7 +339,7 @@ void backward_impl(int64_t T, int64_t M, const R* x, const R* gz, int64_t gst, i
                     gzt = gzb.data();
                 }
                 const R* xt = x + t * M + m0;
-                R* gxt = gxb.data();  // block of grad x, copied out after the loop
+                R* gxt = stream ? gxb.data() : gx + t * M + m0;  // streamed from a block buffer, else in place
                 const R* v1b = V1.data() + t * CH;
                 const R* v1p = V1.data() + (t - 1) * CH;  // only read when t > 0
                 const R* sgb = SG.data() + (K == K_LI ? 0 : t * CH);
@@ -380,7 +404,7 @@ void backward_impl(int64_t T, int64_t M, const R* x, const R* gz, int64_t gst, i
                     }
                     gv[j] = gv1 * c1[j];
                 }
-                store_out<R>(gx + t * M + m0, gxb.data(), n, stream);
+                if (stream) store_out<R>(gx + t * M + m0, gxb.data(), n, true);
                             }
             if (stream) stream_fence();
             for (int64_t j = 0; j < n; ++j) {
