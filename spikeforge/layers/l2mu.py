@@ -13,6 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from ..neurons._base import check_sequence
+from ..numerics import check_finite
 from ..surrogate import ATan, Surrogate
 
 __all__ = ["L2MU", "L2MUState", "l2mu_step", "legendre_matrices", "lmu_discretize", "lmu_memory_step",
@@ -233,6 +234,7 @@ class L2MU(nn.Module):
         check_sequence(xs, "L2MU")
         if xs.dim() != 3 or xs.shape[-1] != self.input_size:
             raise ValueError(f"L2MU: expected input [T, B, {self.input_size}], got {tuple(xs.shape)}")
+        check_finite(xs, "L2MU")
         if state is None:
             state = self.init_state(xs[0])
         dt = xs.dtype

@@ -20,7 +20,7 @@ from spikeforge.numerics import NonFiniteError, allow_nonfinite
 
 HERE = Path(__file__).parent
 # layers whose input check is still being added (reason), kept short and explicit
-PENDING: dict[str, str] = {"L2MU": "its wiring is being rewritten this session; the check goes in with it"}
+PENDING: dict[str, str] = {}
 
 
 def _load(name: str) -> ModuleType:
