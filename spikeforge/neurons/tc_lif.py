@@ -44,8 +44,9 @@ def tc_lif_step(
 
         u^d_t \leftarrow u^d_t - \gamma s_t,\qquad u^s_t \leftarrow u^s_t - \theta s_t
 
-    The soma feeds back negatively on the dendrite, so the pair is a damped oscillator rather than a
-    leak: long input histories persist in the dendrite. ``dt`` is unused (the model is discrete-time).
+    The soma feeds back negatively on the dendrite, so the pair is an oscillator rather than a leak:
+    between spikes the map :math:`(u^d, u^s) \mapsto` next state has determinant 1 for any β (no
+    decay), so long input histories persist. ``dt`` is unused (the model is discrete-time).
     Checked against the authors' code (``MNIST/spiking_neuron/TCLIF.py``) in float64, forward and BPTT
     gradients (``tests/neurons/test_tc_lif.py``). One deliberate difference: the step is strict
     (:math:`u^s_t > \theta`, this library's convention), while the authors' triangle surrogate fires at

@@ -96,3 +96,18 @@ def test_bptt_gradients_match_the_papers_equations_float64():
     assert torch.allclose(x.grad, x_ref.grad, rtol=1e-10, atol=1e-12)
     assert n.beta1.grad.item() == pytest.approx(b.grad[0].item(), rel=1e-10)
     assert n.beta2.grad.item() == pytest.approx(b.grad[1].item(), rel=1e-10)
+
+
+def test_between_spikes_the_two_compartment_map_has_determinant_one():
+    # analytic: [[1, -a], [b, 1 - ab]] with a = sigmoid(beta1), b = sigmoid(beta2) has det 1, i.e. no leak
+    for b1, b2 in [(0.0, 0.0), (1.5, -0.5), (-1.4, 1.4), (2.0, 3.0)]:
+        p = TCLIFParams(beta1=b1, beta2=b2, v_th=1e9)
+        cols = []
+        for ud0, us0 in [(1.0, 0.0), (0.0, 1.0)]:
+            st = TCLIFState(torch.tensor([ud0], dtype=torch.float64), torch.tensor([us0], dtype=torch.float64))
+            _, st = tc_lif_step(torch.zeros(1, dtype=torch.float64), st, p)
+            cols.append((st.v_d.item(), st.v.item()))
+        det = cols[0][0] * cols[1][1] - cols[1][0] * cols[0][1]
+        assert det == pytest.approx(1.0, abs=1e-12)
+        assert cols[0] == pytest.approx((1.0, _sig(b2)))
+        assert cols[1] == pytest.approx((-_sig(b1), 1 - _sig(b1) * _sig(b2)))
