@@ -162,9 +162,20 @@ class LRDetector:
     thresholds: np.ndarray
     refractory: int = 10
 
-    def detections(self, stream: KeywordStream) -> list[tuple[int, str]]:
+    def statistic(self, x: np.ndarray, network: bool = False) -> np.ndarray:
+        """:func:`lr_statistic` of spike counts ``x [T, 2]`` → ``[T, 50]``; with ``network``, computed by the delay
+        network of :func:`spikeforge.tasks.neuromorse_lr_net.as_delay_network` (equal to float64 rounding)."""
+        if not network:
+            return lr_statistic(x, self.rate, self.sigma, self.keep, np.asarray(self.rho))
+        from .neuromorse_lr_net import as_delay_network
+
+        net = as_delay_network(self.rate, self.sigma, self.keep, self.rho)
+        with torch.no_grad():
+            return net(torch.as_tensor(x, dtype=torch.float64)[:, None])[:, 0].numpy()  # [T, 1, 2] -> [T, 50]
+
+    def detections(self, stream: KeywordStream, network: bool = False) -> list[tuple[int, str]]:
         x, _ = stream_tensors(stream, 1, 0)  # [T, 2]
-        llr = lr_statistic(x.numpy(), self.rate, self.sigma, self.keep, np.asarray(self.rho))
+        llr = self.statistic(x.numpy(), network)
         v = torch.as_tensor(llr - self.thresholds[None, :], dtype=torch.float32)  # [T, 50]
         return detect(v, 1, self.refractory)
 
@@ -196,10 +207,11 @@ def fit_lr(noise: NoiseLevels, words: int = 1000, sigmas: tuple[float, ...] = (0
 
 
 def lr_scores(det: LRDetector, text: str | None = None, noise: NoiseLevels | None = None,
-              seed: int = NEUROMORSE_SEED, tolerance: int = 5) -> KeywordScores:
-    """Scores of a fitted detector on the keyword stream of ``text`` (default: the evaluation stream)."""
+              seed: int = NEUROMORSE_SEED, tolerance: int = 5, network: bool = False) -> KeywordScores:
+    """Scores of a fitted detector on the keyword stream of ``text`` (default: the evaluation stream); with
+    ``network``, its statistic computed by the delay network (:mod:`spikeforge.tasks.neuromorse_lr_net`)."""
     stream = keyword_stream(text, noise, seed=seed)
-    return match_detections(det.detections(stream), stream.ends, tolerance)
+    return match_detections(det.detections(stream, network), stream.ends, tolerance)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -208,6 +220,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--val-words", type=int, default=1000)
     p.add_argument("--tolerance", type=int, default=5)
     p.add_argument("--refractory", type=int, default=10)
+    p.add_argument("--network", action="store_true",
+                   help="also score the evaluation stream with the statistic computed by the delay network "
+                        "(neuromorse_lr_net; parameters and thresholds as fitted) and print both")
     p.add_argument("--json", default=None)
     args = p.parse_args(argv)
     torch.set_num_threads(1)
@@ -219,6 +234,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         s = lr_scores(det, noise=v, tolerance=args.tolerance).summary()
         rows.append({"variant": v.file_stem, **s, "rate": det.rate, "sigma": det.sigma, "keep": det.keep,
                      "seconds": time.perf_counter() - t0})
+        if args.network:
+            x = stream_tensors(keyword_stream(None, v), 1, 0)[0].numpy()  # [T, 2]: the evaluation stream
+            t1 = time.perf_counter()
+            a = det.statistic(x)
+            t2 = time.perf_counter()
+            b = det.statistic(x, network=True)
+            t3 = time.perf_counter()
+            sn = lr_scores(det, noise=v, tolerance=args.tolerance, network=True).summary()
+            rows[-1].update(network_macro_f1=sn["macro_f1"], network_micro_f1=sn["micro_f1"],
+                            network_max_abs_diff=float(np.abs(a - b).max()), numpy_s=t2 - t1, network_s=t3 - t2)
+            print(f"{'  delay network':<44} {sn['macro_f1']:8.3f} {sn['micro_f1']:8.3f} "
+                  f"{sn['micro_precision']:6.3f} {sn['micro_recall']:6.3f}  max|Δ statistic| "
+                  f"{rows[-1]['network_max_abs_diff']:.1e}  statistic {t2 - t1:.1f} s numpy, {t3 - t2:.1f} s network",
+                  flush=True)
         print(f"{v.file_stem:<44} {s['macro_f1']:8.3f} {s['micro_f1']:8.3f} {s['micro_precision']:6.3f} "
               f"{s['micro_recall']:6.3f}  rate {det.rate:.4f} sigma {det.sigma:3.1f} keep {det.keep:4.2f}  "
               f"{rows[-1]['seconds']:.0f} s", flush=True)

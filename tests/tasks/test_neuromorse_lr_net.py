@@ -52,3 +52,22 @@ def test_bad_input_raises() -> None:
         net(torch.zeros(10, 3))
     with pytest.raises(ValueError, match="keep"):
         as_delay_network(0.05, 1.0, 0.0, (0.05, 0.03))
+
+
+def test_detector_with_network_statistic_gives_the_same_detections() -> None:
+    """``LRDetector.detections(..., network=True)`` (the CLI's ``--network``) against the numpy statistic, with
+    thresholds fitted on the stream itself and moved 10⁻⁶ up: the fitted thresholds are values of the numpy
+    statistic, where float64 rounding of the network (~10⁻¹⁴) decides ``v > 0`` either way."""
+    from spikeforge.tasks.neuromorse_lr import LRDetector, fit_thresholds
+
+    stream = keyword_stream(validation_text(120), NoiseLevels("low", "high", "low"), seed=7)
+    x = stream_tensors(stream, 1, 0)[0].numpy()  # [T, 2]
+    rho = (0.06, 0.04)
+    th, _ = fit_thresholds(lr_statistic(x, 0.05, 2.0, 0.95, np.asarray(rho)), stream)
+    th = th + 1e-6
+    llr = lr_statistic(x, 0.05, 2.0, 0.95, np.asarray(rho))
+    assert np.abs(llr - th).min() > 1e-8  # no value at a threshold
+    det = LRDetector(0.05, 2.0, 0.95, rho, th)
+    want = det.detections(stream)
+    assert len(want) > 10
+    assert det.detections(stream, network=True) == want
