@@ -54,7 +54,7 @@ class TrainConfig:
     batch_size: int = 64
     lr: float = 5e-3
     weight_decay: float = 0.0
-    scheduler: str = "cosine"  # cosine | none
+    scheduler: str = "cosine"  # cosine (per epoch) | one_cycle (per step; lr, lr_positions are the peaks) | none
     rate_reg: float = 0.0  # weight of the firing-rate regularizer (band 0..0.5)
     lr_positions: float = 0.1  # learning rate of delay positions (models with delay layers; DCLS: 100 × lr)
     val_fraction: float = 0.0  # hold out this fraction of the training split for validation (0: no validation)
@@ -110,7 +110,7 @@ class TrainConfig:
              "must be 0 with an online train_mode (its hooks do not see per-step runs)"),
             ("dropout", self.dropout == 0 or self.train_mode == "bptt",
              "must be 0 with an online train_mode (a per-step forward would redraw the time-shared mask)"),
-            ("scheduler", self.scheduler in ("cosine", "none"), "must be 'cosine' or 'none'"),
+            ("scheduler", self.scheduler in ("cosine", "one_cycle", "none"), "must be 'cosine', 'one_cycle' or 'none'"),
             ("log", self.log in ("csv", "tensorboard"), "must be 'csv' or 'tensorboard'"),
             ("out_dir", bool(self.out_dir.strip()), "must name a folder"),
             ("root", self.root is None or bool(self.root.strip()), "must name a folder (or be null)"),

@@ -154,6 +154,7 @@ def fit(
     distributed: DistEnv | None = None,
     sampler: Any = None,
     checkpoint_every_steps: int = 0,
+    scheduler_per_step: bool = False,
 ) -> FitResult:
     """Train for ``epochs`` epochs (BPTT or an online mode), checkpointing after every epoch
     (and every ``checkpoint_every_steps`` optimizer steps inside one).
@@ -162,7 +163,9 @@ def fit(
         model: Maps a batch's inputs to time-major outputs ``[T, B, C]``.
         train_data: Iterable of ``(x, y)`` batches (e.g. a ``DataLoader``).
         loss_fn: ``loss_fn(out [T, B, C], y [B]) -> scalar``.
-        optimizer, scheduler: Standard torch objects; the scheduler steps once per epoch.
+        optimizer, scheduler: Standard torch objects; the scheduler steps once per epoch (after
+            it), or after every optimizer step with ``scheduler_per_step`` (e.g. ``OneCycleLR``). Its
+            state is in every checkpoint, the mid-epoch ones included.
         epochs: Total number of epochs (a resumed run continues up to this number).
         val_data: Evaluated after each epoch (accuracy in the history).
         checkpoint: File written after each epoch (atomically). A stale ``<checkpoint>.tmp`` left
@@ -199,6 +202,7 @@ def fit(
             ``checkpoint`` and a resumable ``sampler``; the RNG states are restored right after
             ``iter(train_data)``, which must make its global-RNG draws when called (as a
             ``DataLoader`` does, not lazily at the first batch).
+        scheduler_per_step: Step ``scheduler`` after every optimizer step instead of every epoch.
 
     Each history row holds ``epoch`` (1-based), ``loss``, ``train_accuracy``, ``lr`` (the first
     parameter group's learning rate during the epoch), ``seconds`` and, with ``val_data``,
@@ -278,6 +282,8 @@ def fit(
             if grad_clip is not None:
                 nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
             optimizer.step()
+            if scheduler is not None and scheduler_per_step:
+                scheduler.step()  # before any mid-epoch checkpoint below: it stores the rate of the next step
             b = int(y.shape[0])
             loss_sum += loss_value * b
             correct += int((out.mean(0).argmax(-1) == y).sum())
@@ -297,7 +303,7 @@ def fit(
                         sampler={**sampler.state_dict(), "position": step},  # steps taken, not batches prefetched
                         partial={"loss_sum": sums[0], "correct": sums[1], "n": sums[2],
                                  "seconds": time.perf_counter() - t0})
-        if scheduler is not None:
+        if scheduler is not None and not scheduler_per_step:
             scheduler.step()
         if distributed is not None:  # this rank's sums -> the global batch's
             loss_sum, correct_f, n_f = all_sum([loss_sum, correct, n], distributed)
