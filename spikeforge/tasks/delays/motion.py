@@ -14,7 +14,8 @@ Pruning: after training, the fraction ``p`` of first-layer synapses with the sma
 set to zero (a pruned delay synapse carries nothing), without retraining, and test accuracy is
 measured again.
 
-Run ``python -m spikeforge.tasks.delays.motion --seeds 3``.
+Run ``python -m spikeforge.tasks.delays.motion --seeds 3``, or from a YAML file of
+:class:`MotionConfig` fields: ``python -m spikeforge.tasks.delays.motion --config configs/delays_motion.yaml``.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from torch import Tensor, nn
 from ...data.datasets import load_dataset
 from ._train import TrainConfig, accuracy, train_and_test
 from .models import build_matched, count_params
+from .yaml_config import load_task_config
 
 __all__ = ["MotionConfig", "load_motion", "prune_first_layer", "run_motion"]
 
@@ -109,7 +111,9 @@ def run_motion(cfg: MotionConfig, seeds: list[int]) -> list[dict[str, Any]]:
 def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(1)
     ap = argparse.ArgumentParser(prog="python -m spikeforge.tasks.delays.motion", description=__doc__.splitlines()[0])
-    ap.add_argument("--label", choices=("direction", "speed"), default="direction")
+    ap.add_argument("--config", help="YAML file of MotionConfig fields (e.g. configs/delays_motion.yaml); "
+                    "not with --label, --classes or --crossing")
+    ap.add_argument("--label", choices=("direction", "speed"), default=None, help="default: direction")
     ap.add_argument("--classes", type=int, default=None, help="default: 8 directions or 4 speeds")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--epochs", type=int, default=None)
@@ -118,7 +122,20 @@ def main(argv: list[str] | None = None) -> None:
                          "event-count map nor one frame's polarity shows the direction")
     ap.add_argument("--json", help="write all rows to this file")
     args = ap.parse_args(argv)
-    cfg = MotionConfig(label=args.label, num_classes=args.classes or (8 if args.label == "direction" else 4))
+    if args.config is not None:
+        if args.label is not None or args.classes is not None or args.crossing:
+            ap.error("--config sets label, num_classes and the crossing keys itself; drop --label/--classes/--crossing")
+        from ...config import ConfigError
+
+        try:
+            cfg = load_task_config(args.config, MotionConfig)
+        except ConfigError as e:
+            ap.error(str(e))
+        if cfg.label not in ("direction", "speed"):
+            ap.error(f"{args.config}: label must be 'direction' or 'speed', got {cfg.label!r}")
+    else:
+        label = args.label or "direction"
+        cfg = MotionConfig(label=label, num_classes=args.classes or (8 if label == "direction" else 4))
     if args.crossing:
         cfg = replace(cfg, speed_range=(300.0, 450.0), merge_polarity=True)
     if args.epochs is not None:

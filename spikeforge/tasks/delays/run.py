@@ -10,7 +10,9 @@ Tasks (data from :mod:`spikeforge.data.generators.delay_tasks`):
 Each seed draws its own data, initialisation and shuffling; the three networks of
 :func:`~spikeforge.tasks.delays.models.build_matched` are trained with the same loop and budget.
 
-Run ``python -m spikeforge.tasks.delays.run --task xor --seeds 3`` (``--help`` for the sizes).
+Run ``python -m spikeforge.tasks.delays.run --task xor --seeds 3`` (``--help`` for the sizes), or from a
+shipped YAML file of :class:`DelayTaskConfig` fields (the presets as files):
+``python -m spikeforge.tasks.delays.run --config configs/delays_xor.yaml --seeds 3``.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from torch import Tensor
 from ...data.generators.delay_tasks import delayed_logic, make_motifs, spiking_motifs
 from ._train import TrainConfig, train_and_test
 from .models import KINDS, build_matched, count_params
+from .yaml_config import load_task_config
 
 __all__ = ["PRESETS", "DelayTaskConfig", "make_data", "run_task", "summarize"]
 
@@ -102,14 +105,28 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _parse(argv: list[str] | None) -> tuple[DelayTaskConfig, argparse.Namespace]:
     ap = argparse.ArgumentParser(prog="python -m spikeforge.tasks.delays.run", description=__doc__.splitlines()[0])
-    ap.add_argument("--task", choices=sorted(PRESETS), default="xor")
+    ap.add_argument("--task", choices=sorted(PRESETS), default=None, help="a preset (default: xor)")
+    ap.add_argument("--config", help="YAML file of DelayTaskConfig fields (e.g. configs/delays_xor.yaml) "
+                    "instead of a preset; its nested 'train:' mapping sets the training keys")
     ap.add_argument("--seeds", type=int, default=3, help="seeds 0 … N-1")
     ap.add_argument("--kinds", default=",".join(KINDS), help="comma-separated subset of " + ",".join(KINDS))
     ap.add_argument("--json", help="write all rows and the summary to this file")
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                     help="override a field of DelayTaskConfig or TrainConfig, e.g. --set epochs=20 hidden=32")
     args = ap.parse_args(argv)
-    cfg = PRESETS[args.task]
+    if args.config is not None and args.task is not None:
+        ap.error("give --task or --config, not both (the YAML file names its task)")
+    if args.config is not None:
+        from ...config import ConfigError
+
+        try:
+            cfg = load_task_config(args.config, DelayTaskConfig)
+        except ConfigError as e:
+            ap.error(str(e))
+        if cfg.task not in PRESETS:
+            ap.error(f"{args.config}: task must be one of {sorted(PRESETS)}, got {cfg.task!r}")
+    else:
+        cfg = PRESETS[args.task or "xor"]
     task_fields = {f.name: f for f in fields(DelayTaskConfig)}
     train_fields = {f.name: f for f in fields(TrainConfig)}
     for item in args.set:
