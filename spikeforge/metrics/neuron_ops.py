@@ -38,7 +38,7 @@ from torch import Tensor, nn
 
 from ..neurons import (
     ALIF, CLIF, EIF, GLIF, HH, IF, ILIF, KLIF, LI, LIF, NILIF, BurstIF, CubaLI, CubaLIF, Integrator, Izhikevich,
-    AstroLIF, TCLIF, Neuron, SignedIF, UltraLIF,
+    AstroLIF, TCLIF, Neuron, SignedIF, UltraDLIF, UltraLIF,
 )
 
 __all__ = ["NEURON_OPS", "ops_per_update", "membrane_updates", "membrane_field"]
@@ -68,6 +68,9 @@ NEURON_OPS: dict[type[Neuron[Any, Any]], dict[str, int]] = {
     # V' = ε·log(exp((V + log τ)/ε) + exp(I/ε)): +log τ, /ε, /ε, exp, exp, +, log, ×ε (8);
     # s = σ((V' − θ)/ε): −, /ε, σ (3); own reset V ← V'(1 − s): −, × (2).
     UltraLIF: {"subtract": 13, "zero": 13, "value": 13, "none": 13},
+    # V'_i = ε·log(e^{V_{i−1}/ε} + e^{V_i/ε} + e^{V_{i+1}/ε}) + I_i: three /ε, three exp, two +, log, ×ε, +I (11);
+    # s = σ((V' − θ)/ε): −, /ε, σ (3); own reset V ← V'(1 − s): −, × (2).
+    UltraDLIF: {"subtract": 16, "zero": 16, "value": 16, "none": 16},
     # v' = v + x (1); v' >= θ⁺, v' <= θ⁻, m > 0 (3); gate × (1); z = pos − neg (1); reset (1); m + z (1).
     SignedIF: {"subtract": 8, "zero": 8, "value": 8, "none": 8},
     # v' = v + x (1); compare (1); n = min(floor(v'/θ), Γ): /, floor, min (3); reset v − θ·n: ×, − (2).

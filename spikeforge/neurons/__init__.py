@@ -85,6 +85,10 @@ from .tc_lif import TCLIF as TCLIF
 from .tc_lif import TCLIFParams as TCLIFParams
 from .tc_lif import TCLIFState as TCLIFState
 from .tc_lif import tc_lif_step as tc_lif_step
+from .ultradlif import UltraDLIF as UltraDLIF
+from .ultradlif import UltraDLIFParams as UltraDLIFParams
+from .ultradlif import UltraDLIFState as UltraDLIFState
+from .ultradlif import ultradlif_step as ultradlif_step
 from .ultralif import UltraLIF as UltraLIF
 from .ultralif import UltraLIFParams as UltraLIFParams
 from .ultralif import UltraLIFState as UltraLIFState
@@ -105,6 +109,7 @@ __all__ = [
     "PLIF",
     "SignedIF", "SignedIFParams", "SignedIFState", "signed_if_step",
     "UltraLIF", "UltraLIFParams", "UltraLIFState", "ultralif_step",
+    "UltraDLIF", "UltraDLIFParams", "UltraDLIFState", "ultradlif_step",
     "CLIF", "CLIFParams", "CLIFState", "clif_step",
     "EIF", "EIFParams", "EIFState", "eif_step",
     "GLIF", "GLIFParams", "GLIFState", "glif_step",

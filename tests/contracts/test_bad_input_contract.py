@@ -98,6 +98,8 @@ def test_neuron_opt_out_gives_raw_ieee_results(name, gen):
         z1, _ = neuron.step(xs[3])
     others = torch.ones_like(zs, dtype=torch.bool)
     others[:, 1, 2] = False
+    if not getattr(neuron, "elementwise", True):  # coupled neurons (UltraDLIF's ring): the NaN stays in sample 1
+        others[3:, 1] = False
     assert torch.equal(zs[others], clean_zs[others])
     assert torch.equal(zs[:3], clean_zs[:3])
     assert any(bool(torch.isnan(v[1, 2])) for v in s)  # the NaN is in the state, as IEEE gives it

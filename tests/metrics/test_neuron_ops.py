@@ -54,6 +54,9 @@ HAND_OPS: dict[str, Any] = {
     # V' = LSE_ε(V + log τ, I) = ε·log(e^{(V+log τ)/ε} + e^{I/ε}): + log τ, two /ε, two exp, +, log, ·ε (8);
     # s = σ((V' − θ)/ε): −θ, /ε, σ (3); own reset V'·(1 − s): 1 − s, · (2)
     "ultralif": lambda reset: 8 + 3 + 2,
+    # V'_i = LSE_ε(V_{i−1}, V_i, V_{i+1}) + I_i: three /ε, three exp, two +, log, ·ε, +I (11);
+    # s = σ((V' − θ)/ε) (3); own reset V'·(1 − s) (2)
+    "ultradlif": lambda reset: 11 + 3 + 2,
     # v' = v + x (1); v' >= θ⁺, v' <= θ⁻, m > 0 (3); gate (1); z = pos − neg (1); reset (1); m' = m + z (1)
     "signed_if": lambda reset: 1 + 3 + 1 + 1 + 1 + 1,
     # v' = v + x (1); compare (1); n = min(floor(v'/θ), Γ) (3); reset v − θ·n with n a count: ×, − (2)
@@ -134,9 +137,10 @@ def test_neuron_ops_match_hand_count(name: str, reset: str) -> None:
         neuron(xs)
     assert prof.unpriced_neurons() == []
     updates = _membrane_updates_by_step(neuron, xs)
-    # Izhikevich's rest is not a fixed point of its Euler step; UltraLIF has no rest (LSE_ε(V + log τ, 0) > 0);
+    # Izhikevich's rest is not a fixed point of its Euler step; UltraLIF has no rest (LSE_ε(V + log τ, 0) > 0),
+    # nor has UltraDLIF (LSE_ε(0, 0, 0) = ε ln 3, and neuron 0 takes its driven neighbours' membranes);
     # EIF's exponential term drives v = 0, GLIF's linear leak lowers it, HH's v = 0 is rest only to ~1e-3 mV
-    if name not in ("izhikevich", "ultralif", "eif", "glif", "hh"):
+    if name not in ("izhikevich", "ultralif", "ultradlif", "eif", "glif", "hh"):
         assert 0 < updates < xs.numel()  # the undriven neuron 0 rests: effective differs from dense
     batch = xs.shape[1]
     assert prof.membrane_updates() == updates / batch

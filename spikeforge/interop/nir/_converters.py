@@ -86,6 +86,9 @@ NIR_UNSUPPORTED: dict[str, str] = {
     "count m) cannot be expressed with the NIR neuron primitives",
     "ultralif": "NIR has no soft max-plus (log-sum-exp) neuron; UltraLIF's LSE membrane and sigmoid spike "
     "cannot be expressed with the NIR neuron primitives",
+    "ultradlif": "NIR has no soft max-plus (log-sum-exp) neuron and no coupling between the neurons of a "
+    "layer; UltraDLIF's LSE over ring neighbours and sigmoid spike cannot be expressed with the NIR neuron "
+    "primitives",
     "klif": "NIR has no rectified, rescaled membrane; KLIF's ReLU(k v) after the LIF charge cannot be "
     "expressed with NIR's LIF (exporting it as LIF would drop the ReLU and k)",
     "clif": "NIR has no complementary memory; CLIF's second state m and its sigmoid-gated extra reset "
