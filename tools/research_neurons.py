@@ -39,6 +39,7 @@ from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
+from torch.nn.utils import parametrize
 
 from spikeforge.data.generators import adding_problem, delayed_cue
 from spikeforge.encoders.lzc import lempel_ziv_complexity, lzc_binarize
@@ -47,9 +48,8 @@ from spikeforge.layers.egru import EGRU
 from spikeforge.layers.elm import ELM
 from spikeforge.layers.l2mu import L2MU
 from spikeforge.layers.nir_prims import Scale
-from spikeforge.neurons import LIF, MetaNeuron, UltraLIF
+from spikeforge.neurons import LIF, MetaNeuron, UltraDLIF, UltraLIF
 from spikeforge.neurons.tc_lif import TCLIF
-from spikeforge.neurons.ultralif import EPS_RANGE
 from spikeforge.surrogate import Triangle
 
 
@@ -136,36 +136,25 @@ def tclif_arms(v_th: float, gamma: float, sg_width: float) -> dict[str, Callable
     }
 
 
-def ultradlif_step(x: Tensor, v: Tensor, eps: Tensor, v_th: float = 1.0) -> tuple[Tensor, Tensor]:
-    r"""One UltraDLIF step (Miñoza, arXiv 2602.11206, reference §4.2): gap-junction diffusion over the
-    neuron index (last dim, ring boundary) by a soft maximum, then the UltraLIF spike and reset.
+class _Exp(nn.Module):
+    """``eps = exp(log_eps)`` (a ``torch.nn.utils.parametrize`` parametrization; the paper learns log ε)."""
 
-    .. math::
-        V'_i = \varepsilon\log\big(e^{V_{i-1}/\varepsilon} + e^{V_i/\varepsilon} + e^{V_{i+1}/\varepsilon}\big) + I_i,
-        \qquad s = \sigma((V' - \theta)/\varepsilon),\qquad V \leftarrow V'(1 - s)
+    def forward(self, log_eps: Tensor) -> Tensor:
+        return log_eps.exp()
 
-    Shapes: x, v, s ``[B, H]``. Local to this script (not a registered neuron).
-    """
-    eps = torch.clamp(eps, *EPS_RANGE)
-    nb = torch.stack([v.roll(1, -1), v, v.roll(-1, -1)])  # [3, B, H]: V_{i-1}, V_i, V_{i+1}
-    v = eps * torch.logsumexp(nb / eps, 0) + x
-    s = torch.sigmoid((v - v_th) / eps)
-    return s, v * (1 - s)
+    def right_inverse(self, eps: Tensor) -> Tensor:
+        return eps.log()
 
 
-class UltraDLIF(nn.Module):
-    """UltraDLIF layer (learned temperature); ``forward(xs [T, B, H]) -> soft spikes [T, B, H]``."""
-
-    def __init__(self, eps: float = 1.0) -> None:
-        super().__init__()
-        self.log_eps = nn.Parameter(torch.tensor(math.log(eps)))
-
-    def forward(self, xs: Tensor) -> Tensor:
-        v, out = torch.zeros_like(xs[0]), []
-        for x in xs:  # x: [B, H]
-            s, v = ultradlif_step(x, v, self.log_eps.exp())
-            out.append(s)
-        return torch.stack(out)  # [T, B, H]
+def ultradlif(eps: float = 1.0) -> UltraDLIF:
+    """The registered :class:`~spikeforge.neurons.UltraDLIF` (reference §4.2) with one scalar learned
+    temperature, trained as log ε (the paper's parametrization; stored at
+    ``parametrizations.eps.original``); ``forward(xs [T, B, H]) -> soft spikes [T, B, H]``."""
+    neuron = UltraDLIF(eps=eps, learn=("eps",), backend="torch")
+    parametrize.register_parametrization(neuron, "eps", _Exp())
+    with torch.no_grad():  # log ε set from the float, as a scalar nn.Parameter(log ε) would hold it
+        neuron.parametrizations.eps.original.fill_(math.log(eps))
+    return neuron
 
 
 def delta_gru(gru: nn.Module, xs: Tensor, theta: float) -> tuple[Tensor, Tensor, Tensor]:
@@ -430,7 +419,7 @@ def task_ultra(args: argparse.Namespace) -> None:
                 "PLIF (learned tau)": ("atan surrogate", lambda: LIF(tau_mem=decay_tau, size=64, learn=("tau_mem",))),
                 "UltraLIF": ("exact (none)", lambda: UltraLIF(decay=0.9, size=64, learn=("eps",))),
                 "UltraPLIF": ("exact (none)", lambda: UltraLIF(decay=0.9, size=64, learn=("eps", "decay"))),
-                "UltraDLIF": ("exact (none)", lambda: UltraDLIF()),
+                "UltraDLIF": ("exact (none)", lambda: ultradlif()),
             }
             for name, (grad, make) in neurons.items():
                 if args.models is not None and not any(name.startswith(k) for k in args.models):

@@ -42,22 +42,24 @@ def test_permuted_sequential_presents_one_pixel_per_step_in_permutation_order() 
         rn.permuted_sequential(x, torch.tensor([0, 1]))
 
 
-def test_ultradlif_step_matches_a_scalar_reference_and_the_soft_max_bounds() -> None:
+def test_tool_ultradlif_is_the_registered_neuron_learning_log_eps() -> None:
+    """The tool's UltraDLIF is the registered neuron (golden-tested in tests/neurons/test_ultradlif.py) with
+    one scalar parameter log ε: same outputs as the plain neuron, gradient d/d log ε = ε · d/d ε."""
+    from spikeforge.neurons import UltraDLIF
+
     g = torch.Generator().manual_seed(0)
-    v, x = torch.randn(2, 5, generator=g, dtype=torch.float64), torch.randn(2, 5, generator=g, dtype=torch.float64)
-    eps = torch.tensor(0.7, dtype=torch.float64)
-    s, v_new = rn.ultradlif_step(x, v, eps)
-    for b in range(2):
-        for i in range(5):  # ring neighbours i-1, i, i+1
-            nb = [float(v[b, (i + k) % 5]) for k in (-1, 0, 1)]
-            vp = 0.7 * math.log(sum(math.exp(a / 0.7) for a in nb)) + float(x[b, i])
-            assert max(nb) + float(x[b, i]) <= vp <= max(nb) + float(x[b, i]) + 0.7 * math.log(3) + 1e-12
-            sp = 1 / (1 + math.exp(-(vp - 1.0) / 0.7))
-            assert s[b, i].item() == pytest.approx(sp, rel=1e-12)
-            assert v_new[b, i].item() == pytest.approx(vp * (1 - sp), rel=1e-12)
-    # equal neighbours c: V' = c + eps ln 3 + I exactly; eps is clamped to >= 0.1
-    s, v_new = rn.ultradlif_step(torch.zeros(1, 4), torch.full((1, 4), 0.5), torch.tensor(1e-3))
-    torch.testing.assert_close(s, torch.sigmoid((0.5 + 0.1 * math.log(3) - 1.0) / torch.full((1, 4), 0.1)))
+    xs = torch.randn(5, 2, 6, generator=g, dtype=torch.float64)  # [T, B, H]
+    tool = rn.ultradlif(0.7).double()
+    (log_eps,) = tool.parameters()
+    assert isinstance(tool, UltraDLIF) and rn.n_params(tool) == 1
+    assert log_eps.item() == torch.tensor(math.log(0.7)).item()  # log ε held in float32, then cast
+    eps = log_eps.detach().exp()
+    plain = UltraDLIF(eps=eps, learn=("eps",), dtype=torch.float64)
+    out_t, out_p = tool(xs), plain(xs)
+    torch.testing.assert_close(out_t, out_p, rtol=0, atol=1e-15)
+    (out_t ** 2).sum().backward()
+    (out_p ** 2).sum().backward()
+    torch.testing.assert_close(log_eps.grad, eps * plain.eps.grad, rtol=1e-12, atol=0)
 
 
 def test_delta_gru_is_the_gru_at_zero_threshold_and_bias_driven_when_nothing_is_sent() -> None:
