@@ -79,6 +79,12 @@ def _alif(p: Any, dt: float, integrator: str = "euler") -> dict[str, Tensor]:
             "adapt": p.adapt, "ca": _fractions(p.tau_adapt, dt, integrator)[0]}
 
 
+def _if(p: Any, dt: float, integrator: str = "euler") -> dict[str, Any]:
+    # as if_step: v' = v + (dt r) x is the LIF kind with c1 = 1, c3 = 0 (1 * v + c2 x + 0 rounds to
+    # exactly v + c2 x: the kernel is built without FMA contraction)
+    return {"c1": 1.0, "c2": dt * p.r, "c3": 0.0, "vth": p.v_th, "vr": p.v_reset}
+
+
 def _li(p: Any, dt: float, integrator: str = "euler") -> dict[str, Tensor]:
     return _membrane(p, dt, integrator)  # as li_step
 
@@ -88,6 +94,7 @@ SPECS: dict[str, KernelSpec] = {
     "spikeforge.neurons.cuba_lif.cuba_lif_step": KernelSpec(CUBA, ("i", "v"), _cuba),
     "spikeforge.neurons.alif.alif_step": KernelSpec(ALIF, ("v", "a"), _alif),
     "spikeforge.neurons.li.li_step": KernelSpec(LI, ("v",), _li, spiking=False),
+    "spikeforge.neurons.if_.if_step": KernelSpec(LIF, ("v",), _if),
 }
 
 RESET_CODES: dict[str, int] = {

@@ -194,6 +194,7 @@ def test_registry_list_is_complete():
 TIE_DT = 2.0 ** -10
 TIE_PARAMS = {"tau_mem": 2 * TIE_DT, "tau_syn": 2 * TIE_DT, "tau_adapt": 4 * TIE_DT, "adapt": 0.5, "r": 1.0,
               "w_in": 1.0, "v_leak": 0.0, "v_th": 1.0, "v_reset": 0.0}
+TIE_OVERRIDES = {"if": {"r": 1 / TIE_DT}}  # IF's drive is dt * r * x: r = 1 / dt puts v on the input grid
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
@@ -202,7 +203,7 @@ TIE_PARAMS = {"tau_mem": 2 * TIE_DT, "tau_syn": 2 * TIE_DT, "tau_adapt": 4 * TIE
 def test_parity_exact_threshold_ties(name, reset, dtype, gen):
     """``v == v_th`` does not spike (strict ``H(v - v_th)``) on either backend."""
     cls = NEURONS[name]
-    params = {k: v for k, v in TIE_PARAMS.items() if k in cls.params_cls._fields}
+    params = {k: v for k, v in {**TIE_PARAMS, **TIE_OVERRIDES.get(name, {})}.items() if k in cls.params_cls._fields}
     xs = (torch.randint(0, 5, (40, 3, 16), generator=gen) * 0.5).to(dtype)  # {0, 0.5, ..., 2}
 
     # Euler: its coefficients are exact at these parameters (an exp integrator's e^{-dt/tau} is not)
