@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-__all__ = ["TrainConfig", "ConfigError", "load_config"]
+__all__ = ["TrainConfig", "ConfigError", "load_config", "read_yaml_mapping"]
 
 
 class ConfigError(ValueError):
@@ -227,26 +227,32 @@ def load_config(path: str | os.PathLike[str] | None = None, overrides: list[str]
     """Defaults ← YAML file ← ``key=value`` overrides, validated against :class:`TrainConfig`."""
     values: dict[str, Any] = {}
     if path is not None:
-        import yaml
-
-        p = Path(path)
-        if not p.is_file():
-            raise ConfigError(f"config file {str(p)!r} does not exist")
-        try:
-            loaded = yaml.safe_load(p.read_text())
-        except yaml.YAMLError as e:
-            raise ConfigError(f"config file {str(p)!r} is not valid YAML: {e}") from None
-        if loaded is None:
-            loaded = {}
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"config file {str(p)!r} must hold a mapping of key: value")
-        values.update(loaded)
+        values.update(read_yaml_mapping(path))
     for item in overrides or []:
         if "=" not in item:
             raise ConfigError(f"override {item!r} must look like key=value")
         k, v = item.split("=", 1)
         values[k.strip()] = _parse_scalar(v.strip())
     return TrainConfig.from_dict(values)
+
+
+def read_yaml_mapping(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The ``key: value`` mapping of the YAML file ``path`` (``{}`` for an empty file), or a
+    :class:`ConfigError` naming the file: missing, not YAML, or not a mapping."""
+    import yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file {str(p)!r} does not exist")
+    try:
+        loaded = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as e:
+        raise ConfigError(f"config file {str(p)!r} is not valid YAML: {e}") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"config file {str(p)!r} must hold a mapping of key: value")
+    return loaded
 
 
 def _parse_scalar(text: str) -> Any:

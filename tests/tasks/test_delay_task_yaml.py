@@ -51,7 +51,7 @@ def test_bad_keys_and_values_fail_by_name(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="'hidden': cannot convert 'many'"):
         load_task_config(f, DelayTaskConfig)
     f.write_text("- a list\n")
-    with pytest.raises(ConfigError, match="expected a mapping"):
+    with pytest.raises(ConfigError, match="must hold a mapping of key: value"):
         load_task_config(f, MotionConfig)
     with pytest.raises(ConfigError, match="does not exist"):
         load_task_config(tmp_path / "missing.yaml", MotionConfig)

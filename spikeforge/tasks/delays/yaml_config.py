@@ -14,7 +14,7 @@ import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ...config import ConfigError, _convert
+from ...config import ConfigError, _convert, read_yaml_mapping
 
 __all__ = ["from_mapping", "load_task_config"]
 
@@ -46,16 +46,8 @@ def from_mapping(cls: type[C], values: dict[str, Any], where: str = "") -> C:
 
 def load_task_config(path: str | os.PathLike[str], cls: type[C]) -> C:
     """The ``cls`` instance described by the YAML file ``path``."""
-    import yaml
-
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"config file {str(p)!r} does not exist")
+    loaded = read_yaml_mapping(path)
     try:
-        loaded = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as e:
-        raise ConfigError(f"config file {str(p)!r} is not valid YAML: {e}") from None
-    try:
-        return from_mapping(cls, loaded if loaded is not None else {})
+        return from_mapping(cls, loaded)
     except ConfigError as e:
-        raise ConfigError(f"config file {str(p)!r}: {e}") from None
+        raise ConfigError(f"config file {str(Path(path))!r}: {e}") from None
