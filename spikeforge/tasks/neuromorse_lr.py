@@ -21,7 +21,7 @@ the second is the log-evidence of a jittered spike at each template tap (a tap s
 terms: one detector per keyword reading the input through delays (the box and the taps) and through a
 log-evidence transform, with fixed weights — no training.
 
-**Fitting** (:func:`fit_lr`): λ̂ = :func:`~spikeforge.tasks.neuromorse_kws.estimate_background_rate` of a
+**Fitting** (:func:`fit_lr`): λ̂ = :func:`~spikeforge.tasks.neuromorse_streams.estimate_background_rate` of a
 generated validation stream (against its own clean text), ρ̂ the clean rate of that text, σ chosen from
 ``sigmas`` and then ``q`` from ``keeps`` on the validation stream (best macro F1 with thresholds fitted on
 it), and one threshold per keyword fitted on it. Never the evaluation stream, never the generator's
@@ -44,9 +44,8 @@ from ..data.generators.neuromorse import (
     NEUROMORSE_SEED, TOP50_WORDS, WORD_SPACE, KeywordStream, NoiseLevels, encode_word, keyword_stream,
 )
 from .neuromorse_eval import KeywordScores, match_detections
-from .neuromorse_kws import (
-    _threshold_counts, detect, estimate_background_rate, select_variants, stream_tensors, validation_text,
-)
+from .neuromorse_kws import _threshold_counts, detect
+from .neuromorse_streams import estimate_background_rate, select_variants, stream_tensors, validation_text
 
 __all__ = ["jitter_pmf", "lr_statistic", "fit_thresholds", "LRDetector", "fit_lr", "lr_scores", "main"]
 
@@ -190,7 +189,7 @@ def fit_lr(noise: NoiseLevels, words: int = 1000, sigmas: tuple[float, ...] = (0
     """Fit an :class:`LRDetector` on a generated validation stream of ``noise`` (module docstring). ``noise``
     only generates the stream; its parameters are not read."""
     text = validation_text(words)
-    stream = keyword_stream(text, noise, seed=1001)  # = neuromorse_kws.validation_stream(noise, words)
+    stream = keyword_stream(text, noise, seed=1001)  # = neuromorse_streams.validation_stream(noise, words)
     clean = keyword_stream(text)
     tc = np.asarray(clean.events.t)
     rho = np.bincount(np.asarray(clean.events.x, np.int64), minlength=2) / (tc.max() + 1)  # [2]

@@ -36,7 +36,8 @@ import torch
 from ..data.generators.neuromorse import NEUROMORSE_SEED, KeywordStream, NoiseLevels, keyword_stream
 from .neuromorse_eval import KeywordScores, match_detections
 from .neuromorse_lr import fit_thresholds, lr_statistic
-from .neuromorse_kws import detect, select_variants, stream_tensors, validation_stream
+from .neuromorse_kws import detect
+from .neuromorse_streams import select_variants, stream_tensors, validation_stream
 
 __all__ = ["oracle_llr", "oracle_scores", "main"]
 
@@ -63,7 +64,7 @@ def oracle_scores(noise: NoiseLevels, text: str | None = None, seed: int = NEURO
 
     Thresholds: ``val_words = 0`` fits them on the evaluation stream itself (the pure bound: they have seen
     the test labels; optimistic for keywords that occur once or twice); ``val_words > 0`` on a generated
-    :func:`~spikeforge.tasks.neuromorse_kws.validation_stream` of that many tokens (the same data the models
+    :func:`~spikeforge.tasks.neuromorse_streams.validation_stream` of that many tokens (the same data the models
     calibrate on), everything else still true.
     """
     stream = keyword_stream(text, noise, seed=seed)

@@ -310,7 +310,7 @@ def test_log_evidence_template_beats_the_linear_one_under_poisson_noise() -> Non
 
 
 def test_english_distractors_are_common_words_not_keywords() -> None:
-    from spikeforge.tasks.neuromorse_kws import _ENGLISH
+    from spikeforge.tasks.neuromorse_streams import _ENGLISH
 
     assert not set(_ENGLISH) & set(TOP50_WORDS) and len(_ENGLISH) == len(set(_ENGLISH)) > 250
     text = training_stream(np.random.default_rng(0), 300, p_keyword=0.0, english=True)
@@ -347,9 +347,10 @@ def test_fitting_pipeline_reads_no_noise_parameter_of_the_generator() -> None:
     import inspect
 
     import spikeforge.tasks.neuromorse_kws as kws
+    import spikeforge.tasks.neuromorse_streams as streams
 
     banned = {"jitter_std", "poisson_rate", "drop_probability", "jitter", "poisson", "dropout"}
-    tree = ast.parse(inspect.getsource(kws))
+    tree = ast.parse(inspect.getsource(kws) + "\n" + inspect.getsource(streams))
     hits = [(node.name, sub.attr, sub.lineno) for node in ast.walk(tree)
             if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name not in ("select_variants", "_parse")
             for sub in ast.walk(node) if isinstance(sub, ast.Attribute) and sub.attr in banned]
