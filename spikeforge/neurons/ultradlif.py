@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, NamedTuple
+from typing import ClassVar, NamedTuple
 
 import torch
 from torch import Tensor
 
 from ._base import NEURONS, Neuron
-from .ultralif import EPS_RANGE
+from .ultralif import EPS_RANGE, UltraNeuron
 
 __all__ = ["UltraDLIF", "UltraDLIFParams", "UltraDLIFState", "ultradlif_step"]
 
@@ -71,7 +71,7 @@ def ultradlif_step(
 
 
 @NEURONS.register("ultradlif")
-class UltraDLIF(Neuron[UltraDLIFParams, UltraDLIFState]):
+class UltraDLIF(UltraNeuron, Neuron[UltraDLIFParams, UltraDLIFState]):
     r"""Layer of UltraDLIF neurons (UltraLIF with soft max-plus diffusion between ring neighbours of the last
     dim, no surrogate); dynamics in :func:`ultradlif_step`.
 
@@ -91,20 +91,7 @@ class UltraDLIF(Neuron[UltraDLIFParams, UltraDLIFState]):
     state_cls = UltraDLIFState
     step_fn = staticmethod(ultradlif_step)
     positive = ("eps",)
-    dense_output: ClassVar[bool] = True  # outputs lie in (0, 1): nonzero-counting metrics see a dense layer
-    surrogate_free: ClassVar[bool] = True  # refuses surrogate=: model builders must not pass one
     elementwise: ClassVar[bool] = False  # neurons along the last dim are coupled (ring diffusion)
-
-    def __init__(self, **kwargs: Any) -> None:
-        if kwargs.get("reset", "subtract") != "subtract":
-            raise ValueError("UltraDLIF has its own reset V <- V'(1 - s); do not pass reset=")
-        if kwargs.get("surrogate", "atan") != "atan":
-            raise ValueError("UltraDLIF has no surrogate: its spike sigmoid((V' - v_th)/eps) is used in both "
-                             "passes; do not pass surrogate=")
-        super().__init__(**kwargs)
-
-    def step_kwargs(self) -> dict[str, Any]:
-        return {"dt": self.dt, "detach_reset": self.detach_reset}
 
     def init_state(self, x: Tensor) -> UltraDLIFState:
         return UltraDLIFState(v=torch.zeros_like(x))

@@ -9,7 +9,8 @@ from torch import Tensor
 
 from ._base import NEURONS, Neuron
 
-__all__ = ["EPS_RANGE", "DECAY_RANGE", "UltraLIF", "UltraLIFParams", "UltraLIFState", "lse", "ultralif_step"]
+__all__ = ["EPS_RANGE", "DECAY_RANGE", "UltraLIF", "UltraNeuron", "UltraLIFParams", "UltraLIFState", "lse",
+           "ultralif_step"]
 
 EPS_RANGE = (0.1, 20.0)  # the temperature eps is clamped into this range (reference implementation)
 DECAY_RANGE = (0.1, 0.99)  # the decay tau is clamped into this range (as UltraPLIF's learnable tau)
@@ -72,8 +73,32 @@ def ultralif_step(
     return s, UltraLIFState(v=v)
 
 
+class UltraNeuron:
+    """What the Ultra neurons (:class:`UltraLIF`, :class:`~spikeforge.neurons.ultradlif.UltraDLIF`) share:
+    their own reset :math:`V \\leftarrow V'(1 - s)` and no surrogate (the spike sigmoid is used in both
+    passes), so ``reset=`` and ``surrogate=`` are refused; outputs in (0, 1) (``dense_output``).
+    Put it before :class:`Neuron` in the bases."""
+
+    dense_output: ClassVar[bool] = True  # outputs lie in (0, 1): nonzero-counting metrics see a dense layer
+    surrogate_free: ClassVar[bool] = True  # refuses surrogate=: model builders must not pass one
+    dt: float
+    detach_reset: bool
+
+    def __init__(self, **kwargs: Any) -> None:
+        name = type(self).__name__
+        if kwargs.get("reset", "subtract") != "subtract":
+            raise ValueError(f"{name} has its own reset V <- V'(1 - s); do not pass reset=")
+        if kwargs.get("surrogate", "atan") != "atan":
+            raise ValueError(f"{name} has no surrogate: its spike sigmoid((V' - v_th)/eps) is used in both "
+                             "passes; do not pass surrogate=")
+        super().__init__(**kwargs)
+
+    def step_kwargs(self) -> dict[str, Any]:
+        return {"dt": self.dt, "detach_reset": self.detach_reset}
+
+
 @NEURONS.register("ultralif")
-class UltraLIF(Neuron[UltraLIFParams, UltraLIFState]):
+class UltraLIF(UltraNeuron, Neuron[UltraLIFParams, UltraLIFState]):
     r"""Layer of UltraLIF neurons (soft max-plus LIF, no surrogate); dynamics in :func:`ultralif_step`.
 
     Learn ``eps`` (and ``decay`` for UltraPLIF) with ``learn=("eps", "decay")``. The output is a real
@@ -91,19 +116,6 @@ class UltraLIF(Neuron[UltraLIFParams, UltraLIFState]):
     state_cls = UltraLIFState
     step_fn = staticmethod(ultralif_step)
     positive = ("decay", "eps")
-    dense_output: ClassVar[bool] = True  # outputs lie in (0, 1): nonzero-counting metrics see a dense layer
-    surrogate_free: ClassVar[bool] = True  # refuses surrogate=: model builders must not pass one
-
-    def __init__(self, **kwargs: Any) -> None:
-        if kwargs.get("reset", "subtract") != "subtract":
-            raise ValueError("UltraLIF has its own reset V <- V'(1 - s); do not pass reset=")
-        if kwargs.get("surrogate", "atan") != "atan":
-            raise ValueError("UltraLIF has no surrogate: its spike sigmoid((V' - v_th)/eps) is used in both "
-                             "passes; do not pass surrogate=")
-        super().__init__(**kwargs)
-
-    def step_kwargs(self) -> dict[str, Any]:
-        return {"dt": self.dt, "detach_reset": self.detach_reset}
 
     def init_state(self, x: Tensor) -> UltraLIFState:
         return UltraLIFState(v=torch.zeros_like(x))
