@@ -45,6 +45,7 @@ from ._cache import set_cache_limit as set_cache_limit
 from ._policy import KernelUnavailableWarning as KernelUnavailableWarning
 from ._policy import fused_available, resolve_backend
 from .cpu import run_cpp, supports
+from .model_kernels import model_kernel_for
 from .quant_lif import quant_supports, run_quant_cpp
 from .specs import spec_for
 from .triton_lif import run_triton, triton_available, triton_supports
@@ -93,9 +94,12 @@ def run_fused(backend: str, step_fn: Callable[..., Any], xs: Tensor, state: Any,
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; valid: {list(BACKENDS)}")
     spec = spec_for(step_fn)
-    backend = resolve_backend(backend, has_kernel=spec is not None)
+    model_kernel = model_kernel_for(step_fn) if spec is None else None
+    backend = resolve_backend(backend, has_kernel=spec is not None or model_kernel is not None)
     if backend == "torch":
         return None
+    if model_kernel is not None:  # a model with a C++ kernel of its own (kernels/model_kernels.py)
+        return _run_model_kernel(model_kernel, backend, xs, state, p, kwargs, where)
     if backend == "triton":
         return run_triton(spec, xs, state, p, kwargs, where=where)
     if backend == "auto" and xs.device.type == "cuda":  # CPU tensors never reach Triton under "auto"
@@ -115,3 +119,24 @@ def run_fused(backend: str, step_fn: Callable[..., Any], xs: Tensor, state: Any,
         # supports() passed and the library is loaded (fused_available): run_cpp need not repeat them
         return run_cpp(spec, xs, state, p, kwargs, where=where, checked=True)  # type: ignore[arg-type]
     return run_cpp(spec, xs, state, p, kwargs, where=where)  # type: ignore[arg-type]
+
+
+def _run_model_kernel(kernel: Any, backend: str, xs: Tensor, state: Any, p: Any, kwargs: dict[str, Any],
+                      where: str | None) -> tuple[Tensor, Any] | None:
+    """``run_fused`` for a model kernel: CPU only (``"triton"`` has none), ``"auto"`` runs the
+    reference whenever the kernel declines the call or the library cannot load."""
+    if backend == "triton":
+        raise BackendUnavailableError(f"{where or 'this neuron'} has no Triton kernel (its fused kernel is 'cpp' only)")
+    reason = "traced by torch.compile/torch.func" if _tracing() else None
+    if reason is None and xs.device.type != "cpu":
+        reason = f"the 'cpp' backend runs on CPU tensors, got device {xs.device}"
+    if reason is None:
+        reason = kernel.supports(xs, state, kwargs)
+    if backend == "auto":
+        if reason is not None or not fused_available():
+            return None
+    elif reason is not None:
+        raise BackendUnavailableError(f"backend='cpp' cannot run {where or 'this call'}: {reason}")
+    else:
+        load_library()  # raises BackendUnavailableError with the build's reason
+    return kernel.run(xs, state, p, kwargs, where)

@@ -1,0 +1,59 @@
+"""Fused ``"cpp"`` kernels for neuron models whose math is not the LIF kernel's charge equation.
+
+``kernels/specs.py`` maps a step function onto the coefficients of the one LIF-family kernel
+(``csrc/lif.cpp``). A model with different math (EIF's exponential charge, a second state, an
+integer output …) instead brings a kernel of its own: a C++ file in ``csrc/`` (built into the
+same library) and a Python module here with an object that has
+
+    ``supports(xs, state, kwargs) -> str | None``   ``None`` if it runs this call exactly, else why not
+    ``run(xs, state, p, kwargs, where) -> (zs, final state)``   the fused sequence, differentiable
+
+under the same contract as every backend (``kernels/DESIGN.md``): forward outputs and final state
+bit-identical to looping the step function, gradients of the input, the initial state and every
+learnable parameter equal to float tolerance, non-finite inputs and states reported as
+:class:`~spikeforge.numerics.NonFiniteError`.
+
+:data:`MODEL_KERNELS` maps the step function's qualified name (``kernels`` sits below ``neurons``
+and never imports it) to ``"module:attribute"`` of that object, imported on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Protocol
+
+from torch import Tensor
+
+__all__ = ["ModelKernel", "MODEL_KERNELS", "model_kernel_for"]
+
+
+class ModelKernel(Protocol):
+    def supports(self, xs: Tensor, state: Any, kwargs: dict[str, Any]) -> str | None: ...
+
+    def run(self, xs: Tensor, state: Any, p: Any, kwargs: dict[str, Any],
+            where: str | None) -> tuple[Tensor, Any]: ...
+
+
+# step function's qualified name -> "module:attribute" of its ModelKernel (one line per model)
+MODEL_KERNELS: dict[str, str] = {
+}
+
+_loaded: dict[str, ModelKernel] = {}
+
+
+def _qualname(fn: Any) -> str:
+    fn = getattr(fn, "__func__", fn)
+    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', '?')}"
+
+
+def model_kernel_for(step_fn: Any) -> ModelKernel | None:
+    """The model kernel of a step function, or ``None`` if it has none."""
+    name = _qualname(step_fn)
+    target = MODEL_KERNELS.get(name)
+    if target is None:
+        return None
+    kernel = _loaded.get(name)
+    if kernel is None:
+        module, attr = target.split(":")
+        kernel = _loaded[name] = getattr(importlib.import_module(module), attr)
+    return kernel
