@@ -10,8 +10,9 @@ generated two-class spike-train task: Poisson vs. a regular (periodic-burst) tra
 with ``--signal``, on generated signals (AR(1) noise vs a noisy sinusoid) coded by the LZC encoder.
 Task ``ultra``: UltraLIF / UltraPLIF / UltraDLIF (no surrogate) vs LIF / PLIF (atan surrogate) in a
 one-hidden-layer FC net on 8x8 digits (or mnist1d), static input fed at each of ``--T`` steps.
-Task ``seq``: L2MU and EGRU (vs a dense GRU) on permuted sequential digits (one pixel per step, 64
-steps), with activity sparsity (fraction of zero outputs).
+Task ``seq``: L2MU, a LIF SNN and EGRU (vs a dense GRU) on permuted sequential digits (one pixel per
+step, 64 steps; analog, or binary thermometer / level-crossing codes of it), with activity sparsity
+(fraction of zero outputs).
 Task ``tclif``: TC-LIF vs LIF (decay 0.8) in the TC-LIF paper's feed-forward net (1 -> 64 -> 256 -> 256
 -> 10 by default, logits summed over time, triangle surrogate) on permuted sequential digits (as ``seq``)
 or mnist1d read as 40 steps (``--data mnist1d``); accuracy and the hidden layers' firing rates.
@@ -194,6 +195,33 @@ def permuted_sequential(x: Tensor, perm: Tensor) -> Tensor:
     if x.dim() != 2 or perm.shape != (x.shape[1],):
         raise ValueError(f"permuted_sequential: need x [N, P] and perm [P], got {tuple(x.shape)}, {tuple(perm.shape)}")
     return x[:, perm].T.unsqueeze(-1)  # [N, P] -> [P, N] -> [P, N, 1]
+
+
+def encode_pixels(xs: Tensor, encoding: str, levels: int = 8) -> Tensor:
+    r"""Pixel sequence ``[T, N, 1]`` (values in [0, 1]) -> the network's input.
+
+    ``analog``: unchanged ``[T, N, 1]``. ``thermometer``: ``[T, N, K]`` binary, channel k on while
+    the current pixel exceeds the level :math:`c_k = (k + \tfrac12)/K`. ``crossing``: ``[T, N, 2K]``
+    binary events, channel k (ON) when the level :math:`c_k` is crossed upwards between the previous
+    pixel and this one, channel K + k (OFF) when crossed downwards; the pixel before the first is 0
+    (the spiking sequential MNIST of Bellec et al. 2018 / tonic's ``SMNIST``, which the L2MU authors'
+    repository loads for their sMNIST search). Running sums ON − OFF give back the thermometer code.
+    """
+    if xs.dim() != 3 or xs.shape[-1] != 1:
+        raise ValueError(f"encode_pixels: need a pixel sequence [T, N, 1], got {tuple(xs.shape)}")
+    if encoding == "analog":
+        return xs
+    if isinstance(levels, bool) or not isinstance(levels, int) or levels < 1:
+        raise ValueError(f"encode_pixels: levels must be a positive int, got {levels!r}")
+    c = (torch.arange(levels, dtype=xs.dtype) + 0.5) / levels  # [K]
+    if encoding == "thermometer":
+        return (xs > c).to(xs.dtype)  # [T, N, 1] vs [K] -> [T, N, K]
+    if encoding == "crossing":
+        prev = torch.cat([torch.zeros_like(xs[:1]), xs[:-1]])  # [T, N, 1], pixel t - 1
+        on = (prev < c) & (xs >= c)  # [T, N, K]
+        off = (prev >= c) & (xs < c)
+        return torch.cat([on, off], -1).to(xs.dtype)  # [T, N, 2K]
+    raise ValueError(f"encode_pixels: encoding must be analog, thermometer or crossing, got {encoding!r}")
 
 
 def load_static(name: str, seed: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
@@ -439,25 +467,30 @@ def task_ultra(args: argparse.Namespace) -> None:
 
 
 def task_seq(args: argparse.Namespace) -> None:
-    """Permuted sequential digits (64 steps, one pixel each). L2MU: logits are the output population's
-    spike counts; EGRU/GRU: linear read-out at the last step. Zero fraction = share of exactly-zero
-    outputs over all steps, samples and units of the test set."""
+    """Permuted sequential digits (64 steps, one pixel each, coded by ``--seq-encoding``; every model
+    gets the same input). L2MU: logits are the output population's spike counts; LIF: Linear -> LIF ->
+    Linear, outputs summed over time; EGRU/GRU: linear read-out at the last step. Zero fraction = share
+    of exactly-zero outputs over all steps, samples and units of the test set."""
     print("| model | params | seed | test acc | zero fraction (outputs) | wall s |")
     for seed in args.seeds:
         x, y, xt, yt = load_static("digits", seed)
         perm = torch.randperm(64, generator=torch.Generator().manual_seed(1234))  # one fixed permutation
         xs, xts = permuted_sequential(x, perm), permuted_sequential(xt, perm)  # [64, N, 1]
+        xs, xts = (encode_pixels(z, args.seq_encoding, args.seq_levels) for z in (xs, xts))  # [64, N, I]
+        i = xs.shape[-1]
         torch.manual_seed(seed)
         h = args.hidden
         c, gain, ig = args.l2mu_encoder, args.l2mu_gain, args.l2mu_input_gain
-        l2mu = L2MU(1, hidden_size=h, output_size=10, encoder_size=c, order=4, theta=args.l2mu_theta,
-                    memory_gain=gain, transpose_a=args.l2mu_transpose_a)
+        pops = {k: tuple(v) for k, v in (("beta", args.l2mu_beta), ("v_th", args.l2mu_vth)) if v is not None}
+        l2mu = L2MU(i, hidden_size=h, output_size=10, encoder_size=c, order=4, theta=args.l2mu_theta,
+                    memory_gain=gain, transpose_a=args.l2mu_transpose_a, **pops)  # type: ignore[arg-type]
         tag = (f", g_m={gain:g}" if gain != 1 else "") + (", Āᵀ" if args.l2mu_transpose_a else "") + \
-            (f", input ×{ig:g}" if ig != 1 else "")
-        models: dict[str, tuple[L2MU | RNNNet | nn.Sequential, str]] = {
+            (f", input ×{ig:g}" if ig != 1 else "") + "".join(f", {k} {v}" for k, v in pops.items())
+        models: dict[str, tuple[L2MU | RNNNet | LIFNet | nn.Sequential, str]] = {
             f"L2MU h={h}, C={c}, d=4, θ={args.l2mu_theta:g}{tag}": (nn.Sequential(Scale(ig), l2mu), "sum"),
-            f"EGRU h={h}": (RNNNet(EGRU(1, h), h, 10), "last"),
-            f"GRU h={h} (dense)": (RNNNet(nn.GRU(1, h), h, 10), "last"),
+            f"LIF h={h}": (LIFNet(i, h, 10, LIF(tau_mem=20e-3, size=h, learn=("tau_mem",))), "sum"),
+            f"EGRU h={h}": (RNNNet(EGRU(i, h), h, 10), "last"),
+            f"GRU h={h} (dense)": (RNNNet(nn.GRU(i, h), h, 10), "last"),
         }
         for name, (m, readout) in models.items():
             if args.models and not any(name.startswith(p) for p in args.models):
@@ -479,6 +512,7 @@ def task_seq(args: argparse.Namespace) -> None:
                 else:
                     zero = f"hidden {(m.hidden(xts) == 0).float().mean().item():.3f}"
             print(f"| {name} | {n_params(m)} | {seed} | {acc:.3f} | {zero} | {time.time() - t0:.0f} |", flush=True)
+    print(f"input: {args.seq_encoding}" + (f", {args.seq_levels} levels" if args.seq_encoding != "analog" else ""))
 
 
 def task_l2mu_rates(args: argparse.Namespace) -> None:
@@ -602,6 +636,13 @@ def main() -> None:
     ap.add_argument("--l2mu-encoder", type=int, default=4, help="seq: L2MU encoder channels C (memory: 4C neurons)")
     ap.add_argument("--l2mu-transpose-a", action="store_true", help="seq: L2MU applies Āᵀ (the authors' code)")
     ap.add_argument("--l2mu-input-gain", type=float, default=1.0, help="seq: scale the pixels fed to L2MU (ours)")
+    ap.add_argument("--l2mu-beta", type=float, nargs=4, default=None,
+                    help="seq: L2MU initial β of the populations u, m, h, o (default: the layer's)")
+    ap.add_argument("--l2mu-vth", type=float, nargs=4, default=None,
+                    help="seq: L2MU initial Θ of the populations u, m, h, o (default: the layer's)")
+    ap.add_argument("--seq-encoding", choices=["analog", "thermometer", "crossing"], default="analog",
+                    help="seq: pixel code fed to every model (see encode_pixels)")
+    ap.add_argument("--seq-levels", type=int, default=8, help="seq: levels K of the thermometer/crossing code")
     ap.add_argument("--models", nargs="+", default=None,
                     help="seq, ultra, tclif: run only models whose name starts with these")
     ap.add_argument("--l1", type=float, default=0.1, help="delta: weight of the L1 penalty on Δh")

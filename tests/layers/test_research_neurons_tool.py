@@ -42,6 +42,25 @@ def test_permuted_sequential_presents_one_pixel_per_step_in_permutation_order() 
         rn.permuted_sequential(x, torch.tensor([0, 1]))
 
 
+def test_encode_pixels_thermometer_and_level_crossings_by_hand() -> None:
+    xs = torch.tensor([0.0, 0.9, 0.2, 0.6, 0.6]).view(5, 1, 1)  # one sequence, K = 2: levels 0.25, 0.75
+    assert rn.encode_pixels(xs, "analog") is xs
+    th = rn.encode_pixels(xs, "thermometer", 2)
+    assert th[:, 0].tolist() == [[0, 0], [1, 1], [0, 0], [1, 0], [1, 0]]
+    ev = rn.encode_pixels(xs, "crossing", 2)  # [ON 0.25, ON 0.75, OFF 0.25, OFF 0.75]
+    assert ev[:, 0].tolist() == [[0, 0, 0, 0], [1, 1, 0, 0], [0, 0, 1, 1], [1, 0, 0, 0], [0, 0, 0, 0]]
+    # independent invariant on random pixels: running ON - OFF counts are the thermometer code
+    xs = torch.rand(40, 3, 1, generator=torch.Generator().manual_seed(0))
+    ev, th = rn.encode_pixels(xs, "crossing", 5), rn.encode_pixels(xs, "thermometer", 5)
+    assert torch.equal(ev[..., :5].cumsum(0) - ev[..., 5:].cumsum(0), th)
+    with pytest.raises(ValueError, match="encoding"):
+        rn.encode_pixels(xs, "rate")
+    with pytest.raises(ValueError, match="levels"):
+        rn.encode_pixels(xs, "thermometer", 0)
+    with pytest.raises(ValueError, match=r"\[T, N, 1\]"):
+        rn.encode_pixels(xs[..., 0], "analog")
+
+
 def test_tool_ultradlif_is_the_registered_neuron_learning_log_eps() -> None:
     """The tool's UltraDLIF is the registered neuron (golden-tested in tests/neurons/test_ultradlif.py) with
     one scalar parameter log ε: same outputs as the plain neuron, gradient d/d log ε = ε · d/d ε."""
