@@ -62,6 +62,18 @@ def neurons() -> str:
     return "\n".join(rows) + "\n"
 
 
+def neuron_equations() -> str:
+    """Update per step and source of every registered neuron (``spikeforge.neurons.catalog``)."""
+    from spikeforge.neurons import NEURONS
+    from spikeforge.neurons.catalog import NEURON_EQUATIONS
+
+    rows = ["| name | update per step | source |", "|---|---|---|"]
+    for name in NEURONS.names():
+        eq = NEURON_EQUATIONS[name]  # a KeyError names a registered neuron without an entry
+        rows.append(f"| `{name}` | {eq.update} | {eq.source} |")
+    return "\n".join(rows) + "\n"
+
+
 def resets() -> str:
     from spikeforge.neurons import RESETS
 
@@ -96,7 +108,7 @@ def surrogate_list() -> str:
 
 
 RENDERERS: dict[str, Callable[[], str]] = {
-    "neurons": neurons, "resets": resets, "surrogates": surrogates,
+    "neurons": neurons, "neuron-equations": neuron_equations, "resets": resets, "surrogates": surrogates,
     "neuron-list": neuron_list, "surrogate-list": surrogate_list,
 }
 

@@ -41,6 +41,17 @@ def test_equations_table_covers_every_neuron():
     assert sorted(re.findall(r"^\| `(\w+)` \|", section, re.MULTILINE)) == NEURONS.names()
 
 
+def test_every_registered_neuron_has_an_equation_and_a_source():
+    from spikeforge.neurons.catalog import NEURON_EQUATIONS
+
+    assert sorted(NEURON_EQUATIONS) == NEURONS.names(), (
+        f"missing: {sorted(set(NEURONS.names()) - set(NEURON_EQUATIONS))}, "
+        f"stale: {sorted(set(NEURON_EQUATIONS) - set(NEURONS.names()))} (spikeforge/neurons/catalog.py)")
+    for name, eq in NEURON_EQUATIONS.items():
+        assert eq.update.strip() and eq.source.strip(), f"{name}: empty update or source"
+        assert "|" not in eq.update + eq.source, f"{name}: '|' would split the Markdown table row"
+
+
 def test_a_stale_region_is_detected():
     text = "x\n<!-- BEGIN GENERATED: neuron-list -->\n`LIF` (1 registered)\n<!-- END GENERATED: neuron-list -->\n"
     assert rewrite(text) != text and regions(rewrite(text))[0][1] == RENDERERS["neuron-list"]()
