@@ -2,6 +2,9 @@
 synaptic delays, an event-driven linear layer, NIR's elementwise primitives, and containers that
 thread state (a sequence, or a graph)."""
 
+from .active_dendrite import ActiveDendrite as ActiveDendrite
+from .active_dendrite import active_dendrite as active_dendrite
+from .active_dendrite import k_winners_take_all as k_winners_take_all
 from .ctm_nlm import CTMNeuronModels as CTMNeuronModels
 from .ctm_nlm import nlm_step as nlm_step
 from .ctm_sync import CTMSync as CTMSync
@@ -63,4 +66,5 @@ __all__ = [
     "CTMNeuronModels", "nlm_step",
     "CTMSync", "ctm_certainty", "ctm_loss", "ctm_sync_step", "EILinear", "build_ei_mlp", "ei_current",
     "EIConv2d", "ei_conv_current",
+    "ActiveDendrite", "active_dendrite", "k_winners_take_all",
 ]

@@ -32,7 +32,22 @@ def _ei_ready(layer: nn.Module, x: torch.Tensor) -> nn.Module:
     return layer
 
 
+class _WithContext(nn.Module):
+    """A two-input layer ``layer(xs, context)`` with its context bound as a buffer, so the one-input
+    contracts (device, bad input) drive the feed-forward input."""
+
+    def __init__(self, layer: nn.Module, context: torch.Tensor) -> None:
+        super().__init__()
+        self.layer = layer
+        self.register_buffer("context", context)
+
+    def forward(self, xs: torch.Tensor) -> torch.Tensor:
+        return self.layer(xs, self.context)
+
+
 MORE: dict[str, Callable[[], tuple[nn.Module, torch.Tensor]]] = {
+    "ActiveDendrite": lambda: (_WithContext(L.ActiveDendrite(6, 8, 3, segments=2, k_winners=4), torch.rand(2, 3)),
+                               torch.empty(4, 2, 6)),
     "CTMNeuronModels": lambda: (L.CTMNeuronModels(6, memory_length=3, hidden_size=2), torch.empty(5, 2, 6)),
     "CTMSync": lambda: (L.CTMSync(6, n_pairs=5, out_features=4), torch.empty(5, 2, 6)),
     # E-I Init needs the values of a first batch: initialise on the CPU, then the forward runs on meta
