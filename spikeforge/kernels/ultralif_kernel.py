@@ -28,7 +28,8 @@ from ..numerics import check_finite_enabled, raise_nonfinite
 from ._build import load_library
 from .cpu import _empty_like, _grad_out, _unravel, threads_for
 
-__all__ = ["ULTRALIF", "UltraLIFKernel", "flat_layout", "torch_loop_length"]
+__all__ = ["ULTRALIF", "UltraLIFKernel", "coefficient", "flat_layout", "flatten", "raise_at", "stride_of",
+           "torch_loop_length", "unflatten"]
 
 # mirrors neurons/ultralif.py (kernels sits below neurons); the contract and clamp tests catch drift
 EPS_RANGE = (0.1, 20.0)
@@ -91,12 +92,12 @@ def layout_reason(xs: Tensor, states: list[Tensor]) -> str | None:
     return None
 
 
-def flatten(xs: Tensor, states: list[Tensor]) -> tuple[list[int], Tensor, list[Tensor]]:
-    """``(order, x2 [T, M], states [M])`` in the step's memory order (views where possible)."""
-    order = flat_layout(xs[0])
-    assert order is not None  # layout_reason checked it
+def flatten(xs: Tensor, states: list[Tensor], row_major: bool = False) -> tuple[list[int], Tensor, list[Tensor]]:
+    """``(order, x2 [T, M], states [M])`` in the step's memory order (views where possible), or in
+    row-major order with ``row_major`` or for a step that is not dense (copies)."""
+    order = (None if row_major else flat_layout(xs[0])) or list(range(xs.dim() - 1))
     x2 = xs.permute([0] + [d + 1 for d in order]).reshape(xs.shape[0], -1).contiguous()  # [T, M]
-    return order, x2, [s.permute(order).reshape(-1) for s in states]  # [M] each (views: dense)
+    return order, x2, [s.permute(order).reshape(-1).contiguous() for s in states]  # [M] each
 
 
 def unflatten(t: Tensor, shape: torch.Size, order: list[int]) -> Tensor:
@@ -124,6 +125,17 @@ def stride_of(c: Tensor) -> int:
 
 class _NonFiniteAt(Exception):
     """``(t, m, what, value)`` of the first non-finite value, ``m`` in the flat ``[M]`` order."""
+
+
+def raise_at(found: tuple[Any, ...], shape: torch.Size, order: list[int], where: str) -> None:
+    """Raise :class:`~spikeforge.numerics.NonFiniteError` for a kernel's ``(t, m, what, value)``,
+    ``m`` mapped from the flat ``[M]`` order back to the caller's index in ``[B, *]``."""
+    t, m, what, value = found
+    pidx = _unravel(m, tuple(shape[d] for d in order))
+    idx = [0] * len(order)
+    for d, i in zip(order, pidx):
+        idx[d] = i
+    raise_nonfinite(where, what, (t, *idx), value)
 
 
 def _declare(lib: ctypes.CDLL) -> None:
@@ -244,12 +256,7 @@ class UltraLIFKernel:
         except _NonFiniteAt as e:
             found = e.args
         if found is not None:
-            t, m, what, value = found
-            pidx = _unravel(m, tuple(shape[d] for d in order))
-            idx = [0] * len(order)
-            for d, i in zip(order, pidx):
-                idx[d] = i
-            raise_nonfinite(where or "UltraLIF kernel", what, (t, *idx), value)
+            raise_at(found, shape, order, where or "UltraLIF kernel")
         return unflatten(z, shape, order), type(state)(unflatten(vT, shape, order))
 
 
