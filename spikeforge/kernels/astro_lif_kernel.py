@@ -121,7 +121,7 @@ class _AstroRun(torch.autograd.Function):
         rc = getattr(lib, f"sf_astro_lif_backward_{suf}")(
             cfg.reset, cfg.detach, cfg.sg_kind, cfg.sg_p, T, M, cfg.dom, x.data_ptr(), gz.data_ptr(), gz.stride(0),
             gz.stride(1), gx.data_ptr(), v0.data_ptr(), a0.data_ptr(),
-            *[None if g is None else g.data_ptr() for g in gst], None if gv0 is None else gv0.data_ptr(), None if ga0 is None else ga0.data_ptr(),
+            *[None if g is None else g.data_ptr() for g in (*gst, gv0, ga0)],
             _ptrs(coefs), _strides(tuple(coefs)), _ptrs(gc), cfg.nthreads)
         if rc != 0:
             raise RuntimeError(f"AstroLIF kernel rejected reset code {cfg.reset} or domain {cfg.dom}")
