@@ -1,0 +1,307 @@
+// Fused multi-step CLIF kernel (complementary LIF, neurons/clif.py::clif_step): one call runs all T
+// steps of a layer. Per neuron, with cd = 1 - 1 / tau, tau = tau_mem / dt and vth computed in Python
+// by the step's own torch expressions:
+//
+//     v1 = v * cd + x,   m1 = m * sigmoid(v1 / tau),   z = H(v1 - vth)
+//     m' = m1 + z,       v2 = v1 - z * vth,            v' = v2 - z * sigmoid(m')
+//
+// each operation in the step's order (-ffp-contract=off). The two sigmoids are torch.sigmoid's, whose
+// rounding depends on where an element sits in its tensor: ATen's CPU loop evaluates
+// 1 / (1 + exp(-a)) with Sleef's vector exp (Sleef_expf8_u10 / Sleef_expd4_u10 on AVX2) in runs of
+// two vectors and with the C library's scalar exp on the < 2 vectors left at the end of each
+// thread's chunk (chunks: torch.get_num_threads() parts of a tensor of more than 32768 elements).
+// The kernel reproduces exactly that: the vector exp is torch's own (its address is passed in from
+// libtorch_cpu), the scalar one is std::exp, and each neuron's position m in the row-major [B, *]
+// step tensor decides which one it gets (clif_torch_vector_lane). Python only runs the kernel when
+// that position rule holds (AVX2 ATen kernels, contiguous state; kernels/clif_kernel.py).
+//
+// Backward stores nothing from the forward pass but its inputs: per block of neurons it recomputes
+// v and m before every step and both sigmoids (4 T values per neuron of a cache-sized block), then
+// runs the adjoint recurrence backwards in time, accumulating per-neuron gradients of cd, tau and
+// vth. State slots 0 = v, 1 = m; coefficient slots 0 = cd, 1 = tau, 2 = vth.
+#include "common.h"
+#include "step_math.h"
+
+namespace {
+
+const int64_t CL_CB = 512;  // largest block of neurons
+enum { CL_CD = 0, CL_TAU, CL_VTH, CL_NCOEF };
+const int64_t TORCH_GRAIN = 32768;  // at::internal::GRAIN_SIZE
+
+// Whether torch's CPU elementwise loop computes element m of a contiguous n-element tensor with its
+// vector code: TensorIterator::for_each splits tensors of more than GRAIN elements into
+// min(threads, ceil(n / GRAIN)) chunks of ceil(n / parts) (at::parallel_for, OpenMP), and each
+// chunk's vectorized_loop runs whole pairs of vectors of W lanes, the rest with the scalar op.
+inline bool clif_torch_vector_lane(int64_t m, int64_t n, int64_t tnt, int64_t W) {
+    int64_t b = 0, len = n;
+    if (n > TORCH_GRAIN && tnt > 1) {
+        const int64_t parts = std::min(tnt, (n + TORCH_GRAIN - 1) / TORCH_GRAIN);
+        const int64_t cs = (n + parts - 1) / parts;
+        b = m / cs * cs;
+        len = std::min(n, b + cs) - b;
+    }
+    return m - b < len / (2 * W) * (2 * W);
+}
+
+#if defined(__AVX__)
+typedef __m256 (*ExpF8)(__m256);
+typedef __m256d (*ExpD4)(__m256d);
+
+// out[j] = 1 / (exp(0 - a[j]) + 1) with torch's vector exp for every lane (ATen: (0 - a).exp() + 1,
+// then reciprocal), padding the last group with zeros.
+inline void vec_sigmoid(const float* a, float* out, int64_t n, const void* vexp) {
+    const ExpF8 f = reinterpret_cast<ExpF8>(const_cast<void*>(vexp));
+    const __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f);
+    for (int64_t j = 0; j < n; j += 8) {
+        alignas(32) float buf[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        const int64_t k = std::min<int64_t>(8, n - j);
+        std::memcpy(buf, a + j, (size_t)k * sizeof(float));
+        const __m256 e = f(_mm256_sub_ps(zero, _mm256_load_ps(buf)));
+        _mm256_store_ps(buf, _mm256_div_ps(one, _mm256_add_ps(e, one)));
+        std::memcpy(out + j, buf, (size_t)k * sizeof(float));
+    }
+}
+inline void vec_sigmoid(const double* a, double* out, int64_t n, const void* vexp) {
+    const ExpD4 f = reinterpret_cast<ExpD4>(const_cast<void*>(vexp));
+    const __m256d zero = _mm256_setzero_pd(), one = _mm256_set1_pd(1.0);
+    for (int64_t j = 0; j < n; j += 4) {
+        alignas(32) double buf[4] = {0, 0, 0, 0};
+        const int64_t k = std::min<int64_t>(4, n - j);
+        std::memcpy(buf, a + j, (size_t)k * sizeof(double));
+        const __m256d e = f(_mm256_sub_pd(zero, _mm256_load_pd(buf)));
+        _mm256_store_pd(buf, _mm256_div_pd(one, _mm256_add_pd(e, one)));
+        std::memcpy(out + j, buf, (size_t)k * sizeof(double));
+    }
+}
+#endif
+
+// torch.sigmoid of a block: the vector code everywhere, then the scalar op on the block's scalar
+// lanes (ATen's scalar lambda: 1 / (1 + std::exp(-a))).
+template <typename R>
+inline void torch_sigmoid(const R* a, R* out, int64_t n, const int64_t* scal, int64_t nscal, const void* vexp) {
+#if defined(__AVX__)
+    vec_sigmoid(a, out, n, vexp);
+#else
+    (void)vexp;
+#endif
+    for (int64_t k = 0; k < nscal; ++k) {
+        const int64_t j = scal[k];
+        out[j] = (R)1 / ((R)1 + std::exp(-a[j]));
+    }
+}
+
+// Lanes j of block [m0, m0 + n) that torch computes with its scalar op; returns their count.
+template <typename R>
+inline int64_t scalar_lanes(int64_t m0, int64_t n, int64_t M, int64_t tnt, int64_t* scal) {
+    const int64_t W = 32 / (int64_t)sizeof(R);  // AVX2 vector lanes
+    int64_t k = 0;
+    for (int64_t j = 0; j < n; ++j)
+        if (!clif_torch_vector_lane(m0 + j, M, tnt, W)) scal[k++] = j;
+    return k;
+}
+
+template <typename R>
+inline void cl_load_coefs(R (*cf)[CL_CB], const R* const* c, int64_t cmask, int64_t m0, int64_t n) {
+    for (int k = 0; k < CL_NCOEF; ++k)
+        for (int64_t j = 0; j < n; ++j) cf[k][j] = (cmask >> k & 1) ? c[k][0] : c[k][m0 + j];
+}
+
+// bad = {t, m, code}: code 1 + slot for a non-finite initial state (t = 0), 3 + slot for a state that
+// became non-finite at step t; the smallest (t, phase, m) over blocks is kept.
+inline void cl_report(int64_t t, int64_t m, int64_t code, int64_t* bad) {
+#pragma omp critical(sf_clif_nonfinite)
+    {
+        const int64_t ph = code >= 3, bph = bad[2] >= 3;
+        const bool before = bad[2] == 0 || (t != bad[0] ? t < bad[0] : (ph != bph ? ph < bph : m < bad[1]));
+        if (before) { bad[0] = t; bad[1] = m; bad[2] = code; }
+    }
+}
+
+template <typename R>
+inline int64_t cl_first_nonfinite(const R* v, const R* m, int64_t n, int64_t* slot) {
+    for (int64_t j = 0; j < n; ++j) {
+        if (!std::isfinite(v[j])) { *slot = 0; return j; }
+        if (!std::isfinite(m[j])) { *slot = 1; return j; }
+    }
+    return -1;
+}
+
+// One step of a block (the forward arithmetic, shared by forward and the backward's recomputation):
+// v, m in place; z (may be null), and the sigmoids g1, g2 and the state before (vb, mb) if given.
+template <typename R>
+inline void cl_step(int64_t n, const R* xt, R* v, R* m, R* zt, R (*cf)[CL_CB], const int64_t* scal, int64_t nscal,
+                    const void* vexp, R* v1, R* a, R* g1, R* g2) {
+    const R *cd = cf[CL_CD], *tau = cf[CL_TAU], *vth = cf[CL_VTH];
+    for (int64_t j = 0; j < n; ++j) {
+        const R p = v[j] * cd[j];
+        v1[j] = p + xt[j];
+        a[j] = v1[j] / tau[j];
+    }
+    torch_sigmoid<R>(a, g1, n, scal, nscal, vexp);
+    for (int64_t j = 0; j < n; ++j) {
+        const R m1 = m[j] * g1[j];
+        const R s = (R)((v1[j] - vth[j]) > (R)0);
+        if (zt) zt[j] = s;
+        m[j] = m1 + s;
+        v[j] = v1[j] - s * vth[j];  // v2; the complementary reset follows
+        a[j] = s;  // the spike, kept for the second reset
+    }
+    torch_sigmoid<R>(m, g2, n, scal, nscal, vexp);
+    for (int64_t j = 0; j < n; ++j) v[j] = v[j] - a[j] * g2[j];
+}
+
+template <typename R, bool CHECK>
+void cl_forward(int64_t T, int64_t M, const R* x, R* z, const R* const* st0, R* const* stT, const R* const* c,
+                int64_t cmask, int nthreads, int64_t* bad, int tnt, const void* vexp) {
+    const int64_t nchunks = (M + CL_CB - 1) / CL_CB;
+#pragma omp parallel for num_threads(nthreads) schedule(dynamic, 4)
+    for (int64_t ch = 0; ch < nchunks; ++ch) {
+        const int64_t m0 = ch * CL_CB, n = std::min(CL_CB, M - m0);
+        R cf[CL_NCOEF][CL_CB], v[CL_CB], m[CL_CB], v1[CL_CB], a[CL_CB], g1[CL_CB], g2[CL_CB];
+        int64_t scal[CL_CB];
+        const int64_t nscal = scalar_lanes<R>(m0, n, M, tnt, scal);
+        cl_load_coefs(cf, c, cmask, m0, n);
+        for (int64_t j = 0; j < n; ++j) { v[j] = st0[0][m0 + j]; m[j] = st0[1][m0 + j]; }
+        int64_t t_end = T;
+        if (CHECK) {
+            int64_t slot = 0;
+            const int64_t j = cl_first_nonfinite(v, m, n, &slot);
+            if (j >= 0) { cl_report(0, m0 + j, 1 + slot, bad); t_end = 0; }
+        }
+        for (int64_t t = 0; t < t_end; ++t) {
+            cl_step<R>(n, x + t * M + m0, v, m, z + t * M + m0, cf, scal, nscal, vexp, v1, a, g1, g2);
+            if (CHECK) {
+                R probe = (R)0;
+                for (int64_t j = 0; j < n; ++j) probe += (v[j] - v[j]) + (m[j] - m[j]);
+                if (probe != probe) {
+                    int64_t slot = 0;
+                    const int64_t j = cl_first_nonfinite(v, m, n, &slot);
+                    cl_report(t, m0 + j, 3 + slot, bad);
+                    break;
+                }
+            }
+        }
+        for (int64_t j = 0; j < n; ++j) { stT[0][m0 + j] = v[j]; stT[1][m0 + j] = m[j]; }
+    }
+}
+
+template <typename R, bool NEEDP>
+void cl_backward(int64_t T, int64_t M, const R* x, const R* gz, int64_t gst, int64_t gsm, R* gx,
+                 const R* const* st0, const R* const* gstT, R* const* gst0, const R* const* c, int64_t cmask,
+                 R* const* gc, int detach, int sg_kind, R sg_p, int nthreads, int tnt, const void* vexp) {
+    // block of neurons whose history (v, m before every step; both sigmoids) fits in ~384 KiB
+    int64_t CH = (int64_t)(384 * 1024) / (std::max<int64_t>(T, 1) * 4 * (int64_t)sizeof(R));
+    CH = std::max<int64_t>(16, std::min<int64_t>(CL_CB, CH / 16 * 16));
+    const int64_t nchunks = (M + CH - 1) / CH;
+    const R keep = detach ? (R)0 : (R)1;
+#pragma omp parallel num_threads(nthreads)
+    {
+        std::vector<R> VB((size_t)(T * CH)), MB((size_t)(T * CH)), G1((size_t)(T * CH)), G2((size_t)(T * CH));
+#pragma omp for schedule(dynamic, 2)
+        for (int64_t ch = 0; ch < nchunks; ++ch) {
+            const int64_t m0 = ch * CH, n = std::min(CH, M - m0);
+            R cf[CL_NCOEF][CL_CB], acc[CL_NCOEF][CL_CB], v[CL_CB], m[CL_CB], v1[CL_CB], a[CL_CB];
+            int64_t scal[CL_CB];
+            const int64_t nscal = scalar_lanes<R>(m0, n, M, tnt, scal);
+            cl_load_coefs(cf, c, cmask, m0, n);
+            const R *cd = cf[CL_CD], *tau = cf[CL_TAU], *vth = cf[CL_VTH];
+            // 1. recompute the state before every step and both sigmoids (forward arithmetic)
+            for (int64_t j = 0; j < n; ++j) { v[j] = st0[0][m0 + j]; m[j] = st0[1][m0 + j]; }
+            for (int64_t t = 0; t < T; ++t) {
+                std::memcpy(VB.data() + t * CH, v, (size_t)n * sizeof(R));
+                std::memcpy(MB.data() + t * CH, m, (size_t)n * sizeof(R));
+                cl_step<R>(n, x + t * M + m0, v, m, nullptr, cf, scal, nscal, vexp, v1, a, G1.data() + t * CH,
+                           G2.data() + t * CH);
+            }
+            // 2. adjoint recurrence backwards in time; gv, gm: gradients of the state after step t
+            R gv[CL_CB], gm[CL_CB];
+            for (int64_t j = 0; j < n; ++j) {
+                gv[j] = gstT[0] ? gstT[0][m0 + j] : (R)0;
+                gm[j] = gstT[1] ? gstT[1][m0 + j] : (R)0;
+            }
+            if (NEEDP) for (int k = 0; k < CL_NCOEF; ++k) for (int64_t j = 0; j < n; ++j) acc[k][j] = (R)0;
+            for (int64_t t = T - 1; t >= 0; --t) {
+                const R* xt = x + t * M + m0;
+                const R *vb = VB.data() + t * CH, *mb = MB.data() + t * CH;
+                const R *s1 = G1.data() + t * CH, *s2 = G2.data() + t * CH;
+                const R* gzt = gz + t * gst + m0 * gsm;
+                R* gxt = gx + t * M + m0;
+                for (int64_t j = 0; j < n; ++j) {
+                    const R vp = vb[j], mp = mb[j], q1 = s1[j], q2 = s2[j];
+                    const R w1 = vp * cd[j] + xt[j];
+                    const R aa = w1 / tau[j];
+                    const R u = w1 - vth[j];
+                    const R s = (R)(u > (R)0);
+                    const R g = gv[j];  // v' = v2 - z sigmoid(m'),  v2 = v1 - z vth
+                    const R gzr = -g * q2 - g * vth[j];
+                    const R gm2 = gm[j] - g * s * q2 * ((R)1 - q2);  // m' = m1 + z, read by sigmoid(m')
+                    const R gs = gzt[j * gsm] + gm2 + keep * gzr;
+                    const R gu = gs * sfk::surrogate_grad<R>(sg_kind, sg_p, u);
+                    const R gg1 = gm2 * mp;  // m1 = m sigmoid(a)
+                    const R ga = gg1 * q1 * ((R)1 - q1);
+                    const R gv1 = g + gu + ga / tau[j];  // a = v1 / tau
+                    if (NEEDP) {
+                        acc[CL_VTH][j] += -g * s - gu;
+                        acc[CL_TAU][j] += -ga * aa / tau[j];
+                        acc[CL_CD][j] += gv1 * vp;
+                    }
+                    gxt[j] = gv1;
+                    gv[j] = gv1 * cd[j];
+                    gm[j] = gm2 * q1;
+                }
+            }
+            for (int64_t j = 0; j < n; ++j) {
+                if (gst0[0]) gst0[0][m0 + j] = gv[j];
+                if (gst0[1]) gst0[1][m0 + j] = gm[j];
+            }
+            if (NEEDP)
+                for (int k = 0; k < CL_NCOEF; ++k)
+                    if (gc[k]) for (int64_t j = 0; j < n; ++j) gc[k][m0 + j] = acc[k][j];
+        }
+    }
+}
+
+}  // namespace
+
+#if defined(__AVX__)
+#define SF_CLIF_AVX 1
+#else
+#define SF_CLIF_AVX 0
+#endif
+
+#define SF_CLIF_EXPORT(R, SUF)                                                                        \
+extern "C" int sf_clif_forward_##SUF(int64_t T, int64_t M, const R* x, R* z, const R* const* st0,     \
+                                     R* const* stT, const R* const* c, int64_t cmask, int nt,         \
+                                     int check, int64_t* bad, int tnt, const void* vexp) {            \
+    if (!SF_CLIF_AVX || !vexp) return 1;                                                              \
+    if (check) cl_forward<R, true>(T, M, x, z, st0, stT, c, cmask, nt, bad, tnt, vexp);               \
+    else cl_forward<R, false>(T, M, x, z, st0, stT, c, cmask, nt, bad, tnt, vexp);                    \
+    return 0;                                                                                         \
+}                                                                                                     \
+extern "C" int sf_clif_backward_##SUF(int64_t T, int64_t M, const R* x, const R* gz, int64_t gst,     \
+                                      int64_t gsm, R* gx, const R* const* st0, const R* const* gstT,  \
+                                      R* const* gst0, const R* const* c, int64_t cmask,               \
+                                      R* const* gc, int needp, int detach, int sg_kind,               \
+                                      double sg_p, int nt, int tnt, const void* vexp) {               \
+    if (!SF_CLIF_AVX || !vexp) return 1;                                                              \
+    if (needp) cl_backward<R, true>(T, M, x, gz, gst, gsm, gx, st0, gstT, gst0, c, cmask, gc, detach,  \
+                                    sg_kind, (R)sg_p, nt, tnt, vexp);                                 \
+    else cl_backward<R, false>(T, M, x, gz, gst, gsm, gx, st0, gstT, gst0, c, cmask, gc, detach,       \
+                               sg_kind, (R)sg_p, nt, tnt, vexp);                                      \
+    return 0;                                                                                         \
+}                                                                                                     \
+/* torch.sigmoid of a contiguous n-element tensor as the kernel computes it (tested against torch) */ \
+extern "C" int sf_clif_sigmoid_##SUF(int64_t n, const R* a, R* out, int tnt, const void* vexp) {      \
+    if (!SF_CLIF_AVX || !vexp) return 1;                                                              \
+    _Pragma("omp parallel for schedule(static)")                                                      \
+    for (int64_t m0 = 0; m0 < n; m0 += CL_CB) {                                                       \
+        const int64_t nb = std::min(CL_CB, n - m0);                                                   \
+        int64_t scal[CL_CB];                                                                          \
+        const int64_t k = scalar_lanes<R>(m0, nb, n, tnt, scal);                                      \
+        torch_sigmoid<R>(a + m0, out + m0, nb, scal, k, vexp);                                        \
+    }                                                                                                 \
+    return 0;                                                                                         \
+}
+
+SF_CLIF_EXPORT(float, f32)
+SF_CLIF_EXPORT(double, f64)
