@@ -92,6 +92,19 @@ def test_sda_reduction_removes_every_surplus_flip() -> None:
         assert float(cw_margin(logits_of(SpikeCountReadout(w), r.adversarial), torch.tensor([0]))[0]) == 0.0
 
 
+def test_sda_candidates_are_only_contributing_bits() -> None:
+    """Generation keeps only bits whose flip moves along -g (``0 <= x - sign(g) <= 1``). Margin
+    Z_0 - Z_1 = 0.5: bit 0 is off with g = +10 (turning it on would raise the margin), bit 1 off
+    with g = -1 (on: margin -0.5), bit 2 on with g = +0.5. With k_init = 1 and one iteration the
+    single candidate must be bit 1, not the larger-|g| bit 0 (which the finite difference would
+    reject, leaving the attack without a flip)."""
+    w = torch.tensor([[10.0, 0.0, 0.5], [0.0, 1.0, 0.0]])
+    xs = torch.tensor([[[0.0, 0.0, 1.0]]])  # [T=1, B=1, 3]
+    r = sparse_dynamic_attack(SpikeCountReadout(w), xs, 0, k_init=1, max_iter=1)
+    assert r.success and r.iterations == 1 and r.flips == 1
+    assert r.adversarial.flatten().tolist() == [0.0, 1.0, 1.0]
+
+
 def test_sda_on_a_spiking_net_flips_few_bits() -> None:
     torch.manual_seed(3)
     net = nn.Sequential(nn.Linear(16, 24), sf.LIF.from_decay(0.7), nn.Linear(24, 3), sf.LI.from_decay(0.9))

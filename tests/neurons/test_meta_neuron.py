@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from spikeforge.neurons import NEURONS
+from spikeforge.neurons import NEURONS, LIFParams
 from spikeforge.neurons.meta import META_LEARN, MetaNeuron
 
 
@@ -28,7 +28,9 @@ def test_golden_trajectory_float64():
 
 def test_every_intrinsic_parameter_is_learned():
     meta = NEURONS.create("meta", size=4)
-    assert {n for n, _ in meta.named_parameters()} == set(META_LEARN)
+    # every intrinsic field of the LIF parameters, named independently of META_LEARN
+    assert set(META_LEARN) == set(LIFParams._fields) == {"tau_mem", "r", "v_leak", "v_th", "v_reset"}
+    assert {n for n, _ in meta.named_parameters()} == set(LIFParams._fields)
     xs = (torch.rand(30, 8, 4, generator=torch.Generator().manual_seed(1)) * 3).requires_grad_()
     meta(xs).sum().backward()
     for name in META_LEARN:

@@ -176,6 +176,17 @@ def test_nilif_golden_binary():
     assert set(zs.unique().tolist()) == {0.0, 1.0}
 
 
+@pytest.mark.parametrize("normalise", [False, True])
+def test_integer_lif_golden_with_threshold_and_levels_not_one(normalise):
+    # v_th = 0.7 and D = 3: a reset by s (not s·v_th) or a level count tied to 2 shows up here
+    cls = NILIF if normalise else ILIF
+    neuron = cls(v_th=0.7, d_max=3.0, dtype=F64)
+    xs = _inputs(8.0)
+    _check(neuron, lambda x: _ilif_ref(x, vth=0.7, D=3.0, normalise=normalise), xs)
+    zs, _ = _trajectory(neuron, xs)
+    assert set(zs.unique().tolist()) == ({0.0, 1.0} if normalise else {0.0, 1.0, 2.0, 3.0})
+
+
 @pytest.mark.parametrize(("cls", "expected"), [(ILIF, 0.5), (NILIF, 0.25)])
 def test_integer_lif_straight_through_gradient(cls, expected):
     # v' = x / 2 (tau = 2 steps); inside the clip ds/dx = (1/2) / v_th (I-LIF) or / (D v_th) (NI-LIF)
