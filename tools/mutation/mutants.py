@@ -366,8 +366,8 @@ MUTANTS: list[Mutant] = [
            ("tests/neurons/test_burst_if.py",), "check 28: bursts exceed Γ spikes per step"),
     # ---- C++ kernels (each rebuilds the library, ~20-60 s) ------------------------------------
     Mutant("cpp-threshold-non-strict", "spikeforge/kernels/csrc/lif.cpp",
-           "R s = (R)((v1 - theta) > (R)0);\n                zo[j] = s;",
-           "R s = (R)((v1 - theta) >= (R)0);\n                zo[j] = s;", KERNELS,
+           "R s = (R)((v1 - theta) > (R)0);\n                    zo[j] = s;",
+           "R s = (R)((v1 - theta) >= (R)0);\n                    zo[j] = s;", KERNELS,
            "fused forward spikes at v == v_th"),
     Mutant("cpp-atan-grad", "spikeforge/kernels/csrc/lif.cpp",
            "u[k] = h / ((R)1 + w * w);", "u[k] = a / ((R)1 + w * w);", KERNELS,
