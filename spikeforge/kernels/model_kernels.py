@@ -39,6 +39,8 @@ MODEL_KERNELS: dict[str, str] = {
     "spikeforge.neurons.ultralif.ultralif_step": "spikeforge.kernels.ultralif_kernel:ULTRALIF",
     "spikeforge.neurons.clif.clif_step": "spikeforge.kernels.clif_kernel:CLIF_KERNEL",
     "spikeforge.neurons.tc_lif.tc_lif_step": "spikeforge.kernels.tc_lif_kernel:TC_LIF_KERNEL",
+    "spikeforge.neurons.eif.eif_step": "spikeforge.kernels.eif_kernel:EIF_KERNEL",
+    "spikeforge.neurons.klif.klif_step": "spikeforge.kernels.klif_kernel:KLIF_KERNEL",
 }
 
 _loaded: dict[str, ModelKernel] = {}
