@@ -42,6 +42,9 @@ MODEL_KERNELS: dict[str, str] = {
     "spikeforge.neurons.tc_lif.tc_lif_step": "spikeforge.kernels.tc_lif_kernel:TC_LIF_KERNEL",
     "spikeforge.neurons.eif.eif_step": "spikeforge.kernels.eif_kernel:EIF_KERNEL",
     "spikeforge.neurons.klif.klif_step": "spikeforge.kernels.klif_kernel:KLIF_KERNEL",
+    "spikeforge.neurons.ilif.ilif_step": "spikeforge.kernels.ilif_kernel:ILIF_KERNEL",
+    "spikeforge.neurons.nilif.nilif_step": "spikeforge.kernels.ilif_kernel:NILIF_KERNEL",
+    "spikeforge.neurons.glif.glif_step": "spikeforge.kernels.glif_kernel:GLIF_KERNEL",
 }
 
 _loaded: dict[str, ModelKernel] = {}
