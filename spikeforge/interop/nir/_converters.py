@@ -39,7 +39,9 @@ from ...layers.sparse_linear import EventLinear
 from ...layers.time import TimeDistributed
 from ...neurons import CubaLIF, IF, LI, LIF, NEURONS, PLIF, RESETS, MetaNeuron, Neuron
 from ...neurons.cuba_li import CubaLI
+from ...neurons.hdlif import HDLIF
 from ...neurons.integrator import Integrator
+from ...neurons.psn import PSN
 from ._delays import export_delay_linear, export_delrec, export_learnable_delay
 
 __all__ = [
@@ -106,6 +108,15 @@ NIR_UNSUPPORTED: dict[str, str] = {
     "cannot be expressed with the NIR neuron primitives",
 }
 """Registered neuron name → why it has no NIR counterpart (an explicit opt-out)."""
+
+NIR_UNSUPPORTED_MODULES: dict[type[nn.Module], str] = {
+    PSN: "each output step mixes all T input steps (a learned T×T map over time, non-causal); NIR nodes are "
+    "causal step-by-step dynamics with no whole-sequence primitive",
+    HDLIF: "its gate reads the whole input sequence (non-causal) and mixes four neuron types (IF, LIF, PLIF, "
+    "EIF) with hard resets to different values; NIR has no gated mixture of neurons",
+}
+"""Unregistered neuron modules (STEP's PSN and HD-LIF, outside ``NEURONS``) → why they have no NIR
+counterpart (an explicit opt-out)."""
 
 
 # ------------------------------------------------------------------------------------------------
@@ -383,6 +394,9 @@ def export_leaf(module: nn.Module, name: str, shape: tuple[int, ...], ctx: Expor
     fn = EXPORTERS.get(type(module))
     if fn is not None:
         return fn(module, name, shape, ctx)
+    if type(module) in NIR_UNSUPPORTED_MODULES:
+        raise TypeError(f"module {name!r}: neuron {type(module).__name__} cannot be exported to NIR: "
+                        f"{NIR_UNSUPPORTED_MODULES[type(module)]}")
     for reg, cls in NEURONS.items():
         if type(module) is cls and reg in NIR_UNSUPPORTED:
             raise TypeError(f"module {name!r}: neuron {type(module).__name__} ({reg!r}) cannot be exported to "
