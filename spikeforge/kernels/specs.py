@@ -89,12 +89,18 @@ def _li(p: Any, dt: float, integrator: str = "euler") -> dict[str, Tensor]:
     return _membrane(p, dt, integrator)  # as li_step
 
 
+def _integrator(p: Any, dt: float, integrator: str = "euler") -> dict[str, Any]:
+    # as integrator_step: v' = v + (dt r) x is the LI kind with c1 = 1, c3 = 0, exact as for _if
+    return {"c1": 1.0, "c2": dt * p.r, "c3": 0.0}
+
+
 SPECS: dict[str, KernelSpec] = {
     "spikeforge.neurons.lif.lif_step": KernelSpec(LIF, ("v",), _lif),
     "spikeforge.neurons.cuba_lif.cuba_lif_step": KernelSpec(CUBA, ("i", "v"), _cuba),
     "spikeforge.neurons.alif.alif_step": KernelSpec(ALIF, ("v", "a"), _alif),
     "spikeforge.neurons.li.li_step": KernelSpec(LI, ("v",), _li, spiking=False),
     "spikeforge.neurons.if_.if_step": KernelSpec(LIF, ("v",), _if),
+    "spikeforge.neurons.integrator.integrator_step": KernelSpec(LI, ("v",), _integrator, spiking=False),
 }
 
 RESET_CODES: dict[str, int] = {
