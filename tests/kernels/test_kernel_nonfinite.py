@@ -60,8 +60,8 @@ def test_state_that_overflows_is_caught(name):
     """Finite inputs whose membrane overflows to inf (no reset) are reported as the state's fault."""
     xs = torch.full((30, 1, 3), 3e38)
     xs[:, 0, 0] = 0.0
-    # v -> 4 * 3e38 > float32 max (IF's drive is dt * r * x, and dt = 1 ms)
-    kw = {"r": 4e3 if name == "if" else 4.0, **({"reset": "none"} if ALL[name].spiking else {})}
+    # v -> 4 * 3e38 > float32 max (IF's and the integrator's drive is dt * r * x, and dt = 1 ms)
+    kw = {"r": 4e3 if name in ("if", "i") else 4.0, **({"reset": "none"} if ALL[name].spiking else {})}
     msg = _error(ALL[name](backend="cpp", **kw), xs)
     assert "non-finite state v" in msg and "index (0, 1)" in msg, msg
     assert "index (0, 1)" in _error(ALL[name](backend="torch", **kw), xs)
