@@ -137,24 +137,27 @@ inline int64_t first_nonfinite_state(const R* v, const R* iv, const R* av, int64
     return -1;
 }
 
-// Neurons per forward block: the block's state (up to 3 x 16 KiB) stays in L1/L2 while each step
-// reads one contiguous run of FWD_CH inputs and writes one of spikes. Runs this long keep the
-// hardware prefetchers streaming, which 2 KiB runs (one CB block) did not; each run is processed in
-// CB-sized pieces so broadcast coefficients come from the same small per-thread buffer.
+// Neurons per forward block for outputs below STREAM_BYTES (data that fits the caches, e.g.
+// [100, 32, 512]): the block's state (up to 3 x 16 KiB) stays in L1/L2 while each step reads one
+// contiguous run of FWD_CH inputs and writes one of spikes, which the hardware prefetchers follow
+// without the explicit row prefetch (kernel-only CPU time about 0.8x of 512-neuron blocks with
+// prefetch there). Each run is processed in CB-sized pieces so broadcast coefficients come from the
+// same small per-thread buffer. Larger (streamed) outputs keep CB blocks with the row prefetch, which
+// measured as fast or faster from DRAM ([8, 64, 16384], [100, 128, 2048]; issue 17).
 const int64_t FWD_CH = 4096;
 
 template <typename R, int K, int RS, bool CHECK>
 void forward_impl(int64_t T, int64_t M, const R* x, R* z, const R* const* st0, R* const* stT,
                   const R* const* c, int64_t cmask, int nthreads, int64_t* bad) {
-    const int64_t CH = FWD_CH;
-    const int64_t nchunks = (M + CH - 1) / CH;
     const bool stream = T * M * (int64_t)sizeof(R) >= STREAM_BYTES;
+    const int64_t CH = stream ? CB : FWD_CH;
+    const int64_t nchunks = (M + CH - 1) / CH;
 #pragma omp parallel num_threads(nthreads)
     {
     const CoefBlock<R> cb(c, cmask);
     std::vector<R> vs((size_t)CH), is(K == K_CUBA ? (size_t)CH : 1), as(K == K_ALIF ? (size_t)CH : 1);
     R zt[CB];
-#pragma omp for schedule(dynamic, 1)
+#pragma omp for schedule(dynamic, stream ? 8 : 1)
     for (int64_t ch = 0; ch < nchunks; ++ch) {
         const int64_t m0 = ch * CH, n = std::min(CH, M - m0);
         R* v = vs.data();
@@ -173,6 +176,7 @@ void forward_impl(int64_t T, int64_t M, const R* x, R* z, const R* const* st0, R
         }
         for (int64_t t = 0; t < t_end; ++t) {
             R probe = (R)0;
+            if (stream) prefetch_ahead(x, t, T, M, m0, n, CH, nchunks);  // one CB piece per row
             for (int64_t b0 = 0; b0 < n; b0 += CB) {
                 const int64_t nb = std::min(CB, n - b0), mb = m0 + b0;
                 const R *c1 = cb.at(C1, mb), *c2 = cb.at(C2, mb), *c3 = cb.at(C3, mb);
