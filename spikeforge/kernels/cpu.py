@@ -186,21 +186,27 @@ def _coef_grads(coef_slots: Any, coefs: Any, needs: Any) -> tuple[list[Tensor | 
 
 
 class _FusedRun(torch.autograd.Function):
+    """``x [T, *]`` contiguous (``[T, M]`` or the caller's ``[T, B, *]`` in memory order), states
+    and coefficients ``[M]`` (or 1-element coefficients) -> ``(z [T, *], *finals [*])``. Taking and
+    returning the caller's shape, rather than ``[T, M]`` views of it, keeps two view nodes (and
+    their reshapes in backward) out of every step's autograd graph."""
+
     @staticmethod
     def forward(ctx: Any, cfg: _Config, x: Tensor, *rest: Tensor) -> tuple[Tensor, ...]:
         n_state = len(cfg.slots)
         states, coefs = rest[:n_state], rest[n_state:]
         lib = load_library()
-        T, M = x.shape
+        T = x.shape[0]
+        M = x.numel() // T if T else 0
         suf = "f32" if x.dtype == torch.float32 else "f64"
         # Small long-lived outputs first, the large one last: a large block freed at the top of the
         # heap is reused, whereas one freed below a surviving small block fragments it.
-        finals = [torch.empty_like(s) for s in states]
+        finals = [torch.empty(x.shape[1:], dtype=s.dtype) for s in states]  # [*], the layout of [M]
         z = _empty_like(x)
         st0: list[Tensor | None] = [None] * 3
         stT: list[Tensor | None] = [None] * 3
         for slot, s, f in zip(cfg.slots, states, finals):
-            st0[slot], stT[slot] = s, f
+            st0[slot], stT[slot] = s, f.view(M)
         c: list[Tensor | None] = [None] * len(COEFS)
         for slot, t in zip(cfg.coef_slots, coefs):
             c[slot] = t
@@ -212,7 +218,7 @@ class _FusedRun(torch.autograd.Function):
         if rc != 0:
             raise RuntimeError(f"fused kernel rejected kind={cfg.kind} reset={cfg.reset}")
         if bad[2]:
-            raise _diagnose(bad, x, st0, stT)
+            raise _diagnose(bad, x.view(T, M), st0, stT)
         ctx.cfg = cfg
         ctx.save_for_backward(x, *states, *coefs)
         return (z, *finals)
@@ -225,16 +231,19 @@ class _FusedRun(torch.autograd.Function):
         n_state = len(cfg.slots)
         states, coefs = rest[:n_state], rest[n_state:]
         lib = load_library()
-        T, M = x.shape
+        T = x.shape[0]
+        M = x.numel() // T if T else 0
         suf = "f32" if x.dtype == torch.float32 else "f64"
-        gz = _grad_out(gz, x, T, M)
+        # [T, *] -> [T, M]: a view for any gradient whose neuron dims merge (a broadcast zero-stride
+        # gz from loss = z.sum() stays a broadcast); only an irregular layout is copied
+        gz = _grad_out(None if gz is None else gz.reshape(T, M), x, T, M)
         st0: list[Tensor | None] = [None] * 3
         gstT: list[Tensor | None] = [None] * 3
         gst0: list[Tensor | None] = [None] * 3
         gstates = []
         for k, (slot, s, g) in enumerate(zip(cfg.slots, states, gfinals)):
             st0[slot] = s
-            gstT[slot] = None if g is None else g.contiguous()
+            gstT[slot] = None if g is None else g.contiguous().view(M)
             # the kernel skips a null slot: no [M] buffer for an initial state without gradient
             g0 = torch.empty_like(s) if ctx.needs_input_grad[2 + k] else None
             gst0[slot] = g0
@@ -277,19 +286,22 @@ def run_cpp(spec: KernelSpec, xs: Tensor, state: Any, p: Any, kwargs: dict[str, 
         cfg = _Config(**fields, nthreads=threads_for(x2.numel()))
         return _FusedRun.apply(cfg, x2, *states, *flat)
 
-    return run_elementwise(spec, xs, state, p, kwargs, where, launch, scalar_coefs=True)
+    return run_elementwise(spec, xs, state, p, kwargs, where, launch, scalar_coefs=True, keep_shape=True)
 
 
 def run_elementwise(spec: KernelSpec, xs: Tensor, state: Any, p: Any, kwargs: dict[str, Any], where: str | None,
                     launch: Callable[[dict[str, Any], Tensor, list[Tensor], list[Tensor]], Any],
-                    scalar_coefs: bool = False) -> tuple[Tensor, Any]:
+                    scalar_coefs: bool = False, keep_shape: bool = False) -> tuple[Tensor, Any]:
     """The layout work every fused backend shares: flatten ``[T, B, *]`` to ``[T, M]`` in memory
     order, broadcast the coefficients to ``[M]``, encode surrogate/reset, call
     ``launch(config fields, x2 [T, M], states [M]..., coefficients [M]...) -> (z [T, M], *finals [M])``
     (which may raise :class:`_NonFiniteAt`), and map the results and any error index back to the
     caller's dims. With ``scalar_coefs`` a coefficient that is one value for the whole layer and
     needs no gradient is passed as a 1-element tensor (the launcher broadcasts it) rather than
-    materialised as ``[M]``: at short ``T`` those arrays cost as much memory traffic as the input."""
+    materialised as ``[M]``: at short ``T`` those arrays cost as much memory traffic as the input.
+    With ``keep_shape`` the launcher gets the input as ``[T, B, *]`` in memory order (contiguous)
+    instead of its ``[T, M]`` view and returns ``z`` in that shape and the finals as ``[B, *]``, so no
+    view of the input or the output enters the autograd graph."""
     shape = xs.shape  # [T, B, *]
     T = shape[0]
     # The kernel is elementwise over neurons, so any dense layout (e.g. channels_last from a conv)
@@ -298,8 +310,12 @@ def run_elementwise(spec: KernelSpec, xs: Tensor, state: Any, p: Any, kwargs: di
     permuted = perm != sorted(perm)
     xp = xs.permute(perm) if permuted else xs  # [T, B, *] in memory order
     pshape = xp.shape
-    x2 = xp.reshape(T, -1).contiguous()  # [T, M], M = B * prod(*); a view unless xs is strided
-    M = x2.shape[1]
+    if keep_shape:
+        x2 = xp.contiguous()  # [T, B, *] in memory order; xs itself unless xs is strided
+        M = x2.numel() // T if T else 0
+    else:
+        x2 = xp.reshape(T, -1).contiguous()  # [T, M], M = B * prod(*); a view unless xs is strided
+        M = x2.shape[1]
     sperm = [d - 1 for d in perm[1:]]  # the same permutation for one step's [B, *]
     coefs = spec.coefs(p, float(kwargs["dt"]), kwargs.get("integrator", "euler"))
     names = [n for n in COEFS if n in coefs]
@@ -337,8 +353,9 @@ def run_elementwise(spec: KernelSpec, xs: Tensor, state: Any, p: Any, kwargs: di
         for d, i in zip(sperm, pidx):  # back to the caller's dim order
             idx[d] = i
         raise_nonfinite(where or "fused kernel", what, (t, *idx), value)
-    z = z.view(pshape)  # [T, M] -> [T, B, *] in memory order
-    finals = [f.view(pshape[1:]) for f in finals]
+    if not keep_shape:
+        z = z.view(pshape)  # [T, M] -> [T, B, *] in memory order
+        finals = [f.view(pshape[1:]) for f in finals]
     if permuted:  # back to the caller's dim order, keeping the input's strides
         inv = [perm.index(d) for d in range(len(perm))]
         sinv = [d - 1 for d in inv[1:]]
