@@ -137,27 +137,100 @@ inline int64_t first_nonfinite_state(const R* v, const R* iv, const R* av, int64
     return -1;
 }
 
-// Neurons per forward block for outputs below STREAM_BYTES (data that fits the caches, e.g.
-// [100, 32, 512]): the block's state (up to 3 x 16 KiB) stays in L1/L2 while each step reads one
-// contiguous run of FWD_CH inputs and writes one of spikes, which the hardware prefetchers follow
-// without the explicit row prefetch (kernel-only CPU time about 0.8x of 512-neuron blocks with
-// prefetch there). Each run is processed in CB-sized pieces so broadcast coefficients come from the
-// same small per-thread buffer. Larger (streamed) outputs keep CB blocks with the row prefetch, which
-// measured as fast or faster from DRAM ([8, 64, 16384], [100, 128, 2048]; issue 17).
+template <typename R, int K, int RS, bool CHECK>
+void forward_blocks(int64_t T, int64_t M, const R* x, R* z, const R* const* st0, R* const* stT,
+                  const R* const* c, int64_t cmask, int nthreads, int64_t* bad) {
+    const int64_t CH = CB;
+    const int64_t nchunks = (M + CH - 1) / CH;
+    const bool stream = T * M * (int64_t)sizeof(R) >= STREAM_BYTES;
+#pragma omp parallel num_threads(nthreads)
+    {
+    const CoefBlock<R> cb(c, cmask);
+#pragma omp for schedule(dynamic, 8)
+    for (int64_t ch = 0; ch < nchunks; ++ch) {
+        const int64_t m0 = ch * CH, n = std::min(CH, M - m0);
+        R v[CH], iv[CH], av[CH], zt[CH];
+        for (int64_t j = 0; j < n; ++j) {
+            v[j] = st0[S_V][m0 + j];
+            if (K == K_CUBA) iv[j] = st0[S_I][m0 + j];
+            if (K == K_ALIF) av[j] = st0[S_A][m0 + j];
+        }
+        int64_t t_end = T;
+        if (CHECK) {
+            int64_t slot = 0;
+            const int64_t j = first_nonfinite_state<R, K>(v, iv, av, n, &slot);
+            if (j >= 0) { report_nonfinite(0, m0 + j, 1 + slot, bad); t_end = 0; }
+        }
+        const R *c1 = cb.at(C1, m0), *c2 = cb.at(C2, m0), *c3 = cb.at(C3, m0);
+        const R *vth = cb.at(VTH, m0), *vr = cb.at(VR, m0);
+        const R *ci1 = cb.at(CI1, m0), *ci2 = cb.at(CI2, m0), *ad = cb.at(ADAPT, m0), *ca = cb.at(CA, m0);
+        for (int64_t t = 0; t < t_end; ++t) {
+            const R* xt = x + t * M + m0;
+            prefetch_ahead(x, t, T, M, m0, n, CH, nchunks);
+            R* zo = stream ? zt : z + t * M + m0;  // streamed from a block buffer, else written in place
+            R probe = (R)0;
+#pragma omp simd reduction(+ : probe)
+            for (int64_t j = 0; j < n; ++j) {
+                R drive = xt[j];
+                if (K == K_CUBA) { iv[j] = ci1[j] * iv[j] + ci2[j] * drive; drive = iv[j]; }
+                R v1 = c1[j] * v[j] + c2[j] * drive;
+                v1 = v1 + c3[j];
+                if (K == K_LI) {
+                    zo[j] = v1; v[j] = v1;
+                    if (CHECK) probe += v1 - v1;
+                    continue;
+                }
+                R theta = vth[j];
+                if (K == K_ALIF) theta = vth[j] + ad[j] * av[j];
+                R s = (R)((v1 - theta) > (R)0);
+                zo[j] = s;
+                v[j] = reset_value<R, RS>(v1, s, theta, vr[j]);
+                if (K == K_ALIF) av[j] = ca[j] * av[j] + s;
+                if (CHECK) {
+                    probe += v[j] - v[j];
+                    if (K == K_CUBA) probe += iv[j] - iv[j];
+                    if (K == K_ALIF) probe += av[j] - av[j];
+                }
+            }
+            if (stream) store_out<R>(z + t * M + m0, zt, n, true);
+            if (CHECK && probe != probe) {  // NaN: some state of this block is no longer finite
+                int64_t slot = 0;
+                const int64_t j = first_nonfinite_state<R, K>(v, iv, av, n, &slot);
+                report_nonfinite(t, m0 + j, 4 + slot, bad);
+                break;  // the call raises; the rest of this block is not needed
+            }
+        }
+        if (stream) stream_fence();
+        for (int64_t j = 0; j < n; ++j) {
+            stT[S_V][m0 + j] = v[j];
+            if (K == K_CUBA) stT[S_I][m0 + j] = iv[j];
+            if (K == K_ALIF) stT[S_A][m0 + j] = av[j];
+        }
+    }
+    }
+}
+
+
+// Forward for outputs below STREAM_BYTES (data that stays in the caches, e.g. [100, 32, 512]): blocks
+// of FWD_CH neurons whose state (up to 3 x 16 KiB) stays in L1/L2 while each step reads one
+// contiguous 16 KiB run of inputs and writes one of spikes, which the hardware prefetchers follow
+// without forward_blocks' explicit row prefetch (kernel-only CPU time 0.8-0.9x of forward_blocks
+// there; issue 17). Each run is processed in CB-sized pieces so broadcast coefficients come from the
+// same small per-thread buffer. Same arithmetic per element as forward_blocks.
 const int64_t FWD_CH = 4096;
 
 template <typename R, int K, int RS, bool CHECK>
-void forward_impl(int64_t T, int64_t M, const R* x, R* z, const R* const* st0, R* const* stT,
+void forward_wide(int64_t T, int64_t M, const R* x, R* z, const R* const* st0, R* const* stT,
                   const R* const* c, int64_t cmask, int nthreads, int64_t* bad) {
-    const bool stream = T * M * (int64_t)sizeof(R) >= STREAM_BYTES;
-    const int64_t CH = stream ? CB : FWD_CH;
+    const int64_t CH = FWD_CH;
     const int64_t nchunks = (M + CH - 1) / CH;
+    const bool stream = T * M * (int64_t)sizeof(R) >= STREAM_BYTES;
 #pragma omp parallel num_threads(nthreads)
     {
     const CoefBlock<R> cb(c, cmask);
     std::vector<R> vs((size_t)CH), is(K == K_CUBA ? (size_t)CH : 1), as(K == K_ALIF ? (size_t)CH : 1);
     R zt[CB];
-#pragma omp for schedule(dynamic, stream ? 8 : 1)
+#pragma omp for schedule(dynamic, 1)
     for (int64_t ch = 0; ch < nchunks; ++ch) {
         const int64_t m0 = ch * CH, n = std::min(CH, M - m0);
         R* v = vs.data();
@@ -176,7 +249,6 @@ void forward_impl(int64_t T, int64_t M, const R* x, R* z, const R* const* st0, R
         }
         for (int64_t t = 0; t < t_end; ++t) {
             R probe = (R)0;
-            if (stream) prefetch_ahead(x, t, T, M, m0, n, CH, nchunks);  // one CB piece per row
             for (int64_t b0 = 0; b0 < n; b0 += CB) {
                 const int64_t nb = std::min(CB, n - b0), mb = m0 + b0;
                 const R *c1 = cb.at(C1, mb), *c2 = cb.at(C2, mb), *c3 = cb.at(C3, mb);
@@ -229,6 +301,17 @@ void forward_impl(int64_t T, int64_t M, const R* x, R* z, const R* const* st0, R
     }
 }
 
+
+// Streamed (large) outputs run forward_blocks, whose 512-neuron blocks with the row prefetch were as
+// fast or faster from DRAM ([8, 64, 16384], [100, 128, 2048]); cache-resident ones forward_wide.
+template <typename R, int K, int RS, bool CHECK>
+void forward_impl(int64_t T, int64_t M, const R* x, R* z, const R* const* st0, R* const* stT,
+                  const R* const* c, int64_t cmask, int nthreads, int64_t* bad) {
+    if (T * M * (int64_t)sizeof(R) >= STREAM_BYTES)
+        forward_blocks<R, K, RS, CHECK>(T, M, x, z, st0, stT, c, cmask, nthreads, bad);
+    else
+        forward_wide<R, K, RS, CHECK>(T, M, x, z, st0, stT, c, cmask, nthreads, bad);
+}
 
 // ---------------------------------------------------------------- surrogates
 // Derivative dz/du of the spike function at u = v - theta, applied in place to a buffer.
