@@ -116,7 +116,7 @@ def test_model_kernel_parity_many_threads(name, gen, monkeypatch):
 
 
 @pytest.mark.parametrize("surrogate", [n for n in SURROGATES.names() if n != "custom"])
-@pytest.mark.parametrize("name", [n for n, c in KERNELED.items() if "surrogate" in c.__init__.__code__.co_varnames])
+@pytest.mark.parametrize("name", [n for n, c in KERNELED.items() if "surrogate" in c().step_kwargs()])
 def test_model_kernel_surrogates_run_or_are_declined(name, surrogate, gen):
     xs = _inputs((9, 4, 13), torch.float32, gen)
     ref = _run(_make(name, "torch", torch.float32, None, surrogate=surrogate), xs)

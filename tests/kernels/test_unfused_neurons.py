@@ -2,9 +2,10 @@
 
 None of these step functions is exactly one of the C++ kernel's kinds (same torch expressions,
 hence bit-identical spikes and state), so ``backend="auto"`` runs the reference and ``"cpp"``
-refuses. The docs name, per neuron, the kernel it would need; the near-miss tests show that the
-closest existing mapping is *not* exact for the two neurons where one comes closest (the same
-math, rounded differently or with a different gradient), so routing them would change results.
+refuses. The docs name, per neuron, the kernel it would need. The near-miss tests show why NI-LIF
+and AstroLIF got kernels of their own (``kernels/model_kernels.py``) instead of being routed onto
+the LIF/ALIF kinds: the closest existing mapping is the same math, rounded differently or with a
+different gradient, so routing them would change results.
 """
 
 from __future__ import annotations
