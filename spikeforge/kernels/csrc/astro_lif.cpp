@@ -108,6 +108,57 @@ void astro_forward(int64_t T, int64_t M, int64_t dom, const R* x, R* z, const R*
     }
 }
 
+// Block values of every coefficient, contiguous: cb[k][j] = coefficient k of neuron m0 + j (a
+// stride-0 coefficient is broadcast), so the backward's inner loops read arrays and vectorise.
+template <typename R>
+inline void astro_block_coefs(const AstroCoefs<R>& c, int64_t m0, int64_t n, R (*cb)[AS_CB]) {
+    for (int k = 0; k < A_NCOEF; ++k) {
+        if (c.s[k] == 0) { const R v = c.p[k][0]; for (int64_t j = 0; j < n; ++j) cb[k][j] = v; }
+        else for (int64_t j = 0; j < n; ++j) cb[k][j] = c.p[k][(m0 + j) * c.s[k]];
+    }
+}
+
+// u -> dz/du over a buffer, one loop per surrogate kind (the codes and formulas of
+// sfk::surrogate_grad, as lif.cpp's surrogate_inplace), so each loop vectorises.
+template <typename R>
+void astro_surrogate_inplace(int kind, R a, R* u, int64_t n) {
+    switch (kind) {
+    case 0: for (int64_t k = 0; k < n; ++k) u[k] = (R)1; break;
+    case 1: for (int64_t k = 0; k < n; ++k) { R s = (R)1 / ((R)1 + std::exp(-a * u[k])); u[k] = a * s * ((R)1 - s); } break;
+    case 2: {
+        const R h = a / (R)2, q = (R)(M_PI / 2) * a;
+#pragma omp simd
+        for (int64_t k = 0; k < n; ++k) { R w = q * u[k]; u[k] = h / ((R)1 + w * w); }
+        break; }
+    case 3:
+#pragma omp simd
+        for (int64_t k = 0; k < n; ++k) { R w = (R)1 + a * std::fabs(u[k]); u[k] = (R)1 / (w * w); }
+        break;
+    case 4:
+#pragma omp simd
+        for (int64_t k = 0; k < n; ++k) { R w = (R)1 - std::fabs(u[k]) / a; u[k] = (w > (R)0 ? w : (R)0) / a; }
+        break;
+    case 5:
+#pragma omp simd
+        for (int64_t k = 0; k < n; ++k) u[k] = (std::fabs(u[k]) < a / (R)2 ? (R)1 : (R)0) / a;
+        break;
+    case 6: {
+        const R d = a * (R)std::sqrt(2 * M_PI);
+        for (int64_t k = 0; k < n; ++k) { R w = u[k] / a; u[k] = std::exp((R)-0.5 * w * w) / d; }
+        break; }
+    case 7:
+#pragma omp simd
+        for (int64_t k = 0; k < n; ++k) { R w = a - a * a * std::fabs(u[k]); u[k] = w > (R)0 ? w : (R)0; }
+        break;
+    case 8: {
+        const R d = a * (R)std::sqrt(2 * M_PI), mu = a / (R)2;
+        for (int64_t k = 0; k < n; ++k) { R w = (u[k] - mu) / a; u[k] = std::exp((R)-0.5 * w * w) / d; }
+        break; }
+    case 9: for (int64_t k = 0; k < n; ++k) u[k] = std::pow((R)1 + (R)2 * std::fabs(u[k]) / (a - (R)1), -a); break;
+    default: for (int64_t k = 0; k < n; ++k) u[k] = (R)0; break;
+    }
+}
+
 template <typename R, int RS>
 void astro_backward(int64_t T, int64_t M, int64_t dom, const R* x, const R* gz, int64_t gst, int64_t gsm, R* gx, const R* v0,
                     const R* a0, const R* gvT, const R* gaT, R* gv0, R* ga0, const AstroCoefs<R>& c, R* const* gc,
@@ -122,25 +173,28 @@ void astro_backward(int64_t T, int64_t M, int64_t dom, const R* x, const R* gz, 
     {
         std::vector<R> VB((size_t)(T * CH)), AB((size_t)(T * CH));
         R v[AS_CB], a[AS_CB], gv[AS_CB], ga[AS_CB], acc[A_NCOEF][AS_CB], zb[AS_CB], gq[AS_CB];
+        R cb[A_NCOEF][AS_CB], sg[AS_CB], gzb[AS_CB];
 #pragma omp for schedule(dynamic, 2)
         for (int64_t b = 0; b < nblk; ++b) {
             const int64_t m0 = b * CH, n = std::min(CH, M - m0);
+            astro_block_coefs<R>(c, m0, n, cb);
+            const R *c1b = cb[A_C1], *c2b = cb[A_C2], *c3b = cb[A_C3], *vthb = cb[A_VTH], *kb = cb[A_K], *vrb = cb[A_VR];
+            const R *adb = cb[A_AD], *afb = cb[A_AF];
             for (int64_t j = 0; j < n; ++j) { v[j] = v0[m0 + j]; a[j] = a0[m0 + j]; }
             for (int64_t t = 0; t < T; ++t) {  // 1. the forward trajectory of this block
                 const R* xt = x + t * M + m0;
                 R *vb = VB.data() + t * CH, *ab = AB.data() + t * CH;
                 for (int64_t j = 0; j < n; ++j) {
-                    const int64_t m = m0 + j;
                     vb[j] = v[j]; ab[j] = a[j];
-                    R v1 = c(A_C1, m) * v[j] + c(A_C2, m) * xt[j];
-                    v1 = v1 + c(A_C3, m);
-                    const R theta = c(A_VTH, m) * (c(A_K, m) * a[j] + (R)1);
+                    R v1 = c1b[j] * v[j] + c2b[j] * xt[j];
+                    v1 = v1 + c3b[j];
+                    const R theta = vthb[j] * (kb[j] * a[j] + (R)1);
                     const R s = (R)((v1 - theta) > (R)0);
-                    v[j] = sfk::reset_value<R, RS>(v1, s, theta, c(A_VR, m));
+                    v[j] = sfk::reset_value<R, RS>(v1, s, theta, vrb[j]);
                     zb[j] = s;
                 }
                 if (dom > 1) domain_means(zb, n, dom);
-                for (int64_t j = 0; j < n; ++j) a[j] = c(A_AD, m0 + j) * a[j] + c(A_AF, m0 + j) * zb[j];
+                for (int64_t j = 0; j < n; ++j) a[j] = adb[j] * a[j] + afb[j] * zb[j];
             }
             for (int64_t j = 0; j < n; ++j) {  // 2. adjoint recurrence, backwards in time
                 gv[j] = gvT ? gvT[m0 + j] : (R)0;
@@ -149,18 +203,24 @@ void astro_backward(int64_t T, int64_t M, int64_t dom, const R* x, const R* gz, 
             }
             for (int64_t t = T - 1; t >= 0; --t) {
                 const R* xt = x + t * M + m0;
-                const R* gzt = gz + t * gst + m0 * gsm;
+                const R* gzt = gz + t * gst + m0 * gsm;  // output gradient, any strides: contiguous in gzb
+                if (gsm != 1) {
+                    for (int64_t j = 0; j < n; ++j) gzb[j] = gzt[j * gsm];
+                    gzt = gzb;
+                }
                 const R *vb = VB.data() + t * CH, *ab = AB.data() + t * CH;
                 R* gxt = gx + t * M + m0;
                 // zbar of this step and the gradient each spike receives through a' (dom > 1: the
                 // domain's sum of ga' af, divided by dom as torch's mean backward does)
                 for (int64_t j = 0; j < n; ++j) {
-                    const int64_t m = m0 + j;
-                    R v1 = c(A_C1, m) * vb[j] + c(A_C2, m) * xt[j];
-                    v1 = v1 + c(A_C3, m);
-                    zb[j] = (R)((v1 - c(A_VTH, m) * (c(A_K, m) * ab[j] + (R)1)) > (R)0);
-                    gq[j] = ga[j] * c(A_AF, m);
+                    R v1 = c1b[j] * vb[j] + c2b[j] * xt[j];
+                    v1 = v1 + c3b[j];
+                    const R u = v1 - vthb[j] * (kb[j] * ab[j] + (R)1);
+                    zb[j] = (R)(u > (R)0);
+                    sg[j] = u;
+                    gq[j] = ga[j] * afb[j];
                 }
+                astro_surrogate_inplace<R>(sg_kind, sp, sg, n);  // u -> dz/du
                 if (dom > 1) {
                     domain_means(zb, n, dom);
                     for (int64_t g0 = 0; g0 < n; g0 += dom) {
@@ -170,12 +230,11 @@ void astro_backward(int64_t T, int64_t M, int64_t dom, const R* x, const R* gz, 
                     }
                 }
                 for (int64_t j = 0; j < n; ++j) {
-                    const int64_t m = m0 + j;
                     const R vp = vb[j], ap = ab[j], xv = xt[j];
-                    const R c1 = c(A_C1, m), c2 = c(A_C2, m), vth = c(A_VTH, m), k = c(A_K, m), vr = c(A_VR, m);
-                    const R ad = c(A_AD, m);
+                    const R c1 = c1b[j], c2 = c2b[j], vth = vthb[j], k = kb[j], vr = vrb[j];
+                    const R ad = adb[j];
                     R v1 = c1 * vp + c2 * xv;
-                    v1 = v1 + c(A_C3, m);
+                    v1 = v1 + c3b[j];
                     const R w = k * ap + (R)1, theta = vth * w, u = v1 - theta;
                     const R s = (R)(u > (R)0);
                     const R g = gv[j], gan = ga[j];
@@ -184,8 +243,8 @@ void astro_backward(int64_t T, int64_t M, int64_t dom, const R* x, const R* gz, 
                     else if (RS == R_VAL) { dv1 = g * ((R)1 - s); ds = g * (vr - v1); dvr = g * s; }
                     else if (RS == R_ZERO) { dv1 = g * ((R)1 - s); ds = -g * v1; }
                     else { dv1 = g; ds = (R)0; }
-                    const R gs = gzt[j * gsm] + keep * ds + gq[j];
-                    const R gu = gs * sfk::surrogate_grad<R>(sg_kind, sp, u);
+                    const R gs = gzt[j] + keep * ds + gq[j];
+                    const R gu = gs * sg[j];
                     const R gv1 = dv1 + gu;
                     const R gth = dth - gu;
                     const R gw = gth * vth;
