@@ -16,7 +16,6 @@ neuron of the block, in L2) before the adjoint recurrence.
 from __future__ import annotations
 
 import ctypes
-import functools
 import math
 from typing import Any, NamedTuple
 
@@ -24,7 +23,7 @@ import torch
 from torch import Tensor
 
 from ..numerics import check_finite_enabled
-from ._build import load_library
+from .model_kernels import kernel_library
 from .cpu import _empty_like, _grad_out, surrogate_code, threads_for
 from .specs import _fractions, _membrane, reset_code
 from .ultralif_kernel import coefficient, flatten, raise_at, stride_of, unflatten
@@ -36,21 +35,8 @@ MAX_DOMAIN = 256  # AS_CB in csrc/astro_lif.cpp: a block of neurons holds whole 
 _STEP_KWARGS = {"dt", "surrogate", "reset", "detach_reset", "state_quant", "integrator", "domain"}
 
 
-def _declare(lib: ctypes.CDLL) -> None:
-    P, I, L, D = ctypes.c_void_p, ctypes.c_int, ctypes.c_int64, ctypes.c_double  # noqa: E741 (C types)
-    for suf in ("f32", "f64"):
-        f = getattr(lib, f"sf_astro_lif_forward_{suf}")
-        f.argtypes = [I, L, L, L, P, P, P, P, P, P, P, P, I, I, P]
-        f.restype = I
-        b = getattr(lib, f"sf_astro_lif_backward_{suf}")
-        b.argtypes = [I, I, I, D, L, L, L, P, P, L, L, P, P, P, P, P, P, P, P, P, P, I]
-        b.restype = I
-
-
-@functools.lru_cache(maxsize=None)
-def _lib(lib: ctypes.CDLL) -> ctypes.CDLL:
-    _declare(lib)
-    return lib
+def _lib() -> ctypes.CDLL:
+    return kernel_library("astro_lif", "ILLLPPPPPPPPIIP", "IIIDLLLPPLLPPPPPPPPPPI")
 
 
 def _ptrs(ts: list[Tensor | None]) -> ctypes.Array:
@@ -78,7 +64,7 @@ class _NonFiniteAt(Exception):
 class _AstroRun(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, cfg: _Cfg, x: Tensor, v0: Tensor, a0: Tensor, *coefs: Tensor) -> tuple[Tensor, ...]:
-        lib = _lib(load_library())
+        lib = _lib()
         T, M = x.shape
         suf = "f32" if x.dtype == torch.float32 else "f64"
         vT, aT = torch.empty_like(v0), torch.empty_like(a0)
@@ -108,7 +94,7 @@ class _AstroRun(torch.autograd.Function):
     def backward(ctx: Any, gz: Tensor | None, gvT: Tensor | None, gaT: Tensor | None) -> tuple[Any, ...]:
         cfg: _Cfg = ctx.cfg
         x, v0, a0, *coefs = ctx.saved_tensors
-        lib = _lib(load_library())
+        lib = _lib()
         T, M = x.shape
         suf = "f32" if x.dtype == torch.float32 else "f64"
         gz = _grad_out(gz, x, T, M)

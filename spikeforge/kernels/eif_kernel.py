@@ -35,7 +35,8 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor
 
-from ._build import BackendUnavailableError, load_library
+from ._build import BackendUnavailableError
+from .model_kernels import kernel_library
 from .cpu import _diagnose, _empty_like, _grad_out, _ptr_array, call_unsupported, run_elementwise, threads_for
 from .specs import KernelSpec, reset_code
 
@@ -86,26 +87,8 @@ def torch_exp(dtype: torch.dtype) -> tuple[int | None, str]:
     return ctypes.cast(fn, ctypes.c_void_p).value, ""
 
 
-def _declare(lib: ctypes.CDLL) -> None:
-    P, I, L, D = ctypes.c_void_p, ctypes.c_int, ctypes.c_int64, ctypes.c_double  # noqa: E741 (C types)
-    for suf in ("f32", "f64"):
-        f = getattr(lib, f"sf_eif_forward_{suf}")
-        f.argtypes = [I, L, L, P, P, P, P, P, P, L, I, I, P]
-        f.restype = I
-        b = getattr(lib, f"sf_eif_backward_{suf}")
-        b.argtypes = [I, I, I, D, L, L, P, P, L, L, P, P, P, P, P, P, I, P, L, I]
-        b.restype = I
-
-
-_declared: set[int] = set()  # ids of the loaded libraries whose argtypes are set
-
-
 def _lib() -> ctypes.CDLL:
-    lib = load_library()
-    if id(lib) not in _declared:
-        _declare(lib)
-        _declared.add(id(lib))
-    return lib
+    return kernel_library("eif", "ILLPPPPPPLIIP", "IIIDLLPPLLPPPPPPIPLI")
 
 
 class RunConfig(NamedTuple):

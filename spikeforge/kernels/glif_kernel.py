@@ -28,33 +28,15 @@ import torch
 from torch import Tensor
 
 from ..numerics import check_finite_enabled
-from ._build import load_library
+from .model_kernels import kernel_library
 from .cpu import _empty_like, _grad_out, _ptr_array, surrogate_code, threads_for
 from .ilif_kernel import nonfinite_at, run_flat, state_unsupported
 
 __all__ = ["GLIF_KERNEL", "GLIFKernel"]
 
 
-def _declare(lib: ctypes.CDLL) -> None:
-    P, I, L, D = ctypes.c_void_p, ctypes.c_int, ctypes.c_int64, ctypes.c_double  # noqa: E741 (C types)
-    for suf in ("f32", "f64"):
-        f = getattr(lib, f"sf_glif_forward_{suf}")
-        f.argtypes = [L, L, P, P, P, P, P, P, P, L, I, I, P]
-        f.restype = I
-        b = getattr(lib, f"sf_glif_backward_{suf}")
-        b.argtypes = [L, L, P, P, L, L, P, P, P, P, P, P, P, P, L, P, I, D, I]
-        b.restype = I
-
-
-_declared: set[int] = set()  # ids of the loaded libraries whose argtypes are set
-
-
 def _lib() -> ctypes.CDLL:
-    lib = load_library()
-    if id(lib) not in _declared:
-        _declare(lib)
-        _declared.add(id(lib))
-    return lib
+    return kernel_library("glif", "LLPPPPPPPLIIP", "LLPPLLPPPPPPPPLPIDI")
 
 
 def _ptr(t: Tensor | None) -> int | None:

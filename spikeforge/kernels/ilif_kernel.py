@@ -30,7 +30,7 @@ import torch
 from torch import Tensor
 
 from ..numerics import check_finite_enabled, raise_nonfinite
-from ._build import load_library
+from .model_kernels import kernel_library
 from .cpu import _empty_like, _grad_out, _NonFiniteAt, _unravel, memory_order, threads_for
 
 __all__ = ["ILIF_KERNEL", "NILIF_KERNEL", "IntegerLIFKernel", "run_flat", "nonfinite_at", "state_unsupported"]
@@ -127,26 +127,8 @@ def run_flat(xs: Tensor, state: Any, coefs: Sequence[Tensor], launch: Launch, wh
     return out, type(state)(*finals)
 
 
-def _declare(lib: ctypes.CDLL) -> None:
-    P, I, L = ctypes.c_void_p, ctypes.c_int, ctypes.c_int64  # noqa: E741 (C types)
-    for suf in ("f32", "f64"):
-        f = getattr(lib, f"sf_ilif_forward_{suf}")
-        f.argtypes = [I, L, L, P, P, P, P, P, P, P, L, I, I, P]
-        f.restype = I
-        b = getattr(lib, f"sf_ilif_backward_{suf}")
-        b.argtypes = [I, L, L, P, P, L, L, P, P, P, P, P, P, P, L, P, P, P, I]
-        b.restype = I
-
-
-_declared: set[int] = set()  # ids of the loaded libraries whose argtypes are set
-
-
 def _lib() -> ctypes.CDLL:
-    lib = load_library()
-    if id(lib) not in _declared:
-        _declare(lib)
-        _declared.add(id(lib))
-    return lib
+    return kernel_library("ilif", "ILLPPPPPPPLIIP", "ILLPPLLPPPPPPPLPPPI")
 
 
 def _ptr(t: Tensor | None) -> int | None:

@@ -21,7 +21,8 @@ from typing import Any
 
 from torch import Tensor
 
-from ._build import BackendUnavailableError, load_library
+from ._build import BackendUnavailableError
+from .model_kernels import kernel_library
 from .cpu import call_unsupported
 from .eif_kernel import run_one_state
 from .specs import KernelSpec
@@ -37,26 +38,8 @@ def _coefs(p: Any, dt: float, integrator: str = "euler") -> dict[str, Tensor]:
 SPEC = KernelSpec(kind=-1, state_fields=("v",), coefs=_coefs)  # run_elementwise's layout work only
 
 
-def _declare(lib: ctypes.CDLL) -> None:
-    P, I, L, D = ctypes.c_void_p, ctypes.c_int, ctypes.c_int64, ctypes.c_double  # noqa: E741 (C types)
-    for suf in ("f32", "f64"):
-        f = getattr(lib, f"sf_klif_forward_{suf}")
-        f.argtypes = [I, L, L, P, P, P, P, P, I, I, P]
-        f.restype = I
-        b = getattr(lib, f"sf_klif_backward_{suf}")
-        b.argtypes = [I, I, I, D, L, L, P, P, L, L, P, P, P, P, P, P, I, I]
-        b.restype = I
-
-
-_declared: set[int] = set()  # ids of the loaded libraries whose argtypes are set
-
-
 def _lib() -> ctypes.CDLL:
-    lib = load_library()
-    if id(lib) not in _declared:
-        _declare(lib)
-        _declared.add(id(lib))
-    return lib
+    return kernel_library("klif", "ILLPPPPPIIP", "IIIDLLPPLLPPPPPPII")
 
 
 class KLIFKernel:

@@ -19,12 +19,15 @@ and never imports it) to ``"module:attribute"`` of that object, imported on firs
 
 from __future__ import annotations
 
+import ctypes
 import importlib
 from typing import Any, Protocol
 
 from torch import Tensor
 
-__all__ = ["ModelKernel", "MODEL_KERNELS", "model_kernel_for"]
+from ._build import load_library
+
+__all__ = ["ModelKernel", "MODEL_KERNELS", "kernel_library", "model_kernel_for"]
 
 
 class ModelKernel(Protocol):
@@ -66,3 +69,22 @@ def model_kernel_for(step_fn: Any) -> ModelKernel | None:
         module, attr = target.split(":")
         kernel = _loaded[name] = getattr(importlib.import_module(module), attr)
     return kernel
+
+
+_CTYPES = {"P": ctypes.c_void_p, "I": ctypes.c_int, "L": ctypes.c_int64, "D": ctypes.c_double}
+_declared: set[tuple[int, str]] = set()  # (library id, kernel prefix) whose argtypes are set
+
+
+def kernel_library(prefix: str, forward: str, backward: str) -> ctypes.CDLL:
+    """The loaded kernel library, with ``sf_<prefix>_forward_{f32,f64}`` and ``sf_<prefix>_backward_*``
+    declared (once per library): ``forward``/``backward`` spell their C argument types, one letter
+    each (``P`` pointer, ``I`` int, ``L`` int64, ``D`` double); both return an int status."""
+    lib = load_library()
+    if (id(lib), prefix) not in _declared:
+        for suf in ("f32", "f64"):
+            for kind, sig in (("forward", forward), ("backward", backward)):
+                fn = getattr(lib, f"sf_{prefix}_{kind}_{suf}")
+                fn.argtypes = [_CTYPES[c] for c in sig]
+                fn.restype = ctypes.c_int
+        _declared.add((id(lib), prefix))
+    return lib

@@ -25,7 +25,7 @@ import torch
 from torch import Tensor
 
 from ..numerics import check_finite_enabled, raise_nonfinite
-from ._build import load_library
+from .model_kernels import kernel_library
 from .cpu import _empty_like, _grad_out, _unravel, threads_for
 
 __all__ = ["ULTRALIF", "UltraLIFKernel", "coefficient", "flat_layout", "flatten", "raise_at", "stride_of",
@@ -138,21 +138,8 @@ def raise_at(found: tuple[Any, ...], shape: torch.Size, order: list[int], where:
     raise_nonfinite(where, what, (t, *idx), value)
 
 
-def _declare(lib: ctypes.CDLL) -> None:
-    P, I, L = ctypes.c_void_p, ctypes.c_int, ctypes.c_int64  # noqa: E741 (C types)
-    for suf in ("f32", "f64"):
-        f = getattr(lib, f"sf_ultralif_forward_{suf}")
-        f.argtypes = [L, L, L, P, P, P, P, P, P, P, L, P, L, P, L, I, I, P]
-        f.restype = I
-        b = getattr(lib, f"sf_ultralif_backward_{suf}")
-        b.argtypes = [L, L, L, P, P, P, P, L, L, P, P, P, P, P, L, P, L, P, L, P, P, P, I, I]
-        b.restype = I
-
-
-@functools.lru_cache(maxsize=None)
-def _lib(lib: ctypes.CDLL) -> ctypes.CDLL:
-    _declare(lib)
-    return lib
+def _lib() -> ctypes.CDLL:
+    return kernel_library("ultralif", "LLLPPPPPPPLPLPLIIP", "LLLPPPPLLPPPPPLPLPLPPPII")
 
 
 def _ptr(t: Tensor | None) -> int | None:
@@ -169,7 +156,7 @@ class _Cfg(NamedTuple):
 class _UltraLIFRun(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, cfg: _Cfg, x: Tensor, v0: Tensor, E: Tensor, ld: Tensor, th: Tensor) -> tuple[Tensor, Tensor]:
-        lib = _lib(load_library())
+        lib = _lib()
         T, M = x.shape
         suf = "f32" if x.dtype == torch.float32 else "f64"
         vexp, vlog1p = _entry(x.dtype)
@@ -198,7 +185,7 @@ class _UltraLIFRun(torch.autograd.Function):
     def backward(ctx: Any, gz: Tensor | None, gvT: Tensor | None) -> tuple[Any, ...]:
         cfg: _Cfg = ctx.cfg
         x, v0, E, ld, th = ctx.saved_tensors
-        lib = _lib(load_library())
+        lib = _lib()
         T, M = x.shape
         suf = "f32" if x.dtype == torch.float32 else "f64"
         vexp, vlog1p = _entry(x.dtype)
