@@ -347,12 +347,7 @@ def run_elementwise(spec: KernelSpec, xs: Tensor, state: Any, p: Any, kwargs: di
     except _NonFiniteAt as e:
         found = e.args
     if found is not None:  # raised outside the except block: no chained kernel-internal traceback
-        t, m, what, value = found
-        pidx = _unravel(m, tuple(pshape[1:]))  # index in the permuted [B, *]
-        idx = [0] * len(pidx)
-        for d, i in zip(sperm, pidx):  # back to the caller's dim order
-            idx[d] = i
-        raise_nonfinite(where or "fused kernel", what, (t, *idx), value)
+        raise_nonfinite_at(found, tuple(pshape[1:]), sperm, where)
     if not keep_shape:
         z = z.view(pshape)  # [T, M] -> [T, B, *] in memory order
         finals = [f.view(pshape[1:]) for f in finals]
@@ -367,6 +362,16 @@ def run_elementwise(spec: KernelSpec, xs: Tensor, state: Any, p: Any, kwargs: di
 def _slots(state_fields: tuple[str, ...], names: tuple[str, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """Kernel slots of the state fields and of the coefficients passed in (fixed per model)."""
     return tuple(SLOTS.index(f) for f in state_fields), tuple(COEFS.index(n) for n in names)
+
+
+def raise_nonfinite_at(found: tuple[Any, ...], dims: tuple[int, ...], order: Any, where: str | None) -> None:
+    """Raise :class:`~spikeforge.numerics.NonFiniteError` for a kernel's ``(t, m, what, value)``: ``m``
+    is a flat index of one step laid out as ``dims``, the caller's ``[B, *]`` dims taken in ``order``."""
+    t, m, what, value = found
+    idx = [0] * len(dims)
+    for d, i in zip(order, _unravel(m, dims)):  # back to the caller's dim order
+        idx[d] = i
+    raise_nonfinite(where or "fused kernel", what, (t, *idx), value)
 
 
 def _unravel(flat: int, shape: tuple[int, ...]) -> tuple[int, ...]:

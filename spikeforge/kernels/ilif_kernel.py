@@ -29,9 +29,9 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor
 
-from ..numerics import check_finite_enabled, raise_nonfinite
+from ..numerics import check_finite_enabled
 from .model_kernels import kernel_library
-from .cpu import _empty_like, _grad_out, _NonFiniteAt, _unravel, memory_order, threads_for
+from .cpu import _empty_like, _grad_out, _NonFiniteAt, memory_order, raise_nonfinite_at, threads_for
 
 __all__ = ["ILIF_KERNEL", "NILIF_KERNEL", "IntegerLIFKernel", "run_flat", "nonfinite_at", "state_unsupported"]
 
@@ -112,12 +112,7 @@ def run_flat(xs: Tensor, state: Any, coefs: Sequence[Tensor], launch: Launch, wh
     except _NonFiniteAt as e:
         found = e.args
     if found is not None:  # raised outside the except block: no chained kernel-internal traceback
-        t, m, what, value = found
-        pidx = _unravel(m, tuple(pshape[1:]))  # index in the permuted [B, *]
-        idx = [0] * len(pidx)
-        for d, i in zip(sperm, pidx):
-            idx[d] = i
-        raise_nonfinite(where or "fused kernel", what, (t, *idx), value)
+        raise_nonfinite_at(found, tuple(pshape[1:]), sperm, where)
     out = out.view(pshape)  # [T, M] -> [T, B, *] in memory order
     finals = [f.view(pshape[1:]) for f in finals]
     if permuted:  # back to the caller's dim order, keeping the input's strides

@@ -25,9 +25,9 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor
 
-from ..numerics import check_finite_enabled, raise_nonfinite
+from ..numerics import check_finite_enabled
 from ._build import load_library
-from .cpu import (_empty_like, _grad_out, _NonFiniteAt, _ptr_array, _unravel, memory_order, surrogate_code,
+from .cpu import (_empty_like, _grad_out, _NonFiniteAt, _ptr_array, memory_order, raise_nonfinite_at, surrogate_code,
                   threads_for)
 
 __all__ = ["TC_LIF_KERNEL", "flatten_call", "unflatten_result", "two_state_unsupported"]
@@ -105,12 +105,7 @@ def unflatten_result(f: Flat, z: Tensor, finals: list[Tensor], state_cls: Any) -
 
 def raise_at(f: Flat, where: str | None, found: tuple[Any, ...]) -> None:
     """Raise the :class:`~spikeforge.numerics.NonFiniteError` of a kernel's ``(t, m, what, value)``."""
-    t, m, what, value = found
-    pidx = _unravel(m, tuple(f.pshape[1:]))  # index in the kernel's [B, *]
-    idx = [0] * len(pidx)
-    for d, i in zip([d - 1 for d in f.perm[1:]], pidx):  # back to the caller's dim order
-        idx[d] = i
-    raise_nonfinite(where or "fused kernel", what, (t, *idx), value)
+    raise_nonfinite_at(found, tuple(f.pshape[1:]), [d - 1 for d in f.perm[1:]], where)
 
 
 def diagnose(bad: ctypes.Array, x: Tensor, fields: tuple[str, ...], st0: list[Tensor],

@@ -24,9 +24,9 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor
 
-from ..numerics import check_finite_enabled, raise_nonfinite
+from ..numerics import check_finite_enabled
 from .model_kernels import kernel_library
-from .cpu import _empty_like, _grad_out, _unravel, threads_for
+from .cpu import _empty_like, _grad_out, raise_nonfinite_at, threads_for
 
 __all__ = ["ULTRALIF", "UltraLIFKernel", "coefficient", "flat_layout", "flatten", "raise_at", "stride_of",
            "torch_loop_length", "unflatten"]
@@ -130,12 +130,7 @@ class _NonFiniteAt(Exception):
 def raise_at(found: tuple[Any, ...], shape: torch.Size, order: list[int], where: str) -> None:
     """Raise :class:`~spikeforge.numerics.NonFiniteError` for a kernel's ``(t, m, what, value)``,
     ``m`` mapped from the flat ``[M]`` order back to the caller's index in ``[B, *]``."""
-    t, m, what, value = found
-    pidx = _unravel(m, tuple(shape[d] for d in order))
-    idx = [0] * len(order)
-    for d, i in zip(order, pidx):
-        idx[d] = i
-    raise_nonfinite(where, what, (t, *idx), value)
+    raise_nonfinite_at(found, tuple(shape[d] for d in order), order, where)
 
 
 def _lib() -> ctypes.CDLL:
