@@ -14,6 +14,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+from _fused import assert_parity, parity_inputs
+
 from spikeforge.kernels import BackendUnavailableError, available_backends
 from spikeforge.kernels.model_kernels import MODEL_KERNELS, _qualname, model_kernel_for
 from spikeforge.kernels.specs import spec_for
@@ -25,7 +27,6 @@ pytestmark = pytest.mark.skipif("cpp" not in available_backends(), reason="no C+
 
 CLASSES = {name: REGISTRY.get(name) for name in REGISTRY.names()}
 KERNELED = {name: cls for name, cls in CLASSES.items() if model_kernel_for(cls.step_fn) is not None}
-TOL = {torch.float32: dict(rtol=2e-4, atol=2e-5), torch.float64: dict(rtol=1e-9, atol=1e-11)}
 SHAPES = {
     "T1": lambda x: x[:1],
     "noncontig": lambda x: x.transpose(1, 2),  # [T, N, B] view with non-unit inner stride
@@ -88,38 +89,20 @@ def _run(m, xs: torch.Tensor, v0_grad: bool = False):
     return zs, final, grads
 
 
-def _inputs(shape, dtype, gen):
-    return (torch.randn(shape, generator=gen, dtype=torch.float64) * 2.0 + 1.2).to(dtype)
-
-
-def _compare(ref, got, dtype):
-    z0, s0, g0 = ref
-    z1, s1, g1 = got
-    assert torch.equal(z0, z1), "forward outputs differ"
-    for a, b in zip(s0, s1, strict=True):
-        assert torch.equal(a, b), "final state differs"
-    for a, b in zip(g0, g1, strict=True):
-        if a is None or b is None:  # unused: None in one, zeros in the other
-            assert all(g is None or not g.any() for g in (a, b))
-            continue
-        scale = a.abs().max().clamp_min(1.0)
-        torch.testing.assert_close(b / scale, a / scale, **TOL[dtype])
-
-
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
 @pytest.mark.parametrize("name", list(KERNELED))
 def test_model_kernel_parity_per_neuron_parameters(name, dtype, gen):
-    xs = _inputs((12, 3, 21), dtype, gen)
-    _compare(_run(_make(name, "torch", dtype, 21), xs), _run(_make(name, "cpp", dtype, 21), xs), dtype)
+    xs = parity_inputs((12, 3, 21), dtype, gen)
+    assert_parity(_run(_make(name, "torch", dtype, 21), xs), _run(_make(name, "cpp", dtype, 21), xs), dtype)
 
 
 @pytest.mark.parametrize("shape", list(SHAPES))
 @pytest.mark.parametrize("name", list(KERNELED))
 def test_model_kernel_parity_shapes(name, shape, gen):
-    xs = SHAPES[shape](_inputs((6, 4, 9), torch.float32, gen))
+    xs = SHAPES[shape](parity_inputs((6, 4, 9), torch.float32, gen))
     ref = _run(_make(name, "torch", torch.float32, None), xs, v0_grad=True)
     got = _run(_make(name, "cpp", torch.float32, None), xs, v0_grad=True)
-    _compare(ref, got, torch.float32)
+    assert_parity(ref, got, torch.float32)
 
 
 @pytest.mark.parametrize("name", list(KERNELED))
@@ -129,8 +112,8 @@ def test_model_kernel_parity_many_threads(name, gen, monkeypatch):
     old = torch.get_num_threads()
     torch.set_num_threads(4)
     try:
-        xs = _inputs((20, 8, 300), torch.float32, gen)
-        _compare(_run(_make(name, "torch", torch.float32, 300), xs),
+        xs = parity_inputs((20, 8, 300), torch.float32, gen)
+        assert_parity(_run(_make(name, "torch", torch.float32, 300), xs),
                  _run(_make(name, "cpp", torch.float32, 300), xs), torch.float32)
     finally:
         torch.set_num_threads(old)
@@ -139,16 +122,16 @@ def test_model_kernel_parity_many_threads(name, gen, monkeypatch):
 @pytest.mark.parametrize("surrogate", [n for n in SURROGATES.names() if n != "custom"])
 @pytest.mark.parametrize("name", [n for n, c in KERNELED.items() if "surrogate" in c().step_kwargs()])
 def test_model_kernel_surrogates_run_or_are_declined(name, surrogate, gen):
-    xs = _inputs((9, 4, 13), torch.float32, gen)
+    xs = parity_inputs((9, 4, 13), torch.float32, gen)
     ref = _run(_make(name, "torch", torch.float32, None, surrogate=surrogate), xs)
     cpp = _make(name, "cpp", torch.float32, None, surrogate=surrogate)
     p, state, kwargs = cpp.prepare_run(xs, None)
     if model_kernel_for(KERNELED[name].step_fn).supports(xs, state, kwargs) is not None:
         with pytest.raises(BackendUnavailableError):
             cpp.run(xs)
-        _compare(ref, _run(_make(name, "auto", torch.float32, None, surrogate=surrogate), xs), torch.float32)
+        assert_parity(ref, _run(_make(name, "auto", torch.float32, None, surrogate=surrogate), xs), torch.float32)
         return
-    _compare(ref, _run(cpp, xs), torch.float32)
+    assert_parity(ref, _run(cpp, xs), torch.float32)
 
 
 @pytest.mark.parametrize("name", list(KERNELED))

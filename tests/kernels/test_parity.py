@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from _fused import NEURONS, READOUTS  # fused neurons from the registry
+from _fused import NEURONS, READOUTS, assert_parity, parity_inputs  # fused neurons from the registry
 
 from spikeforge.kernels import BackendUnavailableError, available_backends
 from spikeforge.kernels.cpu import threads_for
@@ -19,7 +19,6 @@ from spikeforge.surrogate import SURROGATES, Custom
 pytestmark = pytest.mark.skipif("cpp" not in available_backends(), reason="no C++ compiler")
 RESETS = ("subtract", "value", "zero", "none")
 SURROGATE_NAMES = [n for n in SURROGATES.names() if n != "custom"]
-TOL = {torch.float32: dict(rtol=2e-4, atol=2e-5), torch.float64: dict(rtol=1e-9, atol=1e-11)}
 
 
 def _make(name: str, backend: str, dtype: torch.dtype, size: int | tuple[int, ...] | None, **kw):
@@ -50,43 +49,25 @@ def _run(m, xs: torch.Tensor, v0_grad: bool = False):
     return zs, final, grads
 
 
-def _inputs(shape, dtype, gen):
-    return (torch.randn(shape, generator=gen, dtype=torch.float64) * 2.0 + 1.2).to(dtype)
-
-
-def _compare(ref, got, dtype):
-    z0, s0, g0 = ref
-    z1, s1, g1 = got
-    assert torch.equal(z0, z1), "forward outputs differ"
-    for a, b in zip(s0, s1):
-        assert torch.equal(a, b), "final state differs"
-    for a, b in zip(g0, g1):
-        if a is None or b is None:  # unused parameter: None in one, zeros in the other
-            assert all(g is None or not g.any() for g in (a, b))
-            continue
-        scale = a.abs().max().clamp_min(1.0)
-        torch.testing.assert_close(b / scale, a / scale, **TOL[dtype])
-
-
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
 @pytest.mark.parametrize("detach", [False, True], ids=["attached", "detached"])
 @pytest.mark.parametrize("reset", RESETS)
 @pytest.mark.parametrize("name", list(NEURONS))
 def test_parity_resets(name, reset, detach, dtype, gen):
-    xs = _inputs((12, 3, 21), dtype, gen)
+    xs = parity_inputs((12, 3, 21), dtype, gen)
     kw = dict(reset=reset, detach_reset=detach)
     ref = _run(_make(name, "torch", dtype, 21, **kw), xs)
     got = _run(_make(name, "cpp", dtype, 21, **kw), xs)
-    _compare(ref, got, dtype)
+    assert_parity(ref, got, dtype)
 
 
 @pytest.mark.parametrize("surrogate", SURROGATE_NAMES)
 @pytest.mark.parametrize("name", list(NEURONS))
 def test_parity_surrogates(name, surrogate, gen):
-    xs = _inputs((9, 4, 13), torch.float32, gen)
+    xs = parity_inputs((9, 4, 13), torch.float32, gen)
     ref = _run(_make(name, "torch", torch.float32, None, surrogate=surrogate), xs)
     got = _run(_make(name, "cpp", torch.float32, None, surrogate=surrogate), xs)
-    _compare(ref, got, torch.float32)
+    assert_parity(ref, got, torch.float32)
 
 
 SHAPES = {
@@ -100,23 +81,23 @@ SHAPES = {
 @pytest.mark.parametrize("shape", list(SHAPES))
 @pytest.mark.parametrize("name", list(NEURONS))
 def test_parity_shapes(name, shape, gen):
-    xs = SHAPES[shape](_inputs((6, 4, 9), torch.float32, gen))
+    xs = SHAPES[shape](parity_inputs((6, 4, 9), torch.float32, gen))
     ref = _run(_make(name, "torch", torch.float32, None), xs, v0_grad=True)
     got = _run(_make(name, "cpp", torch.float32, None), xs, v0_grad=True)
-    _compare(ref, got, torch.float32)
+    assert_parity(ref, got, torch.float32)
 
 
 def test_parity_large_blocks(gen):
     """More neurons than one kernel block, several threads, per-neuron learnable tau (PLIF)."""
-    xs = _inputs((30, 8, 300), torch.float32, gen)
+    xs = parity_inputs((30, 8, 300), torch.float32, gen)
     ref = _run(_make("plif", "torch", torch.float32, 300), xs)
     got = _run(_make("plif", "cpp", torch.float32, 300), xs)
-    _compare(ref, got, torch.float32)
+    assert_parity(ref, got, torch.float32)
 
 
 @pytest.mark.parametrize("name", list(READOUTS))
 def test_li_readout_parity(name, gen):
-    xs = _inputs((15, 3, 5), torch.float32, gen)
+    xs = parity_inputs((15, 3, 5), torch.float32, gen)
     cls = READOUTS[name]
     outs = []
     for backend in ("torch", "cpp"):
@@ -131,7 +112,7 @@ def test_li_readout_parity(name, gen):
 
 
 def test_state_continuation_matches_one_run(gen):
-    xs = _inputs((10, 2, 7), torch.float32, gen)
+    xs = parity_inputs((10, 2, 7), torch.float32, gen)
     m = LIF(backend="cpp")
     z_all, s_all = m.run(xs)
     z1, s1 = m.run(xs[:4])
@@ -147,7 +128,7 @@ def test_named_backend_never_falls_back():
 
 
 def test_auto_uses_reference_when_no_kernel_applies(gen):
-    xs = _inputs((5, 2, 4), torch.float32, gen)
+    xs = parity_inputs((5, 2, 4), torch.float32, gen)
     sg = Custom(grad_fn=torch.ones_like)
     z_auto, _ = LIF(backend="auto", surrogate=sg).run(xs)
     z_ref, _ = LIF(backend="torch", surrogate=sg).run(xs)
@@ -155,14 +136,14 @@ def test_auto_uses_reference_when_no_kernel_applies(gen):
 
 
 def test_no_grad_inference(gen):
-    xs = _inputs((5, 2, 4), torch.float32, gen)
+    xs = parity_inputs((5, 2, 4), torch.float32, gen)
     with torch.inference_mode():
         z, _ = LIF(backend="cpp").run(xs)
     assert torch.equal(z, LIF(backend="torch").run(xs)[0])
 
 
 def test_mixed_state_dtype_is_not_fused(gen):
-    xs = _inputs((4, 2, 3), torch.float32, gen)
+    xs = parity_inputs((4, 2, 3), torch.float32, gen)
     state = LIF().init_state(xs[0]).__class__(v=torch.zeros(2, 3, dtype=torch.float64))
     with pytest.raises(BackendUnavailableError, match="dtype"):
         LIF(backend="cpp").run(xs, state)
@@ -172,12 +153,12 @@ def test_mixed_state_dtype_is_not_fused(gen):
 def test_parity_channels_last(name, gen):
     """A conv output in channels-last layout runs in place: same values, the input's strides kept,
     per-neuron parameters and a contiguous initial state permuted to match."""
-    dense = _inputs((6, 4, 3, 5, 5), torch.float32, gen)  # [T, B, C, H, W]
+    dense = parity_inputs((6, 4, 3, 5, 5), torch.float32, gen)  # [T, B, C, H, W]
     cl = dense.flatten(0, 1).contiguous(memory_format=torch.channels_last).unflatten(0, (6, 4))
     assert not cl.is_contiguous() and torch.equal(cl, dense)
     ref = _run(_make(name, "torch", torch.float32, (3, 5, 5)), dense, v0_grad=True)
     got = _run(_make(name, "cpp", torch.float32, (3, 5, 5)), cl, v0_grad=True)
-    _compare(ref, got, torch.float32)
+    assert_parity(ref, got, torch.float32)
     zs, _ = _make(name, "cpp", torch.float32, (3, 5, 5)).run(cl)
     assert zs.stride() == cl.stride(), "output should keep the input's layout"
 
@@ -217,13 +198,13 @@ def test_parity_exact_threshold_ties(name, reset, dtype, gen):
     below = torch.nextafter(torch.tensor(1.0, dtype=dtype), torch.tensor(0.0, dtype=dtype)).item()
     z_ref = make("torch").run(xs)[0]
     assert not torch.equal(z_ref, make("torch", v_th=below).run(xs)[0]), "no exact threshold tie in the input"
-    _compare(_run(make("torch"), xs), _run(make("cpp"), xs), dtype)
+    assert_parity(_run(make("torch"), xs), _run(make("cpp"), xs), dtype)
 
 
 @pytest.mark.parametrize("name", list(NEURONS) + list(READOUTS))
 def test_parity_multithreaded(name, gen, many_threads):
     """Several blocks of neurons on several threads (forward and backward), per-neuron parameters."""
-    xs = _inputs((20, 4, 700), torch.float32, gen)  # M = 2800 neurons: 6 blocks of 512
+    xs = parity_inputs((20, 4, 700), torch.float32, gen)  # M = 2800 neurons: 6 blocks of 512
     assert threads_for(xs.numel()) == many_threads
     cls = NEURONS.get(name) or READOUTS[name]
     if name in READOUTS:
@@ -238,4 +219,4 @@ def test_parity_multithreaded(name, gen, many_threads):
     else:
         ref = _run(_make(name, "torch", torch.float32, 700), xs, v0_grad=True)
         got = _run(_make(name, "cpp", torch.float32, 700), xs, v0_grad=True)
-    _compare(ref, got, torch.float32)
+    assert_parity(ref, got, torch.float32)
