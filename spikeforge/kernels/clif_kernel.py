@@ -27,12 +27,12 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import os
 from typing import Any
 
 import torch
 from torch import Tensor
 
+from .model_kernels import torch_function_address
 from .tc_lif_kernel import run_two_state, two_state_unsupported
 
 __all__ = ["CLIF_KERNEL", "torch_vector_exp"]
@@ -45,13 +45,7 @@ _SLEEF_EXP = {torch.float32: "Sleef_expf8_u10", torch.float64: "Sleef_expd4_u10"
 def torch_vector_exp(dtype: torch.dtype) -> int | None:
     """Address of the vector ``exp`` torch's CPU sigmoid uses for ``dtype``, or ``None``."""
     name = _SLEEF_EXP.get(dtype)
-    if name is None:
-        return None
-    try:
-        lib = ctypes.CDLL(os.path.join(os.path.dirname(torch.__file__), "lib", "libtorch_cpu.so"))
-        return ctypes.cast(getattr(lib, name), ctypes.c_void_p).value
-    except (OSError, AttributeError):
-        return None
+    return None if name is None else torch_function_address(name)
 
 
 class CLIFKernel:

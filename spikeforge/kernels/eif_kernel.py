@@ -28,7 +28,6 @@ from __future__ import annotations
 import ctypes
 import functools
 import math
-import os
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -36,7 +35,7 @@ import torch
 from torch import Tensor
 
 from ._build import BackendUnavailableError
-from .model_kernels import kernel_library
+from .model_kernels import kernel_library, torch_function
 from .cpu import _diagnose, _empty_like, _grad_out, _ptr_array, call_unsupported, run_elementwise, threads_for
 from .specs import KernelSpec, reset_code
 
@@ -72,11 +71,9 @@ def torch_exp(dtype: torch.dtype) -> tuple[int | None, str]:
     name = _VML_NAMES.get(dtype)
     if name is None:
         return None, f"no exp routine for {dtype}"
-    path = os.path.join(os.path.dirname(torch.__file__), "lib", "libtorch_cpu.so")
-    try:
-        fn = getattr(ctypes.CDLL(path), name)  # already loaded by torch: the same handle
-    except (OSError, AttributeError):
-        return None, f"torch.exp's routine ({name} in {path}) was not found in this torch build"
+    fn = torch_function(name)
+    if fn is None:
+        return None, f"torch.exp's routine ({name} in libtorch_cpu) was not found in this torch build"
     fn.argtypes = [ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64]
     fn.restype = None
     x = _probe(dtype)

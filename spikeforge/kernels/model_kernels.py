@@ -20,14 +20,18 @@ and never imports it) to ``"module:attribute"`` of that object, imported on firs
 from __future__ import annotations
 
 import ctypes
+import functools
 import importlib
+import os
 from typing import Any, Protocol
 
+import torch
 from torch import Tensor
 
 from ._build import load_library
 
-__all__ = ["ModelKernel", "MODEL_KERNELS", "kernel_library", "model_kernel_for"]
+__all__ = ["ModelKernel", "MODEL_KERNELS", "kernel_library", "model_kernel_for", "torch_function",
+           "torch_function_address"]
 
 
 class ModelKernel(Protocol):
@@ -88,3 +92,20 @@ def kernel_library(prefix: str, forward: str, backward: str) -> ctypes.CDLL:
                 fn.restype = ctypes.c_int
         _declared.add((id(lib), prefix))
     return lib
+
+
+@functools.lru_cache(maxsize=None)
+def torch_function(name: str) -> Any:
+    """An exported function of torch's CPU library (``libtorch_cpu``, already loaded by torch, so the
+    same handle), or ``None`` where this torch build does not export it. Kernels that must round as a
+    torch op does call the routine that op runs (EIF: MKL's exp; CLIF, UltraLIF: SLEEF's exp/log1p)."""
+    try:
+        return getattr(ctypes.CDLL(os.path.join(os.path.dirname(torch.__file__), "lib", "libtorch_cpu.so")), name)
+    except (OSError, AttributeError):
+        return None
+
+
+def torch_function_address(name: str) -> int | None:
+    """The address of :func:`torch_function` ``(name)``, or ``None``."""
+    fn = torch_function(name)
+    return None if fn is None else ctypes.cast(fn, ctypes.c_void_p).value

@@ -18,14 +18,13 @@ from __future__ import annotations
 import ctypes
 import functools
 import math
-import os
 from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor
 
 from ..numerics import check_finite_enabled
-from .model_kernels import kernel_library
+from .model_kernels import kernel_library, torch_function_address
 from .cpu import _empty_like, _grad_out, raise_nonfinite_at, threads_for
 
 __all__ = ["ULTRALIF", "UltraLIFKernel", "coefficient", "flat_layout", "flatten", "raise_at", "stride_of",
@@ -44,16 +43,14 @@ def _sleef() -> dict[torch.dtype, tuple[int, int]] | str:
     cap = torch.backends.cpu.get_cpu_capability()
     if cap != "AVX2":
         return f"torch's CPU capability is {cap}; the kernel reproduces its AVX2 logaddexp/sigmoid only"
-    path = os.path.join(os.path.dirname(torch.__file__), "lib", "libtorch_cpu.so")
-    try:
-        lib = ctypes.CDLL(path)  # already loaded by torch: the same handle
-        out = {}
-        for dtype, (e, lp) in {torch.float32: ("Sleef_expf8_u10", "Sleef_log1pf8_u10"),
-                               torch.float64: ("Sleef_expd4_u10", "Sleef_log1pd4_u10")}.items():
-            out[dtype] = tuple(ctypes.cast(getattr(lib, n), ctypes.c_void_p).value or 0 for n in (e, lp))
-    except (OSError, AttributeError) as err:
-        return f"torch's SLEEF functions are not reachable ({err})"
-    return out  # type: ignore[return-value]
+    out = {}
+    for dtype, (e, lp) in {torch.float32: ("Sleef_expf8_u10", "Sleef_log1pf8_u10"),
+                           torch.float64: ("Sleef_expd4_u10", "Sleef_log1pd4_u10")}.items():
+        exp_at, log1p_at = torch_function_address(e), torch_function_address(lp)
+        if not exp_at or not log1p_at:
+            return f"torch's SLEEF functions ({e}, {lp}) are not exported by libtorch_cpu"
+        out[dtype] = (exp_at, log1p_at)
+    return out
 
 
 def _entry(dtype: torch.dtype) -> tuple[int, int]:
