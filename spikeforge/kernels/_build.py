@@ -17,6 +17,7 @@ boundary as data pointers of contiguous CPU tensors.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import hashlib
 import os
@@ -27,7 +28,13 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = ["BackendUnavailableError", "load_library", "build_info", "default_cache_dir", "source_files"]
 
@@ -98,21 +105,51 @@ def _lib_name(cxx: str) -> str:
     return f"{LIB_PREFIX}{hashlib.sha256(cxx.encode()).hexdigest()[:8]}.so"
 
 
+def _object_name(src: Path, cxx: str, headers: str) -> str:
+    """Cache file name of one translation unit's object: its source, the headers, flags, CPU, compiler."""
+    parts = [src.name, hashlib.sha256(src.read_bytes()).hexdigest(), headers, " ".join(CFLAGS), _cpu_key(),
+             platform.machine(), cxx]
+    return f"{src.stem}-{hashlib.sha256(chr(0).join(parts).encode()).hexdigest()[:16]}.o"
+
+
+def _headers_digest() -> str:
+    h = hashlib.sha256()
+    for path in sorted(SRC_DIR.glob("*.h")):
+        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
 def _compile(cxx: str, out_dir: Path, lib_path: Path) -> None:
-    """Compile every source in parallel into objects, then link them into ``lib_path`` atomically."""
+    """Compile the sources whose object is not cached yet (in parallel), then link ``lib_path`` atomically.
+
+    Objects are cached per translation unit in ``<cache>/objects`` (keyed by the file, every header,
+    the flags, the CPU and the compiler), so editing one ``.cpp`` recompiles that file only; a header
+    edit recompiles everything.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
-    print(f"spikeforge: compiling the C++ kernels with {cxx} (once per machine and version, ~15 s) "
-          f"into {out_dir} ...", file=sys.stderr, flush=True)
+    obj_dir = out_dir.parent / "objects"
+    obj_dir.mkdir(parents=True, exist_ok=True)
+    headers = _headers_digest()
+    objs = {src: obj_dir / _object_name(src, cxx, headers) for src in source_files()}
+    todo = [src for src, obj in objs.items() if not obj.exists()]
+    print(f"spikeforge: compiling the C++ kernels with {cxx} ({len(todo)} of {len(objs)} files; once per "
+          f"machine and version, ~15 s) into {out_dir} ...", file=sys.stderr, flush=True)
     t0 = time.perf_counter()
+    errors: list[str] = []
     with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
-        objs = [Path(tmp) / f"{src.stem}.o" for src in source_files()]
-        procs = [subprocess.Popen([cxx, *CFLAGS, "-c", str(src), "-o", str(obj)], stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, text=True)
-                 for src, obj in zip(source_files(), objs)]
-        errors = [out for out, rc in ((p.communicate()[0], p.returncode) for p in procs) if rc != 0]
+        fresh = {src: Path(tmp) / objs[src].name for src in todo}
+        procs = {src: subprocess.Popen([cxx, *CFLAGS, "-c", str(src), "-o", str(fresh[src])], stdout=subprocess.PIPE,
+                                       stderr=subprocess.STDOUT, text=True)
+                 for src in todo}
+        for src, proc in procs.items():
+            out = proc.communicate()[0]
+            if proc.returncode != 0:
+                errors.append(out)
+            else:
+                os.replace(fresh[src], objs[src])  # atomic: a concurrent builder never sees a torn object
         if not errors:
             so = Path(tmp) / "lib.so"
-            link = subprocess.run([cxx, *map(str, objs), *LDFLAGS, "-o", str(so)], stdout=subprocess.PIPE,
+            link = subprocess.run([cxx, *map(str, objs.values()), *LDFLAGS, "-o", str(so)], stdout=subprocess.PIPE,
                                   stderr=subprocess.STDOUT, text=True)
             if link.returncode != 0:
                 errors.append(link.stdout)
@@ -122,6 +159,21 @@ def _compile(cxx: str, out_dir: Path, lib_path: Path) -> None:
         print("spikeforge: building the C++ kernels failed", file=sys.stderr, flush=True)
         raise BackendUnavailableError("building the 'cpp' kernels failed:\n" + "\n".join(errors)[-4000:])
     print(f"spikeforge: C++ kernels built in {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def _build_lock(out_dir: Path) -> Iterator[None]:
+    """Hold an exclusive file lock on ``out_dir`` so concurrent processes build once and share it."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if fcntl is None:  # pragma: no cover - not POSIX: concurrent builders each build (still atomic)
+        yield
+        return
+    with open(out_dir / ".lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _build(cache_dir: Path) -> ctypes.CDLL:
@@ -139,8 +191,10 @@ def _build(cache_dir: Path) -> ctypes.CDLL:
     else:
         lib_path = out_dir / _lib_name(cxx)
         if not lib_path.exists():
-            _compile(cxx, out_dir, lib_path)
-            built = True
+            with _build_lock(out_dir):
+                if not lib_path.exists():  # another process may have built it while we waited
+                    _compile(cxx, out_dir, lib_path)
+                    built = True
     lib = ctypes.CDLL(str(lib_path))
     _info.update(path=str(lib_path), built_now=built, seconds=time.perf_counter() - t0, compiler=cxx)
     _declare(lib)

@@ -182,3 +182,64 @@ def test_backend_environment_variable_forces_a_backend(monkeypatch, gen):
     monkeypatch.setenv("SPIKEFORGE_BACKEND", "cuda")
     with pytest.raises(ValueError, match="SPIKEFORGE_BACKEND='cuda'"):
         LIF().run(xs)
+
+
+def _fake_compiler(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, delay: float = 0.0) -> Path:
+    """Put a logging stand-in ``g++`` first on PATH; returns its log (one line per invocation)."""
+    log = tmp_path / "cxx.log"
+    cxx = tmp_path / "bin" / "g++"
+    cxx.parent.mkdir(exist_ok=True)
+    script = FAKE_CXX.format(log=log, real=_real_library(), cp=shutil.which("cp"))
+    cxx.write_text(script.replace("echo ", f"sleep {delay}; echo ", 1))
+    cxx.chmod(cxx.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{cxx.parent}:/usr/bin:/bin")
+    return log
+
+
+def _compiled(log: Path) -> list[str]:
+    return sorted(Path(ln.split(" -c ")[1].split()[0]).name for ln in log.read_text().splitlines() if " -c " in ln)
+
+
+@needs_cpp
+def test_editing_one_source_recompiles_only_that_file(tmp_path, monkeypatch, fresh):
+    src = tmp_path / "csrc"
+    shutil.copytree(_build.SRC_DIR, src)
+    log = _fake_compiler(tmp_path, monkeypatch)
+    monkeypatch.setattr(_build, "SRC_DIR", src)
+    cache = tmp_path / "cache"
+    _build._build(cache)
+    names = sorted(p.name for p in src.glob("*.cpp"))
+    assert _compiled(log) == names and _build.build_info()["built_now"] is True
+    log.write_text("")
+    (src / "pool.cpp").write_text((src / "pool.cpp").read_text() + "\n// edited\n")
+    _build._build(cache)  # a new library (new cache key), one object recompiled, all linked
+    assert _compiled(log) == ["pool.cpp"]
+    assert sum(" -shared" in ln for ln in log.read_text().splitlines()) == 1
+    log.write_text("")
+    header = next(iter(sorted(src.glob("*.h"))))
+    header.write_text(header.read_text() + "\n// edited\n")
+    _build._build(cache)  # a header may be included anywhere: everything recompiles
+    assert _compiled(log) == names
+
+
+@needs_cpp
+def test_concurrent_builders_compile_each_file_once(tmp_path, monkeypatch, fresh):
+    import threading
+
+    log = _fake_compiler(tmp_path, monkeypatch, delay=0.3)
+    cache = tmp_path / "cache"
+    errors: list[BaseException] = []
+
+    def build() -> None:
+        try:
+            _build._build(cache)
+        except BaseException as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=build) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert _compiled(log) == sorted(p.name for p in _build.source_files())  # each once, not three times
