@@ -1,11 +1,13 @@
 """Lazy build of the C++ kernels into a shared library, cached on disk, loaded with ctypes.
 
 Nothing is compiled at ``pip install`` time. The first fused call compiles the C++ files shipped
-in ``spikeforge/kernels/csrc/`` with the system C++ compiler (about 15 s, announced on stderr)
+in ``spikeforge/kernels/csrc/`` with the system C++ compiler (announced on stderr)
 into ``$XDG_CACHE_HOME/spikeforge/kernels/<hash>/`` (``~/.cache`` when ``XDG_CACHE_HOME`` is
 unset); later processes load the cached library in milliseconds, with or without a compiler on
 ``PATH``. The cache key covers the sources, the flags and the CPU (the build uses
-``-march=native``); the library's file name records the compiler that built it. With neither a
+``-march=native``); the library's file name records the compiler that built it. Objects are
+cached per source file (``<cache>/objects``), so after editing one ``.cpp`` only that file recompiles
+before the link; concurrent first calls wait on a file lock and build once. With neither a
 compiler nor a cached build the library is unavailable: asking for the ``"cpp"`` backend by name
 then raises :class:`BackendUnavailableError`, and ``"auto"`` uses the torch reference (with one
 warning per process, see :mod:`._policy`).
