@@ -206,7 +206,8 @@ def run_two_state(prefix: str, xs: Tensor, state: Any, coefs: list[Any], kwargs:
         declare(lib, prefix, *extra_types)
         _declared.add((id(lib), prefix))
     f = flatten_call(xs, state, coefs, in_memory_order)
-    sg_kind, sg_p = surrogate_code(kwargs["surrogate"])  # type: ignore[misc]  # supports() checked it
+    # a model without a spike (no surrogate) passes kind 0, which its kernel ignores
+    sg_kind, sg_p = surrogate_code(kwargs["surrogate"]) if "surrogate" in kwargs else (0, 0.0)  # type: ignore[misc]
     cfg = Config(prefix, type(state)._fields, int(bool(kwargs.get("detach_reset", False))), sg_kind, sg_p,
                  f.cmask, threads_for(f.x.numel()), int(check_finite_enabled()), extra)
     try:
