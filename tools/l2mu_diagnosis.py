@@ -66,7 +66,7 @@ def train_epochs(m: L2MU, xs: Tensor, y: Tensor, xts: Tensor, yt: Tensor, epochs
         with torch.no_grad():
             acc = (m(xts).sum(0).argmax(-1) == yt).float().mean().item()
         ru, rm, rh, ro = rates(m, xts)
-        beta = torch.sigmoid(m.beta_raw).detach().tolist()
+        beta = m.beta().detach().tolist()
         th = m.v_th.detach().tolist()
         print(f"| {ep + 1} | {total / n:.3f} | {acc:.3f} | {ru:.3f} | {rm:.3f} | {rh:.3f} | {ro:.3f} | "
               f"{', '.join(f'{b:.2f}' for b in beta)} | {', '.join(f'{t:.2f}' for t in th)} | "

@@ -482,12 +482,15 @@ def task_seq(args: argparse.Namespace) -> None:
         h = args.hidden
         c, gain, ig = args.l2mu_encoder, args.l2mu_gain, args.l2mu_input_gain
         pops = {k: tuple(v) for k, v in (("beta", args.l2mu_beta), ("v_th", args.l2mu_vth)) if v is not None}
-        l2mu = L2MU(i, hidden_size=h, output_size=10, encoder_size=c, order=4, theta=args.l2mu_theta,
-                    memory_gain=gain, transpose_a=args.l2mu_transpose_a, **pops)  # type: ignore[arg-type]
+        d = args.l2mu_order
+        l2mu = L2MU(i, hidden_size=h, output_size=10, encoder_size=c, order=d, theta=args.l2mu_theta,
+                    memory_gain=gain, transpose_a=args.l2mu_transpose_a, clamp_beta=args.l2mu_clamp_beta,
+                    **pops)  # type: ignore[arg-type]
         tag = (f", g_m={gain:g}" if gain != 1 else "") + (", Āᵀ" if args.l2mu_transpose_a else "") + \
+            (", β clamped" if args.l2mu_clamp_beta else "") + \
             (f", input ×{ig:g}" if ig != 1 else "") + "".join(f", {k} {v}" for k, v in pops.items())
         models: dict[str, tuple[L2MU | RNNNet | LIFNet | nn.Sequential, str]] = {
-            f"L2MU h={h}, C={c}, d=4, θ={args.l2mu_theta:g}{tag}": (nn.Sequential(Scale(ig), l2mu), "sum"),
+            f"L2MU h={h}, C={c}, d={d}, θ={args.l2mu_theta:g}{tag}": (nn.Sequential(Scale(ig), l2mu), "sum"),
             f"LIF h={h}": (LIFNet(i, h, 10, LIF(tau_mem=20e-3, size=h, learn=("tau_mem",))), "sum"),
             f"EGRU h={h}": (RNNNet(EGRU(i, h), h, 10), "last"),
             f"GRU h={h} (dense)": (RNNNet(nn.GRU(i, h), h, 10), "last"),
@@ -635,6 +638,9 @@ def main() -> None:
                     help="seq, l2mu-rates: L2MU fixed gain g_m on B̄ (ours; default 1 = the paper)")
     ap.add_argument("--l2mu-encoder", type=int, default=4, help="seq: L2MU encoder channels C (memory: 4C neurons)")
     ap.add_argument("--l2mu-transpose-a", action="store_true", help="seq: L2MU applies Āᵀ (the authors' code)")
+    ap.add_argument("--l2mu-order", type=int, default=4, help="seq: L2MU Legendre order d (authors: 4 / 7)")
+    ap.add_argument("--l2mu-clamp-beta", action="store_true",
+                    help="seq: L2MU learns β clamped to [0, 1] (the authors' snnTorch Leaky), not via a sigmoid")
     ap.add_argument("--l2mu-input-gain", type=float, default=1.0, help="seq: scale the pixels fed to L2MU (ours)")
     ap.add_argument("--l2mu-beta", type=float, nargs=4, default=None,
                     help="seq: L2MU initial β of the populations u, m, h, o (default: the layer's)")

@@ -152,9 +152,10 @@ class L2MU(nn.Module):
     except the output layer's; initialisation :math:`e_x, e_h` LeCun-uniform, :math:`e_m = 0`,
     :math:`W_x, W_h, W_m` Xavier-normal, :math:`W_o, b_o` PyTorch's ``nn.Linear`` default.
 
-    Where we differ: β is parametrised by a sigmoid (snnTorch learns β directly and clamps it to
-    [0, 1]); the memory applies Ā as the LMU equations say, while the authors' code applies
-    Āᵀ (its ``nn.Linear`` weight is the transposed ZOH matrix) — ``transpose_a=True`` reproduces that.
+    Where we differ: by default β is parametrised by a sigmoid (snnTorch learns β directly and clamps
+    it to [0, 1]; ``clamp_beta=True`` reproduces that); the memory applies Ā as the LMU equations say,
+    while the authors' code applies Āᵀ (its ``nn.Linear`` weight is the transposed ZOH matrix) —
+    ``transpose_a=True`` reproduces that.
 
     Input: the paper feeds events (0/1); on permuted sequential digits the layer learns from a binary
     code of each pixel (8-level thermometer: 0.18–0.26 test accuracy) but stays silent at chance on
@@ -174,6 +175,10 @@ class L2MU(nn.Module):
             :math:`\theta\bar B \approx (2i+1)(-1)^i`. It did not make the layer learn (see
             ``docs/research_neurons.md``).
         learn_memory_gain: train :math:`g_m` (default: fixed).
+        clamp_beta: learn β itself and use :math:`\mathrm{clamp}(\beta, 0, 1)`, as snnTorch's ``Leaky``
+            in the authors' code (``beta_raw`` then holds β). Default: :math:`\beta = \sigma(\beta_{raw})`
+            (ours; keeps β in (0, 1) with a gradient everywhere, but Adam then moves β by
+            :math:`\sigma'` ≤ ¼ of the step it takes in ``beta_raw``).
 
     Shapes:
         ``forward(xs [T, B, I]) -> spikes [T, B, O]``.
@@ -186,7 +191,8 @@ class L2MU(nn.Module):
                  order: int = 4, theta: float = 10.0,
                  beta: tuple[float, float, float, float] = (0.8, 0.2, 0.45, 0.6),
                  v_th: tuple[float, float, float, float] = (0.2, 0.4, 0.65, 0.15),
-                 transpose_a: bool = False, memory_gain: float = 1.0, learn_memory_gain: bool = False) -> None:
+                 transpose_a: bool = False, memory_gain: float = 1.0, learn_memory_gain: bool = False,
+                 clamp_beta: bool = False) -> None:
         super().__init__()
         for name, v in (("input_size", input_size), ("hidden_size", hidden_size), ("output_size", output_size),
                         ("encoder_size", encoder_size)):
@@ -211,7 +217,9 @@ class L2MU(nn.Module):
             self.register_parameter(name, nn.Parameter(torch.empty(shape)))
         self.b_o = nn.Parameter(torch.empty(output_size))
         self.g_m = nn.Parameter(torch.full((encoder_size, order), float(memory_gain)), requires_grad=learn_memory_gain)
-        self.beta_raw = nn.Parameter(torch.logit(torch.tensor(beta)))
+        self.clamp_beta = bool(clamp_beta)
+        b0 = torch.tensor(beta)
+        self.beta_raw = nn.Parameter(b0 if self.clamp_beta else torch.logit(b0))
         self.v_th = nn.Parameter(torch.tensor(v_th))
         self.sizes = (encoder_size, cd, hidden_size, output_size)
         self.reset_parameters()
@@ -230,6 +238,10 @@ class L2MU(nn.Module):
             p["w_o"].uniform_(-bound, bound)
             p["b_o"].uniform_(-bound, bound)
 
+    def beta(self) -> Tensor:
+        """The four populations' decays β (u, m, h, o) from ``beta_raw`` (see ``clamp_beta``)."""
+        return self.beta_raw.clamp(0.0, 1.0) if self.clamp_beta else torch.sigmoid(self.beta_raw)
+
     def init_state(self, x: Tensor) -> L2MUState:
         c, cd, h, o = self.sizes
         z = [x.new_zeros(x.shape[0], n) for n in (c, cd, h, o, cd, h)]
@@ -244,7 +256,7 @@ class L2MU(nn.Module):
             state = self.init_state(xs[0])
         dt = xs.dtype
         w = L2MUWeights(*(getattr(self, n).to(dt) for n in L2MUWeights._fields))
-        beta, th = torch.sigmoid(self.beta_raw).to(dt), self.v_th.to(dt)
+        beta, th = self.beta().to(dt), self.v_th.to(dt)
         pops = tuple(L2MUPopulation(beta=beta[k], v_th=th[k]) for k in range(4))
         zs = []
         for x in xs:  # x: [B, I]

@@ -88,7 +88,7 @@ def _reference_l2mu(net: L2MU, x: np.ndarray, a_bar: np.ndarray) -> tuple[np.nda
     """The paper's equations, neuron by neuron in float64 loops (snnTorch Leaky: U_t = βU_{t-1} + I_t
     − Θ H(U_{t-1} − Θ), S_t = H(U_t − Θ)); ``a_bar`` is the matrix applied to the memory spikes."""
     p = {k: v.detach().double().numpy() for k, v in net.named_parameters()}
-    beta = 1 / (1 + np.exp(-p["beta_raw"]))
+    beta = np.clip(p["beta_raw"], 0, 1) if net.clamp_beta else 1 / (1 + np.exp(-p["beta_raw"]))
     th = p["v_th"]
     b_bar = net.b_bar.double().numpy() * p["g_m"]  # [C, d]
     c, d = p["g_m"].shape
@@ -149,6 +149,31 @@ def test_l2mu_trajectory_matches_float64_reference_of_the_equations(transpose_a)
     np.testing.assert_allclose(state.o.detach().numpy(), ref_uo, rtol=0, atol=1e-10)
     # and the two conventions really differ on this input (so the test can tell them apart)
     assert not np.array_equal(_reference_l2mu(net, x.numpy(), a_np.T)[1], ref_zm)
+
+
+def test_clamped_beta_is_the_authors_snntorch_parametrisation():
+    # clamp_beta=True: beta_raw holds β itself, used as clamp(β, 0, 1) (snnTorch's Leaky); β_m = 1.3
+    # runs as β_m = 1 (no leak), β_o = -0.2 as 0; the trajectory matches the float64 reference with
+    # those clipped values, and the gradient reaches β with slope 1 inside (0, 1)
+    torch.manual_seed(3)
+    net = L2MU(3, hidden_size=6, output_size=4, encoder_size=2, order=3, theta=4.0, clamp_beta=True).double()
+    with torch.no_grad():
+        for name in ("e_x", "e_h", "e_m", "w_x", "w_h", "w_m", "w_o"):
+            getattr(net, name).copy_(torch.randn_like(getattr(net, name)))
+        net.beta_raw.copy_(torch.tensor([0.8, 1.3, 0.45, -0.2]))
+    torch.testing.assert_close(net.beta(), torch.tensor([0.8, 1.0, 0.45, 0.0], dtype=torch.float64))
+    x = torch.rand(25, 5, 3, dtype=torch.float64) * 2
+    out, state = net.run(x)
+    a_bar, _ = lmu_discretize(*legendre_matrices(3, 4.0), 1.0)
+    ref_out, ref_zm, ref_uo = _reference_l2mu(net, x.numpy(), a_bar.numpy())
+    assert 0.05 < ref_zm.mean() < 0.95 and 0.05 < ref_out.mean() < 0.95
+    np.testing.assert_array_equal(out.detach().numpy(), ref_out)
+    np.testing.assert_allclose(state.o.detach().numpy(), ref_uo, rtol=0, atol=1e-10)
+    state.h.sum().backward()
+    g = net.beta_raw.grad
+    assert g is not None and g[2] != 0 and g[1] == 0 and g[3] == 0  # clamp passes no gradient outside [0, 1]
+    sig = L2MU(3, beta=(0.8, 0.2, 0.45, 0.6))
+    torch.testing.assert_close(sig.beta(), torch.tensor([0.8, 0.2, 0.45, 0.6]))  # default: σ(logit β) = β
 
 
 def test_leaky_delayed_step_is_snntorch_leaky():
