@@ -250,6 +250,209 @@ void ul_backward(const UlMath<R>& mt, int64_t T, const R* x, const R* gz, int64_
     }
 }
 
+// ---- UltraDLIF (neurons/ultradlif.py::ultradlif_step) -------------------------------------------
+// Rows of H neurons on a ring (the step's last dim, row-major flat [M] = [R, H]); per step, in the
+// step's torch order (E = clamp(eps) computed in Python, i-1 and i+1 taken mod H in the row):
+//
+//     q_k = V_{n_k(i)} / E_i,  n = (i-1, i, i+1)        stack of the rolls, divided by eps
+//     m   = max_k q_k  (NaN-propagating; 0 where |m| = inf)           torch.logsumexp's amax + masked_fill
+//     L   = ln((e^{q_0 - m} + e^{q_1 - m}) + e^{q_2 - m}) + m         exp_, sum over dim 0, log_, add_
+//     v1  = E L + x,  u = (v1 - th) / E,  s = sigmoid(u),  V' = v1 (1 - s)   (UltraLIF's sigmoid)
+//
+// torch's exp_ and log_ on CPU are MKL VML's v?Exp/v?Ln (ATen vml.h, mode VML_HA | FTZDAZ_OFF |
+// ERRMODE_IGNORE, checked bit for bit by ultradlif_kernel.py); VML is lane-wise, so one call per
+// block of q's gives each element torch's value. The 3-term sum adds in dim-0 order.
+// Backward recomputes a block's trajectory (4 T values per neuron: V, L, v1, s), then the adjoint:
+// dL/dq_k = e^{q_k - L} (softmax weight, C library exp), and the membrane gradient gathers
+// g q_k / E_i from the three neurons that read V_j.
+typedef void (*ud_vml_f32)(int64_t, const float*, float*, int64_t);
+typedef void (*ud_vml_f64)(int64_t, const double*, double*, int64_t);
+inline void ud_vml(void* f, int64_t n, const float* in, float* out, int64_t mode) {
+    reinterpret_cast<ud_vml_f32>(f)(n, in, out, mode);
+}
+inline void ud_vml(void* f, int64_t n, const double* in, double* out, int64_t mode) {
+    reinterpret_cast<ud_vml_f64>(f)(n, in, out, mode);
+}
+
+template <typename R>
+struct UdMath {
+    UlMath<R> ul;   // SLEEF exp for the sigmoid, M, torch's loop length
+    int64_t H;      // ring length (neurons per row)
+    void* vmlexp;   // MKL v?Exp_64(n, in, out, mode)
+    void* vmlln;    // MKL v?Ln_64
+    int64_t mode;   // VML mode ATen passes
+};
+
+// Per-thread scratch of one block of n neurons (a whole number of rows).
+template <typename R>
+struct UdScratch {
+    std::vector<R> q, e, mx, sum, ln, u, d, ex;  // q, e: 3 n (q_0 | q_1 | q_2)
+    std::vector<int64_t> sidx;                   // block positions on torch's scalar sigmoid path
+    int64_t ns = 0;
+    explicit UdScratch(int64_t n)
+        : q(3 * n), e(3 * n), mx(n), sum(n), ln(n), u(n), d(n), ex(n), sidx(n) {}
+};
+
+template <typename R>
+inline void ud_sigmoid_positions(const UdMath<R>& mt, UdScratch<R>& w, int64_t m0, int64_t n) {
+    w.ns = 0;
+    for (int64_t j = 0; j < n; ++j)
+        if (!ul_vector_path(m0 + j, mt.ul)) w.sidx[w.ns++] = j;
+}
+
+// One step of a block of n = rows * H neurons: v (in: membrane, out: new membrane); writes the
+// soft maximum L, v1 and s.
+template <typename R>
+inline void ud_step(const UdMath<R>& mt, UdScratch<R>& w, int64_t n, const R* xt, R* v, R* Lo, R* v1o, R* so,
+                    const R* E, int64_t se, const R* th, int64_t st) {
+#if UL_HAVE_VEC
+    const int64_t H = mt.H;
+    R *q0 = w.q.data(), *q1 = q0 + n, *q2 = q1 + n;
+    for (int64_t r0 = 0; r0 < n; r0 += H) {
+        for (int64_t i = 0; i < H; ++i) {
+            const int64_t j = r0 + i;
+            const R ej = E[j * se];
+            const R a = v[r0 + (i == 0 ? H - 1 : i - 1)] / ej, b = v[j] / ej, c = v[r0 + (i == H - 1 ? 0 : i + 1)] / ej;
+            R m = a;
+            m = (m != m || b <= m) ? m : b;
+            m = (m != m || c <= m) ? m : c;
+            if (std::fabs(m) == (R)INFINITY) m = (R)0;
+            w.mx[j] = m;
+            q0[j] = a - m; q1[j] = b - m; q2[j] = c - m;
+        }
+    }
+    ud_vml(mt.vmlexp, 3 * n, q0, w.e.data(), mt.mode);
+    const R *e0 = w.e.data(), *e1 = e0 + n, *e2 = e1 + n;
+    for (int64_t j = 0; j < n; ++j) w.sum[j] = (e0[j] + e1[j]) + e2[j];
+    ud_vml(mt.vmlln, n, w.sum.data(), w.ln.data(), mt.mode);
+    for (int64_t j = 0; j < n; ++j) {
+        const R ej = E[j * se];
+        const R L = w.ln[j] + w.mx[j];
+        const R v1 = ej * L + xt[j];
+        const R u = (v1 - th[j * st]) / ej;
+        Lo[j] = L; v1o[j] = v1;
+        w.u[j] = u;
+        w.d[j] = (R)0 - u;
+    }
+    ul_vapply(mt.ul.vexp, w.d.data(), w.ex.data(), n);
+    for (int64_t j = 0; j < n; ++j) so[j] = (R)1 / (w.ex[j] + (R)1);
+    for (int64_t k = 0; k < w.ns; ++k) {
+        const int64_t j = w.sidx[k];
+        so[j] = (R)1 / ((R)1 + std::exp(-w.u[j]));
+    }
+    for (int64_t j = 0; j < n; ++j) v[j] = v1o[j] * ((R)1 - so[j]);
+#else
+    (void)mt; (void)w; (void)n; (void)xt; (void)v; (void)Lo; (void)v1o; (void)so; (void)E; (void)se; (void)th; (void)st;
+#endif
+}
+
+// Rows per block: about `target` neurons, at least one row.
+inline int64_t ud_rows(int64_t H, int64_t target) { return std::max<int64_t>(1, target / std::max<int64_t>(H, 1)); }
+
+template <typename R, bool CHECK>
+void ud_forward(const UdMath<R>& mt, int64_t T, const R* x, R* z, const R* v0, R* vT, const R* E, int64_t se,
+                const R* th, int64_t st, int nthreads, int64_t* bad) {
+    const int64_t M = mt.ul.M, H = mt.H, rows = M / H, rb = ud_rows(H, 512), nblk = (rows + rb - 1) / rb;
+    const int64_t CB = rb * H;
+#pragma omp parallel num_threads(nthreads)
+    {
+        UdScratch<R> w(CB);
+        std::vector<R> v((size_t)CB), L((size_t)CB), v1((size_t)CB);
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t b = 0; b < nblk; ++b) {
+            const int64_t m0 = b * CB, n = std::min(CB, M - m0);
+            ud_sigmoid_positions(mt, w, m0, n);
+            int64_t t_end = T;
+            for (int64_t j = 0; j < n; ++j) v[j] = v0[m0 + j];
+            if (CHECK) {
+                for (int64_t j = 0; j < n; ++j)
+                    if (!std::isfinite(v[j])) { ul_report(0, m0 + j, 1, bad); t_end = 0; break; }
+            }
+            for (int64_t t = 0; t < t_end; ++t) {
+                ud_step(mt, w, n, x + t * M + m0, v.data(), L.data(), v1.data(), z + t * M + m0, E + m0 * se, se,
+                        th + m0 * st, st);
+                if (CHECK) {
+                    R probe = (R)0;
+                    for (int64_t j = 0; j < n; ++j) probe += v[j] - v[j];
+                    if (probe != probe) {
+                        for (int64_t j = 0; j < n; ++j)
+                            if (!std::isfinite(v[j])) { ul_report(t, m0 + j, 2, bad); break; }
+                        break;
+                    }
+                }
+            }
+            for (int64_t j = 0; j < n; ++j) vT[m0 + j] = v[j];
+        }
+    }
+}
+
+template <typename R>
+void ud_backward(const UdMath<R>& mt, int64_t T, const R* x, const R* gz, int64_t gst, int64_t gsm, R* gx,
+                 const R* v0, const R* gvT, R* gv0, const R* E, int64_t se, const R* th, int64_t st, R* gE, R* gth,
+                 int detach, int nthreads) {
+    const int64_t M = mt.ul.M, H = mt.H, rows = M / H;
+    const int64_t budget = (int64_t)(384 * 1024) / (std::max<int64_t>(T, 1) * 4 * (int64_t)sizeof(R));
+    const int64_t rb = ud_rows(H, std::min<int64_t>(512, budget)), nblk = (rows + rb - 1) / rb, CB = rb * H;
+    const R keep = detach ? (R)0 : (R)1;
+#pragma omp parallel num_threads(nthreads)
+    {
+        UdScratch<R> w(CB);
+        std::vector<R> VP((size_t)(T * CB)), LS((size_t)(T * CB)), V1((size_t)(T * CB)), S((size_t)(T * CB));
+        std::vector<R> v((size_t)CB), gv((size_t)CB), aE((size_t)CB), ath((size_t)CB), c((size_t)(3 * CB));
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t b = 0; b < nblk; ++b) {
+            const int64_t m0 = b * CB, n = std::min(CB, M - m0);
+            const R *Eb = E + m0 * se, *thb = th + m0 * st;
+            ud_sigmoid_positions(mt, w, m0, n);
+            for (int64_t j = 0; j < n; ++j) v[j] = v0[m0 + j];
+            for (int64_t t = 0; t < T; ++t) {  // 1. the forward trajectory of this block
+                std::memcpy(VP.data() + t * CB, v.data(), (size_t)n * sizeof(R));
+                ud_step(mt, w, n, x + t * M + m0, v.data(), LS.data() + t * CB, V1.data() + t * CB, S.data() + t * CB,
+                        Eb, se, thb, st);
+            }
+            for (int64_t j = 0; j < n; ++j) {  // 2. adjoint recurrence, backwards in time
+                gv[j] = gvT ? gvT[m0 + j] : (R)0;
+                aE[j] = ath[j] = (R)0;
+            }
+            R *c0 = c.data(), *c1 = c0 + n, *c2 = c1 + n;  // g q_k / E_i, k = 0 (reads V_{i-1}), 1, 2
+            for (int64_t t = T - 1; t >= 0; --t) {
+                const R* gzt = gz + t * gst + m0 * gsm;
+                const R *vp = VP.data() + t * CB, *Lb = LS.data() + t * CB, *v1b = V1.data() + t * CB, *sb = S.data() + t * CB;
+                R* gxt = gx + t * M + m0;
+                for (int64_t r0 = 0; r0 < n; r0 += H) {
+                    for (int64_t i = 0; i < H; ++i) {
+                        const int64_t j = r0 + i;
+                        const R e = Eb[j * se], s = sb[j], v1 = v1b[j], g = gv[j], L = Lb[j];
+                        R gv1 = g * ((R)1 - s);
+                        const R gs = gzt[j * gsm] - keep * g * v1;
+                        const R gu = gs * ((R)1 - s) * s;
+                        const R u = (v1 - thb[j * st]) / e;
+                        gv1 += gu / e;
+                        ath[j] -= gu / e;
+                        aE[j] -= gu * u / e;
+                        gxt[j] = gv1;
+                        const R gL = gv1 * e;
+                        aE[j] += gv1 * L;
+                        const R qa = vp[r0 + (i == 0 ? H - 1 : i - 1)] / e, qb = vp[j] / e;
+                        const R qc = vp[r0 + (i == H - 1 ? 0 : i + 1)] / e;
+                        const R ga = gL * std::exp(qa - L), gb = gL * std::exp(qb - L), gc = gL * std::exp(qc - L);
+                        aE[j] -= (ga * qa + gb * qb + gc * qc) / e;
+                        c0[j] = ga / e; c1[j] = gb / e; c2[j] = gc / e;
+                    }
+                }
+                for (int64_t r0 = 0; r0 < n; r0 += H)  // V_i is read by i+1 (as q_0), i (q_1), i-1 (q_2)
+                    for (int64_t i = 0; i < H; ++i)
+                        gv[r0 + i] = c0[r0 + (i == H - 1 ? 0 : i + 1)] + c1[r0 + i] + c2[r0 + (i == 0 ? H - 1 : i - 1)];
+            }
+            for (int64_t j = 0; j < n; ++j) {
+                if (gv0) gv0[m0 + j] = gv[j];
+                if (gE) gE[m0 + j] = aE[j];
+                if (gth) gth[m0 + j] = ath[j];
+            }
+        }
+    }
+}
+
 }  // namespace
 
 #define SF_UL_EXPORT(R, SUF)                                                                          \
@@ -276,3 +479,28 @@ extern "C" int sf_ultralif_backward_##SUF(int64_t T, int64_t M, int64_t chunk, v
 
 SF_UL_EXPORT(float, f32)
 SF_UL_EXPORT(double, f64)
+
+#define SF_UD_EXPORT(R, SUF)                                                                          \
+extern "C" int sf_ultradlif_forward_##SUF(int64_t T, int64_t M, int64_t H, int64_t chunk, void* vexp,   \
+                                          void* vmlexp, void* vmlln, int64_t mode, const R* x, R* z,     \
+                                          const R* v0, R* vT, const R* E, int64_t se, const R* th,       \
+                                          int64_t st, int nt, int check, int64_t* bad) {                 \
+    if (!UL_HAVE_VEC) return 2;                                                                          \
+    const UdMath<R> mt{UlMath<R>{vexp, nullptr, M, chunk}, H, vmlexp, vmlln, mode};                      \
+    if (check) ud_forward<R, true>(mt, T, x, z, v0, vT, E, se, th, st, nt, bad);                         \
+    else ud_forward<R, false>(mt, T, x, z, v0, vT, E, se, th, st, nt, bad);                              \
+    return 0;                                                                                            \
+}                                                                                                        \
+extern "C" int sf_ultradlif_backward_##SUF(int64_t T, int64_t M, int64_t H, int64_t chunk, void* vexp,  \
+                                           void* vmlexp, void* vmlln, int64_t mode, const R* x,          \
+                                           const R* gz, int64_t gst, int64_t gsm, R* gx, const R* v0,    \
+                                           const R* gvT, R* gv0, const R* E, int64_t se, const R* th,    \
+                                           int64_t st, R* gE, R* gth, int detach, int nt) {              \
+    if (!UL_HAVE_VEC) return 2;                                                                          \
+    const UdMath<R> mt{UlMath<R>{vexp, nullptr, M, chunk}, H, vmlexp, vmlln, mode};                      \
+    ud_backward<R>(mt, T, x, gz, gst, gsm, gx, v0, gvT, gv0, E, se, th, st, gE, gth, detach, nt);        \
+    return 0;                                                                                            \
+}
+
+SF_UD_EXPORT(float, f32)
+SF_UD_EXPORT(double, f64)
