@@ -94,6 +94,20 @@ def _ratio_note(case: dict[str, Any]) -> tuple[float | None, str]:
                 f"{ours['rss_peak_kb'] / low['rss_peak_kb']:.2f}× the lowest peer's ({low['lib']}).")
 
 
+def _attainable_note(case: dict[str, Any], floor: float) -> str:
+    """What the floor allows against the fastest peer: a step cannot beat the memory traffic it must move,
+    so ``fastest peer / floor`` bounds the speed-up any kernel could show on this machine at this size."""
+    from .peers import JAX_PEERS, PEERS
+    peers = [r for r in case["rows"] if (r["lib"] in PEERS or r["lib"] in JAX_PEERS) and "median" in r]
+    if not peers:
+        return ""
+    best = min(peers, key=lambda r: r["median"])
+    bound = best["median"] / floor
+    verdict = "reachable" if bound >= 5 else "out of reach on this machine"
+    return (f" A step at the floor would be {bound:.2f}× faster than the fastest peer ({best['lib']}), so the "
+            f"≥ 5× target is {verdict} at this size unless the step moves fewer bytes.")
+
+
 def _lif_section(args: argparse.Namespace, env: dict[str, Any], log: Any) -> dict[str, Any]:
     from .jax_bridge import jax_rows
     from .scenarios import lif_input
@@ -116,6 +130,7 @@ def _lif_section(args: argparse.Namespace, env: dict[str, Any], log: Any) -> dic
             fl += (f"; spikeforge = **{ours['median'] / floor:.2f}× the floor**. Without the loss's read "
                    f"(16 B per element, the kernels' own traffic): {floor_k * 1e3:.1f} ms, "
                    f"spikeforge = {ours['median'] / floor_k:.2f}× of it.")
+        fl += _attainable_note(case, floor)
         case["notes"] = [note, fl]
     return {"title": "1. LIF layer alone (forward + backward, loss = spikes.sum())", "cases": cases}
 

@@ -102,3 +102,14 @@ def test_floor_table_marks_target_and_contention() -> None:
     assert "| no |" in lines[2] and "**contended**" in lines[2] and "steal 0.2%" in lines[2]
     assert "| yes |" in lines[3] and "**contended**" not in lines[3]
     assert "not measured: timed out after 9 s" in lines[4]
+
+
+def test_attainable_note_bounds_the_speedup_by_the_floor() -> None:
+    from spikeforge.bench.__main__ import _attainable_note
+    # hand-made case: fastest peer 181.9 ms (spyx), floor 39.4 ms -> at most 4.62x; ours is not a peer
+    case = {"rows": [{"lib": "spikeforge", "median": 0.0476}, {"lib": "spyx", "median": 0.1819},
+                     {"lib": "snntorch", "median": 0.4007}, {"lib": "norse", "error": "not installed"}]}
+    note = _attainable_note(case, 0.0394)
+    assert "4.62× faster than the fastest peer (spyx)" in note and "out of reach" in note
+    assert "reachable at this size" in _attainable_note(case, 0.030)  # 6.06x
+    assert _attainable_note({"rows": [{"lib": "spikeforge", "median": 1.0}]}, 0.01) == ""
