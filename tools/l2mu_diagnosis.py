@@ -7,11 +7,16 @@ firing rate (encoder u, memory m, hidden h, output o) with the learned β and Θ
 silent. Task ``static``: positive control, the same layer on static digits (all 64 pixels at every
 one of ``--T`` steps). Task ``ceiling``: what a read-out without spiking memory gets on the sequential
 task — logistic regression on the bag of pixel values (order ignored) and on the final state of a
-float LMU memory (d = 4, one channel).
+float LMU memory (d = 4, one channel). Task ``float-memory``: one change to the paper's L2MU — the
+memory population is replaced by the LMU's own real-valued memory :math:`m_t = \bar A m_{t-1} + \bar B
+z^u_t` (read by the encoder and hidden populations as a value, not as 0/1 spikes); every other
+population, weight, initialisation and the training of ``research_neurons.py seq`` (thermometer code,
+12 epochs) unchanged: how much the 0/1 memory spike costs.
 
     .venv/bin/python tools/l2mu_diagnosis.py train --seed 0 --epochs 4 --l2mu-theta 10 --encoder 16 --input-gain 4
     .venv/bin/python tools/l2mu_diagnosis.py static --seed 0 --epochs 5
     .venv/bin/python tools/l2mu_diagnosis.py ceiling
+    .venv/bin/python tools/l2mu_diagnosis.py float-memory --seeds 0 1 2 --epochs 12 --l2mu-theta 10
 """
 
 from __future__ import annotations
@@ -25,9 +30,16 @@ import torch
 from torch import Tensor
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from research_neurons import adam, load_static, permuted_sequential  # noqa: E402
+from research_neurons import adam, encode_pixels, fit, load_static, permuted_sequential, sum_t  # noqa: E402
 
-from spikeforge.layers.l2mu import L2MU, legendre_matrices, lmu_discretize, lmu_memory_step  # noqa: E402
+from spikeforge.layers.l2mu import (  # noqa: E402
+    L2MU,
+    L2MUState,
+    leaky_delayed_step,
+    legendre_matrices,
+    lmu_discretize,
+    lmu_memory_step,
+)
 
 
 def sequential_digits(seed: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
@@ -115,11 +127,66 @@ def task_ceiling(args: argparse.Namespace) -> None:
         print(f"| {seed} | {' | '.join(row)} |", flush=True)
 
 
+class FloatMemoryL2MU(torch.nn.Module):
+    """``net`` (an :class:`L2MU`) with its memory population replaced by the LMU's real-valued memory
+    (ours, not the paper: the paper's memory is a LIF population read as spikes). Same parameters;
+    ``state.m`` holds the memory ``[B, C·d]``, ``state.zm`` the same values (what the others read)."""
+
+    def __init__(self, net: L2MU) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, xs: Tensor) -> Tensor:  # [T, B, I] -> output spikes [T, B, O]
+        return self.run(xs)[0]
+
+    def run(self, xs: Tensor, state: L2MUState | None = None) -> tuple[Tensor, L2MUState]:
+        n = self.net
+        d = n.order
+        s = n.init_state(xs[0]) if state is None else state
+        beta, th = n.beta(), n.v_th
+        zs = []
+        for x in xs:  # x: [B, I]
+            zu, vu = leaky_delayed_step(x @ n.e_x.T + s.zh @ n.e_h.T + s.zm @ n.e_m.T, s.u, beta[0], th[0])
+            m = lmu_memory_step(s.zm.unflatten(-1, (-1, d)), zu, n.a_bar, n.g_m * n.b_bar)  # [B, C, d]
+            m = m.flatten(-2)  # [B, C, d] -> [B, C·d]
+            zh, vh = leaky_delayed_step(x @ n.w_x.T + s.zh @ n.w_h.T + m @ n.w_m.T, s.h, beta[2], th[2])
+            zo, vo = leaky_delayed_step(zh @ n.w_o.T + n.b_o, s.o, beta[3], th[3])
+            s = L2MUState(u=vu, m=m, h=vh, o=vo, zm=m, zh=zh)
+            zs.append(zo)
+        return torch.stack(zs), s  # [T, B, O]
+
+
+def task_float_memory(args: argparse.Namespace) -> None:
+    print("| memory | seed | test acc | zero fraction: hidden, memory, output | wall s |")
+    for seed in args.seeds:
+        xs, y, xts, yt = sequential_digits(seed)
+        xs, xts = (encode_pixels(z, "thermometer", 8) for z in (xs, xts))  # [64, N, 1] -> [64, N, 8]
+        for arm in args.arms:
+            torch.manual_seed(seed)
+            net = L2MU(8, hidden_size=args.hidden, output_size=10, encoder_size=args.encoder, order=4,
+                       theta=args.l2mu_theta)
+            m: torch.nn.Module = FloatMemoryL2MU(net) if arm == "float" else net
+            t0 = time.time()
+            fit(m, xs, y, epochs=args.epochs, lr=args.lr, loss_fn=torch.nn.functional.cross_entropy, head=sum_t)
+            with torch.no_grad():
+                out, _ = m.run(xts)  # type: ignore[operator]
+                acc = (out.sum(0).argmax(-1) == yt).float().mean().item()
+                s, zh, zm = None, [], []
+                for t in range(xts.shape[0]):
+                    _, s = m.run(xts[t:t + 1], s)  # type: ignore[operator]
+                    zh.append(s.zh)
+                    zm.append(s.zm)
+            zero = ", ".join(f"{(z == 0).float().mean().item():.3f}" for z in (torch.stack(zh), torch.stack(zm), out))
+            print(f"| {arm} | {seed} | {acc:.3f} | {zero} | {time.time() - t0:.0f} |", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("task", choices=["train", "static", "ceiling"])
+    ap.add_argument("task", choices=["train", "static", "ceiling", "float-memory"])
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="ceiling")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="ceiling, float-memory")
+    ap.add_argument("--arms", nargs="+", choices=["float", "spiking"], default=["float"],
+                    help="float-memory: which memory (spiking = the paper's L2MU, same init and batches)")
     ap.add_argument("--epochs", type=int, default=4)
     ap.add_argument("--lr", type=float, default=5e-3)
     ap.add_argument("--hidden", type=int, default=32)
@@ -130,7 +197,8 @@ def main() -> None:
     ap.add_argument("--T", type=int, default=16, help="static: steps")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    {"train": task_train, "static": task_static, "ceiling": task_ceiling}[args.task](args)
+    {"train": task_train, "static": task_static, "ceiling": task_ceiling,
+     "float-memory": task_float_memory}[args.task](args)
 
 
 if __name__ == "__main__":
