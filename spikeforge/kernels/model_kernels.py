@@ -44,6 +44,7 @@ class ModelKernel(Protocol):
 # step function's qualified name -> "module:attribute" of its ModelKernel (one line per model)
 MODEL_KERNELS: dict[str, str] = {
     "spikeforge.neurons.ultralif.ultralif_step": "spikeforge.kernels.ultralif_kernel:ULTRALIF",
+    "spikeforge.neurons.ultradlif.ultradlif_step": "spikeforge.kernels.ultradlif_kernel:ULTRADLIF",
     "spikeforge.neurons.astro_lif.astro_lif_step": "spikeforge.kernels.astro_lif_kernel:ASTRO_LIF",
     "spikeforge.neurons.clif.clif_step": "spikeforge.kernels.clif_kernel:CLIF_KERNEL",
     "spikeforge.neurons.tc_lif.tc_lif_step": "spikeforge.kernels.tc_lif_kernel:TC_LIF_KERNEL",
