@@ -19,6 +19,12 @@
 // v and m before every step and both sigmoids (4 T values per neuron of a cache-sized block), then
 // runs the adjoint recurrence backwards in time, accumulating per-neuron gradients of cd, tau and
 // vth. State slots 0 = v, 1 = m; coefficient slots 0 = cd, 1 = tau, 2 = vth.
+//
+// Speed (issue 16): the sigmoids load and store whole vectors (only a block's partial last vector goes
+// through a buffer), the non-finite probe is one vectorised reduction per step, the backward's
+// surrogate is one vectorised pass per step and block (cl_surrogate_inplace) so the adjoint loop
+// vectorises, and each thread keeps its history buffer between calls (no page faults per call; at
+// most 4 T CH values per thread stay allocated).
 #include "common.h"
 #include "step_math.h"
 
@@ -48,29 +54,35 @@ typedef __m256 (*ExpF8)(__m256);
 typedef __m256d (*ExpD4)(__m256d);
 
 // out[j] = 1 / (exp(0 - a[j]) + 1) with torch's vector exp for every lane (ATen: (0 - a).exp() + 1,
-// then reciprocal), padding the last group with zeros.
+// then reciprocal); whole groups straight from memory, a partial last group padded with zeros.
+inline __m256 vec_sigmoid8(__m256 x, ExpF8 f) {
+    const __m256 one = _mm256_set1_ps(1.0f);
+    return _mm256_div_ps(one, _mm256_add_ps(f(_mm256_sub_ps(_mm256_setzero_ps(), x)), one));
+}
+inline __m256d vec_sigmoid4(__m256d x, ExpD4 f) {
+    const __m256d one = _mm256_set1_pd(1.0);
+    return _mm256_div_pd(one, _mm256_add_pd(f(_mm256_sub_pd(_mm256_setzero_pd(), x)), one));
+}
 inline void vec_sigmoid(const float* a, float* out, int64_t n, const void* vexp) {
     const ExpF8 f = reinterpret_cast<ExpF8>(const_cast<void*>(vexp));
-    const __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f);
-    for (int64_t j = 0; j < n; j += 8) {
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8) _mm256_storeu_ps(out + j, vec_sigmoid8(_mm256_loadu_ps(a + j), f));
+    if (j < n) {
         alignas(32) float buf[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-        const int64_t k = std::min<int64_t>(8, n - j);
-        std::memcpy(buf, a + j, (size_t)k * sizeof(float));
-        const __m256 e = f(_mm256_sub_ps(zero, _mm256_load_ps(buf)));
-        _mm256_store_ps(buf, _mm256_div_ps(one, _mm256_add_ps(e, one)));
-        std::memcpy(out + j, buf, (size_t)k * sizeof(float));
+        std::memcpy(buf, a + j, (size_t)(n - j) * sizeof(float));
+        _mm256_store_ps(buf, vec_sigmoid8(_mm256_load_ps(buf), f));
+        std::memcpy(out + j, buf, (size_t)(n - j) * sizeof(float));
     }
 }
 inline void vec_sigmoid(const double* a, double* out, int64_t n, const void* vexp) {
     const ExpD4 f = reinterpret_cast<ExpD4>(const_cast<void*>(vexp));
-    const __m256d zero = _mm256_setzero_pd(), one = _mm256_set1_pd(1.0);
-    for (int64_t j = 0; j < n; j += 4) {
+    int64_t j = 0;
+    for (; j + 4 <= n; j += 4) _mm256_storeu_pd(out + j, vec_sigmoid4(_mm256_loadu_pd(a + j), f));
+    if (j < n) {
         alignas(32) double buf[4] = {0, 0, 0, 0};
-        const int64_t k = std::min<int64_t>(4, n - j);
-        std::memcpy(buf, a + j, (size_t)k * sizeof(double));
-        const __m256d e = f(_mm256_sub_pd(zero, _mm256_load_pd(buf)));
-        _mm256_store_pd(buf, _mm256_div_pd(one, _mm256_add_pd(e, one)));
-        std::memcpy(out + j, buf, (size_t)k * sizeof(double));
+        std::memcpy(buf, a + j, (size_t)(n - j) * sizeof(double));
+        _mm256_store_pd(buf, vec_sigmoid4(_mm256_load_pd(buf), f));
+        std::memcpy(out + j, buf, (size_t)(n - j) * sizeof(double));
     }
 }
 #endif
@@ -98,6 +110,47 @@ inline int64_t scalar_lanes(int64_t m0, int64_t n, int64_t M, int64_t tnt, int64
     for (int64_t j = 0; j < n; ++j)
         if (!clif_torch_vector_lane(m0 + j, M, tnt, W)) scal[k++] = j;
     return k;
+}
+
+// u -> dz/du over a buffer, one loop per surrogate (the codes and formulas of sfk::surrogate_grad,
+// as lif.cpp's surrogate_inplace and astro_lif.cpp's astro_surrogate_inplace), so each loop vectorises.
+template <typename R>
+void cl_surrogate_inplace(int kind, R a, R* u, int64_t n) {
+    switch (kind) {
+    case 0: for (int64_t k = 0; k < n; ++k) u[k] = (R)1; break;
+    case 1: for (int64_t k = 0; k < n; ++k) { R s = (R)1 / ((R)1 + std::exp(-a * u[k])); u[k] = a * s * ((R)1 - s); } break;
+    case 2: {
+        const R h = a / (R)2, q = (R)(M_PI / 2) * a;
+#pragma omp simd
+        for (int64_t k = 0; k < n; ++k) { R w = q * u[k]; u[k] = h / ((R)1 + w * w); }
+        break; }
+    case 3:
+#pragma omp simd
+        for (int64_t k = 0; k < n; ++k) { R w = (R)1 + a * std::fabs(u[k]); u[k] = (R)1 / (w * w); }
+        break;
+    case 4:
+#pragma omp simd
+        for (int64_t k = 0; k < n; ++k) { R w = (R)1 - std::fabs(u[k]) / a; u[k] = (w > (R)0 ? w : (R)0) / a; }
+        break;
+    case 5:
+#pragma omp simd
+        for (int64_t k = 0; k < n; ++k) u[k] = (std::fabs(u[k]) < a / (R)2 ? (R)1 : (R)0) / a;
+        break;
+    case 6: {
+        const R d = a * (R)std::sqrt(2 * M_PI);
+        for (int64_t k = 0; k < n; ++k) { R w = u[k] / a; u[k] = std::exp((R)-0.5 * w * w) / d; }
+        break; }
+    case 7:
+#pragma omp simd
+        for (int64_t k = 0; k < n; ++k) { R w = a - a * a * std::fabs(u[k]); u[k] = w > (R)0 ? w : (R)0; }
+        break;
+    case 8: {
+        const R d = a * (R)std::sqrt(2 * M_PI), mu = a / (R)2;
+        for (int64_t k = 0; k < n; ++k) { R w = (u[k] - mu) / a; u[k] = std::exp((R)-0.5 * w * w) / d; }
+        break; }
+    case 9: for (int64_t k = 0; k < n; ++k) u[k] = std::pow((R)1 + (R)2 * std::fabs(u[k]) / (a - (R)1), -a); break;
+    default: for (int64_t k = 0; k < n; ++k) u[k] = (R)0; break;
+    }
 }
 
 template <typename R>
@@ -171,7 +224,8 @@ void cl_forward(int64_t T, int64_t M, const R* x, R* z, const R* const* st0, R* 
         for (int64_t t = 0; t < t_end; ++t) {
             cl_step<R>(n, x + t * M + m0, v, m, z + t * M + m0, cf, scal, nscal, vexp, v1, a, g1, g2);
             if (CHECK) {
-                R probe = (R)0;
+                R probe = (R)0;  // 0, or NaN iff a state is NaN/inf (in any summation order)
+#pragma omp simd reduction(+ : probe)
                 for (int64_t j = 0; j < n; ++j) probe += (v[j] - v[j]) + (m[j] - m[j]);
                 if (probe != probe) {
                     int64_t slot = 0;
@@ -196,7 +250,10 @@ void cl_backward(int64_t T, int64_t M, const R* x, const R* gz, int64_t gst, int
     const R keep = detach ? (R)0 : (R)1;
 #pragma omp parallel num_threads(nthreads)
     {
-        std::vector<R> VB((size_t)(T * CH)), MB((size_t)(T * CH)), G1((size_t)(T * CH)), G2((size_t)(T * CH));
+        // per-thread history, kept between calls (OpenMP threads persist): no page faults per call
+        static thread_local std::vector<R> hist;
+        if (hist.size() < (size_t)(4 * T * CH)) hist.resize((size_t)(4 * T * CH));
+        R *VB = hist.data(), *MB = VB + T * CH, *G1 = MB + T * CH, *G2 = G1 + T * CH;
 #pragma omp for schedule(dynamic, 2)
         for (int64_t ch = 0; ch < nchunks; ++ch) {
             const int64_t m0 = ch * CH, n = std::min(CH, M - m0);
@@ -208,13 +265,12 @@ void cl_backward(int64_t T, int64_t M, const R* x, const R* gz, int64_t gst, int
             // 1. recompute the state before every step and both sigmoids (forward arithmetic)
             for (int64_t j = 0; j < n; ++j) { v[j] = st0[0][m0 + j]; m[j] = st0[1][m0 + j]; }
             for (int64_t t = 0; t < T; ++t) {
-                std::memcpy(VB.data() + t * CH, v, (size_t)n * sizeof(R));
-                std::memcpy(MB.data() + t * CH, m, (size_t)n * sizeof(R));
-                cl_step<R>(n, x + t * M + m0, v, m, nullptr, cf, scal, nscal, vexp, v1, a, G1.data() + t * CH,
-                           G2.data() + t * CH);
+                std::memcpy(VB + t * CH, v, (size_t)n * sizeof(R));
+                std::memcpy(MB + t * CH, m, (size_t)n * sizeof(R));
+                cl_step<R>(n, x + t * M + m0, v, m, nullptr, cf, scal, nscal, vexp, v1, a, G1 + t * CH, G2 + t * CH);
             }
             // 2. adjoint recurrence backwards in time; gv, gm: gradients of the state after step t
-            R gv[CL_CB], gm[CL_CB];
+            R gv[CL_CB], gm[CL_CB], sg[CL_CB];
             for (int64_t j = 0; j < n; ++j) {
                 gv[j] = gstT[0] ? gstT[0][m0 + j] : (R)0;
                 gm[j] = gstT[1] ? gstT[1][m0 + j] : (R)0;
@@ -222,27 +278,29 @@ void cl_backward(int64_t T, int64_t M, const R* x, const R* gz, int64_t gst, int
             if (NEEDP) for (int k = 0; k < CL_NCOEF; ++k) for (int64_t j = 0; j < n; ++j) acc[k][j] = (R)0;
             for (int64_t t = T - 1; t >= 0; --t) {
                 const R* xt = x + t * M + m0;
-                const R *vb = VB.data() + t * CH, *mb = MB.data() + t * CH;
-                const R *s1 = G1.data() + t * CH, *s2 = G2.data() + t * CH;
+                const R *vb = VB + t * CH, *mb = MB + t * CH, *s1 = G1 + t * CH, *s2 = G2 + t * CH;
                 const R* gzt = gz + t * gst + m0 * gsm;
                 R* gxt = gx + t * M + m0;
+                // the surrogate derivative at u = v1 - vth over the block, one vectorised pass
+                for (int64_t j = 0; j < n; ++j) sg[j] = (vb[j] * cd[j] + xt[j]) - vth[j];
+                cl_surrogate_inplace<R>(sg_kind, sg_p, sg, n);
+#pragma omp simd
                 for (int64_t j = 0; j < n; ++j) {
                     const R vp = vb[j], mp = mb[j], q1 = s1[j], q2 = s2[j];
                     const R w1 = vp * cd[j] + xt[j];
-                    const R aa = w1 / tau[j];
                     const R u = w1 - vth[j];
-                    const R s = (R)(u > (R)0);
+                    const R s = u > (R)0 ? (R)1 : (R)0;
                     const R g = gv[j];  // v' = v2 - z sigmoid(m'),  v2 = v1 - z vth
                     const R gzr = -g * q2 - g * vth[j];
                     const R gm2 = gm[j] - g * s * q2 * ((R)1 - q2);  // m' = m1 + z, read by sigmoid(m')
                     const R gs = gzt[j * gsm] + gm2 + keep * gzr;
-                    const R gu = gs * sfk::surrogate_grad<R>(sg_kind, sg_p, u);
+                    const R gu = gs * sg[j];
                     const R gg1 = gm2 * mp;  // m1 = m sigmoid(a)
                     const R ga = gg1 * q1 * ((R)1 - q1);
                     const R gv1 = g + gu + ga / tau[j];  // a = v1 / tau
                     if (NEEDP) {
                         acc[CL_VTH][j] += -g * s - gu;
-                        acc[CL_TAU][j] += -ga * aa / tau[j];
+                        acc[CL_TAU][j] += -ga * (w1 / tau[j]) / tau[j];
                         acc[CL_CD][j] += gv1 * vp;
                     }
                     gxt[j] = gv1;
