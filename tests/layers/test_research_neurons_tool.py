@@ -163,3 +163,39 @@ def test_adam_neuron_lr_moves_neuron_parameters_by_their_own_learning_rate() -> 
     assert len(rn.adam(m, 1e-2).param_groups) == 1
     with pytest.raises(ValueError, match="neuron_lr"):
         rn.adam(nn.Linear(2, 2), 1e-2, neuron_lr=1e-3)
+
+
+def test_log_eps_ultralif_is_the_plain_neuron_with_one_log_eps_parameter() -> None:
+    """``--paper``'s UltraLIF: one scalar log ε per layer (the UltraLIF code's parametrization): same
+    outputs as the plain neuron at that ε, gradient d/d log ε = ε · d/d ε."""
+    from spikeforge.neurons import UltraLIF
+
+    xs = torch.randn(4, 3, 5, generator=torch.Generator().manual_seed(1), dtype=torch.float64)  # [T, B, H]
+    tool = rn.log_eps(UltraLIF(decay=0.9, learn=("eps",), backend="torch", dtype=torch.float64), 0.6)
+    (log_eps,) = tool.parameters()
+    assert log_eps.shape == () and log_eps.item() == math.log(0.6)
+    eps = log_eps.detach().exp()
+    plain = UltraLIF(decay=0.9, eps=eps, learn=("eps",), backend="torch", dtype=torch.float64)
+    out_t, out_p = tool(xs), plain(xs)
+    torch.testing.assert_close(out_t, out_p, rtol=0, atol=1e-15)
+    out_t.sum().backward()
+    out_p.sum().backward()
+    torch.testing.assert_close(log_eps.grad, eps * plain.eps.grad, rtol=1e-12, atol=0)
+
+
+def test_train_history_records_test_accuracy_after_every_epoch() -> None:
+    """``history`` holds one test accuracy per epoch, the last equal to the returned one, each a
+    multiple of 1/N; ``mean_std`` is the sample mean and std."""
+    import statistics
+
+    torch.manual_seed(0)
+    x, xt = torch.randn(1, 40, 3), torch.randn(1, 20, 3)  # [T=1, N, I]
+    y, yt = (x[0, :, 0] > 0).long(), (xt[0, :, 0] > 0).long()
+    hist: list[float] = []
+    acc = rn.train(nn.Sequential(nn.Linear(3, 2)), x, y, xt, yt, epochs=4, lr=0.05, readout="mean", batch=16,
+                   history=hist)
+    assert len(hist) == 4 and hist[-1] == acc and all(abs(a * 20 - round(a * 20)) < 1e-5 for a in hist)
+    assert hist[0] < acc and acc >= 0.8  # learns a linearly separable sign task over the epochs
+    v = [0.25, 0.5, 1.0]
+    assert rn.mean_std(v) == f"{statistics.fmean(v):.3f} ± {statistics.stdev(v):.3f}"
+    assert rn.mean_std([0.5]) == "0.500"
