@@ -4,7 +4,8 @@ Times the forward and the backward kernel of the bench LIF layer (decay 0.9, thr
 zero, detached reset, fast-sigmoid surrogate of slope 1, ``loss = spikes.sum()``) called directly
 through ctypes on preallocated, already-touched outputs, so neither Python, autograd nor page faults
 are in the numbers; a same-size ``dst.copy_(x)`` is timed in the same rounds. Several builds are
-compared interleaved in one process (round after round, A B ... copy), and the ratio of each build
+compared interleaved in one process (round after round, the jobs A B ... copy in a shuffled order
+each round, since a fixed order biased whichever job followed the copy), and the ratio of each build
 to the first is the median of the per-round ratios, which is what stays meaningful on a loaded
 machine. Spikes and input gradients of every build must equal the first build's bit for bit.
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import random
 import statistics
 import time
 from collections.abc import Callable
@@ -84,7 +86,9 @@ def main() -> None:
 
     jobs.append(("copy", copy))
     times: dict[str, list[float]] = {name: [] for name, _ in jobs}
+    rng = random.Random(0)
     for _ in range(args.reps):
+        rng.shuffle(jobs)  # a fresh order each round: the job after the copy ran slower (order bias)
         for name, job in jobs:
             t0 = clock()
             job()
