@@ -1,8 +1,10 @@
 """HD-LIF: STEP's gated mixture of four spiking neurons (IF, LIF, PLIF, EIF) read out by a threshold.
 
-Not registered in ``NEURONS``, for the same reason as :mod:`~spikeforge.neurons.psn`: the gate of
-every step reads the input at *every* step of a fixed-length window (non-causal, fixed ``T``), so
-the neuron contract (``step``, runs continued from a returned state, any ``T``) cannot hold.
+Registered in :data:`~spikeforge.neurons.SEQUENCE_NEURONS` (``"hdlif"``), not in ``NEURONS``, for the
+same reason as :mod:`~spikeforge.neurons.psn`: the gate of every step reads the input at *every*
+step of a fixed-length window (non-causal, fixed ``T``), so the neuron contract (``step``, runs
+continued from a returned state, any ``T``) cannot hold. Its gate also fixes the channel count ``C``
+of the last axis (``needs_features``).
 """
 
 from __future__ import annotations
@@ -14,11 +16,24 @@ import torch
 from torch import Tensor, nn
 
 from ..surrogate import Sigmoid, Surrogate, get_surrogate
-from ._base import check_sequence
+from ._sequence import SEQUENCE_NEURONS, SequenceNeuron
 
 __all__ = ["HDLIF", "HDLIFParams", "hdlif_experts", "hdlif_run"]
 
 EXPERTS = ("if", "lif", "plif", "eif")
+
+# Elementary operations per neuron element and step (one channel of one position), counted from
+# hdlif_experts / hdlif_run (training mode: every expert mixed):
+#   IF  u + x (1); compare (1); reset u'(1 - s): 1 - s, × (2)                                   = 4
+#   LIF u + (x - u)/τ: −, ×, + (3); compare (1); reset (2)                                     = 6
+#   PLIF as LIF with σ(w) a per-call constant                                                  = 6
+#   EIF u + (x - u + Δ e^{(u - θ)/Δ})/τ: −θ, /Δ, exp, ×Δ, x − u, +, /τ, + (8); compare (1);
+#       reset u'(1 - s) + s v_reset: 1 − s, ×, s·v_reset, + (4)                                = 13
+#   read a zero membrane as v_th: compare, select per expert (2 × 4)                           = 8
+#   mix Σ_e g_e ũ_e: 4 ×, 3 + (7); output threshold M > v_th_out (1)                           = 8
+HDLIF_OPS_PER_ELEMENT = 4 + 6 + 6 + 13 + 8 + 8  # = 45
+# The gate, once per position (a [T·C] vector): E·T·C multiplies and E·T·C adds (bias included), then
+# softmax over E: E exp, E − 1 adds, E divides (3E − 1).
 
 
 class HDLIFParams(NamedTuple):
@@ -109,12 +124,20 @@ def hdlif_run(xs: Tensor, p: HDLIFParams, *, top_k: int | None = None,
     return surrogate(mixed - p.v_th_out)
 
 
-class HDLIF(nn.Module):
+@SEQUENCE_NEURONS.register("hdlif")
+class HDLIF(SequenceNeuron):
     r"""HD-LIF layer for sequences of exactly ``t_steps`` steps of ``features`` channels; see :func:`hdlif_run`.
+
+    A :class:`~spikeforge.neurons.SequenceNeuron` (non-causal, fixed ``T`` and ``C``): ``step``, a run
+    given a state and a sequence of another length raise a ``ValueError``.
 
     Learnable: the gate (``nn.Linear(T·C, 4)``'s default initialisation, STEP's ``Conv1d`` with kernel
     1) and PLIF's rate parameter ``w`` (init :math:`-\log(\tau - 1) = 0`, factor 0.5). In training mode
     the gate mixes all four experts; in eval mode only the top 2 (STEP's inference path).
+
+    Operations per call (:meth:`op_count`, training mode): 45 per neuron element and step from the four
+    experts, the zero reading, the mix and the output threshold (``HDLIF_OPS_PER_ELEMENT``), plus the gate
+    per position, ``2·E·T·C + 3E − 1`` with ``E = 4``.
 
     Inputs/Outputs:
         ``forward(xs)``: ``xs [T, B, *, C]`` → spikes ``[T, B, *, C]``.
@@ -122,6 +145,8 @@ class HDLIF(nn.Module):
     Example:
         >>> zs = HDLIF(features=16, t_steps=4)(torch.rand(4, 2, 16))
     """
+
+    needs_features = True
 
     def __init__(self, features: int, t_steps: int, *, v_th: float = 0.5, tau: float = 2.0,
                  v_th_out: float = 0.2, surrogate: Any = None, dtype: torch.dtype | None = None,
@@ -137,15 +162,31 @@ class HDLIF(nn.Module):
         self.gate_bias = nn.Parameter(gate.bias.detach().clone())  # [E]
         self.plif_w = nn.Parameter(torch.tensor(-math.log(tau - 1.0), dtype=gate.weight.dtype, device=device))
         self.v_th, self.tau, self.v_th_out = float(v_th), float(tau), float(v_th_out)
+        self._t_steps = int(t_steps)
         self.surrogate = Sigmoid(alpha=4.0) if surrogate is None else get_surrogate(surrogate)
 
     def params(self, dtype: torch.dtype) -> HDLIFParams:
         return HDLIFParams(self.gate_weight.to(dtype), self.gate_bias.to(dtype), self.plif_w.to(dtype),
                            v_th=self.v_th, tau=self.tau, v_th_out=self.v_th_out)
 
-    def forward(self, xs: Tensor) -> Tensor:
-        check_sequence(xs, "HDLIF")
+    @property
+    def t_steps(self) -> int:
+        return self._t_steps
+
+    @property
+    def features(self) -> int:
+        return int(self.gate_weight.shape[1]) // self._t_steps
+
+    def _map(self, xs: Tensor) -> Tensor:
+        if xs.shape[-1] != self.features:
+            raise ValueError(f"HDLIF was built for C = {self.features} channels on the last axis, got "
+                             f"{xs.shape[-1]} (shape {tuple(xs.shape)}); its gate reads T·C values per position")
         return hdlif_run(xs, self.params(xs.dtype), top_k=None if self.training else 2, surrogate=self.surrogate)
+
+    def op_count(self, xs: Tensor) -> int:
+        steps, channels, n_exp = int(xs.shape[0]), int(xs.shape[-1]), len(EXPERTS)
+        positions = xs.numel() // (steps * channels)  # B·(*) gate vectors of T·C values
+        return xs.numel() * HDLIF_OPS_PER_ELEMENT + positions * (2 * n_exp * steps * channels + 3 * n_exp - 1)
 
     def extra_repr(self) -> str:
         width = self.gate_weight.shape[1]

@@ -94,8 +94,12 @@ def test_gradients_reach_gate_plif_and_input(gen):
 
 def test_fixed_length_and_bad_input():
     layer = HDLIF(4, 3)
-    with pytest.raises(ValueError, match="T·C = 12"):
+    with pytest.raises(ValueError, match="built for T = 3 steps, got a sequence of 4"):
         layer(torch.rand(4, 2, 4))
+    with pytest.raises(ValueError, match="built for C = 4 channels"):
+        layer(torch.rand(3, 2, 5))
+    with pytest.raises(ValueError, match="T·C = 12"):  # the pure function checks the gate width itself
+        hdlif_run(torch.rand(4, 2, 4), layer.params(torch.float32))
     with pytest.raises(ValueError, match="top_k"):
         hdlif_run(torch.rand(3, 2, 4), layer.params(torch.float32), top_k=5)
     with pytest.raises(ValueError, match="features"):
