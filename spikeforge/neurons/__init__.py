@@ -3,6 +3,12 @@
 from ._base import NEURONS as NEURONS
 from ._base import Neuron as Neuron
 from ._reset import RESETS as RESETS
+from ._sequence import SEQUENCE_NEURONS as SEQUENCE_NEURONS
+from ._sequence import SequenceNeuron as SequenceNeuron
+from ._sequence import build_sequence_neuron as build_sequence_neuron
+from ._sequence import is_sequence_neuron as is_sequence_neuron
+from ._sequence import neuron_class as neuron_class
+from ._sequence import neuron_names as neuron_names
 from .alif import ALIF as ALIF
 from .alif import ALIFParams as ALIFParams
 from .alif import ALIFState as ALIFState
@@ -37,6 +43,7 @@ from .glif import GLIF as GLIF
 from .glif import GLIFParams as GLIFParams
 from .glif import GLIFState as GLIFState
 from .glif import glif_step as glif_step
+from .hdlif import HDLIF as HDLIF
 from .hh import HH as HH
 from .hh import HHParams as HHParams
 from .hh import HHState as HHState
@@ -77,6 +84,7 @@ from .lif import LIFState as LIFState
 from .lif import lif_step as lif_step
 from .meta import MetaNeuron as MetaNeuron
 from .plif import PLIF as PLIF
+from .psn import PSN as PSN
 from .signed_if import SignedIF as SignedIF
 from .signed_if import SignedIFParams as SignedIFParams
 from .signed_if import SignedIFState as SignedIFState
@@ -96,6 +104,8 @@ from .ultralif import ultralif_step as ultralif_step
 
 __all__ = [
     "NEURONS", "RESETS", "Neuron",
+    "SEQUENCE_NEURONS", "SequenceNeuron", "build_sequence_neuron", "is_sequence_neuron", "neuron_class",
+    "neuron_names", "HDLIF", "PSN",
     "ALIF", "ALIFParams", "ALIFState", "alif_step",
     "AstroLIF", "AstroLIFParams", "AstroLIFState", "astro_lif_step",
     "BurstIF", "BurstIFParams", "BurstIFState", "burst_if_step",
