@@ -43,7 +43,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.overrides import TorchFunctionMode
 
-from ..neurons import Neuron
+from ..neurons import Neuron, SequenceNeuron
 from .cost import LayerCost
 from .counts import (
     Footprint,
@@ -283,6 +283,8 @@ class Profile:
             self._add(acc, eff_macs=eff, dense_macs=dense, in_nonzero_analog=nz, in_total_analog=total)
 
     def _on_function(self, func: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], out: Any) -> None:
+        if self._inside(lambda m: isinstance(m, SequenceNeuron)):
+            return  # a sequence neuron's own products (HD-LIF's gate) are in its op_count
         if func is F.linear or func in _CONV_DIMS or func in _MATMUL or func is _RMATMUL or func is torch.einsum:
             if self._inside(lambda m: isinstance(m, (nn.RNNCellBase, nn.RNNBase))):
                 return  # counted once per call by _on_recurrent
@@ -397,6 +399,10 @@ class Profile:
         if acc["spiking"] and z.layout == torch.strided and not is_spike_tensor(z) and is_count_tensor(z):
             self._counts[z.untyped_storage().data_ptr()] = z  # held until the pass ends: the address stays its own
         xs = args[0] if args else None
+        if isinstance(module, SequenceNeuron):
+            if self.membrane and isinstance(xs, Tensor):
+                self._on_sequence_neuron(acc, module, xs)
+            return
         neuron = module if isinstance(module, Neuron) else getattr(module, "neuron", None)
         if not (self.membrane and isinstance(xs, Tensor) and xs.dim() >= 2 and hasattr(module, "init_state")
                 and isinstance(neuron, Neuron)):
@@ -412,6 +418,15 @@ class Profile:
         acc["ops_known"] = acc["ops_known"] and ops is not None
         self._add(acc, membrane_updates=updates, neuron_elements=elements,
                   neuron_ops=updates * (ops or 0), neuron_dense_ops=elements * (ops or 0))
+
+    def _on_sequence_neuron(self, acc: dict[str, Any], module: SequenceNeuron, xs: Tensor) -> None:
+        """A sequence neuron (PSN, HD-LIF) has no state to re-run: every element is computed at every
+        step (updates = elements = ``xs.numel()``), at the cost its class counts (``op_count``), or
+        ``profile(neuron_ops={cls: n})`` operations per element and step."""
+        per = ops_per_update(module, self.neuron_ops_table)  # type: ignore[arg-type]  # a user entry, if any
+        ops = per * xs.numel() if per is not None else module.op_count(xs)
+        self._add(acc, membrane_updates=xs.numel(), neuron_elements=xs.numel(), neuron_ops=ops,
+                  neuron_dense_ops=ops)
 
     # --- results -----------------------------------------------------------------------------
     def _require_samples(self) -> int:
