@@ -37,7 +37,7 @@ class TrainConfig:
     model: str = "mlp"  # any name in spikeforge.models.MODELS
     attention: str | None = None  # zoo transformers: ssa | sdsa | softmax | random_qk; None: the model's own
     hidden: tuple[int, ...] = (256,)  # hidden layer widths
-    neuron: str = "lif"  # any spiking name in spikeforge.neurons.NEURONS
+    neuron: str = "lif"  # any spiking name in spikeforge.neurons.NEURONS or SEQUENCE_NEURONS (psn, hdlif)
     surrogate: str = "atan"  # any name in spikeforge.surrogate.SURROGATES
     surrogate_alpha: float | None = None  # sharpness α of the surrogate (those with an alpha field); None: its default
     reset: str = "subtract"  # subtract | value | zero | none
@@ -129,10 +129,10 @@ class TrainConfig:
         from .encoders import ENCODERS
         from .learning import LOSSES, TRAINING_MODES
         from .models import MODELS
-        from .neurons import NEURONS, RESETS
+        from .neurons import RESETS, is_sequence_neuron, neuron_class
         from .surrogate import SURROGATES
 
-        registries: dict[str, Any] = {"data": DATASETS, "encoder": ENCODERS, "model": MODELS, "neuron": NEURONS,
+        registries: dict[str, Any] = {"data": DATASETS, "encoder": ENCODERS, "model": MODELS,
                                       "surrogate": SURROGATES, "reset": RESETS, "loss": LOSSES,
                                       "train_mode": TRAINING_MODES}
         for key, registry in registries.items():
@@ -140,17 +140,22 @@ class TrainConfig:
                 registry.get(getattr(self, key))
             except (KeyError, TypeError) as e:
                 raise ConfigError(f"config key {key!r}: {e}") from None
+        try:  # NEURONS or SEQUENCE_NEURONS
+            neuron = neuron_class(self.neuron)
+        except (KeyError, TypeError) as e:
+            raise ConfigError(f"config key 'neuron': {e}") from None
         if self.surrogate_alpha is not None:
             with_alpha = [n for n in SURROGATES.names()
                           if "alpha" in getattr(SURROGATES.get(n), "__dataclass_fields__", {})]
             if self.surrogate.lower() not in with_alpha:
                 raise ConfigError(f"config key 'surrogate_alpha': surrogate {self.surrogate!r} has no alpha; "
                                   f"surrogates with one: {', '.join(with_alpha)}")
-        neuron = NEURONS.get(self.neuron)
-        if not getattr(neuron, "spiking", True):
+        if is_sequence_neuron(neuron):
+            self._check_sequence_neuron(DATASETS, MODELS, neuron)
+        elif not getattr(neuron, "spiking", True):
             raise ConfigError(f"config key 'neuron': hidden neuron must spike; {self.neuron!r} is a non-spiking "
                               "readout")
-        if self.learn_tau and "tau_mem" not in neuron.params_cls._fields:
+        elif self.learn_tau and "tau_mem" not in neuron.params_cls._fields:
             raise ConfigError(f"config key 'learn_tau': neuron {self.neuron!r} has no tau_mem to learn")
         if self.attention is not None:
             from .models.transformers.zoo import attention_overrides
@@ -158,6 +163,31 @@ class TrainConfig:
                 attention_overrides(self.model, self.attention)
             except ValueError as e:
                 raise ConfigError(f"config key 'attention': {e}") from None
+
+    def _check_sequence_neuron(self, datasets: Any, models: Any, neuron: Any) -> None:
+        """A sequence neuron (PSN, HD-LIF: non-causal, built for a fixed T) needs T at build time and
+        the whole sequence at once: static data (T = ``steps``), BPTT, one T, a model that builds it."""
+        why = f"neuron {self.neuron!r} is a sequence neuron (non-causal, built for a fixed T)"
+        problems = []
+        if datasets.meta(self.data).get("kind") == "temporal":
+            problems.append(("data", f"temporal data set {self.data!r} brings its own T, unknown when the model "
+                                     "is built; use static data (T = steps)"))
+        if self.iir_steps:
+            problems.append(("iir_steps", "training at several T needs a neuron that runs any T"))
+        if self.train_mode != "bptt":
+            problems.append(("train_mode", f"{self.train_mode!r} runs the network step by step; use bptt"))
+        if self.learn_tau:
+            problems.append(("learn_tau", "it has no tau_mem to learn"))
+        meta = models.meta(self.model)
+        if self.model != "mlp" and meta.get("kind") != "zoo":
+            problems.append(("model", f"model {self.model!r} runs its neurons step by step or builds its own; "
+                                      "use mlp or a zoo model"))
+        elif meta.get("kind") == "zoo" and neuron.needs_features:
+            problems.append(("model", "its gate is built for the channel count of its input, which the zoo's "
+                                      "blocks do not pass to their neurons; use mlp"))
+        if problems:
+            key, msg = problems[0]
+            raise ConfigError(f"config key {key!r}: {why}: {msg} (config: {self.short()})")
 
     def short(self) -> str:
         return ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self)

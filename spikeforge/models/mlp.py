@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from ..layers.sparse_linear import EventLinear
-from ..neurons import LI, NEURONS
+from ..neurons import LI, build_sequence_neuron, is_sequence_neuron, neuron_class
 from ._factory import MODELS, config_surrogate
 
 __all__ = ["SNNClassifier", "recurrent_snn", "spiking_mlp"]
@@ -44,7 +44,9 @@ class SNNClassifier(nn.Module):
 
 
 def _neuron_kwargs(cfg: Any, neuron_cls: Any, width: int) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {"dt": cfg.dt, "surrogate": config_surrogate(cfg), "reset": cfg.reset}
+    kwargs: dict[str, Any] = {"dt": cfg.dt, "reset": cfg.reset}
+    if not getattr(neuron_cls, "surrogate_free", False):  # I-LIF, NI-LIF, UltraLIF refuse a surrogate
+        kwargs["surrogate"] = config_surrogate(cfg)
     if "tau_mem" in neuron_cls.params_cls._fields:
         kwargs["tau_mem"] = cfg.tau_mem
         if cfg.learn_tau:
@@ -66,7 +68,7 @@ def _classifier(cfg: Any, in_features: int, num_classes: int, temporal: bool,
                 make_hidden: Any) -> SNNClassifier:
     """Encoder + hidden layers from ``make_hidden(width_in, width_out, neuron_cls)`` (each
     followed by time-shared dropout if configured) + Linear → LI readout."""
-    neuron_cls = NEURONS.get(cfg.neuron)
+    neuron_cls = neuron_class(cfg.neuron)  # NEURONS or SEQUENCE_NEURONS
     if not getattr(neuron_cls, "spiking", True):
         raise ValueError(f"hidden neuron must spike; {cfg.neuron!r} is a non-spiking readout")
     encoder, factor = _encoder(cfg, temporal)
@@ -91,6 +93,10 @@ def spiking_mlp(cfg: Any, *, in_features: int, num_classes: int, temporal: bool)
     event-driven per call when its input is binary and sparse enough to win; same values)."""
 
     def hidden(w_in: int, w_out: int, neuron_cls: Any) -> list[nn.Module]:
+        if is_sequence_neuron(neuron_cls):  # PSN, HD-LIF: built for T = the encoder's steps and w_out channels
+            neuron = build_sequence_neuron(cfg.neuron, t_steps=None if temporal else cfg.steps, features=w_out,
+                                           surrogate=config_surrogate(cfg), where="model 'mlp'")
+            return [EventLinear(w_in, w_out), neuron]
         return [EventLinear(w_in, w_out), neuron_cls(**_neuron_kwargs(cfg, neuron_cls, w_out))]
 
     return _classifier(cfg, in_features, num_classes, temporal, hidden)
@@ -103,6 +109,10 @@ def recurrent_snn(cfg: Any, *, in_features: int, num_classes: int, temporal: boo
     from ..layers import RecurrentSpiking
 
     def hidden(w_in: int, w_out: int, neuron_cls: Any) -> list[nn.Module]:
+        if is_sequence_neuron(neuron_cls):
+            raise ValueError(f"model 'rsnn': neuron {cfg.neuron!r} is a sequence neuron (non-causal, fixed T); a "
+                             "recurrent layer feeds each step's spikes into the next step and needs a step-by-step "
+                             "neuron")
         return [RecurrentSpiking(w_in, w_out, neuron=cfg.neuron, **_neuron_kwargs(cfg, neuron_cls, w_out))]
 
     return _classifier(cfg, in_features, num_classes, temporal, hidden)

@@ -9,16 +9,17 @@ default ``neuron="lif"`` reproduces it; any other registered spiking neuron can 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from ...layers.time import TimeDistributed
-from ...neurons import NEURONS
+from ...neurons import NEURONS, SEQUENCE_NEURONS, build_sequence_neuron
 from ...surrogate import Surrogate
 
-__all__ = ["ConvBN", "NeuronSpec", "make_neuron"]
+__all__ = ["ConvBN", "NeuronSpec", "make_neuron", "sequence_neuron_factory"]
 
 NeuronSpec = Any  # a registry name (str) or a callable ``f(v_th=...) -> nn.Module`` on [T, B, ...]
 
@@ -48,6 +49,10 @@ def make_neuron(neuron: NeuronSpec = "lif", surrogate: str | Surrogate = "sigmoi
         if not isinstance(module, nn.Module):
             raise TypeError(f"neuron factory must return an nn.Module, got {type(module).__name__}")
         return module
+    if isinstance(neuron, str) and neuron in SEQUENCE_NEURONS:
+        raise ValueError(f"neuron {neuron!r} is a sequence neuron (non-causal, built for a fixed T), and a block "
+                         "does not know T: build the model through the zoo (create_model(..., neuron="
+                         f"{neuron!r}), which passes its T) or pass sequence_neuron_factory({neuron!r}, T)")
     cls = NEURONS.get(neuron)
     if not getattr(cls, "spiking", True):
         raise ValueError(f"transformer blocks need a spiking neuron; {neuron!r} is a non-spiking readout")
@@ -67,6 +72,27 @@ def make_neuron(neuron: NeuronSpec = "lif", surrogate: str | Surrogate = "sigmoi
     device = torch.device("cpu") if device.type == "meta" else device
     with torch.device(device):
         return NEURONS.create(neuron, **kwargs)
+
+
+def sequence_neuron_factory(name: str, T: int, surrogate: str | Surrogate = "sigmoid") -> NeuronSpec:
+    """A :data:`NeuronSpec` factory ``f(v_th=...)`` building the sequence neuron ``name`` (PSN) for ``T``
+    steps; the zoo turns ``neuron="psn"`` into this. PSN's threshold is its learned per-step bias, which
+    starts at ``-v_th`` (the attention neurons' 0.5 included). HD-LIF is refused: its gate is built for
+    the channel count of its input, which blocks do not pass to their neurons."""
+    SEQUENCE_NEURONS.get(name)
+
+    def factory(v_th: float = 1.0) -> nn.Module:
+        return build_sequence_neuron(name, t_steps=T, surrogate=surrogate, v_th=v_th, where="transformer block")
+
+    return factory
+
+
+def resolve_neuron(neuron: NeuronSpec, steps: Callable[[], int], surrogate: Any) -> NeuronSpec:
+    """``neuron`` with a sequence neuron's name replaced by :func:`sequence_neuron_factory` for
+    ``T = steps()`` (called only then); any other spec unchanged."""
+    if isinstance(neuron, str) and neuron in SEQUENCE_NEURONS:
+        return sequence_neuron_factory(neuron, steps(), surrogate)
+    return neuron
 
 
 class ConvBN(nn.Module):

@@ -23,6 +23,7 @@ from typing import Any
 from torch import nn
 
 from .._factory import MODELS
+from ._neuron import resolve_neuron
 from .maxformer import MaxFormer
 from .meta_spikeformer import MetaSpikeFormer
 from .qsd import QSDTransformer
@@ -64,10 +65,24 @@ def attention_overrides(name: str, attention: str) -> dict[str, Any]:
     return {"random_qk": True} if attention == "random_qk" else {"attention": attention}
 
 
+def _default(cls: type[nn.Module], arg: str) -> Any:
+    """Default of constructor argument ``arg`` of ``cls`` or the first base that names it (QSD takes **kwargs)."""
+    for c in cls.__mro__:
+        init = vars(c).get("__init__")
+        p = inspect.signature(init).parameters.get(arg) if init is not None else None
+        if p is not None and p.default is not inspect.Parameter.empty:
+            return p.default
+    raise ValueError(f"{cls.__name__} has no default for {arg!r}; pass {arg}=")
+
+
 def _register(name: str, cls: type[nn.Module], defaults: dict[str, Any], *, family: str, source: str,
               params: int | None, reported: str = "-", counted: str = "", unused: int = 0) -> None:
     def build(**overrides: Any) -> nn.Module:
-        return cls(**{**defaults, **overrides})
+        kwargs = {**defaults, **overrides}
+        if "neuron" in kwargs:  # a sequence neuron's name (PSN) becomes a factory built for the model's T
+            kwargs["neuron"] = resolve_neuron(kwargs["neuron"], lambda: int(kwargs.get("T", _default(cls, "T"))),
+                                              kwargs.get("surrogate", _default(cls, "surrogate")))
+        return cls(**kwargs)
 
     build.__name__ = name
     build.__qualname__ = name
