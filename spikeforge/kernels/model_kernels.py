@@ -53,6 +53,7 @@ MODEL_KERNELS: dict[str, str] = {
     "spikeforge.neurons.ilif.ilif_step": "spikeforge.kernels.ilif_kernel:ILIF_KERNEL",
     "spikeforge.neurons.nilif.nilif_step": "spikeforge.kernels.ilif_kernel:NILIF_KERNEL",
     "spikeforge.neurons.glif.glif_step": "spikeforge.kernels.glif_kernel:GLIF_KERNEL",
+    "spikeforge.neurons.cuba_li.cuba_li_step": "spikeforge.kernels.cuba_li_kernel:CUBA_LI_KERNEL",
 }
 
 _loaded: dict[str, ModelKernel] = {}
