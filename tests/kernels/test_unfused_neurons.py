@@ -1,21 +1,20 @@
-"""LIF-family neurons that have no fused kernel, and why (issue 16; ``docs/speed.md``).
+"""Every LIF-family neuron has a fused kernel (issue 16; ``docs/speed.md``), and two near misses.
 
-None of these step functions is exactly one of the C++ kernel's kinds (same torch expressions,
-hence bit-identical spikes and state), so ``backend="auto"`` runs the reference and ``"cpp"``
-refuses. The docs name, per neuron, the kernel it would need. The near-miss tests show why NI-LIF
-and AstroLIF got kernels of their own (``kernels/model_kernels.py``) instead of being routed onto
-the LIF/ALIF kinds: the closest existing mapping is the same math, rounded differently or with a
-different gradient, so routing them would change results.
+A registered neuron must have a kernel spec (``kernels/specs.py``: its step function is exactly one
+of the LIF kernel's kinds) or a model kernel of its own (``kernels/model_kernels.py``), unless it is
+listed in ``NO_FUSED_PATH`` with the reason; those run the reference (``"auto"`` picks ``"torch"``,
+``"cpp"`` refuses). The near-miss tests show why NI-LIF and AstroLIF got kernels of their own instead
+of being routed onto the LIF/ALIF kinds: the closest existing mapping is the same math, rounded
+differently or with a different gradient, so routing them would change results.
 """
 
 from __future__ import annotations
-
-import pathlib
 
 import pytest
 import torch
 
 from spikeforge.kernels import BackendUnavailableError, available_backends
+from spikeforge.kernels.model_kernels import model_kernel_for
 from spikeforge.kernels.specs import spec_for
 from spikeforge.neurons import NEURONS, LIF
 from spikeforge.neurons.alif import ALIF
@@ -25,23 +24,33 @@ from spikeforge.surrogate import Rectangle
 
 pytestmark = pytest.mark.skipif("cpp" not in available_backends(), reason="no C++ compiler")
 
-# registry name -> class name in the docs table
-UNFUSED: dict[str, str] = {"cuba_li": "CubaLI"}
-SPEED_MD = pathlib.Path(__file__).resolve().parents[2] / "docs" / "speed.md"
+# registered neurons outside the LIF family with no fused path, and why (a new neuron without a spec
+# or model kernel fails test_every_lif_family_neuron_has_a_fused_path until it gets one or a reason here)
+NO_FUSED_PATH: dict[str, str] = {
+    "hh": "Hodgkin-Huxley: conductance-based, three gating variables (not the LIF family)",
+    "izhikevich": "quadratic membrane with a recovery variable (not the LIF family)",
+    "burst_if": "ANN-to-SNN conversion neuron, several spikes per step (docs/convert.md)",
+    "signed_if": "ANN-to-SNN conversion neuron with signed spikes and memory (docs/convert.md)",
+}
 
 
-@pytest.mark.parametrize("name", sorted(UNFUSED))
-def test_no_kernel_reference_runs_and_gap_documented(name: str) -> None:
+def _has_fused_path(cls: type) -> bool:
+    return spec_for(cls.step_fn) is not None or model_kernel_for(cls.step_fn) is not None
+
+
+@pytest.mark.parametrize("name", NEURONS.names())
+def test_every_lif_family_neuron_has_a_fused_path(name: str) -> None:
     cls = NEURONS.get(name)
-    assert cls.__name__ == UNFUSED[name]
-    assert spec_for(cls.step_fn) is None
+    if name not in NO_FUSED_PATH:
+        assert _has_fused_path(cls), (f"{cls.__name__} has neither a kernel spec (kernels/specs.py) nor a model "
+                                      f"kernel (kernels/model_kernels.py); add one, or list it in NO_FUSED_PATH "
+                                      f"with the reason")
+        return
+    assert not _has_fused_path(cls), f"{name} has a fused path now: remove it from NO_FUSED_PATH"
     xs = torch.rand(6, 2, 8) * 2  # [T, B, N]
     with pytest.raises(BackendUnavailableError, match="no fused kernel"):
         cls(backend="cpp")(xs)
     assert torch.equal(cls(backend="auto")(xs), cls(backend="torch")(xs))
-    rows = [ln for ln in SPEED_MD.read_text().splitlines() if ln.startswith(f"| `{UNFUSED[name]}` |")]
-    assert len(rows) == 1, f"docs/speed.md needs one row saying which kernel {UNFUSED[name]} would need"
-    assert rows[0].count("|") == 4 and all(c.strip() for c in rows[0].split("|")[1:-1])
 
 
 def _closest_lif_for_nilif(backend: str) -> LIF:
