@@ -98,6 +98,7 @@ class RunConfig(NamedTuple):
     nthreads: int
     check: int
     extra: tuple[Any, ...] = ()  # arguments passed to both C calls just before the thread count
+    bwd_extra: tuple[Any, ...] = ()  # arguments passed to the backward call after ``extra``
 
 
 class OneStateRun(torch.autograd.Function):
@@ -140,23 +141,24 @@ class OneStateRun(torch.autograd.Function):
             cfg.reset, cfg.detach, cfg.sg_kind, cfg.sg_p, T, M, x.data_ptr(), gz.data_ptr(), gz.stride(0),
             gz.stride(1), gx.data_ptr(), v0.data_ptr(), None if gvT is None else gvT.data_ptr(),
             None if gv0 is None else gv0.data_ptr(), _ptr_array(list(coefs)), _ptr_array(gc),
-            int(any(g is not None for g in gc)), *cfg.extra, cfg.nthreads)
+            int(any(g is not None for g in gc)), *cfg.extra, *cfg.bwd_extra, cfg.nthreads)
         if rc != 0:
             raise RuntimeError(f"{cfg.prefix} kernel rejected reset={cfg.reset} (rc={rc})")
         return (None, gx if ctx.needs_input_grad[1] else None, gv0, *gc)
 
 
 def run_one_state(spec: KernelSpec, lib: Callable[[], ctypes.CDLL], prefix: str, xs: Tensor, state: Any, p: Any,
-                  kwargs: dict[str, Any], where: str | None, extra: Callable[[torch.dtype], tuple[Any, ...]]
-                  ) -> tuple[Tensor, Any]:
+                  kwargs: dict[str, Any], where: str | None, extra: Callable[[torch.dtype], tuple[Any, ...]],
+                  bwd_extra: Callable[[torch.dtype], tuple[Any, ...]] = lambda dtype: ()) -> tuple[Tensor, Any]:
     """Run ``xs [T, B, *]`` through :class:`OneStateRun` with ``run_elementwise``'s layout work
-    (memory order, per-neuron coefficients ``[M]``, surrogate/reset codes, non-finite index)."""
+    (memory order, per-neuron coefficients ``[M]``, surrogate/reset codes, non-finite index);
+    ``extra(dtype)`` are C arguments of both calls, ``bwd_extra(dtype)`` of the backward only."""
     lib()  # build/load errors surface here, before autograd is involved
 
     def launch(fields: dict[str, Any], x2: Tensor, states: list[Tensor], flat: list[Tensor]) -> Any:
         cfg = RunConfig(lib=lib, prefix=prefix, reset=fields["reset"], detach=fields["detach"],
                         sg_kind=fields["sg_kind"], sg_p=fields["sg_p"], nthreads=threads_for(x2.numel()),
-                        check=fields["check"], extra=extra(x2.dtype))
+                        check=fields["check"], extra=extra(x2.dtype), bwd_extra=bwd_extra(x2.dtype))
         return OneStateRun.apply(cfg, x2, *states, *flat)
 
     return run_elementwise(spec, xs, state, p, kwargs, where, launch)

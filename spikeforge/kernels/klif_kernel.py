@@ -11,7 +11,11 @@ and autograd carries its per-neuron gradient back to ``tau_mem``; ``k``, ``v_th`
 get theirs from the kernel directly. Every reset (subtract, value, zero, none) and
 ``detach_reset`` run; the gradient of ReLU passes where its result is positive, as torch's.
 Backward recomputes the trajectory block by block (forward saves nothing but its inputs; the
-backward buffer is ``3 T`` values per neuron of a cache-sized block), see ``csrc/klif.cpp``.
+backward buffer is ``3 T`` values per neuron of a cache-sized block), see ``csrc/klif.cpp``. Its
+surrogate derivative runs vectorised over each block, with ``torch.exp``'s vector routine
+(:func:`~spikeforge.kernels.eif_kernel.torch_exp`) for the sigmoid and gaussian surrogates where this
+torch build has it and the C library's ``exp`` where not: a gradient, equal to float tolerance either
+way, so KLIF never declines for it.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from torch import Tensor
 from ._build import BackendUnavailableError
 from .model_kernels import kernel_library
 from .cpu import call_unsupported
-from .eif_kernel import run_one_state
+from .eif_kernel import VML_MODE, run_one_state, torch_exp
 from .specs import KernelSpec
 
 __all__ = ["KLIF_KERNEL", "KLIFKernel"]
@@ -39,7 +43,7 @@ SPEC = KernelSpec(kind=-1, state_fields=("v",), coefs=_coefs)  # run_elementwise
 
 
 def _lib() -> ctypes.CDLL:
-    return kernel_library("klif", "ILLPPPPPIIP", "IIIDLLPPLLPPPPPPII")
+    return kernel_library("klif", "ILLPPPPPIIP", "IIIDLLPPLLPPPPPPIPLI")
 
 
 class KLIFKernel:
@@ -53,7 +57,8 @@ class KLIFKernel:
         why = self.supports(xs, state, kwargs)
         if why is not None:
             raise BackendUnavailableError(why)
-        return run_one_state(SPEC, _lib, "sf_klif", xs, state, p, kwargs, where, lambda dtype: ())
+        return run_one_state(SPEC, _lib, "sf_klif", xs, state, p, kwargs, where, lambda dtype: (),
+                             lambda dtype: (torch_exp(dtype)[0], VML_MODE))
 
 
 KLIF_KERNEL = KLIFKernel()

@@ -13,8 +13,9 @@
 //
 // Backward recomputes the trajectory block by block (nothing is saved from the forward pass but
 // its inputs): per block of neurons it stores, per step, the membrane before the step, ex, v1 and
-// the surrogate derivative (4 T CH values in a cache-sized buffer), then runs the adjoint
-// recurrence backwards in time:
+// u = v1 - vth (4 T CH values in a cache-sized buffer), turns every u of the block into the
+// surrogate derivative in one vectorised pass (eif_surrogate_inplace, its exponentials through
+// vexp), then runs the adjoint recurrence backwards in time (one `omp simd` loop per step):
 //
 //     reset:  dv1, ds (through the spike unless detached), dvr
 //     gu  = (gz + keep ds) SG(v1 - vth),   gv1 = dv1 + gu
@@ -23,15 +24,78 @@
 //     per-neuron sums: g_a += gv1 s2,  g_D += gs2 ex - gd e,  g_th -= gd,  g_vth -= gu,  g_vr += dvr
 #include "step_math.h"
 
+namespace sfk {
+
+// The vector exp torch.exp runs: MKL's v?Exp_64(n, in, out, mode) signature.
+template <typename R>
+using EifVexp = void (*)(int64_t, const R*, R*, int64_t);
+
+// u -> dz/du over a buffer, one loop per surrogate kind (the codes and formulas of
+// sfk::surrogate_grad), so each loop vectorises; the exponentials of the sigmoid and the two
+// gaussians go through vexp in one call per buffer (a gradient, so any accurate exp would do; this
+// one is at hand and vectorised). vexp may be null: std::exp per element. Defined here with
+// external linkage (float, double) because klif.cpp's backward calls it too (one library).
+template <typename R>
+void eif_surrogate_inplace(int kind, R a, R* u, int64_t n, EifVexp<R> vexp, int64_t mode) {
+    auto exp_inplace = [&](R* w) {
+        if (vexp) vexp(n, w, w, mode);  // VML runs in place
+        else for (int64_t k = 0; k < n; ++k) w[k] = std::exp(w[k]);
+    };
+    switch (kind) {
+    case 0: for (int64_t k = 0; k < n; ++k) u[k] = (R)1; break;
+    case 1: {  // sigmoid(alpha): s = 1 / (1 + exp(-a u)), a s (1 - s)
+#pragma omp simd
+        for (int64_t k = 0; k < n; ++k) u[k] = -a * u[k];
+        exp_inplace(u);
+#pragma omp simd
+        for (int64_t k = 0; k < n; ++k) { const R s = (R)1 / ((R)1 + u[k]); u[k] = a * s * ((R)1 - s); }
+        break; }
+    case 2: {  // atan(alpha)
+        const R h = a / (R)2, q = (R)(M_PI / 2) * a;
+#pragma omp simd
+        for (int64_t k = 0; k < n; ++k) { const R w = q * u[k]; u[k] = h / ((R)1 + w * w); }
+        break; }
+    case 3:  // fast sigmoid(slope)
+#pragma omp simd
+        for (int64_t k = 0; k < n; ++k) { const R w = (R)1 + a * std::fabs(u[k]); u[k] = (R)1 / (w * w); }
+        break;
+    case 4:  // triangle(width)
+#pragma omp simd
+        for (int64_t k = 0; k < n; ++k) { const R w = (R)1 - std::fabs(u[k]) / a; u[k] = (w > (R)0 ? w : (R)0) / a; }
+        break;
+    case 5:  // rectangle(width)
+#pragma omp simd
+        for (int64_t k = 0; k < n; ++k) u[k] = (std::fabs(u[k]) < a / (R)2 ? (R)1 : (R)0) / a;
+        break;
+    case 6:    // erf(sigma): gaussian density
+    case 8: {  // pdsg(sigma): gaussian density centred at sigma / 2
+        const R mu = kind == 8 ? a / (R)2 : (R)0, d = a * (R)std::sqrt(2 * M_PI);
+#pragma omp simd
+        for (int64_t k = 0; k < n; ++k) { const R w = (u[k] - mu) / a; u[k] = (R)-0.5 * w * w; }
+        exp_inplace(u);
+#pragma omp simd
+        for (int64_t k = 0; k < n; ++k) u[k] = u[k] / d;
+        break; }
+    case 7:  // piecewise quadratic(alpha)
+#pragma omp simd
+        for (int64_t k = 0; k < n; ++k) { const R w = a - a * a * std::fabs(u[k]); u[k] = w > (R)0 ? w : (R)0; }
+        break;
+    default:  // q-PseudoSpike and any later kind: per element
+        for (int64_t k = 0; k < n; ++k) u[k] = surrogate_grad<R>(kind, a, u[k]);
+        break;
+    }
+}
+
+template void eif_surrogate_inplace<float>(int, float, float*, int64_t, EifVexp<float>, int64_t);
+template void eif_surrogate_inplace<double>(int, double, double*, int64_t, EifVexp<double>, int64_t);
+
+}  // namespace sfk
+
 using namespace sfk;
 
 namespace {
 
 enum EifCoef { E_A = 0, E_D, E_TH, E_VTH, E_VR, E_NCOEF };
-
-// The vector exp torch.exp runs: MKL's v?Exp_64(n, in, out, mode) signature.
-template <typename R>
-using VexpFn = void (*)(int64_t, const R*, R*, int64_t);
 
 inline void eif_report(int64_t t, int64_t m, int64_t code, int64_t* bad) {
 #pragma omp critical(sf_eif_nonfinite)
@@ -42,7 +106,7 @@ inline void eif_report(int64_t t, int64_t m, int64_t code, int64_t* bad) {
 }
 
 template <typename R, int RS>
-void eif_forward(int64_t T, int64_t M, const R* x, R* z, const R* v0, R* vT, const R* const* c, VexpFn<R> vexp,
+void eif_forward(int64_t T, int64_t M, const R* x, R* z, const R* v0, R* vT, const R* const* c, EifVexp<R> vexp,
                  int64_t mode, int nt, int check, int64_t* bad) {
     const int64_t CH = 512;
     const int64_t nchunks = (M + CH - 1) / CH;
@@ -61,7 +125,8 @@ void eif_forward(int64_t T, int64_t M, const R* x, R* z, const R* v0, R* vT, con
             R* zt = z + t * M + m0;
             for (int64_t j = 0; j < n; ++j) e[j] = (v[j] - th[j]) / D[j];
             vexp(n, e, ex, mode);
-            R probe = (R)0;
+            R probe = (R)0;  // 0, or NaN once some membrane is not finite: any summation order will do
+#pragma omp simd reduction(+ : probe)
             for (int64_t j = 0; j < n; ++j) {
                 const R s2 = (xt[j] - v[j]) + D[j] * ex[j];
                 const R v1 = v[j] + s2 * a[j];
@@ -83,7 +148,7 @@ void eif_forward(int64_t T, int64_t M, const R* x, R* z, const R* v0, R* vT, con
 template <typename R, int RS, bool NEEDP>
 void eif_backward(int64_t T, int64_t M, const R* x, const R* gz, int64_t gst, int64_t gsm, R* gx, const R* v0,
                   const R* gvT, R* gv0, const R* const* c, R* const* gc, int detach, int sg_kind, R sg_a,
-                  VexpFn<R> vexp, int64_t mode, int nt) {
+                  EifVexp<R> vexp, int64_t mode, int nt) {
     int64_t CH = (int64_t)(384 * 1024) / (std::max<int64_t>(T, 1) * 4 * (int64_t)sizeof(R));
     CH = std::max<int64_t>(16, std::min<int64_t>(512, CH / 16 * 16));
     const int64_t nchunks = (M + CH - 1) / CH;
@@ -91,45 +156,54 @@ void eif_backward(int64_t T, int64_t M, const R* x, const R* gz, int64_t gst, in
 #pragma omp parallel num_threads(nt)
     {
         std::vector<R> V((size_t)(T * CH)), EX((size_t)(T * CH)), V1((size_t)(T * CH)), SG((size_t)(T * CH));
-        std::vector<R> v(CH), e(CH), gv(CH), acc((size_t)E_NCOEF * CH);
+        std::vector<R> vbuf(CH), ebuf(CH), gvbuf(CH), gzbuf(CH), acc((size_t)E_NCOEF * CH);
+        R *v = vbuf.data(), *e = ebuf.data(), *gv = gvbuf.data();
+        R *acc_a = acc.data() + E_A * CH, *acc_d = acc.data() + E_D * CH, *acc_th = acc.data() + E_TH * CH,
+          *acc_vth = acc.data() + E_VTH * CH, *acc_vr = acc.data() + E_VR * CH;
 #pragma omp for schedule(dynamic, 2)
         for (int64_t ch = 0; ch < nchunks; ++ch) {
             const int64_t m0 = ch * CH, n = std::min(CH, M - m0);
             const R *a = c[E_A] + m0, *D = c[E_D] + m0, *th = c[E_TH] + m0, *vth = c[E_VTH] + m0,
                     *vr = c[E_VR] + m0;
-            // 1. recompute the trajectory (same arithmetic as eif_forward)
+            // 1. recompute the trajectory (same arithmetic as eif_forward); SG holds u = v1 - vth
             for (int64_t j = 0; j < n; ++j) v[j] = v0[m0 + j];
             for (int64_t t = 0; t < T; ++t) {
                 const R* xt = x + t * M + m0;
-                R* vb = V.data() + t * CH;
-                R* exb = EX.data() + t * CH;
-                R* v1b = V1.data() + t * CH;
-                R* sgb = SG.data() + t * CH;
+                R *vb = V.data() + t * CH, *exb = EX.data() + t * CH, *v1b = V1.data() + t * CH,
+                  *ub = SG.data() + t * CH;
+#pragma omp simd
                 for (int64_t j = 0; j < n; ++j) {
                     vb[j] = v[j];
                     e[j] = (v[j] - th[j]) / D[j];
                 }
-                vexp(n, e.data(), exb, mode);
+                vexp(n, e, exb, mode);
+#pragma omp simd
                 for (int64_t j = 0; j < n; ++j) {
                     const R s2 = (xt[j] - v[j]) + D[j] * exb[j];
                     const R v1 = v[j] + s2 * a[j];
-                    v1b[j] = v1;
                     const R u = v1 - vth[j];
-                    sgb[j] = surrogate_grad<R>(sg_kind, sg_a, u);
+                    v1b[j] = v1;
+                    ub[j] = u;
                     v[j] = reset_value<R, RS>(v1, (R)(u > (R)0), vth[j], vr[j]);
                 }
             }
+            // u -> SG(u) for the whole block at once (rows are CH apart; a short last block row by row)
+            if (n == CH) eif_surrogate_inplace<R>(sg_kind, sg_a, SG.data(), T * CH, vexp, mode);
+            else for (int64_t t = 0; t < T; ++t) eif_surrogate_inplace<R>(sg_kind, sg_a, SG.data() + t * CH, n, vexp, mode);
             // 2. adjoint recurrence backwards in time
             for (int64_t j = 0; j < n; ++j) gv[j] = gvT ? gvT[m0 + j] : (R)0;
             if (NEEDP) std::fill(acc.begin(), acc.end(), (R)0);
             for (int64_t t = T - 1; t >= 0; --t) {
-                const R* gzt = gz + t * gst + m0 * gsm;
+                const R* gzt = gz + t * gst + m0 * gsm;  // output gradient, any strides: contiguous in gzbuf
+                if (gsm != 1) {
+                    for (int64_t j = 0; j < n; ++j) gzbuf[j] = gzt[j * gsm];
+                    gzt = gzbuf.data();
+                }
                 const R* xt = x + t * M + m0;
                 R* gxt = gx + t * M + m0;
-                const R* vb = V.data() + t * CH;
-                const R* exb = EX.data() + t * CH;
-                const R* v1b = V1.data() + t * CH;
-                const R* sgb = SG.data() + t * CH;
+                const R *vb = V.data() + t * CH, *exb = EX.data() + t * CH, *v1b = V1.data() + t * CH,
+                        *sgb = SG.data() + t * CH;
+#pragma omp simd
                 for (int64_t j = 0; j < n; ++j) {
                     const R v1 = v1b[j];
                     const R s = (R)((v1 - vth[j]) > (R)0);
@@ -137,7 +211,7 @@ void eif_backward(int64_t T, int64_t M, const R* x, const R* gz, int64_t gst, in
                     R dv1, ds, dvr = (R)0;
                     if (RS == R_VAL) { dv1 = g * ((R)1 - s); ds = g * (vr[j] - v1); dvr = g * s; }
                     else { dv1 = g * ((R)1 - s); ds = -g * v1; }  // R_ZERO
-                    const R gu = (gzt[j * gsm] + keep * ds) * sgb[j];
+                    const R gu = (gzt[j] + keep * ds) * sgb[j];
                     const R gv1 = dv1 + gu;
                     const R gs2 = gv1 * a[j];
                     const R gd = ((gs2 * D[j]) * exb[j]) / D[j];
@@ -145,11 +219,11 @@ void eif_backward(int64_t T, int64_t M, const R* x, const R* gz, int64_t gst, in
                         const R vp = vb[j];
                         const R s2 = (xt[j] - vp) + D[j] * exb[j];
                         const R ee = (vp - th[j]) / D[j];
-                        acc[E_A * CH + j] += gv1 * s2;
-                        acc[E_D * CH + j] += gs2 * exb[j] - gd * ee;
-                        acc[E_TH * CH + j] -= gd;
-                        acc[E_VTH * CH + j] -= gu;
-                        acc[E_VR * CH + j] += dvr;
+                        acc_a[j] += gv1 * s2;
+                        acc_d[j] += gs2 * exb[j] - gd * ee;
+                        acc_th[j] -= gd;
+                        acc_vth[j] -= gu;
+                        acc_vr[j] += dvr;
                     }
                     gxt[j] = gs2;
                     gv[j] = (gv1 - gs2) + gd;
@@ -179,7 +253,7 @@ void eif_backward(int64_t T, int64_t M, const R* x, const R* gz, int64_t gst, in
 extern "C" int sf_eif_forward_##SUF(int reset, int64_t T, int64_t M, const R* x, R* z, const R* v0, R* vT, \
                                     const R* const* c, void* vexp_addr, int64_t mode, int nt, int check,   \
                                     int64_t* bad) {                                                         \
-    const VexpFn<R> vexp = reinterpret_cast<VexpFn<R>>(vexp_addr);                                          \
+    const EifVexp<R> vexp = reinterpret_cast<EifVexp<R>>(vexp_addr);                                          \
     if (!vexp) return 2;                                                                                    \
     SF_EIF_RESETS(SF_EIF_FWD_##SUF)                                                                         \
     return 0;                                                                                               \
@@ -188,7 +262,7 @@ extern "C" int sf_eif_backward_##SUF(int reset, int detach, int sg_kind, double 
                                      const R* x, const R* gz, int64_t gst, int64_t gsm, R* gx, const R* v0, \
                                      const R* gvT, R* gv0, const R* const* c, R* const* gc, int needp,      \
                                      void* vexp_addr, int64_t mode, int nt) {                               \
-    const VexpFn<R> vexp = reinterpret_cast<VexpFn<R>>(vexp_addr);                                          \
+    const EifVexp<R> vexp = reinterpret_cast<EifVexp<R>>(vexp_addr);                                          \
     if (!vexp) return 2;                                                                                    \
     SF_EIF_RESETS(SF_EIF_BWD_##SUF)                                                                         \
     return 0;                                                                                               \
