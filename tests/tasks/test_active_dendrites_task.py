@@ -15,10 +15,12 @@ from spikeforge.tasks.active_dendrites import (
     CLConfig,
     ContextNet,
     infer_task,
+    init_paper_,
     init_segments_,
     main,
     make_tasks,
     run,
+    train_task,
 )
 
 
@@ -99,3 +101,71 @@ def test_cli(capsys):
     rows = main(["--tasks", "2", "--hidden", "8", "--epochs", "1", "--models", "mlp", "dendrites"])
     assert [r["model"] for r in rows] == ["mlp", "dendrites"]
     assert "dendrites       mean over 1 seeds:" in capsys.readouterr().out
+
+
+def test_standardized_prototype_is_the_centered_one_over_sigma():
+    # the paper's dataset normalises pixels by one mean and std; a permutation keeps an image's mean, so
+    # each standardized prototype has zero feature mean and equals the centered prototype divided by σ
+    raw = make_tasks(CLConfig(tasks=3, seed=1, context="centered", inputs="raw"))
+    std = make_tasks(CLConfig(tasks=3, seed=1, inputs="standardized"))
+    x = raw.x_train.double()  # float64 reference for μ, σ
+    mu, sigma = float(x.mean()), float(x.std())
+    assert std.shift == pytest.approx(mu, rel=1e-5) and std.scale == pytest.approx(sigma, rel=1e-5)
+    torch.testing.assert_close(std.contexts.double(), raw.contexts.double() / sigma, rtol=0, atol=1e-5)
+    assert std.contexts.mean(1).abs().max() < 1e-5
+    torch.testing.assert_close(std.x_test.double(), (raw.x_test.double() - mu) / sigma, rtol=0, atol=1e-5)
+    with pytest.raises(ValueError, match="inputs must be"):
+        make_tasks(CLConfig(inputs="zscore"))
+    with pytest.raises(ValueError, match="weight_sparsity"):
+        make_tasks(CLConfig(weight_sparsity=1.0))
+
+
+def test_fixed_weight_sparsity_and_paper_init():
+    cfg = CLConfig(tasks=2, hidden=40, k_fraction=0.1, weight_sparsity=0.5, init="paper")
+    torch.manual_seed(0)
+    net = ContextNet("dendrites", 64, 64, cfg)
+    masks = [m.clone() for m in (net.mask0, net.mask1, net.mask2)]
+    init_paper_(net, cfg)
+    fan_in = [64, 40, 40]
+    density_in = [1.0, 0.1, 0.1]  # pixels, then k-WTA outputs (4 of 40 on)
+    for w, m, f, d in zip(net.ff_weights(), masks, fan_in, density_in):
+        assert (m.sum(1) == f // 2).all()  # every unit keeps exactly half of its inputs
+        assert (w[~m] == 0).all()
+        b = 1.0 / (d * 0.5 * f) ** 0.5
+        kept = w[m]
+        assert kept.abs().max() <= b and kept.abs().max() > 0.9 * b  # U(-b, b), by hand
+    seg = net.hidden[0].segments
+    b = 1.0 / (0.1 * 64) ** 0.5
+    assert seg.abs().max() <= b and seg.abs().max() > 0.95 * b
+    # training keeps the pruned weights at 0 and the mask fixed
+    r = run("dendrites", CLConfig(tasks=1, hidden=16, epochs=1, batch=256, weight_sparsity=0.75))
+    assert 0.0 <= r["mean_accuracy"] <= 1.0
+    tasks = make_tasks(CLConfig(tasks=1))
+    torch.manual_seed(0)
+    net = ContextNet("mlp", 64, 64, CLConfig(tasks=1, hidden=16, weight_sparsity=0.75))
+    train_task(net, tasks, 0, CLConfig(tasks=1, hidden=16, epochs=1, batch=256), torch.Generator().manual_seed(0))
+    for i, w in enumerate(net.ff_weights()):
+        m = getattr(net, f"mask{i}")
+        assert (w[~m] == 0).all() and (w[m] != 0).all()
+
+
+def _shared_winners(inputs: str) -> float:
+    """Mean share of first-layer k-WTA winners (20 of 200) that two task contexts have in common on the
+    same 50 test inputs, averaged over the 10 pairs of 5 tasks, at init (segments of std 3)."""
+    torch.manual_seed(0)
+    cfg = CLConfig(tasks=5, hidden=200, inputs=inputs)
+    tasks = make_tasks(cfg)
+    net = ContextNet("dendrites", 64, 64, cfg)
+    init_segments_(net, tasks.contexts, 3.0)
+    x = tasks.inputs(0, "test")[0][:50].unsqueeze(0)  # [T=1, B=50, 64]
+    on = [net.hidden_activity(x, tasks.contexts[t].expand(50, -1))[0][0] != 0 for t in range(5)]  # [50, 200]
+    pairs = [(a, b) for a in range(5) for b in range(a + 1, 5)]
+    return float(np.mean([(on[a] & on[b]).sum(-1).float().mean().item() / 20 for a, b in pairs]))
+
+
+def test_standardized_prototypes_route_to_more_distinct_units():
+    # raw prototypes share their mean pixel value, so tasks switch on largely the same winners (0.59 for this
+    # seed); standardized (zero-mean) prototypes overlap less (0.47); random 20-of-200 subsets would share 0.1
+    raw, std = _shared_winners("raw"), _shared_winners("standardized")
+    assert std < raw - 0.08, (raw, std)
+    assert std > 0.1  # the inputs still drive the same units in part: not a random split
