@@ -96,6 +96,7 @@ def registries() -> dict[str, object]:
 
     regs: dict[str, object] = {
         "neurons": neurons.NEURONS,
+        "sequence_neurons": neurons.SEQUENCE_NEURONS,  # fixed T, non-causal: also valid for --set neuron=
         "surrogates": surrogate.SURROGATES,
         "resets": neurons.RESETS,
         "encoders": encoders.ENCODERS,
