@@ -85,3 +85,10 @@ def test_hdlif_in_a_zoo_model_is_refused_with_the_reason():
 def test_a_block_without_t_refuses_a_sequence_neuron_by_name():
     with pytest.raises(ValueError, match="a block does not know T"):
         make_neuron("psn")
+
+
+def test_cli_lists_the_sequence_neurons(capsys):
+    from spikeforge.cli.__main__ import main
+
+    assert main(["list", "sequence_neurons"]) == 0
+    assert capsys.readouterr().out.strip() == "sequence_neurons: hdlif, psn"
