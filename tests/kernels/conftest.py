@@ -17,6 +17,7 @@ def many_threads(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
     and torch's pool, which the kernels share, gets 4 threads (more than the 2 cores of the test VM,
     so every thread's share is small and a dropped or misplaced share shows)."""
     monkeypatch.setattr(cpu, "PARALLEL_GRAIN", 1)
+    monkeypatch.setattr(cpu, "CONTENDED_FACTOR", 1)  # multithreaded even on a loaded machine
     old = torch.get_num_threads()
     torch.set_num_threads(4)
     try:
