@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-__all__ = ["NeuronEquation", "NEURON_EQUATIONS"]
+__all__ = ["NeuronEquation", "NEURON_EQUATIONS", "SEQUENCE_NEURON_EQUATIONS"]
 
 
 class NeuronEquation(NamedTuple):
@@ -105,3 +105,17 @@ NEURON_EQUATIONS: dict[str, NeuronEquation] = {
         "Miñoza, ICML 2026 (arXiv 2602.11206; JomaMinoza/UltraLIF)"),
 }
 """Registered neuron name → its update per step and source (rendered in ``docs/neurons.md``)."""
+
+SEQUENCE_NEURON_EQUATIONS: dict[str, NeuronEquation] = {
+    "hdlif": NeuronEquation(
+        "gate `g = softmax(W_g·[x_1; …; x_T] + b_g)` over 4 experts (IF, LIF, PLIF, EIF, each with a hard reset) "
+        "per position from its `T·C` inputs; `s_t = H(Σ_e g_e·ũ_{e,t} - v_th_out)` with `ũ` the expert membranes "
+        "(0 read as `v_th`); top-2 experts in eval mode",
+        "STEP's `HDLIFNode` (Fancyssc/STEP; \"MoE-IFNode of Spiking Point Transformer\", AAAI 2025); the project "
+        "reference only names HD-LIF"),
+    "psn": NeuronEquation(
+        "`H = W·X + B` over the time axis (`W` a learned `T×T` matrix shared by all neurons, `B` per step, "
+        "init `-v_th`), `S = H(H)`: step `t` reads every input step",
+        "Fang et al., NeurIPS 2023 (arXiv 2304.12760); STEP's `PSNTorch` layout"),
+}
+"""Registered sequence neuron name (``SEQUENCE_NEURONS``) → its map and source (``docs/neurons.md``)."""

@@ -74,6 +74,19 @@ def neuron_equations() -> str:
     return "\n".join(rows) + "\n"
 
 
+def sequence_neurons() -> str:
+    """The sequence neurons (``SEQUENCE_NEURONS``: fixed T, non-causal), their map and source."""
+    from spikeforge.neurons import SEQUENCE_NEURONS
+    from spikeforge.neurons.catalog import SEQUENCE_NEURON_EQUATIONS
+
+    rows = ["| name | class | built for | map over the whole sequence | source |", "|---|---|---|---|---|"]
+    for name, cls in SEQUENCE_NEURONS.items():
+        eq = SEQUENCE_NEURON_EQUATIONS[name]  # a KeyError names a registered sequence neuron without an entry
+        fixed = "`t_steps` and `features` (C)" if cls.needs_features else "`t_steps`"
+        rows.append(f"| `{name}` | `{cls.__name__}` | {fixed} | {eq.update} | {eq.source} |")
+    return "\n".join(rows) + "\n"
+
+
 def resets() -> str:
     from spikeforge.neurons import RESETS
 
@@ -109,7 +122,7 @@ def surrogate_list() -> str:
 
 RENDERERS: dict[str, Callable[[], str]] = {
     "neurons": neurons, "neuron-equations": neuron_equations, "resets": resets, "surrogates": surrogates,
-    "neuron-list": neuron_list, "surrogate-list": surrogate_list,
+    "neuron-list": neuron_list, "surrogate-list": surrogate_list, "sequence-neurons": sequence_neurons,
 }
 
 

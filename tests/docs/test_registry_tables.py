@@ -56,3 +56,13 @@ def test_a_stale_region_is_detected():
     text = "x\n<!-- BEGIN GENERATED: neuron-list -->\n`LIF` (1 registered)\n<!-- END GENERATED: neuron-list -->\n"
     assert rewrite(text) != text and regions(rewrite(text))[0][1] == RENDERERS["neuron-list"]()
     assert rewrite(rewrite(text)) == rewrite(text)
+
+
+def test_sequence_neuron_table_lists_every_sequence_neuron():
+    from spikeforge.neurons import SEQUENCE_NEURONS
+    from spikeforge.neurons.catalog import SEQUENCE_NEURON_EQUATIONS
+
+    assert sorted(SEQUENCE_NEURON_EQUATIONS) == SEQUENCE_NEURONS.names()
+    rows = re.findall(r"^\| `(\w+)` \|", RENDERERS["sequence-neurons"](), re.MULTILINE)
+    assert rows == SEQUENCE_NEURONS.names() and {"psn", "hdlif"} <= set(rows)
+    assert "sequence-neurons" in (ROOT / "docs" / "neurons.md").read_text()
