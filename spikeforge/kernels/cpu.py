@@ -243,15 +243,17 @@ class _FusedRun(torch.autograd.Function):
         for slot, t in zip(cfg.coef_slots, coefs):
             c[slot] = t
         table, cmask = _coef_table(c, x)
+        ctable = _ptr_array(table)  # the tensors behind these addresses are saved for backward below
         bad = (ctypes.c_int64 * 3)()  # {t, m, code} of the first non-finite value; code 0: none
         rc = getattr(lib, f"sf_forward_{suf}")(cfg.kind, cfg.reset, T, M, x.data_ptr(), z.data_ptr(),
-                                              _ptr_array(st0), _ptr_array(stT), _ptr_array(table), cfg.nthreads,
+                                              _ptr_array(st0), _ptr_array(stT), ctable, cfg.nthreads,
                                               cfg.check, bad, cmask)
         if rc != 0:
             raise RuntimeError(f"fused kernel rejected kind={cfg.kind} reset={cfg.reset}")
         if bad[2]:
             raise _diagnose(bad, x.view(T, M), st0, stT)
         ctx.cfg = cfg
+        ctx.ctable, ctx.cmask = ctable, cmask  # backward reuses the coefficient table
         ctx.save_for_backward(x, *states, *coefs)
         return (z, *finals)
 
@@ -280,18 +282,14 @@ class _FusedRun(torch.autograd.Function):
             g0 = torch.empty_like(s) if ctx.needs_input_grad[2 + k] else None
             gst0[slot] = g0
             gstates.append(g0)
-        c: list[Tensor | None] = [None] * len(COEFS)
-        for slot, t in zip(cfg.coef_slots, coefs):
-            c[slot] = t
         gc, gcoefs = _coef_grads(cfg.coef_slots, coefs, ctx.needs_input_grad[2 + n_state:])
         needp = int(any(g is not None for g in gc))
-        table, cmask = _coef_table(c, x)
         gx = _empty_like(x)  # large and short-lived: allocated after the small ones (see forward)
         rc = getattr(lib, f"sf_backward_{suf}")(
             cfg.kind, cfg.reset, cfg.detach, cfg.sg_kind, cfg.sg_p, T, M, x.data_ptr(), gz.data_ptr(),
             gz.stride(0), gz.stride(1), gx.data_ptr(), _ptr_array(st0), _ptr_array(gstT), _ptr_array(gst0),
-            _ptr_array(table),
-            _ptr_array(gc), needp, cfg.nthreads, cmask)
+            ctx.ctable,
+            _ptr_array(gc), needp, cfg.nthreads, ctx.cmask)
         if rc != 0:
             raise RuntimeError(f"fused kernel rejected kind={cfg.kind} reset={cfg.reset}")
         return (None, gx if ctx.needs_input_grad[1] else None, *gstates, *gcoefs)
