@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import torch
 from torch import Tensor
@@ -61,7 +61,8 @@ class ILIF(Neuron[ILIFParams, ILIFState]):
         v \leftarrow v' - s v_{th}
 
     Emits integers in ``{0, …, D}`` per step; trained with the straight-through gradient of the
-    clip (``surrogate=`` is not used). The reset is part of the model (subtract ``s · v_th``).
+    clip (no surrogate: ``surrogate=`` is refused, ``surrogate_free``). The reset is part of the model
+    (subtract ``s · v_th``).
 
     Inputs/Outputs:
         ``forward(xs)``: ``xs [T, B, *]`` → integer counts ``[T, B, *]``; ``step(x, state)`` with ``x [B, *]``.
@@ -75,8 +76,12 @@ class ILIF(Neuron[ILIFParams, ILIFState]):
     step_fn = staticmethod(ilif_step)
     positive = ("tau_mem", "v_th", "d_max")
     time_constants = ("tau_mem",)
+    surrogate_free: ClassVar[bool] = True  # refuses surrogate=: model builders and sweeps must not pass one
 
     def __init__(self, **kwargs: Any) -> None:
+        if kwargs.pop("surrogate", None) is not None:  # a silently ignored surrogate is a wrong sweep cell
+            raise ValueError(f"{type(self).__name__} has no surrogate: its gradient is the straight-through "
+                             "gradient of the clip, so a surrogate would be ignored; do not pass surrogate=")
         if kwargs.get("reset", "subtract") != "subtract":
             raise ValueError(f"{type(self).__name__} has its own reset (v <- v - s v_th); do not pass reset=")
         kwargs.pop("reset", None)

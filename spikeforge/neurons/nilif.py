@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import torch
 from torch import Tensor
@@ -58,7 +58,7 @@ class NILIF(Neuron[NILIFParams, NILIFState]):
         v' = v + \tfrac{dt}{\tau_{mem}}(x - v),\quad s = \mathrm{round}(\mathrm{clip}(v'/v_{th}, 0, D)/D),\quad
         v \leftarrow v' - s v_{th}
 
-    Straight-through gradient of the clip (``surrogate=`` is not used); own reset.
+    Straight-through gradient of the clip (no surrogate: ``surrogate=`` is refused, ``surrogate_free``); own reset.
 
     Inputs/Outputs:
         ``forward(xs)``: ``xs [T, B, *]`` → spikes ``[T, B, *]``; ``step(x, state)`` with ``x [B, *]``.
@@ -72,8 +72,12 @@ class NILIF(Neuron[NILIFParams, NILIFState]):
     step_fn = staticmethod(nilif_step)
     positive = ("tau_mem", "v_th", "d_max")
     time_constants = ("tau_mem",)
+    surrogate_free: ClassVar[bool] = True  # refuses surrogate=: model builders and sweeps must not pass one
 
     def __init__(self, **kwargs: Any) -> None:
+        if kwargs.pop("surrogate", None) is not None:  # a silently ignored surrogate is a wrong sweep cell
+            raise ValueError(f"{type(self).__name__} has no surrogate: its gradient is the straight-through "
+                             "gradient of the clip, so a surrogate would be ignored; do not pass surrogate=")
         if kwargs.get("reset", "subtract") != "subtract":
             raise ValueError("NILIF has its own reset (v <- v - s v_th); do not pass reset=")
         kwargs.pop("reset", None)

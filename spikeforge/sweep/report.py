@@ -9,7 +9,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-__all__ = ["result_row", "write_results_csv", "write_report", "pivot", "mean_std"]
+__all__ = ["not_applicable_row", "result_row", "write_results_csv", "write_report", "pivot", "mean_std"]
 
 #: Columns of results.csv after the axes, in order (energy columns follow, one per energy model).
 METRICS = ("test_accuracy", "val_accuracy", "train_accuracy", "mean_rate", "synops", "params", "wall_seconds")
@@ -36,6 +36,12 @@ def result_row(values: dict[str, Any], cell_id: str, report: dict[str, Any]) -> 
     row.update({k: v for k, v in cost.items() if k.startswith("energy_")})
     row.update({f"rate:{k}": v for k, v in rates.items()})
     return row
+
+
+def not_applicable_row(values: dict[str, Any], cell_id: str, neuron: str, runs_as: str) -> dict[str, Any]:
+    """The row of a cell not run: its neuron has no surrogate, so the surrogate axis does not apply."""
+    return {"cell": cell_id, **values, "status": "n/a",
+            "error": f"not applicable: neuron {neuron!r} has no surrogate; it runs once, as cell {runs_as}"}
 
 
 def write_results_csv(rows: list[dict[str, Any]], path: Path) -> Path:
@@ -89,7 +95,8 @@ def write_report(name: str, axes: dict[str, list[Any]], rows: list[dict[str, Any
                  wall_seconds: float | None = None, plots: bool = True) -> list[Path]:
     """``report.md`` (+ one PNG per axis) in ``out``; returns the written paths."""
     ok = [r for r in rows if r.get("status") == "ok"]
-    failed = [r for r in rows if r.get("status") != "ok"]
+    failed = [r for r in rows if r.get("status") not in ("ok", "n/a")]
+    n_na = sum(r.get("status") == "n/a" for r in rows)
     axis_names = list(axes)
     pairs = list(pivots or [])
     if not pairs:
@@ -98,6 +105,8 @@ def write_report(name: str, axes: dict[str, list[Any]], rows: list[dict[str, Any
     lines = [f"# Sweep report: {name}", "",
              f"{len(ok)} of {len(rows)} cells finished"
              + (f", {len(failed)} failed" if failed else "")
+             + (f", {n_na} not applicable (a surrogate-free neuron runs once, under surrogate `none`)"
+                if n_na else "")
              + (f"; sweep wall time {wall_seconds:.1f} s" if wall_seconds is not None else "") + ".",
              f"Values are mean ± std over the cells that share the row's value (seeds and any other axes); "
              f"accuracies in %. Metric of the two-axis pivots: `{metric}`.", ""]
@@ -134,6 +143,8 @@ def write_report(name: str, axes: dict[str, list[Any]], rows: list[dict[str, Any
             lines.append(f"| {r['cell']} | ok{' (resumed)' if r.get('resumed_from_epoch') else ''} | "
                          f"{r['test_accuracy'] * 100:.2f} | {r['mean_rate']:.4f} | {r['synops']:.4g} | "
                          f"{r['wall_seconds']:.1f} |")
+        elif r.get("status") == "n/a":
+            lines.append(f"| {r['cell']} | {r['error']} | – | – | – | – |")
         else:
             lines.append(f"| {r['cell']} | failed: {r.get('error', '?')} | – | – | – | – |")
     written = [out / "report.md"]

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .executors import EXECUTORS, finished_report
-from .report import result_row, write_report, write_results_csv
+from .report import not_applicable_row, result_row, write_report, write_results_csv
 from .spec import SweepSpec
 
 __all__ = ["run_sweep", "SweepResult"]
@@ -26,7 +26,7 @@ class SweepResult:
 
     @property
     def failed(self) -> list[dict[str, Any]]:
-        return [r for r in self.rows if r.get("status") != "ok"]
+        return [r for r in self.rows if r.get("status") not in ("ok", "n/a")]
 
 
 def run_sweep(spec: SweepSpec, *, executor: str = "local", workers: int = 1, plots: bool = True,
@@ -49,14 +49,19 @@ def run_sweep(spec: SweepSpec, *, executor: str = "local", workers: int = 1, plo
     reports: dict[str, dict[str, Any]] = {}
     todo = []
     for c in cells:
+        if c.runs_as is not None:  # a surrogate-free neuron's other surrogate cells: not run
+            continue
         done = finished_report(c.config)
         if done is not None:
             reports[c.id] = done
         else:
             todo.append(c)
-    skipped = len(cells) - len(todo)
+    skipped = len(reports)
     if log:
-        log(f"spikeforge sweep {spec.name}: {len(cells)} cells, {skipped} already finished, "
+        na = sum(c.runs_as is not None for c in cells)
+        log(f"spikeforge sweep {spec.name}: {len(cells)} cells"
+            + (f" ({na} not applicable: surrogate-free neurons run once)" if na else "")
+            + f", {skipped} already finished, "
             f"{len(todo)} to run ({executor}, {workers} worker{'s' * (workers > 1)}"
             + (f", {nproc} processes per cell)" if nproc > 1 else ")"))
     by_dir = {str(Path(c.config.out_dir)): c for c in todo}
@@ -67,7 +72,8 @@ def run_sweep(spec: SweepSpec, *, executor: str = "local", workers: int = 1, plo
             status = (f"failed: {rep['error']}" if "error" in rep
                       else f"test accuracy {rep['test_accuracy'] * 100:.2f} %")
             log(f"  [{i}/{len(todo)}] {cell.id}: {status}")
-    rows = [result_row(c.values, c.id, reports[c.id]) for c in cells]
+    rows = [result_row(c.values, c.id, reports[c.id]) if c.runs_as is None
+            else not_applicable_row(c.values, c.id, c.config.neuron, c.runs_as) for c in cells]
     wall = time.perf_counter() - t0
     csv_path = write_results_csv(rows, spec.out_dir / "results.csv")
     written = write_report(spec.name, spec.axes, rows, spec.out_dir, metric=spec.metric, pivots=spec.pivots,

@@ -18,6 +18,12 @@
 
 Every cell is an ordinary :class:`~spikeforge.config.TrainConfig`, validated when the file is
 loaded (an error names the cell), so a typo fails before any cell trains.
+
+A neuron without a surrogate (``surrogate_free``: I-LIF, NI-LIF, UltraLIF, ...) is not run once per
+value of a ``surrogate`` / ``surrogate_alpha`` axis with the surrogate ignored: its cells collapse to
+one per combination of the other axes (the first surrogate value's cell, reported with surrogate
+``none``), and the others are reported "not applicable" (``Cell.runs_as`` names the cell that stands
+for them).
 """
 
 from __future__ import annotations
@@ -34,6 +40,8 @@ from ..config import ConfigError, TrainConfig
 __all__ = ["SweepSpec", "Cell", "load_sweep", "SweepError"]
 
 _TOP_KEYS = {"name", "out_dir", "fixed", "axes", "cells", "report", "nproc"}
+SURROGATE_KEYS = ("surrogate", "surrogate_alpha")  # axes that mean nothing to a surrogate-free neuron
+NO_SURROGATE = "none"  # the value a collapsed cell reports on those axes
 
 
 class SweepError(ConfigError):
@@ -47,6 +55,7 @@ class Cell:
     values: dict[str, Any]
     id: str
     config: TrainConfig
+    runs_as: str | None = None  # not applicable: the id of the cell that runs for it (a surrogate-free neuron)
 
 
 @dataclass(frozen=True)
@@ -101,6 +110,7 @@ class SweepSpec:
                     raise SweepError(f"sweep {self.name!r}: cells[{i}] value of {bad} is not on its axis")
                 combos.append({k: c[k] for k in names})
         out, seen = [], set()
+        stands_for: dict[tuple[tuple[str, str], ...], str] = {}  # other axes' values -> collapsed cell id
         for values in combos:
             cid = "__".join(f"{k}={_slug(v)}" for k, v in values.items()) or "single"
             if cid in seen:
@@ -111,8 +121,22 @@ class SweepSpec:
                 cfg = TrainConfig.from_dict(merged)
             except ConfigError as e:
                 raise SweepError(f"sweep {self.name!r}, cell {cid}: {e}") from None
-            out.append(Cell(values, cid, cfg))
+            swept = [k for k in SURROGATE_KEYS if k in values]
+            runs_as = None
+            if swept and _surrogate_free(cfg.neuron):
+                rest = tuple((k, _slug(v)) for k, v in values.items() if k not in swept)
+                runs_as = stands_for.get(rest)
+                if runs_as is None:
+                    stands_for[rest] = cid
+                    values = {**values, **dict.fromkeys(swept, NO_SURROGATE)}
+            out.append(Cell(values, cid, cfg, runs_as))
         return out
+
+
+def _surrogate_free(neuron: str) -> bool:
+    from ..neurons import neuron_class
+
+    return bool(getattr(neuron_class(neuron), "surrogate_free", False))
 
 
 def _slug(v: Any) -> str:
