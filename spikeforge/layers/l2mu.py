@@ -159,8 +159,10 @@ class L2MU(nn.Module):
 
     Input: the paper feeds events (0/1); on permuted sequential digits the layer learns from a binary
     code of each pixel (8-level thermometer: 0.18–0.26 test accuracy) but stays silent at chance on
-    the analog pixel, and its memory population fires little (silent at θ = 64) — measurements and
-    the diagnosis in ``docs/research_neurons.md``.
+    the analog pixel, and its memory population fires little (silent at θ = 64). The 0/1 memory
+    spikes are what limits it there: the same network reading the LMU memory as a value (not the
+    paper; ``tools/l2mu_diagnosis.py float-memory``) gains 9 points over its paired spiking control —
+    measurements and the diagnosis in ``docs/research_neurons.md``.
 
     Args:
         input_size, hidden_size, output_size: I, H, O.
