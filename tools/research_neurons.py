@@ -25,6 +25,7 @@ deltas / skipped MACs over a sweep of the threshold.
     .venv/bin/python tools/research_neurons.py lzc --seeds 0 1
     .venv/bin/python tools/research_neurons.py lzc --signal --seeds 0 1
     .venv/bin/python tools/research_neurons.py ultra --T 1 4 --seeds 0
+    .venv/bin/python tools/research_neurons.py ultra --data mnist1d --T 1 4 --epochs 100 --lr 1e-3 --seeds 0 1 2 --paper
     .venv/bin/python tools/research_neurons.py seq --seeds 0
     .venv/bin/python tools/research_neurons.py delta --seeds 0
     .venv/bin/python tools/research_neurons.py tclif --seeds 0 1
