@@ -9,7 +9,7 @@ Backends:
     ``"torch"``  the reference loop of the step function (always available).
     ``"cpp"``    fused CPU kernels, compiled on first use with the system C++ compiler and cached
                  (:mod:`._build`); LIF, PLIF, CubaLIF, ALIF and LI;
-                 UltraLIF, AstroLIF, EIF, KLIF, I-LIF, NI-LIF, GLIF, CLIF, TC-LIF and CubaLI with
+                 UltraLIF, UltraDLIF, AstroLIF, EIF, KLIF, I-LIF, NI-LIF, GLIF, CLIF, TC-LIF and CubaLI with
                  kernels of their own (:mod:`.model_kernels`).
     ``"triton"`` fused GPU kernels (Triton) for CUDA tensors, same math and state layout as
                  ``"cpp"`` (:mod:`.triton_lif`); CPU tensors only under ``TRITON_INTERPRET=1``.
