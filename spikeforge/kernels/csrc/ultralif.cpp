@@ -21,9 +21,11 @@
 // W elements into one call gives each the value torch gives it.
 //
 // Backward recomputes the trajectory of a block of neurons into cache-resident buffers (membrane
-// before the step, v1, s: 3 T values per neuron; nothing is saved in forward but the inputs),
-// then runs the adjoint recurrence backwards in time, accumulating per-neuron gradients of E, ld
-// and th. Gradients are float-tolerance (the exp in backward is the C library's).
+// before the step, v1, s and exp(-|A - B|): 4 T values per neuron; nothing is saved in forward but
+// the inputs), then runs the adjoint recurrence backwards in time, accumulating per-neuron gradients
+// of E, ld and th. Every per-element loop reads contiguous arrays (a block's coefficients are copied
+// once, a one-value coefficient broadcast), so the compiler vectorises them; gradients are
+// float-tolerance (dL/dA = 1/(1 + d) or d/(1 + d) with the recomputed d = exp(-|A - B|)).
 #include "common.h"
 
 namespace {
@@ -78,34 +80,48 @@ inline bool ul_vector_path(int64_t m, const UlMath<R>& mt) {
     return (m - c0) < len / W2 * W2;
 }
 
-// Block scratch of one step.
+// Block scratch of one step, and the block's coefficients as contiguous arrays (a one-value
+// coefficient broadcast), so every per-element loop below is a straight vector loop.
 template <typename R>
 struct UlScratch {
-    R A[UL_CB], B[UL_CB], d[UL_CB], e[UL_CB], l[UL_CB];
+    alignas(32) R A[UL_CB];
+    alignas(32) R B[UL_CB];
+    alignas(32) R d[UL_CB];
+    alignas(32) R e[UL_CB];
+    alignas(32) R l[UL_CB];
+    alignas(32) R E[UL_CB];
+    alignas(32) R ld[UL_CB];
+    alignas(32) R th[UL_CB];
     int64_t sidx[UL_CB];  // block positions on torch's scalar path
     int64_t ns;
 };
 
-// One step of n neurons: v (in: membrane, out: new membrane), writes v1 and s.
 template <typename R>
-inline void ul_step(const UlMath<R>& mt, UlScratch<R>& w, int64_t n, const R* xt, R* v, R* v1o, R* so,
-                    const R* E, int64_t se, const R* ld, int64_t sl, const R* th, int64_t st) {
+inline void ul_block_coefs(UlScratch<R>& w, int64_t n, const R* E, int64_t se, const R* ld, int64_t sl,
+                           const R* th, int64_t st) {
+    for (int64_t j = 0; j < n; ++j) { w.E[j] = E[j * se]; w.ld[j] = ld[j * sl]; w.th[j] = th[j * st]; }
+}
+
+// One step of n neurons with the block's coefficients in w: v (in: membrane, out: new membrane),
+// writes v1 and s; with eo, also exp(-|A - B|) (for the backward).
+template <typename R>
+inline void ul_step(const UlMath<R>& mt, UlScratch<R>& w, int64_t n, const R* __restrict xt, R* __restrict v,
+                    R* __restrict v1o, R* __restrict so, R* __restrict eo = nullptr) {
 #if UL_HAVE_VEC
     for (int64_t j = 0; j < n; ++j) {
-        const R ej = E[j * se];
-        const R a0 = v[j] + ld[j * sl];
-        const R A = a0 / ej, B = xt[j] / ej;
+        const R ej = w.E[j];
+        const R A = (v[j] + w.ld[j]) / ej, B = xt[j] / ej;
         w.A[j] = A; w.B[j] = B;
         w.d[j] = -std::fabs(A - B);
     }
     ul_vapply(mt.vexp, w.d, w.e, n);
+    if (eo) std::memcpy(eo, w.e, (size_t)n * sizeof(R));
     ul_vapply(mt.vlog1p, w.e, w.l, n);
     for (int64_t j = 0; j < n; ++j) {  // vector path: maximum (NaN-propagating) + log1p(exp(-|a - b|))
         const R A = w.A[j], B = w.B[j];
         const R m = (A != A || B != B) ? A + B : (A > B ? A : B);  // _mm256_max_ps(A, B) on a tie returns B
-        R L = m + w.l[j];
-        if (A == B && std::fabs(A) == (R)INFINITY) L = A;
-        v1o[j] = L;
+        const R L = m + w.l[j];
+        v1o[j] = (A == B && std::fabs(A) == (R)INFINITY) ? A : L;
     }
     for (int64_t k = 0; k < w.ns; ++k) {  // scalar path: std::max, C library exp and log1p
         const int64_t j = w.sidx[k];
@@ -114,9 +130,9 @@ inline void ul_step(const UlMath<R>& mt, UlScratch<R>& w, int64_t n, const R* xt
         else v1o[j] = std::max(A, B) + std::log1p(std::exp(-std::fabs(A - B)));
     }
     for (int64_t j = 0; j < n; ++j) {
-        const R ej = E[j * se];
+        const R ej = w.E[j];
         const R v1 = ej * v1o[j];
-        const R u = (v1 - th[j * st]) / ej;
+        const R u = (v1 - w.th[j]) / ej;
         v1o[j] = v1;
         w.A[j] = u;
         w.d[j] = (R)0 - u;
@@ -129,8 +145,7 @@ inline void ul_step(const UlMath<R>& mt, UlScratch<R>& w, int64_t n, const R* xt
     }
     for (int64_t j = 0; j < n; ++j) v[j] = v1o[j] * ((R)1 - so[j]);
 #else
-    (void)mt; (void)w; (void)n; (void)xt; (void)v; (void)v1o; (void)so; (void)E; (void)se; (void)ld; (void)sl;
-    (void)th; (void)st;
+    (void)mt; (void)w; (void)n; (void)xt; (void)v; (void)v1o; (void)so; (void)eo;
 #endif
 }
 
@@ -162,6 +177,7 @@ void ul_forward(const UlMath<R>& mt, int64_t T, const R* x, R* z, const R* v0, R
         for (int64_t b = 0; b < nblk; ++b) {
             const int64_t m0 = b * UL_CB, n = std::min(UL_CB, M - m0);
             ul_scalar_positions(mt, w, m0, n);
+            ul_block_coefs(w, n, E + m0 * se, se, ld + m0 * sl, sl, th + m0 * st, st);
             int64_t t_end = T;
             for (int64_t j = 0; j < n; ++j) v[j] = v0[m0 + j];
             if (CHECK) {
@@ -169,12 +185,11 @@ void ul_forward(const UlMath<R>& mt, int64_t T, const R* x, R* z, const R* v0, R
                     if (!std::isfinite(v[j])) { ul_report(0, m0 + j, 1, bad); t_end = 0; break; }
             }
             for (int64_t t = 0; t < t_end; ++t) {
-                ul_step(mt, w, n, x + t * M + m0, v, v1, z + t * M + m0, E + m0 * se, se, ld + m0 * sl, sl,
-                        th + m0 * st, st);
+                ul_step(mt, w, n, x + t * M + m0, v, v1, z + t * M + m0);
                 if (CHECK) {
-                    R probe = (R)0;
-                    for (int64_t j = 0; j < n; ++j) probe += v[j] - v[j];
-                    if (probe != probe) {
+                    int nonfinite = 0;  // v - v is NaN exactly for a non-finite v (an OR: vectorises)
+                    for (int64_t j = 0; j < n; ++j) nonfinite |= (v[j] - v[j]) != (v[j] - v[j]);
+                    if (nonfinite) {
                         for (int64_t j = 0; j < n; ++j)
                             if (!std::isfinite(v[j])) { ul_report(t, m0 + j, 2, bad); break; }
                         break;
@@ -191,49 +206,62 @@ void ul_backward(const UlMath<R>& mt, int64_t T, const R* x, const R* gz, int64_
                  const R* v0, const R* gvT, R* gv0, const R* E, int64_t se, const R* ld, int64_t sl, const R* th,
                  int64_t st, R* gE, R* gld, R* gth, int detach, int nthreads) {
     const int64_t M = mt.M;
-    int64_t CH = (int64_t)(384 * 1024) / (std::max<int64_t>(T, 1) * 3 * (int64_t)sizeof(R));
+    int64_t CH = (int64_t)(384 * 1024) / (std::max<int64_t>(T, 1) * 4 * (int64_t)sizeof(R));
     CH = std::max<int64_t>(8, std::min<int64_t>(UL_CB, CH / 8 * 8));
     const int64_t nblk = (M + CH - 1) / CH;
     const R keep = detach ? (R)0 : (R)1;
 #pragma omp parallel num_threads(nthreads)
     {
         UlScratch<R> w;
-        std::vector<R> VP((size_t)(T * CH)), V1((size_t)(T * CH)), S((size_t)(T * CH));
-        R v[UL_CB], gv[UL_CB], aE[UL_CB], ald[UL_CB], ath[UL_CB];
+        std::vector<R> VP((size_t)(T * CH)), V1((size_t)(T * CH)), S((size_t)(T * CH)), D((size_t)(T * CH));
+        alignas(32) R v[UL_CB];
+        alignas(32) R gv[UL_CB];
+        alignas(32) R aE[UL_CB];
+        alignas(32) R ald[UL_CB];
+        alignas(32) R ath[UL_CB];
+        alignas(32) R gzc[UL_CB];
 #pragma omp for schedule(dynamic, 2)
         for (int64_t b = 0; b < nblk; ++b) {
             const int64_t m0 = b * CH, n = std::min(CH, M - m0);
-            const R *Eb = E + m0 * se, *ldb = ld + m0 * sl, *thb = th + m0 * st;
             ul_scalar_positions(mt, w, m0, n);
+            ul_block_coefs(w, n, E + m0 * se, se, ld + m0 * sl, sl, th + m0 * st, st);
             for (int64_t j = 0; j < n; ++j) v[j] = v0[m0 + j];
             for (int64_t t = 0; t < T; ++t) {  // 1. the forward trajectory of this block
                 std::memcpy(VP.data() + t * CH, v, (size_t)n * sizeof(R));
-                ul_step(mt, w, n, x + t * M + m0, v, V1.data() + t * CH, S.data() + t * CH, Eb, se, ldb, sl, thb, st);
+                ul_step(mt, w, n, x + t * M + m0, v, V1.data() + t * CH, S.data() + t * CH, D.data() + t * CH);
             }
             for (int64_t j = 0; j < n; ++j) {  // 2. adjoint recurrence, backwards in time
                 gv[j] = gvT ? gvT[m0 + j] : (R)0;
                 aE[j] = ald[j] = ath[j] = (R)0;
             }
             for (int64_t t = T - 1; t >= 0; --t) {
-                const R* xt = x + t * M + m0;
+                const R* __restrict xt = x + t * M + m0;
                 const R* gzt = gz + t * gst + m0 * gsm;
-                const R *vp = VP.data() + t * CH, *v1b = V1.data() + t * CH, *sb = S.data() + t * CH;
-                R* gxt = gx + t * M + m0;
+                if (gsm != 1) {
+                    for (int64_t j = 0; j < n; ++j) gzc[j] = gzt[j * gsm];
+                    gzt = gzc;
+                }
+                const R *__restrict vp = VP.data() + t * CH, *__restrict v1b = V1.data() + t * CH;
+                const R *__restrict sb = S.data() + t * CH, *__restrict db = D.data() + t * CH;
+                R* __restrict gxt = gx + t * M + m0;
+                // d = exp(-|A - B|): dL/dA = sigmoid(A - B) is 1/(1+d) for A >= B, d/(1+d) otherwise
                 for (int64_t j = 0; j < n; ++j) {
-                    const R e = Eb[j * se], s = sb[j], v1 = v1b[j], g = gv[j];
+                    const R e = w.E[j], s = sb[j], v1 = v1b[j], g = gv[j];
                     R gv1 = g * ((R)1 - s);
-                    const R gs = gzt[j * gsm] - keep * g * v1;
+                    const R gs = gzt[j] - keep * g * v1;
                     const R gu = gs * ((R)1 - s) * s;
-                    const R u = (v1 - thb[j * st]) / e;
+                    const R u = (v1 - w.th[j]) / e;
                     gv1 += gu / e;
                     ath[j] -= gu / e;
-                    aE[j] -= gu * u / e;
+                    R ae = aE[j] - gu * u / e;
                     const R L = v1 / e;
                     const R gL = gv1 * e;
-                    aE[j] += gv1 * L;
-                    const R A = (vp[j] + ldb[j * sl]) / e, B = xt[j] / e;
-                    const R gA = gL / ((R)1 + std::exp(B - A)), gB = gL / ((R)1 + std::exp(A - B));
-                    aE[j] -= (gA * A + gB * B) / e;
+                    ae += gv1 * L;
+                    const R A = (vp[j] + w.ld[j]) / e, B = xt[j] / e;
+                    const R r = (R)1 / ((R)1 + db[j]);
+                    const R big = gL * r, small = gL * (db[j] * r);
+                    const R gA = A >= B ? big : small, gB = A >= B ? small : big;
+                    aE[j] = ae - (gA * A + gB * B) / e;
                     gxt[j] = gB / e;
                     const R ga0 = gA / e;
                     ald[j] += ga0;
@@ -283,15 +311,30 @@ struct UdMath {
     int64_t mode;   // VML mode ATen passes
 };
 
-// Per-thread scratch of one block of n neurons (a whole number of rows).
+// Per-thread scratch of one block of n neurons (a whole number of rows); E, th: the block's
+// coefficients as contiguous arrays (a one-value coefficient broadcast).
 template <typename R>
 struct UdScratch {
-    std::vector<R> q, e, mx, sum, ln, u, d, ex;  // q, e: 3 n (q_0 | q_1 | q_2)
-    std::vector<int64_t> sidx;                   // block positions on torch's scalar sigmoid path
+    std::vector<R> q, e, qs, mx, sum, ln, u, d, ex, E, th;  // q, e, qs: 3 n (k = 0 | 1 | 2)
+    std::vector<int64_t> sidx;                             // block positions on torch's scalar sigmoid path
     int64_t ns = 0;
     explicit UdScratch(int64_t n)
-        : q(3 * n), e(3 * n), mx(n), sum(n), ln(n), u(n), d(n), ex(n), sidx(n) {}
+        : q(3 * n), e(3 * n), qs(3 * n), mx(n), sum(n), ln(n), u(n), d(n), ex(n), E(n), th(n), sidx(n) {}
+    void coefs(int64_t n, const R* Ep, int64_t se, const R* thp, int64_t st) {
+        for (int64_t j = 0; j < n; ++j) { E[j] = Ep[j * se]; th[j] = thp[j * st]; }
+    }
 };
+
+// Calls f(j, left, right) for every neuron j of the block's rows, with the ring neighbours' indices;
+// the interior of each row is a straight loop (j - 1, j + 1) the compiler vectorises.
+template <typename F>
+inline void ud_ring(int64_t n, int64_t H, F&& f) {
+    for (int64_t r0 = 0; r0 < n; r0 += H) {
+        f(r0, r0 + H - 1, r0 + (H > 1 ? 1 : 0));
+        for (int64_t j = r0 + 1; j < r0 + H - 1; ++j) f(j, j - 1, j + 1);
+        if (H > 1) f(r0 + H - 1, r0 + H - 2, r0);
+    }
+}
 
 template <typename R>
 inline void ud_sigmoid_positions(const UdMath<R>& mt, UdScratch<R>& w, int64_t m0, int64_t n) {
@@ -303,33 +346,32 @@ inline void ud_sigmoid_positions(const UdMath<R>& mt, UdScratch<R>& w, int64_t m
 // One step of a block of n = rows * H neurons: v (in: membrane, out: new membrane); writes the
 // soft maximum L, v1 and s.
 template <typename R>
-inline void ud_step(const UdMath<R>& mt, UdScratch<R>& w, int64_t n, const R* xt, R* v, R* Lo, R* v1o, R* so,
-                    const R* E, int64_t se, const R* th, int64_t st) {
+inline void ud_step(const UdMath<R>& mt, UdScratch<R>& w, int64_t n, const R* __restrict xt, R* __restrict v,
+                    R* __restrict Lo, R* __restrict v1o, R* __restrict so) {
 #if UL_HAVE_VEC
-    const int64_t H = mt.H;
     R *q0 = w.q.data(), *q1 = q0 + n, *q2 = q1 + n;
-    for (int64_t r0 = 0; r0 < n; r0 += H) {
-        for (int64_t i = 0; i < H; ++i) {
-            const int64_t j = r0 + i;
-            const R ej = E[j * se];
-            const R a = v[r0 + (i == 0 ? H - 1 : i - 1)] / ej, b = v[j] / ej, c = v[r0 + (i == H - 1 ? 0 : i + 1)] / ej;
-            R m = a;
-            m = (m != m || b <= m) ? m : b;
-            m = (m != m || c <= m) ? m : c;
-            if (std::fabs(m) == (R)INFINITY) m = (R)0;
-            w.mx[j] = m;
-            q0[j] = a - m; q1[j] = b - m; q2[j] = c - m;
-        }
-    }
+    const R* E = w.E.data();
+    R* mx = w.mx.data();
+    ud_ring(n, mt.H, [&](int64_t j, int64_t jl, int64_t jr) {
+        const R ej = E[j];
+        const R a = v[jl] / ej, b = v[j] / ej, c = v[jr] / ej;
+        const R ab = a > b ? a : b;
+        R m = ab > c ? ab : c;
+        const bool nan = (a != a) | (b != b) | (c != c);  // amax propagates NaN
+        m = nan ? a + b + c : m;
+        m = std::fabs(m) == (R)INFINITY ? (R)0 : m;
+        mx[j] = m;
+        q0[j] = a - m; q1[j] = b - m; q2[j] = c - m;
+    });
     ud_vml(mt.vmlexp, 3 * n, q0, w.e.data(), mt.mode);
     const R *e0 = w.e.data(), *e1 = e0 + n, *e2 = e1 + n;
     for (int64_t j = 0; j < n; ++j) w.sum[j] = (e0[j] + e1[j]) + e2[j];
     ud_vml(mt.vmlln, n, w.sum.data(), w.ln.data(), mt.mode);
     for (int64_t j = 0; j < n; ++j) {
-        const R ej = E[j * se];
+        const R ej = E[j];
         const R L = w.ln[j] + w.mx[j];
         const R v1 = ej * L + xt[j];
-        const R u = (v1 - th[j * st]) / ej;
+        const R u = (v1 - w.th[j]) / ej;
         Lo[j] = L; v1o[j] = v1;
         w.u[j] = u;
         w.d[j] = (R)0 - u;
@@ -342,7 +384,7 @@ inline void ud_step(const UdMath<R>& mt, UdScratch<R>& w, int64_t n, const R* xt
     }
     for (int64_t j = 0; j < n; ++j) v[j] = v1o[j] * ((R)1 - so[j]);
 #else
-    (void)mt; (void)w; (void)n; (void)xt; (void)v; (void)Lo; (void)v1o; (void)so; (void)E; (void)se; (void)th; (void)st;
+    (void)mt; (void)w; (void)n; (void)xt; (void)v; (void)Lo; (void)v1o; (void)so;
 #endif
 }
 
@@ -362,6 +404,7 @@ void ud_forward(const UdMath<R>& mt, int64_t T, const R* x, R* z, const R* v0, R
         for (int64_t b = 0; b < nblk; ++b) {
             const int64_t m0 = b * CB, n = std::min(CB, M - m0);
             ud_sigmoid_positions(mt, w, m0, n);
+            w.coefs(n, E + m0 * se, se, th + m0 * st, st);
             int64_t t_end = T;
             for (int64_t j = 0; j < n; ++j) v[j] = v0[m0 + j];
             if (CHECK) {
@@ -369,12 +412,11 @@ void ud_forward(const UdMath<R>& mt, int64_t T, const R* x, R* z, const R* v0, R
                     if (!std::isfinite(v[j])) { ul_report(0, m0 + j, 1, bad); t_end = 0; break; }
             }
             for (int64_t t = 0; t < t_end; ++t) {
-                ud_step(mt, w, n, x + t * M + m0, v.data(), L.data(), v1.data(), z + t * M + m0, E + m0 * se, se,
-                        th + m0 * st, st);
+                ud_step(mt, w, n, x + t * M + m0, v.data(), L.data(), v1.data(), z + t * M + m0);
                 if (CHECK) {
-                    R probe = (R)0;
-                    for (int64_t j = 0; j < n; ++j) probe += v[j] - v[j];
-                    if (probe != probe) {
+                    int nonfinite = 0;  // v - v is NaN exactly for a non-finite v (an OR: vectorises)
+                    for (int64_t j = 0; j < n; ++j) nonfinite |= (v[j] - v[j]) != (v[j] - v[j]);
+                    if (nonfinite) {
                         for (int64_t j = 0; j < n; ++j)
                             if (!std::isfinite(v[j])) { ul_report(t, m0 + j, 2, bad); break; }
                         break;
@@ -399,50 +441,60 @@ void ud_backward(const UdMath<R>& mt, int64_t T, const R* x, const R* gz, int64_
         UdScratch<R> w(CB);
         std::vector<R> VP((size_t)(T * CB)), LS((size_t)(T * CB)), V1((size_t)(T * CB)), S((size_t)(T * CB));
         std::vector<R> v((size_t)CB), gv((size_t)CB), aE((size_t)CB), ath((size_t)CB), c((size_t)(3 * CB));
+        std::vector<R> gzc((size_t)CB);
 #pragma omp for schedule(dynamic, 1)
         for (int64_t b = 0; b < nblk; ++b) {
             const int64_t m0 = b * CB, n = std::min(CB, M - m0);
-            const R *Eb = E + m0 * se, *thb = th + m0 * st;
             ud_sigmoid_positions(mt, w, m0, n);
+            w.coefs(n, E + m0 * se, se, th + m0 * st, st);
+            const R *__restrict Eb = w.E.data(), *__restrict thb = w.th.data();
             for (int64_t j = 0; j < n; ++j) v[j] = v0[m0 + j];
             for (int64_t t = 0; t < T; ++t) {  // 1. the forward trajectory of this block
                 std::memcpy(VP.data() + t * CB, v.data(), (size_t)n * sizeof(R));
-                ud_step(mt, w, n, x + t * M + m0, v.data(), LS.data() + t * CB, V1.data() + t * CB, S.data() + t * CB,
-                        Eb, se, thb, st);
+                ud_step(mt, w, n, x + t * M + m0, v.data(), LS.data() + t * CB, V1.data() + t * CB, S.data() + t * CB);
             }
             for (int64_t j = 0; j < n; ++j) {  // 2. adjoint recurrence, backwards in time
                 gv[j] = gvT ? gvT[m0 + j] : (R)0;
                 aE[j] = ath[j] = (R)0;
             }
-            R *c0 = c.data(), *c1 = c0 + n, *c2 = c1 + n;  // g q_k / E_i, k = 0 (reads V_{i-1}), 1, 2
+            R *__restrict c0 = c.data(), *__restrict c1 = c0 + n, *__restrict c2 = c1 + n;  // g q_k / E_i
+            R *__restrict qa = w.qs.data(), *__restrict qb = qa + n, *__restrict qc = qb + n;  // q_k
+            R *__restrict ea = w.q.data(), *__restrict eb = ea + n, *__restrict ec = eb + n;  // q_k - L, then e^
             for (int64_t t = T - 1; t >= 0; --t) {
                 const R* gzt = gz + t * gst + m0 * gsm;
-                const R *vp = VP.data() + t * CB, *Lb = LS.data() + t * CB, *v1b = V1.data() + t * CB, *sb = S.data() + t * CB;
-                R* gxt = gx + t * M + m0;
-                for (int64_t r0 = 0; r0 < n; r0 += H) {
-                    for (int64_t i = 0; i < H; ++i) {
-                        const int64_t j = r0 + i;
-                        const R e = Eb[j * se], s = sb[j], v1 = v1b[j], g = gv[j], L = Lb[j];
-                        R gv1 = g * ((R)1 - s);
-                        const R gs = gzt[j * gsm] - keep * g * v1;
-                        const R gu = gs * ((R)1 - s) * s;
-                        const R u = (v1 - thb[j * st]) / e;
-                        gv1 += gu / e;
-                        ath[j] -= gu / e;
-                        aE[j] -= gu * u / e;
-                        gxt[j] = gv1;
-                        const R gL = gv1 * e;
-                        aE[j] += gv1 * L;
-                        const R qa = vp[r0 + (i == 0 ? H - 1 : i - 1)] / e, qb = vp[j] / e;
-                        const R qc = vp[r0 + (i == H - 1 ? 0 : i + 1)] / e;
-                        const R ga = gL * std::exp(qa - L), gb = gL * std::exp(qb - L), gc = gL * std::exp(qc - L);
-                        aE[j] -= (ga * qa + gb * qb + gc * qc) / e;
-                        c0[j] = ga / e; c1[j] = gb / e; c2[j] = gc / e;
-                    }
+                if (gsm != 1) {
+                    for (int64_t j = 0; j < n; ++j) gzc[j] = gzt[j * gsm];
+                    gzt = gzc.data();
                 }
-                for (int64_t r0 = 0; r0 < n; r0 += H)  // V_i is read by i+1 (as q_0), i (q_1), i-1 (q_2)
-                    for (int64_t i = 0; i < H; ++i)
-                        gv[r0 + i] = c0[r0 + (i == H - 1 ? 0 : i + 1)] + c1[r0 + i] + c2[r0 + (i == 0 ? H - 1 : i - 1)];
+                const R *__restrict vp = VP.data() + t * CB, *__restrict Lb = LS.data() + t * CB;
+                const R *__restrict v1b = V1.data() + t * CB, *__restrict sb = S.data() + t * CB;
+                R* __restrict gxt = gx + t * M + m0;
+                ud_ring(n, H, [&](int64_t j, int64_t jl, int64_t jr) {
+                    const R e = Eb[j], L = Lb[j];
+                    const R a = vp[jl] / e, bq = vp[j] / e, cq = vp[jr] / e;
+                    qa[j] = a; qb[j] = bq; qc[j] = cq;
+                    ea[j] = a - L; eb[j] = bq - L; ec[j] = cq - L;
+                });
+                ul_vapply(mt.ul.vexp, ea, ea, 3 * n);  // softmax weights dL/dq_k = e^{q_k - L}
+#pragma GCC ivdep
+                for (int64_t j = 0; j < n; ++j) {  // all arrays distinct: no dependence between j
+                    const R e = Eb[j], s = sb[j], v1 = v1b[j], g = gv[j], L = Lb[j];
+                    R gv1 = g * ((R)1 - s);
+                    const R gs = gzt[j] - keep * g * v1;
+                    const R gu = gs * ((R)1 - s) * s;
+                    const R u = (v1 - thb[j]) / e;
+                    gv1 += gu / e;
+                    ath[j] -= gu / e;
+                    R ae = aE[j] - gu * u / e;
+                    gxt[j] = gv1;
+                    const R gL = gv1 * e;
+                    ae += gv1 * L;
+                    const R ga = gL * ea[j], gb = gL * eb[j], gc = gL * ec[j];
+                    aE[j] = ae - (ga * qa[j] + gb * qb[j] + gc * qc[j]) / e;
+                    c0[j] = ga / e; c1[j] = gb / e; c2[j] = gc / e;
+                }
+                // V_j is read by its right neighbour (as q_0), itself (q_1) and its left neighbour (q_2)
+                ud_ring(n, H, [&](int64_t j, int64_t jl, int64_t jr) { gv[j] = c0[jr] + c1[j] + c2[jl]; });
             }
             for (int64_t j = 0; j < n; ++j) {
                 if (gv0) gv0[m0 + j] = gv[j];
