@@ -9,7 +9,7 @@ loaded ``libtorch_cpu`` and is told torch's loop length (:func:`torch_loop_lengt
 where that model of torch holds: AVX2 CPU capability, SLEEF symbols present, each step's input dense
 and the state laid out like it (``supports`` gives the reason otherwise).
 
-Memory: forward saves only the inputs; backward recomputes a block's trajectory (3 ``T`` values per
+Memory: forward saves only the inputs; backward recomputes a block's trajectory (4 ``T`` values per
 neuron of the block, in L2) before the adjoint recurrence.
 """
 
