@@ -51,7 +51,7 @@ def test_zoo_transformer_trains_with_psn():
     model = create_model("sdt_tiny", in_channels=1, num_classes=4, img_size=16, T=3, neuron="psn")
     psns = [m for m in model.modules() if isinstance(m, PSN)]
     assert psns and all(m.t_steps == 3 for m in psns)
-    assert {round(float(m.bias[0]), 6) for m in psns} == {-1.0, -0.5}  # v_th = 1, attention v_th = 0.5
+    assert {round(float(m.bias[0].detach()), 6) for m in psns} == {-1.0, -0.5}  # v_th = 1, attention v_th = 0.5
     g = torch.Generator().manual_seed(2)
     x, y = torch.rand(4, 1, 16, 16, generator=g), torch.tensor([0, 1, 2, 3])
     losses = _train(model, x, y, steps=8)
