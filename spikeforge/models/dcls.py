@@ -20,6 +20,7 @@ clamped into range after every step) and :func:`set_delay_sigma` (``SIG`` decays
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -46,10 +47,13 @@ class DCLSClassifier(nn.Module):
         beta: Membrane decay per step of the hidden LIF and the readout.
         dropout: Dropout on hidden spikes (mask shared over time).
         surrogate: Spike-function surrogate of the hidden LIF.
+        neuron: Builds the hidden neuron layer of a given width instead of the recipe's LIF (``beta`` and
+            ``surrogate`` then apply to the readout only / not at all).
     """
 
     def __init__(self, in_features: int, hidden: tuple[int, ...], num_classes: int, *, K: int = 25, pool: int = 1,
-                 beta: float = 0.005, dropout: float = 0.0, surrogate: Any = "atan") -> None:
+                 beta: float = 0.005, dropout: float = 0.0, surrogate: Any = "atan",
+                 neuron: Callable[[int], nn.Module] | None = None) -> None:
         super().__init__()
         if pool < 1 or in_features % pool:
             raise ValueError(f"DCLSClassifier: in_features={in_features} is not a multiple of pool={pool}")
@@ -60,7 +64,8 @@ class DCLSClassifier(nn.Module):
         self.delays = nn.ModuleList(DelayLinear(a, b, K=K) for a, b in zip(widths[:-1], widths[1:]))
         self.norms = nn.ModuleList(nn.BatchNorm1d(b) for b in hidden)
         self.neurons = nn.ModuleList(
-            LIF.from_decay(beta, surrogate=surrogate, reset="zero", detach_reset=True) for _ in hidden)
+            LIF.from_decay(beta, surrogate=surrogate, reset="zero", detach_reset=True) if neuron is None else neuron(w)
+            for w in hidden)
         self.dropouts = nn.ModuleList(SequenceDropout(dropout) if dropout > 0 else nn.Identity() for _ in hidden)
         self.readout = DelayLinear(widths[-1], num_classes, K=K)
         self.out_neuron = LI.from_decay(beta)
@@ -85,15 +90,28 @@ class DCLSClassifier(nn.Module):
 @MODELS.register("dcls", kind="classifier", data="temporal")
 def dcls_classifier(cfg: Any, *, in_features: int, num_classes: int, temporal: bool) -> DCLSClassifier:
     """DCLS-Delays network sized by ``cfg.hidden``, ``cfg.delay_taps`` (K) and ``cfg.channel_pool``;
-    LIF decay ``β = 1 − dt/tau_mem`` (0 if ``tau_mem <= dt``); temporal data only."""
+    LIF decay ``β = 1 − dt/tau_mem`` (0 if ``tau_mem <= dt``); temporal data only. ``cfg.neuron`` other than
+    ``"lif"`` replaces the recipe's hidden LIF (built as the mlp builder builds it)."""
     if not temporal:
         raise ValueError("model 'dcls' needs temporal data (input [T, B, F]); "
                          f"dataset {cfg.data!r} is static")
     from ..surrogate import get_surrogate
 
     beta = max(0.0, 1.0 - cfg.dt / cfg.tau_mem)
+    neuron = None
+    if cfg.neuron != "lif":  # any other registered spiking neuron replaces the recipe's LIF, as in mlp
+        from ..neurons import neuron_class
+        from .mlp import _neuron_kwargs
+
+        cls = neuron_class(cfg.neuron)
+        if not getattr(cls, "spiking", True):
+            raise ValueError(f"model 'dcls': hidden neuron must spike; {cfg.neuron!r} is a non-spiking readout")
+
+        def neuron(width: int) -> nn.Module:
+            return cls(**_neuron_kwargs(cfg, cls, width))
     return DCLSClassifier(in_features, tuple(cfg.hidden), num_classes, K=cfg.delay_taps, pool=cfg.channel_pool,
-                          beta=beta, dropout=cfg.dropout, surrogate=get_surrogate(config_surrogate(cfg)))
+                          beta=beta, dropout=cfg.dropout, surrogate=get_surrogate(config_surrogate(cfg)),
+                          neuron=neuron)
 
 
 def delay_layers(model: nn.Module) -> list[DelayLinear | LearnableDelay]:

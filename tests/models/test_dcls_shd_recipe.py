@@ -128,3 +128,22 @@ def test_spikeforge_train_runs_the_shipped_config(tmp_path: Path, capsys: pytest
     for key in ("model", "data", "delay_taps", "channel_pool", "loss", "lr_positions", "val_fraction", "tau_mem"):
         assert saved["config"][key] == getattr(shipped, key), key
     assert saved["val_accuracy"] is not None  # 20 % of the 8 training samples held out
+
+
+@pytest.mark.parametrize("neuron", ["alif", "ilif"])
+def test_config_neuron_replaces_the_recipes_lif(neuron: str) -> None:
+    """``neuron=`` is honoured by dcls (it was silently ignored: always the recipe's LIF)."""
+    from dataclasses import replace
+
+    from spikeforge.neurons import NEURONS
+
+    cfg = replace(load_config(CONFIG), neuron=neuron, reset="subtract", hidden=[16, 8], channel_pool=5, delay_taps=3)
+    model = build_model(cfg)
+    cls = NEURONS.get(neuron)
+    hidden = [m for m in model.modules() if isinstance(m, cls)]
+    assert len(hidden) == 2 and not any(type(m) is LIF for m in model.modules())
+    xs = torch.rand(6, 2, 700, requires_grad=True)  # [T, B, F]
+    out = model(xs)
+    assert out.shape == (6, 2, 20)
+    out.sum().backward()
+    assert xs.grad is not None and bool(torch.isfinite(xs.grad).all())
