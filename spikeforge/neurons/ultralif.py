@@ -88,7 +88,7 @@ class UltraNeuron:
         name = type(self).__name__
         if kwargs.get("reset", "subtract") != "subtract":
             raise ValueError(f"{name} has its own reset V <- V'(1 - s); do not pass reset=")
-        if kwargs.get("surrogate", "atan") != "atan":
+        if kwargs.pop("surrogate", None) is not None:  # even "atan": a silently ignored surrogate is a wrong cell
             raise ValueError(f"{name} has no surrogate: its spike sigmoid((V' - v_th)/eps) is used in both "
                              "passes; do not pass surrogate=")
         super().__init__(**kwargs)

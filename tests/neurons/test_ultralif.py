@@ -139,3 +139,14 @@ def test_gradient_through_time_matches_finite_differences(gen):
     neuron = UltraLIF(eps=0.7, decay=0.8, dtype=torch.float64)
     xs = (torch.rand(6, 2, 3, generator=gen, dtype=torch.float64) * 3).requires_grad_()
     assert torch.autograd.gradcheck(neuron, (xs,), eps=1e-6, atol=1e-8)
+
+
+def test_even_the_default_surrogate_name_is_refused():
+    """UltraLIF/UltraDLIF use no surrogate at all, so an explicit ``surrogate="atan"`` would be silently
+    ignored (a wrong sweep cell); like I-LIF/NI-LIF, any explicit surrogate is refused."""
+    from spikeforge.neurons import UltraDLIF
+
+    for cls in (UltraLIF, UltraDLIF):
+        with pytest.raises(ValueError, match="no surrogate"):
+            cls(surrogate="atan")
+        cls()  # no surrogate given: fine
