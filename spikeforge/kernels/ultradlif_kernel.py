@@ -28,7 +28,7 @@ from torch import Tensor
 from ..numerics import check_finite_enabled
 from .cpu import _empty_like, _grad_out, threads_for
 from .eif_kernel import VML_MODE, torch_exp
-from .model_kernels import kernel_library, torch_function
+from .model_kernels import kernel_library, torch_function, torch_function_address
 from .ultralif_kernel import EPS_RANGE, _entry, _sleef, coefficient, flatten, raise_at, stride_of, \
     torch_loop_length, unflatten
 
@@ -49,9 +49,10 @@ def _ln_probe(dtype: torch.dtype) -> Tensor:
 
 
 @functools.lru_cache(maxsize=None)
-def torch_vml(dtype: torch.dtype) -> tuple[int, int] | str:
-    """Addresses ``(exp, ln)`` of the routines ``torch.exp``/``torch.log`` run on CPU tensors of
-    ``dtype`` (MKL VML), or why they cannot be used (missing, or not bit-identical on a probe)."""
+def torch_vml(dtype: torch.dtype) -> tuple[int, int, int] | str:
+    """Addresses ``(exp, ln, MKL_Set_Num_Threads_Local)``: the routines ``torch.exp``/``torch.log`` run
+    on CPU tensors of ``dtype`` (MKL VML) and the switch the kernel uses to keep VML single-threaded
+    inside its own threads; or why they cannot be used (missing, or not bit-identical on a probe)."""
     exp_at, reason = torch_exp(dtype)
     if exp_at is None:
         return reason
@@ -66,11 +67,14 @@ def torch_vml(dtype: torch.dtype) -> tuple[int, int] | str:
     fn(x.numel(), x.data_ptr(), y.data_ptr(), VML_MODE)
     if not torch.equal(torch.log(x).nan_to_num(0.5), y.nan_to_num(0.5)):
         return f"{name} does not reproduce torch.log bit for bit in this torch build"
-    return exp_at, int(ctypes.cast(fn, ctypes.c_void_p).value or 0)
+    threads_at = torch_function_address("MKL_Set_Num_Threads_Local")
+    if not threads_at:
+        return "MKL_Set_Num_Threads_Local is not exported by libtorch_cpu"
+    return exp_at, int(ctypes.cast(fn, ctypes.c_void_p).value or 0), threads_at
 
 
 def _lib() -> ctypes.CDLL:
-    return kernel_library("ultradlif", "LLLLPPPLPPPPPLPLIIP", "LLLLPPPLPPLLPPPPPLPLPPII")
+    return kernel_library("ultradlif", "LLLLPPPPLPPPPPLPLIIP", "LLLLPPPPLPPLLPPPPPLPLPPII")
 
 
 def _ptr(t: Tensor | None) -> int | None:
@@ -85,10 +89,10 @@ class _Cfg(NamedTuple):
     check: int
 
 
-def _routines(dtype: torch.dtype) -> tuple[int, int, int]:
+def _routines(dtype: torch.dtype) -> tuple[int, int, int, int]:
     vml = torch_vml(dtype)
     assert not isinstance(vml, str)  # supports() returned the reason
-    return _entry(dtype)[0], vml[0], vml[1]
+    return _entry(dtype)[0], *vml
 
 
 class _UltraDLIFRun(torch.autograd.Function):

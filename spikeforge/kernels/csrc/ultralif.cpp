@@ -309,6 +309,17 @@ struct UdMath {
     void* vmlexp;   // MKL v?Exp_64(n, in, out, mode)
     void* vmlln;    // MKL v?Ln_64
     int64_t mode;   // VML mode ATen passes
+    void* threads;  // MKL_Set_Num_Threads_Local: VML must not start threads inside ours
+};
+
+// Each thread of the kernel runs VML single-threaded (else MKL's own threads nest in ours and
+// oversubscribe: 2 kernel threads took 17 s instead of 0.08 s per call under load).
+struct UdVmlThreads {
+    typedef int (*set_f)(int);
+    set_f set;
+    int prev;
+    explicit UdVmlThreads(void* f) : set(reinterpret_cast<set_f>(f)), prev(set(1)) {}
+    ~UdVmlThreads() { set(prev); }
 };
 
 // Per-thread scratch of one block of n neurons (a whole number of rows); E, th: the block's
@@ -398,6 +409,7 @@ void ud_forward(const UdMath<R>& mt, int64_t T, const R* x, R* z, const R* v0, R
     const int64_t CB = rb * H;
 #pragma omp parallel num_threads(nthreads)
     {
+        UdVmlThreads single(mt.threads);
         UdScratch<R> w(CB);
         std::vector<R> v((size_t)CB), L((size_t)CB), v1((size_t)CB);
 #pragma omp for schedule(dynamic, 1)
@@ -438,6 +450,7 @@ void ud_backward(const UdMath<R>& mt, int64_t T, const R* x, const R* gz, int64_
     const R keep = detach ? (R)0 : (R)1;
 #pragma omp parallel num_threads(nthreads)
     {
+        UdVmlThreads single(mt.threads);
         UdScratch<R> w(CB);
         std::vector<R> VP((size_t)(T * CB)), LS((size_t)(T * CB)), V1((size_t)(T * CB)), S((size_t)(T * CB));
         std::vector<R> v((size_t)CB), gv((size_t)CB), aE((size_t)CB), ath((size_t)CB), c((size_t)(3 * CB));
@@ -534,22 +547,24 @@ SF_UL_EXPORT(double, f64)
 
 #define SF_UD_EXPORT(R, SUF)                                                                          \
 extern "C" int sf_ultradlif_forward_##SUF(int64_t T, int64_t M, int64_t H, int64_t chunk, void* vexp,   \
-                                          void* vmlexp, void* vmlln, int64_t mode, const R* x, R* z,     \
+                                          void* vmlexp, void* vmlln, void* vmlthr, int64_t mode,         \
+                                          const R* x, R* z,                                              \
                                           const R* v0, R* vT, const R* E, int64_t se, const R* th,       \
                                           int64_t st, int nt, int check, int64_t* bad) {                 \
     if (!UL_HAVE_VEC) return 2;                                                                          \
-    const UdMath<R> mt{UlMath<R>{vexp, nullptr, M, chunk}, H, vmlexp, vmlln, mode};                      \
+    const UdMath<R> mt{UlMath<R>{vexp, nullptr, M, chunk}, H, vmlexp, vmlln, mode, vmlthr};              \
     if (check) ud_forward<R, true>(mt, T, x, z, v0, vT, E, se, th, st, nt, bad);                         \
     else ud_forward<R, false>(mt, T, x, z, v0, vT, E, se, th, st, nt, bad);                              \
     return 0;                                                                                            \
 }                                                                                                        \
 extern "C" int sf_ultradlif_backward_##SUF(int64_t T, int64_t M, int64_t H, int64_t chunk, void* vexp,  \
-                                           void* vmlexp, void* vmlln, int64_t mode, const R* x,          \
+                                           void* vmlexp, void* vmlln, void* vmlthr, int64_t mode,        \
+                                           const R* x,                                                   \
                                            const R* gz, int64_t gst, int64_t gsm, R* gx, const R* v0,    \
                                            const R* gvT, R* gv0, const R* E, int64_t se, const R* th,    \
                                            int64_t st, R* gE, R* gth, int detach, int nt) {              \
     if (!UL_HAVE_VEC) return 2;                                                                          \
-    const UdMath<R> mt{UlMath<R>{vexp, nullptr, M, chunk}, H, vmlexp, vmlln, mode};                      \
+    const UdMath<R> mt{UlMath<R>{vexp, nullptr, M, chunk}, H, vmlexp, vmlln, mode, vmlthr};              \
     ud_backward<R>(mt, T, x, gz, gst, gsm, gx, v0, gvT, gv0, E, se, th, st, gE, gth, detach, nt);        \
     return 0;                                                                                            \
 }
