@@ -151,6 +151,10 @@ class LIF(Neuron[LIFParams, LIFState]):
 
 def _rest(x: Tensor, v_leak: Tensor) -> Tensor:
     """Resting potential ``v_leak`` broadcast to the shape, dtype and device of ``x``."""
+    # a fixed scalar (the common case): one write of the value ``0 + v_leak`` rounds to (``+ 0.0`` turns
+    # -0.0 into 0.0 as the sum does), instead of zeros then an add that reads and writes them again
+    if v_leak.numel() == 1 and not v_leak.requires_grad and v_leak.device.type != "meta":
+        return torch.full_like(x, float(v_leak.to(dtype=x.dtype)) + 0.0)
     # in place into the fresh zeros: one allocation, the same values as ``zeros + v_leak`` (``v_leak``
     # broadcasts to ``x``'s shape: the caller checked it) and the same gradient for a learnable one
     return torch.zeros_like(x).add_(v_leak.to(dtype=x.dtype, device=x.device))
