@@ -24,7 +24,7 @@ from torch import Tensor
 
 from ..numerics import check_finite_enabled
 from .model_kernels import kernel_library
-from .cpu import _empty_like, _grad_out, surrogate_code, threads_for
+from .cpu import _empty_like, _grad_out, state_reason, surrogate_code, threads_for
 from .specs import _fractions, _membrane, reset_code
 from .ultralif_kernel import coefficient, flatten, raise_at, stride_of, unflatten
 
@@ -136,11 +136,9 @@ class AstroLIFKernel:
             return "custom reset functions have no fused kernel"
         if surrogate_code(kwargs.get("surrogate")) is None:  # type: ignore[arg-type]
             return f"surrogate {type(kwargs.get('surrogate')).__name__} has no fused kernel"
-        if getattr(state, "_fields", None) != ("v", "a"):
-            return f"unexpected state {type(state).__name__}{getattr(state, '_fields', None)}"
-        for s in state:
-            if not isinstance(s, Tensor) or s.shape != xs.shape[1:] or s.dtype != xs.dtype or s.device != xs.device:
-                return "state tensors must have one input step's shape, dtype and device"
+        reason = state_reason(xs, state, ("v", "a"))
+        if reason is not None:
+            return reason
         if xs.numel() == 0:
             return "empty input"
         return None

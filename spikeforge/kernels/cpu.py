@@ -66,14 +66,21 @@ def call_unsupported(spec: KernelSpec, xs: Tensor, state: Any, kwargs: dict[str,
             return "custom reset functions have no fused kernel"
         if surrogate_code(kwargs["surrogate"]) is None:
             return f"surrogate {type(kwargs.get('surrogate')).__name__} has no fused kernel"
-    fields = getattr(state, "_fields", None)
-    if fields != spec.state_fields:
-        return f"unexpected state {type(state).__name__}{fields}"
-    for s in state:
+    return state_reason(xs, state, spec.state_fields)
+
+
+def state_reason(xs: Tensor, state: Any, fields: tuple[str, ...]) -> str | None:
+    """Why ``state`` cannot go to a kernel with input ``xs [T, B, *]`` — not a state with ``fields``, or a
+    slot that is not a tensor of one input step's shape, dtype and device — or ``None`` if it can."""
+    got = getattr(state, "_fields", None)
+    if got != tuple(fields):
+        return f"unexpected state {type(state).__name__}{got}, expected fields {tuple(fields)}"
+    for name, s in zip(fields, state, strict=True):
         if not isinstance(s, Tensor) or s.shape != xs.shape[1:]:
-            return "state tensors must have the shape of one input step"
+            return f"state {name!r} must be a tensor of one input step's shape {tuple(xs.shape[1:])}"
         if s.dtype != xs.dtype or s.device != xs.device:
-            return f"state dtype/device ({s.dtype}, {s.device}) differs from the input's ({xs.dtype}, {xs.device})"
+            return (f"state {name!r} dtype/device ({s.dtype}, {s.device}) differs from the input's "
+                    f"({xs.dtype}, {xs.device})")
     return None
 
 

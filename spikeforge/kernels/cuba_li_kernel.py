@@ -21,6 +21,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from .cpu import state_reason
 from .specs import _fractions, _membrane
 from .tc_lif_kernel import run_two_state
 
@@ -50,15 +51,7 @@ class CubaLIKernel:
             return "state quantization (state_quant) has no fused kernel"
         if kwargs.get("integrator", "euler") not in ("euler", "exp", "decay"):
             return f"no kernel coefficients for integrator {kwargs.get('integrator')!r}"
-        if getattr(state, "_fields", None) != self.fields:
-            return (f"unexpected state {type(state).__name__}{getattr(state, '_fields', None)}, "
-                    f"expected fields {self.fields}")
-        for s in state:
-            if not isinstance(s, Tensor) or s.shape != xs.shape[1:]:
-                return "state tensors must have the shape of one input step"
-            if s.dtype != xs.dtype or s.device != xs.device:
-                return f"state dtype/device ({s.dtype}, {s.device}) differs from the input's ({xs.dtype}, {xs.device})"
-        return None
+        return state_reason(xs, state, self.fields)
 
     def run(self, xs: Tensor, state: Any, p: Any, kwargs: dict[str, Any], where: str | None) -> tuple[Tensor, Any]:
         coefs = cuba_li_coefficients(p, kwargs.get("dt", 1e-3), kwargs.get("integrator", "euler"))

@@ -31,7 +31,8 @@ from torch import Tensor
 
 from ..numerics import check_finite_enabled
 from .model_kernels import kernel_library
-from .cpu import _empty_like, _grad_out, _NonFiniteAt, memory_order, raise_nonfinite_at, threads_for
+from .cpu import (_empty_like, _grad_out, _NonFiniteAt, memory_order, raise_nonfinite_at, state_reason,
+                  threads_for)
 
 __all__ = ["ILIF_KERNEL", "NILIF_KERNEL", "IntegerLIFKernel", "run_flat", "nonfinite_at", "state_unsupported"]
 
@@ -48,14 +49,7 @@ def state_unsupported(xs: Tensor, state: Any, fields: tuple[str, ...], kwargs: d
     unknown = sorted(set(kwargs) - set(options) - {"state_quant"})
     if unknown:
         return f"step options {unknown} are not implemented by its kernel"
-    if getattr(state, "_fields", None) != fields:
-        return f"unexpected state {type(state).__name__}{getattr(state, '_fields', None)}, expected fields {fields}"
-    for s in state:
-        if not isinstance(s, Tensor) or s.shape != xs.shape[1:]:
-            return "state tensors must have the shape of one input step"
-        if s.dtype != xs.dtype or s.device != xs.device:
-            return f"state dtype/device ({s.dtype}, {s.device}) differs from the input's ({xs.dtype}, {xs.device})"
-    return None
+    return state_reason(xs, state, fields)
 
 
 def nonfinite_at(bad: ctypes.Array, x: Tensor, fields: tuple[str, ...], st0: Sequence[Tensor],

@@ -27,8 +27,8 @@ from torch import Tensor
 
 from ..numerics import check_finite_enabled
 from ._build import load_library
-from .cpu import (_empty_like, _grad_out, _NonFiniteAt, _ptr_array, memory_order, raise_nonfinite_at, surrogate_code,
-                  threads_for)
+from .cpu import (_empty_like, _grad_out, _NonFiniteAt, _ptr_array, memory_order, raise_nonfinite_at, state_reason,
+                  surrogate_code, threads_for)
 
 __all__ = ["TC_LIF_KERNEL", "flatten_call", "unflatten_result", "two_state_unsupported"]
 
@@ -42,14 +42,7 @@ def two_state_unsupported(xs: Tensor, state: Any, kwargs: dict[str, Any], fields
         return "state quantization (state_quant) has no fused kernel"
     if surrogate_code(kwargs["surrogate"]) is None:
         return f"surrogate {type(kwargs.get('surrogate')).__name__} has no fused kernel"
-    if getattr(state, "_fields", None) != fields:
-        return f"unexpected state {type(state).__name__}{getattr(state, '_fields', None)}, expected fields {fields}"
-    for s in state:
-        if not isinstance(s, Tensor) or s.shape != xs.shape[1:]:
-            return "state tensors must have the shape of one input step"
-        if s.dtype != xs.dtype or s.device != xs.device:
-            return f"state dtype/device ({s.dtype}, {s.device}) differs from the input's ({xs.dtype}, {xs.device})"
-    return None
+    return state_reason(xs, state, fields)
 
 
 class Flat(NamedTuple):

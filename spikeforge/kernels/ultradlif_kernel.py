@@ -27,6 +27,7 @@ from torch import Tensor
 
 from ..numerics import check_finite_enabled
 from .cpu import _empty_like, _grad_out, threads_for
+from .cpu import state_reason
 from .eif_kernel import VML_MODE, torch_exp
 from .model_kernels import kernel_library, torch_function, torch_function_address
 from .ultralif_kernel import EPS_RANGE, _entry, _sleef, coefficient, flatten, raise_at, stride_of, \
@@ -154,11 +155,9 @@ class UltraDLIFKernel:
         extra = sorted(set(kwargs) - {"dt", "detach_reset"})
         if extra:
             return f"step arguments {extra} have no fused kernel"
-        if getattr(state, "_fields", None) != ("v",):
-            return f"unexpected state {type(state).__name__}{getattr(state, '_fields', None)}"
-        v = state.v
-        if not isinstance(v, Tensor) or v.shape != xs.shape[1:] or v.dtype != xs.dtype or v.device != xs.device:
-            return "the state must be a tensor of one input step's shape, dtype and device"
+        reason = state_reason(xs, state, ("v",))
+        if reason is not None:
+            return reason
         if xs.dim() < 3:
             return "UltraDLIF needs [T, B, *, H] (the step refuses an input without a neuron dim)"
         if xs.numel() == 0:

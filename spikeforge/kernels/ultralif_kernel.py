@@ -25,7 +25,7 @@ from torch import Tensor
 
 from ..numerics import check_finite_enabled
 from .model_kernels import kernel_library, torch_function_address
-from .cpu import _empty_like, _grad_out, raise_nonfinite_at, threads_for
+from .cpu import _empty_like, _grad_out, raise_nonfinite_at, state_reason, threads_for
 
 __all__ = ["ULTRALIF", "UltraLIFKernel", "coefficient", "flat_layout", "flatten", "raise_at", "stride_of",
            "torch_loop_length", "unflatten"]
@@ -207,11 +207,10 @@ class UltraLIFKernel:
         extra = sorted(set(kwargs) - _STEP_KWARGS)
         if extra:
             return f"step arguments {extra} have no fused kernel"
-        if getattr(state, "_fields", None) != ("v",):
-            return f"unexpected state {type(state).__name__}{getattr(state, '_fields', None)}"
+        reason = state_reason(xs, state, ("v",))
+        if reason is not None:
+            return reason
         v = state.v
-        if not isinstance(v, Tensor) or v.shape != xs.shape[1:] or v.dtype != xs.dtype or v.device != xs.device:
-            return "the state must be a tensor of one input step's shape, dtype and device"
         if xs.numel() == 0:
             return "empty input"
         sleef = _sleef()
