@@ -12,10 +12,9 @@ get theirs from the kernel directly. Every reset (subtract, value, zero, none) a
 ``detach_reset`` run; the gradient of ReLU passes where its result is positive, as torch's.
 Backward recomputes the trajectory block by block (forward saves nothing but its inputs; the
 backward buffer is ``3 T`` values per neuron of a cache-sized block), see ``csrc/klif.cpp``. Its
-surrogate derivative runs vectorised over each block, with ``torch.exp``'s vector routine
-(:func:`~spikeforge.kernels.eif_kernel.torch_exp`) for the sigmoid and gaussian surrogates where this
-torch build has it and the C library's ``exp`` where not: a gradient, equal to float tolerance either
-way, so KLIF never declines for it.
+surrogate derivative runs in one vectorised pass per block (the C library's ``exp`` for the
+sigmoid and gaussian surrogates: calling torch's MKL exp from the kernel's threads made 2-thread
+runs interleaved with torch ops many times slower).
 """
 
 from __future__ import annotations
@@ -28,7 +27,7 @@ from torch import Tensor
 from ._build import BackendUnavailableError
 from .model_kernels import kernel_library
 from .cpu import call_unsupported
-from .eif_kernel import VML_MODE, run_one_state, torch_exp
+from .eif_kernel import run_one_state
 from .specs import KernelSpec
 
 __all__ = ["KLIF_KERNEL", "KLIFKernel"]
@@ -58,7 +57,7 @@ class KLIFKernel:
         if why is not None:
             raise BackendUnavailableError(why)
         return run_one_state(SPEC, _lib, "sf_klif", xs, state, p, kwargs, where, lambda dtype: (),
-                             lambda dtype: (torch_exp(dtype)[0], VML_MODE))
+                             lambda dtype: (None, 0))  # no vector exp: std::exp (see csrc/eif.cpp)
 
 
 KLIF_KERNEL = KLIFKernel()

@@ -101,12 +101,3 @@ def test_klif_kernel_reports_minus_inf_input_that_relu_hides():
     with pytest.raises(NonFiniteError, match=r"time step 2"):
         KLIF(backend="torch")(xs)
 
-
-@pytest.mark.parametrize("surrogate", ["sigmoid", "erf"])
-def test_klif_kernel_gradient_without_torchs_vector_exp(surrogate, monkeypatch):
-    # KLIF's backward takes torch.exp's vector routine for its surrogate's exponentials where the torch
-    # build has one (this one does); without it the kernel falls back to the C library's exp per element
-    from spikeforge.kernels import klif_kernel
-
-    monkeypatch.setattr(klif_kernel, "torch_exp", lambda dtype: (None, "not in this build"))
-    _assert_parity(KLIF, torch.float32, surrogate=surrogate)

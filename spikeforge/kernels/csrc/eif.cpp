@@ -14,8 +14,7 @@
 // Backward recomputes the trajectory block by block (nothing is saved from the forward pass but
 // its inputs): per block of neurons it stores, per step, the membrane before the step, ex, v1 and
 // u = v1 - vth (4 T CH values in a cache-sized buffer), turns every u of the block into the
-// surrogate derivative in one vectorised pass (eif_surrogate_inplace, its exponentials through
-// vexp), then runs the adjoint recurrence backwards in time (one `omp simd` loop per step):
+// surrogate derivative in one vectorised pass (eif_surrogate_inplace, with std::exp), then runs the adjoint recurrence backwards in time (one `omp simd` loop per step):
 //
 //     reset:  dv1, ds (through the spike unless detached), dvr
 //     gu  = (gz + keep ds) SG(v1 - vth),   gv1 = dv1 + gu
@@ -32,13 +31,16 @@ using EifVexp = void (*)(int64_t, const R*, R*, int64_t);
 
 // u -> dz/du over a buffer, one loop per surrogate kind (the codes and formulas of
 // sfk::surrogate_grad), so each loop vectorises; the exponentials of the sigmoid and the two
-// gaussians go through vexp in one call per buffer (a gradient, so any accurate exp would do; this
-// one is at hand and vectorised). vexp may be null: std::exp per element. Defined here with
+// gaussians go through vexp in calls of 512 (a gradient, so any accurate exp would do), or through
+// std::exp where vexp is null, which both callers now pass (see eif_backward). Defined here with
 // external linkage (float, double) because klif.cpp's backward calls it too (one library).
 template <typename R>
 void eif_surrogate_inplace(int kind, R a, R* u, int64_t n, EifVexp<R> vexp, int64_t mode) {
+    // VML runs in place. At most 512 arguments per call, as in the forward: on a longer array MKL
+    // may start threads of torch's OpenMP runtime (not this library's, so it does not see that it
+    // runs inside a parallel region) and oversubscribe the cores.
     auto exp_inplace = [&](R* w) {
-        if (vexp) vexp(n, w, w, mode);  // VML runs in place
+        if (vexp) for (int64_t k0 = 0; k0 < n; k0 += 512) vexp(std::min<int64_t>(512, n - k0), w + k0, w + k0, mode);
         else for (int64_t k = 0; k < n; ++k) w[k] = std::exp(w[k]);
     };
     switch (kind) {
@@ -188,8 +190,10 @@ void eif_backward(int64_t T, int64_t M, const R* x, const R* gz, int64_t gst, in
                 }
             }
             // u -> SG(u) for the whole block at once (rows are CH apart; a short last block row by row)
-            if (n == CH) eif_surrogate_inplace<R>(sg_kind, sg_a, SG.data(), T * CH, vexp, mode);
-            else for (int64_t t = 0; t < T; ++t) eif_surrogate_inplace<R>(sg_kind, sg_a, SG.data() + t * CH, n, vexp, mode);
+            // (std::exp, not vexp: every extra MKL call from this library's threads slowed 2-thread
+            // runs interleaved with torch ops by 10x and more in our measurements)
+            if (n == CH) eif_surrogate_inplace<R>(sg_kind, sg_a, SG.data(), T * CH, nullptr, mode);
+            else for (int64_t t = 0; t < T; ++t) eif_surrogate_inplace<R>(sg_kind, sg_a, SG.data() + t * CH, n, nullptr, mode);
             // 2. adjoint recurrence backwards in time
             for (int64_t j = 0; j < n; ++j) gv[j] = gvT ? gvT[m0 + j] : (R)0;
             if (NEEDP) std::fill(acc.begin(), acc.end(), (R)0);

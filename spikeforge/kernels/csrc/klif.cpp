@@ -11,8 +11,8 @@
 // Backward recomputes the trajectory block by block (nothing is saved from the forward pass but
 // its inputs): per block of neurons it stores, per step, the membrane before the step, v1 and
 // u = v1 - vth (3 T CH values in a cache-sized buffer), turns every u of the block into the surrogate
-// derivative in one vectorised pass (eif.cpp's eif_surrogate_inplace; torch's vector exp when Python
-// passes its address, else std::exp), then runs the adjoint recurrence backwards in time (relu's
+// derivative in one vectorised pass (eif.cpp's eif_surrogate_inplace; std::exp unless Python passes
+// the address of a vector exp, which it does not), then runs the adjoint recurrence backwards in time (relu's
 // gradient passes where its result is > 0, as torch's threshold_backward):
 //
 //     reset:  dv1, ds (through the spike unless detached), dvth, dvr
