@@ -118,47 +118,6 @@ inline void astro_block_coefs(const AstroCoefs<R>& c, int64_t m0, int64_t n, R (
     }
 }
 
-// u -> dz/du over a buffer, one loop per surrogate kind (the codes and formulas of
-// sfk::surrogate_grad, as lif.cpp's surrogate_inplace), so each loop vectorises.
-template <typename R>
-void astro_surrogate_inplace(int kind, R a, R* u, int64_t n) {
-    switch (kind) {
-    case 0: for (int64_t k = 0; k < n; ++k) u[k] = (R)1; break;
-    case 1: for (int64_t k = 0; k < n; ++k) { R s = (R)1 / ((R)1 + std::exp(-a * u[k])); u[k] = a * s * ((R)1 - s); } break;
-    case 2: {
-        const R h = a / (R)2, q = (R)(M_PI / 2) * a;
-#pragma omp simd
-        for (int64_t k = 0; k < n; ++k) { R w = q * u[k]; u[k] = h / ((R)1 + w * w); }
-        break; }
-    case 3:
-#pragma omp simd
-        for (int64_t k = 0; k < n; ++k) { R w = (R)1 + a * std::fabs(u[k]); u[k] = (R)1 / (w * w); }
-        break;
-    case 4:
-#pragma omp simd
-        for (int64_t k = 0; k < n; ++k) { R w = (R)1 - std::fabs(u[k]) / a; u[k] = (w > (R)0 ? w : (R)0) / a; }
-        break;
-    case 5:
-#pragma omp simd
-        for (int64_t k = 0; k < n; ++k) u[k] = (std::fabs(u[k]) < a / (R)2 ? (R)1 : (R)0) / a;
-        break;
-    case 6: {
-        const R d = a * (R)std::sqrt(2 * M_PI);
-        for (int64_t k = 0; k < n; ++k) { R w = u[k] / a; u[k] = std::exp((R)-0.5 * w * w) / d; }
-        break; }
-    case 7:
-#pragma omp simd
-        for (int64_t k = 0; k < n; ++k) { R w = a - a * a * std::fabs(u[k]); u[k] = w > (R)0 ? w : (R)0; }
-        break;
-    case 8: {
-        const R d = a * (R)std::sqrt(2 * M_PI), mu = a / (R)2;
-        for (int64_t k = 0; k < n; ++k) { R w = (u[k] - mu) / a; u[k] = std::exp((R)-0.5 * w * w) / d; }
-        break; }
-    case 9: for (int64_t k = 0; k < n; ++k) u[k] = std::pow((R)1 + (R)2 * std::fabs(u[k]) / (a - (R)1), -a); break;
-    default: for (int64_t k = 0; k < n; ++k) u[k] = (R)0; break;
-    }
-}
-
 template <typename R, int RS>
 void astro_backward(int64_t T, int64_t M, int64_t dom, const R* x, const R* gz, int64_t gst, int64_t gsm, R* gx, const R* v0,
                     const R* a0, const R* gvT, const R* gaT, R* gv0, R* ga0, const AstroCoefs<R>& c, R* const* gc,
@@ -220,7 +179,7 @@ void astro_backward(int64_t T, int64_t M, int64_t dom, const R* x, const R* gz, 
                     sg[j] = u;
                     gq[j] = ga[j] * afb[j];
                 }
-                astro_surrogate_inplace<R>(sg_kind, sp, sg, n);  // u -> dz/du
+                sfk::surrogate_inplace<R>(sg_kind, sp, sg, n);  // u -> dz/du
                 if (dom > 1) {
                     domain_means(zb, n, dom);
                     for (int64_t g0 = 0; g0 < n; g0 += dom) {

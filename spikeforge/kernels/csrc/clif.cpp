@@ -22,7 +22,7 @@
 //
 // Speed (issue 16): the sigmoids load and store whole vectors (only a block's partial last vector goes
 // through a buffer), the non-finite probe is one vectorised reduction per step, the backward's
-// surrogate is one vectorised pass per step and block (cl_surrogate_inplace) so the adjoint loop
+// surrogate is one vectorised pass per step and block (sfk::surrogate_inplace) so the adjoint loop
 // vectorises, and each thread keeps its history buffer between calls (no page faults per call; at
 // most 4 T CH values per thread stay allocated).
 #include "common.h"
@@ -112,46 +112,6 @@ inline int64_t scalar_lanes(int64_t m0, int64_t n, int64_t M, int64_t tnt, int64
     return k;
 }
 
-// u -> dz/du over a buffer, one loop per surrogate (the codes and formulas of sfk::surrogate_grad,
-// as lif.cpp's surrogate_inplace and astro_lif.cpp's astro_surrogate_inplace), so each loop vectorises.
-template <typename R>
-void cl_surrogate_inplace(int kind, R a, R* u, int64_t n) {
-    switch (kind) {
-    case 0: for (int64_t k = 0; k < n; ++k) u[k] = (R)1; break;
-    case 1: for (int64_t k = 0; k < n; ++k) { R s = (R)1 / ((R)1 + std::exp(-a * u[k])); u[k] = a * s * ((R)1 - s); } break;
-    case 2: {
-        const R h = a / (R)2, q = (R)(M_PI / 2) * a;
-#pragma omp simd
-        for (int64_t k = 0; k < n; ++k) { R w = q * u[k]; u[k] = h / ((R)1 + w * w); }
-        break; }
-    case 3:
-#pragma omp simd
-        for (int64_t k = 0; k < n; ++k) { R w = (R)1 + a * std::fabs(u[k]); u[k] = (R)1 / (w * w); }
-        break;
-    case 4:
-#pragma omp simd
-        for (int64_t k = 0; k < n; ++k) { R w = (R)1 - std::fabs(u[k]) / a; u[k] = (w > (R)0 ? w : (R)0) / a; }
-        break;
-    case 5:
-#pragma omp simd
-        for (int64_t k = 0; k < n; ++k) u[k] = (std::fabs(u[k]) < a / (R)2 ? (R)1 : (R)0) / a;
-        break;
-    case 6: {
-        const R d = a * (R)std::sqrt(2 * M_PI);
-        for (int64_t k = 0; k < n; ++k) { R w = u[k] / a; u[k] = std::exp((R)-0.5 * w * w) / d; }
-        break; }
-    case 7:
-#pragma omp simd
-        for (int64_t k = 0; k < n; ++k) { R w = a - a * a * std::fabs(u[k]); u[k] = w > (R)0 ? w : (R)0; }
-        break;
-    case 8: {
-        const R d = a * (R)std::sqrt(2 * M_PI), mu = a / (R)2;
-        for (int64_t k = 0; k < n; ++k) { R w = (u[k] - mu) / a; u[k] = std::exp((R)-0.5 * w * w) / d; }
-        break; }
-    case 9: for (int64_t k = 0; k < n; ++k) u[k] = std::pow((R)1 + (R)2 * std::fabs(u[k]) / (a - (R)1), -a); break;
-    default: for (int64_t k = 0; k < n; ++k) u[k] = (R)0; break;
-    }
-}
 
 // Prefetch n values at p (one line per 64 bytes); rw = 1 for a row about to be written. A block reads
 // only n values of each [M] row, so at large M every step starts a new page, where the hardware
@@ -302,7 +262,7 @@ void cl_backward(int64_t T, int64_t M, const R* x, const R* gz, int64_t gst, int
                 R* gxt = gx + t * M + m0;
                 // the surrogate derivative at u = v1 - vth over the block, one vectorised pass
                 for (int64_t j = 0; j < n; ++j) sg[j] = (vb[j] * cd[j] + xt[j]) - vth[j];
-                cl_surrogate_inplace<R>(sg_kind, sg_p, sg, n);
+                sfk::surrogate_inplace<R>(sg_kind, sg_p, sg, n);
 #pragma omp simd
                 for (int64_t j = 0; j < n; ++j) {
                     const R vp = vb[j], mp = mb[j], q1 = s1[j], q2 = s2[j];

@@ -323,52 +323,6 @@ void forward_impl(int64_t T, int64_t M, const R* x, R* z, const R* const* st0, R
         forward_wide<R, K, RS, CHECK>(T, M, x, z, st0, stT, c, cmask, nthreads, bad);
 }
 
-// ---------------------------------------------------------------- surrogates
-// Derivative dz/du of the spike function at u = v - theta, applied in place to a buffer.
-template <typename R>
-void surrogate_inplace(int kind, double p, R* u, int64_t n) {
-    const R a = (R)p;
-    switch (kind) {
-    case 0:  // straight-through
-        for (int64_t k = 0; k < n; ++k) u[k] = (R)1;
-        break;
-    case 1:  // sigmoid(alpha)
-        for (int64_t k = 0; k < n; ++k) { R s = (R)1 / ((R)1 + std::exp(-a * u[k])); u[k] = a * s * ((R)1 - s); }
-        break;
-    case 2: {  // atan(alpha)
-        const R h = a / (R)2, q = (R)(M_PI / 2) * a;
-#pragma omp simd
-        for (int64_t k = 0; k < n; ++k) { R w = q * u[k]; u[k] = h / ((R)1 + w * w); }
-        break; }
-    case 3:  // fast sigmoid(slope)
-#pragma omp simd
-        for (int64_t k = 0; k < n; ++k) { R w = (R)1 + a * std::fabs(u[k]); u[k] = (R)1 / (w * w); }
-        break;
-    case 4:  // triangle(width)
-#pragma omp simd
-        for (int64_t k = 0; k < n; ++k) { R w = (R)1 - std::fabs(u[k]) / a; u[k] = (w > (R)0 ? w : (R)0) / a; }
-        break;
-    case 5:  // rectangle(width)
-#pragma omp simd
-        for (int64_t k = 0; k < n; ++k) u[k] = (std::fabs(u[k]) < a / (R)2 ? (R)1 : (R)0) / a;
-        break;
-    case 6: {  // erf(sigma): gaussian density
-        const R norm = (R)1 / (a * (R)std::sqrt(2 * M_PI));
-        for (int64_t k = 0; k < n; ++k) { R w = u[k] / a; u[k] = std::exp((R)-0.5 * w * w) * norm; }
-        break; }
-    case 7:  // piecewise quadratic(alpha)
-#pragma omp simd
-        for (int64_t k = 0; k < n; ++k) { R w = a - a * a * std::fabs(u[k]); u[k] = w > (R)0 ? w : (R)0; }
-        break;
-    case 8: {  // pdsg(sigma): gaussian density centred at sigma / 2
-        const R norm = (R)1 / (a * (R)std::sqrt(2 * M_PI)), mu = a / (R)2;
-        for (int64_t k = 0; k < n; ++k) { R w = (u[k] - mu) / a; u[k] = std::exp((R)-0.5 * w * w) * norm; }
-        break; }
-    case 9:  // q-PseudoSpike(q): (1 + 2|u| / (q - 1))^-q
-        for (int64_t k = 0; k < n; ++k) u[k] = std::pow((R)1 + (R)2 * std::fabs(u[k]) / (a - (R)1), -a);
-        break;
-    }
-}
 
 // ---------------------------------------------------------------- backward
 const int64_t BWD_BUF_BYTES = (int64_t)192 * 1024;
@@ -429,7 +383,7 @@ void backward_impl(int64_t T, int64_t M, const R* x, const R* gz, int64_t gst, i
                     v[j] = reset_value<R, RS>(v1, s, theta, vr[j]);
                     if (K == K_ALIF) av[j] = ca[j] * av[j] + s;
                 }
-                if (K != K_LI) surrogate_inplace<R>(sg_kind, sg_p, ub, n);  // u -> dz/du while in L1
+                if (K != K_LI) sfk::surrogate_inplace<R>(sg_kind, (R)sg_p, ub, n);  // u -> dz/du while in L1
                 if (K == K_CUBA) for (int64_t j = 0; j < n; ++j) IB[(t + 1) * CH + j] = iv[j];
                 if (K == K_ALIF) for (int64_t j = 0; j < n; ++j) AB[(t + 1) * CH + j] = av[j];
             }

@@ -5,8 +5,9 @@
 // Codes are those of lif.cpp and kernels/specs.py (kinds, resets, coefficient and state slots,
 // surrogate codes of kernels/cpu.py). Each expression is written in the reference step function's
 // operation order; the library is built with -ffp-contract=off, so each operation rounds once.
-// (lif.cpp keeps its own surrogate_inplace: one vectorisable loop per surrogate over a buffer, where
-// surrogate_grad below switches per element. A new surrogate goes into both.)
+// surrogate_grad switches per element; surrogate_inplace applies the same formulas over a buffer, one
+// loop per surrogate so each vectorises (the multi-step kernels' backward passes). A new surrogate goes
+// into both.
 #pragma once
 
 #include "common.h"
@@ -57,6 +58,47 @@ inline R surrogate_grad(int kind, R a, R u) {
     case 9: return std::pow((R)1 + (R)2 * std::fabs(u) / (a - (R)1), -a);  // q-PseudoSpike(q)
     }
     return (R)0;
+}
+
+// u -> dz/du in place over a buffer of n values u = v - theta: surrogate_grad's codes and formulas (the
+// torch reference's operation order), one loop per kind so that each vectorises.
+template <typename R>
+void surrogate_inplace(int kind, R a, R* u, int64_t n) {
+    switch (kind) {
+    case 0: for (int64_t k = 0; k < n; ++k) u[k] = (R)1; break;
+    case 1: for (int64_t k = 0; k < n; ++k) { R s = (R)1 / ((R)1 + std::exp(-a * u[k])); u[k] = a * s * ((R)1 - s); } break;
+    case 2: {
+        const R h = a / (R)2, q = (R)(M_PI / 2) * a;
+#pragma omp simd
+        for (int64_t k = 0; k < n; ++k) { R w = q * u[k]; u[k] = h / ((R)1 + w * w); }
+        break; }
+    case 3:
+#pragma omp simd
+        for (int64_t k = 0; k < n; ++k) { R w = (R)1 + a * std::fabs(u[k]); u[k] = (R)1 / (w * w); }
+        break;
+    case 4:
+#pragma omp simd
+        for (int64_t k = 0; k < n; ++k) { R w = (R)1 - std::fabs(u[k]) / a; u[k] = (w > (R)0 ? w : (R)0) / a; }
+        break;
+    case 5:
+#pragma omp simd
+        for (int64_t k = 0; k < n; ++k) u[k] = (std::fabs(u[k]) < a / (R)2 ? (R)1 : (R)0) / a;
+        break;
+    case 6: {
+        const R d = a * (R)std::sqrt(2 * M_PI);
+        for (int64_t k = 0; k < n; ++k) { R w = u[k] / a; u[k] = std::exp((R)-0.5 * w * w) / d; }
+        break; }
+    case 7:
+#pragma omp simd
+        for (int64_t k = 0; k < n; ++k) { R w = a - a * a * std::fabs(u[k]); u[k] = w > (R)0 ? w : (R)0; }
+        break;
+    case 8: {
+        const R d = a * (R)std::sqrt(2 * M_PI), mu = a / (R)2;
+        for (int64_t k = 0; k < n; ++k) { R w = (u[k] - mu) / a; u[k] = std::exp((R)-0.5 * w * w) / d; }
+        break; }
+    case 9: for (int64_t k = 0; k < n; ++k) u[k] = std::pow((R)1 + (R)2 * std::fabs(u[k]) / (a - (R)1), -a); break;
+    default: for (int64_t k = 0; k < n; ++k) u[k] = (R)0; break;
+    }
 }
 
 // A membrane quantizer: nearest of L ascending levels, the lower one on a tie. `mids` are the
