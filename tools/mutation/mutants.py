@@ -437,7 +437,7 @@ MUTANTS: list[Mutant] = [
            "R s = (R)((v1 - theta) > (R)0);\n                    zo[j] = s;",
            "R s = (R)((v1 - theta) >= (R)0);\n                    zo[j] = s;", KERNELS,
            "fused forward spikes at v == v_th"),
-    Mutant("cpp-atan-grad", "spikeforge/kernels/csrc/lif.cpp",
+    Mutant("cpp-atan-grad", "spikeforge/kernels/csrc/step_math.h",
            "u[k] = h / ((R)1 + w * w);", "u[k] = a / ((R)1 + w * w);", KERNELS,
            "fused ATan surrogate derivative twice too large"),
     Mutant("cpp-sub-reset-grad", "spikeforge/kernels/csrc/lif.cpp",
