@@ -112,19 +112,6 @@ inline int64_t scalar_lanes(int64_t m0, int64_t n, int64_t M, int64_t tnt, int64
     return k;
 }
 
-
-// Prefetch n values at p (one line per 64 bytes); rw = 1 for a row about to be written. A block reads
-// only n values of each [M] row, so at large M every step starts a new page, where the hardware
-// prefetchers stop: rows two steps ahead are fetched by hand.
-template <typename R>
-inline void cl_prefetch(const R* p, int64_t n, bool rw) {
-    const int64_t per = 64 / (int64_t)sizeof(R);
-    for (int64_t k = 0; k < n; k += per) {
-        if (rw) __builtin_prefetch(p + k, 1, 3);
-        else __builtin_prefetch(p + k, 0, 3);
-    }
-}
-
 template <typename R>
 inline void cl_load_coefs(R (*cf)[CL_CB], const R* const* c, int64_t cmask, int64_t m0, int64_t n) {
     for (int k = 0; k < CL_NCOEF; ++k)
@@ -194,7 +181,7 @@ void cl_forward(int64_t T, int64_t M, const R* x, R* z, const R* const* st0, R* 
             if (j >= 0) { cl_report(0, m0 + j, 1 + slot, bad); t_end = 0; }
         }
         for (int64_t t = 0; t < t_end; ++t) {
-            if (t + 2 < t_end) { cl_prefetch(x + (t + 2) * M + m0, n, false); cl_prefetch(z + (t + 2) * M + m0, n, true); }
+            if (t + 2 < t_end) { sfk::prefetch_values(x + (t + 2) * M + m0, n, false); sfk::prefetch_values(z + (t + 2) * M + m0, n, true); }
             cl_step<R>(n, x + t * M + m0, v, m, z + t * M + m0, cf, scal, nscal, vexp, v1, a, g1, g2);
             if (CHECK) {
                 R probe = (R)0;  // 0, or NaN iff a state is NaN/inf (in any summation order)
@@ -238,7 +225,7 @@ void cl_backward(int64_t T, int64_t M, const R* x, const R* gz, int64_t gst, int
             // 1. recompute the state before every step and both sigmoids (forward arithmetic)
             for (int64_t j = 0; j < n; ++j) { v[j] = st0[0][m0 + j]; m[j] = st0[1][m0 + j]; }
             for (int64_t t = 0; t < T; ++t) {
-                if (t + 2 < T) cl_prefetch(x + (t + 2) * M + m0, n, false);
+                if (t + 2 < T) sfk::prefetch_values(x + (t + 2) * M + m0, n, false);
                 std::memcpy(VB + t * CH, v, (size_t)n * sizeof(R));
                 std::memcpy(MB + t * CH, m, (size_t)n * sizeof(R));
                 cl_step<R>(n, x + t * M + m0, v, m, nullptr, cf, scal, nscal, vexp, v1, a, G1 + t * CH, G2 + t * CH);
@@ -252,9 +239,9 @@ void cl_backward(int64_t T, int64_t M, const R* x, const R* gz, int64_t gst, int
             if (NEEDP) for (int k = 0; k < CL_NCOEF; ++k) for (int64_t j = 0; j < n; ++j) acc[k][j] = (R)0;
             for (int64_t t = T - 1; t >= 0; --t) {
                 if (t >= 2) {
-                    cl_prefetch(x + (t - 2) * M + m0, n, false);
-                    cl_prefetch(gx + (t - 2) * M + m0, n, true);
-                    if (gsm) cl_prefetch(gz + (t - 2) * gst + m0, n, false);
+                    sfk::prefetch_values(x + (t - 2) * M + m0, n, false);
+                    sfk::prefetch_values(gx + (t - 2) * M + m0, n, true);
+                    if (gsm) sfk::prefetch_values(gz + (t - 2) * gst + m0, n, false);
                 }
                 const R* xt = x + t * M + m0;
                 const R *vb = VB + t * CH, *mb = MB + t * CH, *s1 = G1 + t * CH, *s2 = G2 + t * CH;

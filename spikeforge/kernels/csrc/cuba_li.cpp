@@ -14,24 +14,12 @@
 // gi_t x_t) need the states: backward then recomputes i and v before every step for a cache-sized block
 // of neurons (2 T values per neuron of the block, nothing saved from forward but the inputs).
 // State slots 0 = i, 1 = v; coefficient slots 0 = ci1, 1 = ci2, 2 = c1, 3 = c2, 4 = c3.
-#include "common.h"
+#include "step_math.h"
 
 namespace {
 
 const int64_t CLI_CB = 512;  // largest block of neurons
 enum { CLI_CI1 = 0, CLI_CI2, CLI_C1, CLI_C2, CLI_C3, CLI_NCOEF };
-
-// Prefetch n values at p (one line per 64 bytes); rw = 1 for a row about to be written. A block reads
-// only n values of each [M] row, so at large M every step starts a new page, where the hardware
-// prefetchers stop: rows two steps ahead are fetched by hand.
-template <typename R>
-inline void cli_prefetch(const R* p, int64_t n, bool rw) {
-    const int64_t per = 64 / (int64_t)sizeof(R);
-    for (int64_t k = 0; k < n; k += per) {
-        if (rw) __builtin_prefetch(p + k, 1, 3);
-        else __builtin_prefetch(p + k, 0, 3);
-    }
-}
 
 template <typename R>
 inline void cli_load_coefs(R (*cf)[CLI_CB], const R* const* c, int64_t cmask, int64_t m0, int64_t n) {
@@ -91,7 +79,7 @@ void cli_forward(int64_t T, int64_t M, const R* x, R* z, const R* const* st0, R*
             if (j >= 0) { cli_report(0, m0 + j, 1 + slot, bad); t_end = 0; }
         }
         for (int64_t t = 0; t < t_end; ++t) {
-            if (t + 2 < t_end) { cli_prefetch(x + (t + 2) * M + m0, n, false); cli_prefetch(z + (t + 2) * M + m0, n, true); }
+            if (t + 2 < t_end) { sfk::prefetch_values(x + (t + 2) * M + m0, n, false); sfk::prefetch_values(z + (t + 2) * M + m0, n, true); }
             cli_step<R>(n, x + t * M + m0, i, v, cf);
             std::memcpy(z + t * M + m0, v, (size_t)n * sizeof(R));
             if (CHECK) {
@@ -133,7 +121,7 @@ void cli_backward(int64_t T, int64_t M, const R* x, const R* gz, int64_t gst, in
                 R i[CLI_CB], v[CLI_CB];
                 for (int64_t j = 0; j < n; ++j) { i[j] = st0[0][m0 + j]; v[j] = st0[1][m0 + j]; }
                 for (int64_t t = 0; t < T; ++t) {
-                    if (t + 2 < T) cli_prefetch(x + (t + 2) * M + m0, n, false);
+                    if (t + 2 < T) sfk::prefetch_values(x + (t + 2) * M + m0, n, false);
                     std::memcpy(IB.data() + t * CH, i, (size_t)n * sizeof(R));
                     std::memcpy(VB.data() + t * CH, v, (size_t)n * sizeof(R));
                     cli_step<R>(n, x + t * M + m0, i, v, cf);
@@ -147,9 +135,9 @@ void cli_backward(int64_t T, int64_t M, const R* x, const R* gz, int64_t gst, in
             }
             for (int64_t t = T - 1; t >= 0; --t) {
                 if (t >= 2) {
-                    cli_prefetch(gx + (t - 2) * M + m0, n, true);
-                    if (NEEDP) cli_prefetch(x + (t - 2) * M + m0, n, false);
-                    if (gsm) cli_prefetch(gz + (t - 2) * gst + m0, n, false);
+                    sfk::prefetch_values(gx + (t - 2) * M + m0, n, true);
+                    if (NEEDP) sfk::prefetch_values(x + (t - 2) * M + m0, n, false);
+                    if (gsm) sfk::prefetch_values(gz + (t - 2) * gst + m0, n, false);
                 }
                 const R* gzt = gz + t * gst + m0 * gsm;
                 const R* xt = x + t * M + m0;

@@ -60,6 +60,18 @@ inline R surrogate_grad(int kind, R a, R u) {
     return (R)0;
 }
 
+// Prefetch n values at p (a block's slice of one [M] row) (one line per 64 bytes); rw = 1 for a row about to be written. A block reads
+// only n values of each [M] row, so at large M every step starts a new page, where the hardware
+// prefetchers stop: rows two steps ahead are fetched by hand.
+template <typename R>
+inline void prefetch_values(const R* p, int64_t n, bool rw) {
+    const int64_t per = 64 / (int64_t)sizeof(R);
+    for (int64_t k = 0; k < n; k += per) {
+        if (rw) __builtin_prefetch(p + k, 1, 3);
+        else __builtin_prefetch(p + k, 0, 3);
+    }
+}
+
 // u -> dz/du in place over a buffer of n values u = v - theta: surrogate_grad's codes and formulas (the
 // torch reference's operation order), one loop per kind so that each vectorises.
 template <typename R>
