@@ -30,7 +30,7 @@ from .cpu import _empty_like, _grad_out, threads_for
 from .cpu import state_reason
 from .eif_kernel import VML_MODE, torch_exp
 from .model_kernels import kernel_library, torch_function, torch_function_address
-from .ultralif_kernel import EPS_RANGE, _entry, _sleef, coefficient, flatten, raise_at, stride_of, \
+from .ultralif_kernel import EPS_RANGE, _entry, _ptr, _sleef, coefficient, flatten, raise_at, stride_of, \
     torch_loop_length, unflatten
 
 __all__ = ["ULTRADLIF", "UltraDLIFKernel", "torch_vml"]
@@ -76,10 +76,6 @@ def torch_vml(dtype: torch.dtype) -> tuple[int, int, int] | str:
 
 def _lib() -> ctypes.CDLL:
     return kernel_library("ultradlif", "LLLLPPPPLPPPPPLPLIIP", "LLLLPPPPLPPLLPPPPPLPLPPII")
-
-
-def _ptr(t: Tensor | None) -> int | None:
-    return None if t is None else t.data_ptr()
 
 
 class _Cfg(NamedTuple):
