@@ -13,7 +13,7 @@ import math
 import os
 import time
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, NoReturn
 
 import torch
 from torch import Tensor
@@ -401,7 +401,7 @@ def _slots(state_fields: tuple[str, ...], names: tuple[str, ...]) -> tuple[tuple
     return tuple(SLOTS.index(f) for f in state_fields), tuple(COEFS.index(n) for n in names)
 
 
-def raise_nonfinite_at(found: tuple[Any, ...], dims: tuple[int, ...], order: Any, where: str | None) -> None:
+def raise_nonfinite_at(found: tuple[Any, ...], dims: tuple[int, ...], order: Any, where: str | None) -> NoReturn:
     """Raise :class:`~spikeforge.numerics.NonFiniteError` for a kernel's ``(t, m, what, value)``: ``m``
     is a flat index of one step laid out as ``dims``, the caller's ``[B, *]`` dims taken in ``order``."""
     t, m, what, value = found

@@ -71,16 +71,21 @@ def torch_exp(dtype: torch.dtype) -> tuple[int | None, str]:
     name = _VML_NAMES.get(dtype)
     if name is None:
         return None, f"no exp routine for {dtype}"
+    return vml_routine(name, torch.exp, _probe(dtype))
+
+
+def vml_routine(name: str, op: Callable[[Tensor], Tensor], probe: Tensor) -> tuple[int | None, str]:
+    """``(address, "")`` of MKL VML's ``name`` (``v?Xxx_64(n, in, out, mode)``) in libtorch_cpu if it
+    reproduces the torch op ``op`` bit for bit on ``probe`` (called with ATen's mode), else ``(None, reason)``."""
     fn = torch_function(name)
     if fn is None:
-        return None, f"torch.exp's routine ({name} in libtorch_cpu) was not found in this torch build"
+        return None, f"torch.{op.__name__}'s routine ({name} in libtorch_cpu) was not found in this torch build"
     fn.argtypes = [ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64]
     fn.restype = None
-    x = _probe(dtype)
-    y = torch.empty_like(x)
-    fn(x.numel(), x.data_ptr(), y.data_ptr(), VML_MODE)
-    if not torch.equal(torch.exp(x).nan_to_num(0.5), y.nan_to_num(0.5)):
-        return None, f"{name} does not reproduce torch.exp bit for bit in this torch build"
+    y = torch.empty_like(probe)
+    fn(probe.numel(), probe.data_ptr(), y.data_ptr(), VML_MODE)
+    if not torch.equal(op(probe).nan_to_num(0.5), y.nan_to_num(0.5)):
+        return None, f"{name} does not reproduce torch.{op.__name__} bit for bit in this torch build"
     return ctypes.cast(fn, ctypes.c_void_p).value, ""
 
 

@@ -28,10 +28,10 @@ from torch import Tensor
 from ..numerics import check_finite_enabled
 from .cpu import _empty_like, _grad_out, threads_for
 from .cpu import state_reason
-from .eif_kernel import VML_MODE, torch_exp
-from .model_kernels import kernel_library, torch_function, torch_function_address
-from .ultralif_kernel import EPS_RANGE, _entry, _ptr, _sleef, coefficient, flatten, raise_at, stride_of, \
-    torch_loop_length, unflatten
+from .eif_kernel import VML_MODE, torch_exp, vml_routine
+from .model_kernels import kernel_library, torch_function_address
+from .ultralif_kernel import EPS_RANGE, _entry, _ptr, _sleef, coefficient, flatten, run_flat, stride_of, \
+    torch_loop_length
 
 __all__ = ["ULTRADLIF", "UltraDLIFKernel", "torch_vml"]
 
@@ -58,20 +58,15 @@ def torch_vml(dtype: torch.dtype) -> tuple[int, int, int] | str:
     if exp_at is None:
         return reason
     name = _LN_NAMES.get(dtype)
-    fn = None if name is None else torch_function(name)
-    if fn is None:
-        return f"torch.log's routine ({name} in libtorch_cpu) was not found in this torch build"
-    fn.argtypes = [ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64]
-    fn.restype = None
-    x = _ln_probe(dtype)
-    y = torch.empty_like(x)
-    fn(x.numel(), x.data_ptr(), y.data_ptr(), VML_MODE)
-    if not torch.equal(torch.log(x).nan_to_num(0.5), y.nan_to_num(0.5)):
-        return f"{name} does not reproduce torch.log bit for bit in this torch build"
+    if name is None:
+        return f"no log routine for {dtype}"
+    ln_at, reason = vml_routine(name, torch.log, _ln_probe(dtype))
+    if ln_at is None:
+        return reason
     threads_at = torch_function_address("MKL_Set_Num_Threads_Local")
     if not threads_at:
         return "MKL_Set_Num_Threads_Local is not exported by libtorch_cpu"
-    return exp_at, int(ctypes.cast(fn, ctypes.c_void_p).value or 0), threads_at
+    return exp_at, ln_at, threads_at
 
 
 def _lib() -> ctypes.CDLL:
@@ -172,14 +167,7 @@ class UltraDLIFKernel:
         coefs = [coefficient(c, x2, shape, order) for c in (eps, p.v_th)]
         cfg = _Cfg(H=shape[-1], detach=int(bool(kwargs.get("detach_reset", False))), chunk=torch_loop_length(M),
                    nthreads=threads_for(T * M), check=int(check_finite_enabled()))
-        try:
-            z, vT = _UltraDLIFRun.apply(cfg, x2, v0, *coefs)
-            found = None
-        except _NonFiniteAt as e:
-            found = e.args
-        if found is not None:
-            raise_at(found, shape, order, where or "UltraDLIF kernel")
-        return unflatten(z, shape, order), type(state)(unflatten(vT, shape, order))
+        return run_flat(_UltraDLIFRun, (cfg, x2, v0, *coefs), state, shape, order, where or "UltraDLIF kernel")
 
 
 ULTRADLIF = UltraDLIFKernel()

@@ -18,7 +18,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import math
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, NoReturn
 
 import torch
 from torch import Tensor
@@ -124,11 +124,24 @@ class _NonFiniteAt(Exception):
     """``(t, m, what, value)`` of the first non-finite value, ``m`` in the flat ``[M]`` order."""
 
 
-def raise_at(found: tuple[Any, ...], shape: torch.Size, order: list[int], where: str) -> None:
+def raise_at(found: tuple[Any, ...], shape: torch.Size, order: list[int], where: str) -> NoReturn:
     """Raise :class:`~spikeforge.numerics.NonFiniteError` for a kernel's ``(t, m, what, value)``,
     ``m`` mapped from the flat ``[M]`` order back to the caller's index in ``[B, *]``."""
     raise_nonfinite_at(found, tuple(shape[d] for d in order), order, where)
 
+
+
+def run_flat(fn: Any, args: tuple[Any, ...], state: Any, shape: torch.Size, order: list[int],
+             where: str) -> tuple[Tensor, Any]:
+    """``fn.apply(*args)`` on the flat ``[T, M]`` layout -> ``(z, one-tensor state)`` in the caller's layout;
+    a non-finite value found by the kernel raises :class:`~spikeforge.numerics.NonFiniteError` there."""
+    try:
+        z, vT = fn.apply(*args)
+    except _NonFiniteAt as e:
+        found = e.args  # raised below, outside the handler: no chained traceback
+    else:
+        return unflatten(z, shape, order), type(state)(unflatten(vT, shape, order))
+    raise_at(found, shape, order, where)
 
 def _lib() -> ctypes.CDLL:
     return kernel_library("ultralif", "LLLPPPPPPPLPLPLIIP", "LLLPPPPLLPPPPPLPLPLPPPII")
@@ -228,14 +241,7 @@ class UltraLIFKernel:
         coefs = [coefficient(c, x2, shape, order) for c in (eps, torch.log(decay), p.v_th)]
         cfg = _Cfg(detach=int(bool(kwargs.get("detach_reset", False))), chunk=torch_loop_length(M),
                    nthreads=threads_for(T * M), check=int(check_finite_enabled()))
-        try:
-            z, vT = _UltraLIFRun.apply(cfg, x2, v0, *coefs)
-            found = None
-        except _NonFiniteAt as e:
-            found = e.args
-        if found is not None:
-            raise_at(found, shape, order, where or "UltraLIF kernel")
-        return unflatten(z, shape, order), type(state)(unflatten(vT, shape, order))
+        return run_flat(_UltraLIFRun, (cfg, x2, v0, *coefs), state, shape, order, where or "UltraLIF kernel")
 
 
 ULTRALIF = UltraLIFKernel()
