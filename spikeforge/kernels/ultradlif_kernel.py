@@ -26,8 +26,7 @@ import torch
 from torch import Tensor
 
 from ..numerics import check_finite_enabled
-from .cpu import _empty_like, _grad_out, threads_for
-from .cpu import state_reason
+from .cpu import _empty_like, _grad_out, _NonFiniteAt, state_reason, threads_for
 from .eif_kernel import VML_MODE, torch_exp, vml_routine
 from .model_kernels import kernel_library, torch_function_address
 from .ultralif_kernel import EPS_RANGE, _entry, _ptr, _sleef, coefficient, flatten, run_flat, stride_of, \
@@ -131,10 +130,6 @@ class _UltraDLIFRun(torch.autograd.Function):
         if rc != 0:
             raise RuntimeError("the UltraDLIF kernel was built without AVX")
         return (None, gx if need[1] else None, gv0, *gc)
-
-
-class _NonFiniteAt(Exception):
-    """``(t, m, what, value)`` of the first non-finite value, ``m`` in the flat row-major ``[M]``."""
 
 
 class UltraDLIFKernel:

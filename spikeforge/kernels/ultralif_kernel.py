@@ -25,7 +25,7 @@ from torch import Tensor
 
 from ..numerics import check_finite_enabled
 from .model_kernels import kernel_library, torch_function_address
-from .cpu import _empty_like, _grad_out, raise_nonfinite_at, state_reason, threads_for
+from .cpu import _empty_like, _grad_out, _NonFiniteAt, raise_nonfinite_at, state_reason, threads_for
 
 __all__ = ["ULTRALIF", "UltraLIFKernel", "coefficient", "flat_layout", "flatten", "raise_at", "stride_of",
            "torch_loop_length", "unflatten"]
@@ -118,10 +118,6 @@ def coefficient(c: Any, like: Tensor, shape: torch.Size, order: list[int]) -> Te
 
 def stride_of(c: Tensor) -> int:
     return 0 if c.numel() == 1 else 1
-
-
-class _NonFiniteAt(Exception):
-    """``(t, m, what, value)`` of the first non-finite value, ``m`` in the flat ``[M]`` order."""
 
 
 def raise_at(found: tuple[Any, ...], shape: torch.Size, order: list[int], where: str) -> NoReturn:
