@@ -81,10 +81,15 @@ _HOW = {
 }
 
 
-def _ratio_note(case: dict[str, Any]) -> tuple[float | None, str]:
+def _timed_peers(case: dict[str, Any]) -> list[dict[str, Any]]:
+    """The case's peer rows (torch and JAX peers) that have a median time."""
     from .peers import JAX_PEERS, PEERS
+    return [r for r in case["rows"] if (r["lib"] in PEERS or r["lib"] in JAX_PEERS) and "median" in r]
+
+
+def _ratio_note(case: dict[str, Any]) -> tuple[float | None, str]:
     ours = next((r for r in case["rows"] if r["lib"] == "spikeforge" and "median" in r), None)
-    peers = [r for r in case["rows"] if (r["lib"] in PEERS or r["lib"] in JAX_PEERS) and "median" in r]
+    peers = _timed_peers(case)
     if not ours or not peers:
         return None, "ratio: n/a"
     best = min(peers, key=lambda r: r["median"])
@@ -97,8 +102,7 @@ def _ratio_note(case: dict[str, Any]) -> tuple[float | None, str]:
 def _attainable_note(case: dict[str, Any], floor: float) -> str:
     """What the floor allows against the fastest peer: a step cannot beat the memory traffic it must move,
     so ``fastest peer / floor`` bounds the speed-up any kernel could show on this machine at this size."""
-    from .peers import JAX_PEERS, PEERS
-    peers = [r for r in case["rows"] if (r["lib"] in PEERS or r["lib"] in JAX_PEERS) and "median" in r]
+    peers = _timed_peers(case)
     if not peers:
         return ""
     best = min(peers, key=lambda r: r["median"])
