@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from research_neurons import LIFNet, n_params, train  # noqa: E402  (sibling script)
+from research_common import LIFNet, n_params, train  # noqa: E402  (sibling script)
 
 from spikeforge.data.generators import delayed_cue  # noqa: E402
 from spikeforge.neurons import ALIF, LIF, AstroLIF  # noqa: E402

@@ -30,7 +30,7 @@ import torch
 from torch import Tensor
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from research_neurons import adam, encode_pixels, fit, load_static, permuted_sequential, sum_t  # noqa: E402
+from research_common import adam, encode_pixels, fit, load_static, permuted_sequential, sum_t  # noqa: E402
 
 from spikeforge.layers.l2mu import (  # noqa: E402
     L2MU,

@@ -18,6 +18,11 @@ _spec = importlib.util.spec_from_file_location(
 assert _spec is not None and _spec.loader is not None
 rn = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(rn)
+_cspec = importlib.util.spec_from_file_location(
+    "research_common_tool", Path(__file__).resolve().parents[2] / "tools" / "research_common.py")
+assert _cspec is not None and _cspec.loader is not None
+common = importlib.util.module_from_spec(_cspec)  # the training loop and nets the task scripts share
+_cspec.loader.exec_module(common)
 
 
 def test_adding_problem_target_is_the_sum_of_the_two_marked_values_by_hand() -> None:
@@ -144,7 +149,7 @@ def test_adam_neuron_lr_moves_neuron_parameters_by_their_own_learning_rate() -> 
     torch.manual_seed(0)
     m = rn.LIFNet(3, 4, 2, MetaNeuron(tau_mem=5e-3, size=4), gain=5.0)
     before = {n: p.detach().clone() for n, p in m.named_parameters()}
-    opt = rn.adam(m, 1e-2, neuron_lr=1e-4)
+    opt = common.adam(m, 1e-2, neuron_lr=1e-4)
     assert len(opt.param_groups) == 2
     m(torch.rand(6, 5, 3)).square().sum().backward()
     grads = {n: p.grad.clone() for n, p in m.named_parameters() if p.grad is not None}
@@ -160,9 +165,9 @@ def test_adam_neuron_lr_moves_neuron_parameters_by_their_own_learning_rate() -> 
         torch.testing.assert_close(step, torch.full_like(step, want), rtol=1e-3, atol=0)
         checked.add(n.split(".")[0])
     assert checked == {"fc", "neuron", "out"}
-    assert len(rn.adam(m, 1e-2).param_groups) == 1
+    assert len(common.adam(m, 1e-2).param_groups) == 1
     with pytest.raises(ValueError, match="neuron_lr"):
-        rn.adam(nn.Linear(2, 2), 1e-2, neuron_lr=1e-3)
+        common.adam(nn.Linear(2, 2), 1e-2, neuron_lr=1e-3)
 
 
 def test_log_eps_ultralif_is_the_plain_neuron_with_one_log_eps_parameter() -> None:
