@@ -147,6 +147,50 @@ inline int64_t first_nonfinite_state(const R* v, const R* iv, const R* av, int64
     return -1;
 }
 
+// Coefficient pointers of the n neurons starting at m (broadcast ones from the per-thread buffer).
+template <typename R>
+struct StepCoefs {
+    const R *c1, *c2, *c3, *vth, *vr, *ci1, *ci2, *ad, *ca;
+    StepCoefs(const CoefBlock<R>& cb, int64_t m)
+        : c1(cb.at(C1, m)), c2(cb.at(C2, m)), c3(cb.at(C3, m)), vth(cb.at(VTH, m)), vr(cb.at(VR, m)),
+          ci1(cb.at(CI1, m)), ci2(cb.at(CI2, m)), ad(cb.at(ADAPT, m)), ca(cb.at(CA, m)) {}
+};
+
+// One time step of n neurons, in the reference step's operation order: (CuBa current), charge
+// v1 = (c1 v + c2 drive) + c3, spike H(v1 - theta), reset, (adaptation); spikes (LI: v1) to zo. With
+// CHECK, `probe` turns NaN once some state is no longer finite (summed in any order: only NaN matters).
+template <typename R, int K, int RS, bool CHECK>
+inline __attribute__((always_inline)) void step_lanes(const StepCoefs<R>& k, int64_t n, const R* xt, R* zo, R* v,
+                                                       R* iv, R* av, R& probe) {
+    const R *c1 = k.c1, *c2 = k.c2, *c3 = k.c3, *vth = k.vth, *vr = k.vr;
+    const R *ci1 = k.ci1, *ci2 = k.ci2, *ad = k.ad, *ca = k.ca;
+    R p = probe;
+#pragma omp simd reduction(+ : p)
+    for (int64_t j = 0; j < n; ++j) {
+        R drive = xt[j];
+        if (K == K_CUBA) { iv[j] = ci1[j] * iv[j] + ci2[j] * drive; drive = iv[j]; }
+        R v1 = c1[j] * v[j] + c2[j] * drive;
+        v1 = v1 + c3[j];
+        if (K == K_LI) {
+            zo[j] = v1; v[j] = v1;
+            if (CHECK) p += v1 - v1;
+            continue;
+        }
+        R theta = vth[j];
+        if (K == K_ALIF) theta = vth[j] + ad[j] * av[j];
+        R s = (R)((v1 - theta) > (R)0);
+        zo[j] = s;
+        v[j] = reset_value<R, RS>(v1, s, theta, vr[j]);
+        if (K == K_ALIF) av[j] = ca[j] * av[j] + s;
+        if (CHECK) {
+            p += v[j] - v[j];
+            if (K == K_CUBA) p += iv[j] - iv[j];
+            if (K == K_ALIF) p += av[j] - av[j];
+        }
+    }
+    probe = p;
+}
+
 template <typename R, int K, int RS, bool CHECK>
 void forward_blocks(int64_t T, int64_t M, const R* x, R* z, const R* const* st0, R* const* stT,
                   const R* const* c, int64_t cmask, int nthreads, int64_t* bad) {
@@ -171,37 +215,13 @@ void forward_blocks(int64_t T, int64_t M, const R* x, R* z, const R* const* st0,
             const int64_t j = first_nonfinite_state<R, K>(v, iv, av, n, &slot);
             if (j >= 0) { report_nonfinite(0, m0 + j, 1 + slot, bad); t_end = 0; }
         }
-        const R *c1 = cb.at(C1, m0), *c2 = cb.at(C2, m0), *c3 = cb.at(C3, m0);
-        const R *vth = cb.at(VTH, m0), *vr = cb.at(VR, m0);
-        const R *ci1 = cb.at(CI1, m0), *ci2 = cb.at(CI2, m0), *ad = cb.at(ADAPT, m0), *ca = cb.at(CA, m0);
+        const StepCoefs<R> k(cb, m0);
         for (int64_t t = 0; t < t_end; ++t) {
             const R* xt = x + t * M + m0;
             prefetch_ahead(x, t, T, M, m0, n, CH, nchunks);
             R* zo = stream ? zt : z + t * M + m0;  // streamed from a block buffer, else written in place
             R probe = (R)0;
-#pragma omp simd reduction(+ : probe)
-            for (int64_t j = 0; j < n; ++j) {
-                R drive = xt[j];
-                if (K == K_CUBA) { iv[j] = ci1[j] * iv[j] + ci2[j] * drive; drive = iv[j]; }
-                R v1 = c1[j] * v[j] + c2[j] * drive;
-                v1 = v1 + c3[j];
-                if (K == K_LI) {
-                    zo[j] = v1; v[j] = v1;
-                    if (CHECK) probe += v1 - v1;
-                    continue;
-                }
-                R theta = vth[j];
-                if (K == K_ALIF) theta = vth[j] + ad[j] * av[j];
-                R s = (R)((v1 - theta) > (R)0);
-                zo[j] = s;
-                v[j] = reset_value<R, RS>(v1, s, theta, vr[j]);
-                if (K == K_ALIF) av[j] = ca[j] * av[j] + s;
-                if (CHECK) {
-                    probe += v[j] - v[j];
-                    if (K == K_CUBA) probe += iv[j] - iv[j];
-                    if (K == K_ALIF) probe += av[j] - av[j];
-                }
-            }
+            step_lanes<R, K, RS, CHECK>(k, n, xt, zo, v, iv, av, probe);
             if (stream) store_out<R>(z + t * M + m0, zt, n, true);
             if (CHECK && probe != probe) {  // NaN: some state of this block is no longer finite
                 int64_t slot = 0;
@@ -261,37 +281,9 @@ void forward_wide(int64_t T, int64_t M, const R* x, R* z, const R* const* st0, R
             R probe = (R)0;
             for (int64_t b0 = 0; b0 < n; b0 += CB) {
                 const int64_t nb = std::min(CB, n - b0), mb = m0 + b0;
-                const R *c1 = cb.at(C1, mb), *c2 = cb.at(C2, mb), *c3 = cb.at(C3, mb);
-                const R *vth = cb.at(VTH, mb), *vr = cb.at(VR, mb);
-                const R *ci1 = cb.at(CI1, mb), *ci2 = cb.at(CI2, mb), *ad = cb.at(ADAPT, mb), *ca = cb.at(CA, mb);
                 const R* xt = x + t * M + mb;
                 R* zo = stream ? zt : z + t * M + mb;  // streamed from a block buffer, else written in place
-                R* vb = v + b0;
-                R* ib = iv + b0;
-                R* ab = av + b0;
-#pragma omp simd reduction(+ : probe)
-                for (int64_t j = 0; j < nb; ++j) {
-                    R drive = xt[j];
-                    if (K == K_CUBA) { ib[j] = ci1[j] * ib[j] + ci2[j] * drive; drive = ib[j]; }
-                    R v1 = c1[j] * vb[j] + c2[j] * drive;
-                    v1 = v1 + c3[j];
-                    if (K == K_LI) {
-                        zo[j] = v1; vb[j] = v1;
-                        if (CHECK) probe += v1 - v1;
-                        continue;
-                    }
-                    R theta = vth[j];
-                    if (K == K_ALIF) theta = vth[j] + ad[j] * ab[j];
-                    R s = (R)((v1 - theta) > (R)0);
-                    zo[j] = s;
-                    vb[j] = reset_value<R, RS>(v1, s, theta, vr[j]);
-                    if (K == K_ALIF) ab[j] = ca[j] * ab[j] + s;
-                    if (CHECK) {
-                        probe += vb[j] - vb[j];
-                        if (K == K_CUBA) probe += ib[j] - ib[j];
-                        if (K == K_ALIF) probe += ab[j] - ab[j];
-                    }
-                }
+                step_lanes<R, K, RS, CHECK>(StepCoefs<R>(cb, mb), nb, xt, zo, v + b0, iv + b0, av + b0, probe);
                 if (stream) store_out<R>(z + t * M + mb, zt, nb, true);
             }
             if (CHECK && probe != probe) {  // NaN: some state of this block is no longer finite
