@@ -8,6 +8,7 @@ writes the raw rows to /tmp/jaxbench.json. Usage: `.venv/bin/python tools/bench_
 import json
 import os
 import sys
+from typing import Any
 
 from spikeforge.bench.harness import run_case
 from spikeforge.bench.jax_bridge import jax_rows
@@ -16,7 +17,7 @@ from spikeforge.bench.scenarios import lif_input
 
 
 def main() -> None:
-    out = {"load_start": os.getloadavg(), "cases": []}
+    out: dict[str, Any] = {"load_start": os.getloadavg(), "cases": []}
     for shape in ((100, 128, 2048), (100, 32, 512)):
         ours = run_case("lif_layer", "spikeforge", {"shape": shape}, reps=7, warmup=2)
         rows = [{"lib": "spikeforge", "check": {"equal": True}, **ours}]

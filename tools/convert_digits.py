@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import time
+from typing import Any
 
 import torch
 from sklearn.datasets import load_digits
@@ -78,7 +79,7 @@ def neurons() -> None:
         for ann, name, method, p in runs:
             a = ann(x[te])
             for neuron in ("if", "signed_if", "burst_if"):
-                kw = {"percentile": p} if p is not None else {}
+                kw: dict[str, Any] = {"percentile": p} if p is not None else {}
                 snn = convert(ann, x[tr][:500], method=method, neuron=neuron, **kw)
                 cum = snn(direct_encode(x[te], max(steps))).cumsum(0)  # [T, B, 10]
                 cells = []

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from typing import Any
 
 import torch
 
@@ -44,7 +45,7 @@ def main() -> None:
     n = args.n
     for seed in (int(s) for s in args.seeds.split(",")):
         t0 = time.time()
-        kw = {"density": 0.2, "exc_scale": 2.0, "input_scale": 1.0, "seed": seed}
+        kw: dict[str, Any] = {"density": 0.2, "exc_scale": 2.0, "input_scale": 1.0, "seed": seed}
         grid = {s: scores(EIReservoir(n, 1, inh_scale=s, **kw), n, seed) for s in GRID}
         best_mc = max(grid.items(), key=lambda kv: kv[1][0])
         best_narma = min(grid.items(), key=lambda kv: kv[1][1])

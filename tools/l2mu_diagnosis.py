@@ -35,6 +35,7 @@ from research_common import adam, encode_pixels, fit, load_static, permuted_sequ
 from spikeforge.layers.l2mu import (  # noqa: E402
     L2MU,
     L2MUState,
+    L2MUWeights,
     leaky_delayed_step,
     legendre_matrices,
     lmu_discretize,
@@ -144,13 +145,14 @@ class FloatMemoryL2MU(torch.nn.Module):
         d = n.order
         s = n.init_state(xs[0]) if state is None else state
         beta, th = n.beta(), n.v_th
+        w = L2MUWeights(*(getattr(n, f) for f in L2MUWeights._fields))  # the net's own tensors, typed
         zs = []
         for x in xs:  # x: [B, I]
-            zu, vu = leaky_delayed_step(x @ n.e_x.T + s.zh @ n.e_h.T + s.zm @ n.e_m.T, s.u, beta[0], th[0])
-            m = lmu_memory_step(s.zm.unflatten(-1, (-1, d)), zu, n.a_bar, n.g_m * n.b_bar)  # [B, C, d]
+            zu, vu = leaky_delayed_step(x @ w.e_x.T + s.zh @ w.e_h.T + s.zm @ w.e_m.T, s.u, beta[0], th[0])
+            m = lmu_memory_step(s.zm.unflatten(-1, (-1, d)), zu, w.a_bar, w.g_m * w.b_bar)  # [B, C, d]
             m = m.flatten(-2)  # [B, C, d] -> [B, C·d]
-            zh, vh = leaky_delayed_step(x @ n.w_x.T + s.zh @ n.w_h.T + m @ n.w_m.T, s.h, beta[2], th[2])
-            zo, vo = leaky_delayed_step(zh @ n.w_o.T + n.b_o, s.o, beta[3], th[3])
+            zh, vh = leaky_delayed_step(x @ w.w_x.T + s.zh @ w.w_h.T + m @ w.w_m.T, s.h, beta[2], th[2])
+            zo, vo = leaky_delayed_step(zh @ w.w_o.T + w.b_o, s.o, beta[3], th[3])
             s = L2MUState(u=vu, m=m, h=vh, o=vo, zm=m, zh=zh)
             zs.append(zo)
         return torch.stack(zs), s  # [T, B, O]

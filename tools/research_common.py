@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -213,11 +214,13 @@ def adam(model: nn.Module, lr: float, neuron_lr: float | None = None) -> torch.o
     parameters) form a second parameter group at that learning rate."""
     if neuron_lr is None:
         return torch.optim.Adam(model.parameters(), lr=lr)
-    if neuron_lr <= 0 or not isinstance(getattr(model, "neuron", None), nn.Module):
+    neuron = getattr(model, "neuron", None)
+    if neuron_lr <= 0 or not isinstance(neuron, nn.Module):
         raise ValueError(f"adam: neuron_lr must be > 0 and the model needs a .neuron module, got {neuron_lr}")
-    own = {id(p) for p in model.neuron.parameters()}
+    own = {id(p) for p in neuron.parameters()}
     rest = [p for p in model.parameters() if id(p) not in own]
-    return torch.optim.Adam([{"params": rest}, {"params": list(model.neuron.parameters()), "lr": neuron_lr}], lr=lr)
+    groups: list[dict[str, Any]] = [{"params": rest}, {"params": list(neuron.parameters()), "lr": neuron_lr}]
+    return torch.optim.Adam(groups, lr=lr)
 
 
 def fit(model: nn.Module, x: Tensor, y: Tensor, *, epochs: int, lr: float,

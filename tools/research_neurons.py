@@ -39,6 +39,7 @@ import math
 import sys
 import time
 from collections.abc import Callable
+from typing import Any
 from pathlib import Path
 
 import torch
@@ -175,7 +176,7 @@ def task_lzc(args: argparse.Namespace) -> None:
         else:
             (x, y), (xt, yt) = spike_task(args.n_train, 100, 8, 0.2, g), spike_task(500, 100, 8, 0.2, g)
         results = {}
-        meta_learn = {} if args.meta_learn is None else {"learn": tuple(args.meta_learn)}
+        meta_learn: dict[str, Any] = {} if args.meta_learn is None else {"learn": tuple(args.meta_learn)}
         for name, neuron in (("LIF (fixed intrinsic)", LIF(tau_mem=5e-3, size=16)),
                              ("meta (learned intrinsic)", MetaNeuron(tau_mem=5e-3, size=16, reset=args.meta_reset,
                                                                    **meta_learn))):
@@ -341,8 +342,10 @@ def task_seq(args: argparse.Namespace) -> None:
                     zero = (f"hidden {(torch.stack(zh) == 0).float().mean().item():.3f}, "
                             f"memory {(torch.stack(zm) == 0).float().mean().item():.3f}, "
                             f"output {(m(xts) == 0).float().mean().item():.3f}")
-                else:
+                elif isinstance(m, (LIFNet, RNNNet)):
                     zero = f"hidden {(m.hidden(xts) == 0).float().mean().item():.3f}"
+                else:
+                    raise TypeError(f"no hidden read-out for {type(m).__name__}")
             print(f"| {name} | {n_params(m)} | {seed} | {acc:.3f} | {zero} | {time.time() - t0:.0f} |", flush=True)
     print(f"input: {args.seq_encoding}" + (f", {args.seq_levels} levels" if args.seq_encoding != "analog" else ""))
 

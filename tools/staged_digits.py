@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -58,4 +59,5 @@ if __name__ == "__main__":
     torch.set_num_threads(1)
     what = sys.argv[1] if len(sys.argv) > 1 else "iir"
     with tempfile.TemporaryDirectory() as d:
-        {"iir": iir, "bridge": bridge}[what](Path(d))
+        jobs: dict[str, Callable[[Path], None]] = {"iir": iir, "bridge": bridge}
+        jobs[what](Path(d))
