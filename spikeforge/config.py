@@ -182,9 +182,6 @@ class TrainConfig:
         if self.model != "mlp" and meta.get("kind") != "zoo":
             problems.append(("model", f"model {self.model!r} runs its neurons step by step or builds its own; "
                                       "use mlp or a zoo model"))
-        elif meta.get("kind") == "zoo" and neuron.needs_features:
-            problems.append(("model", "its gate is built for the channel count of its input, which the zoo's "
-                                      "blocks do not pass to their neurons; use mlp"))
         if problems:
             key, msg = problems[0]
             raise ConfigError(f"config key {key!r}: {why}: {msg} (config: {self.short()})")
