@@ -261,6 +261,10 @@ class _FusedRun(torch.autograd.Function):
             raise _diagnose(bad, x.view(T, M), st0, stT)
         ctx.cfg = cfg
         ctx.ctable, ctx.cmask = ctable, cmask  # backward reuses the coefficient table
+        # An output nobody used (the final state, usually) gets None in backward, not a zero-filled
+        # [*] tensor the kernel would then read: the kernel treats a null slot as a zero gradient
+        # (the same +0 values), so 2 x 4 MB less traffic per [8, 64, 16384] step (issue 17).
+        ctx.set_materialize_grads(False)
         ctx.save_for_backward(x, *states, *coefs)
         return (z, *finals)
 
