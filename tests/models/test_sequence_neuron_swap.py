@@ -1,7 +1,8 @@
 """Issue 16: STEP's sequence neurons (PSN, HD-LIF) swap into the model builders through ``neuron=``.
 
 Each is built by the mlp builder (T = the encoder's ``steps``) and trained a few steps on a tiny
-fixed batch: the loss must fall. PSN also drops into a zoo transformer (the zoo passes its ``T``).
+fixed batch: the loss must fall. PSN also drops into a zoo transformer (the zoo passes its ``T``; HD-LIF
+in the zoo: tests/models/test_hdlif_zoo.py).
 Where T is unknown or the model runs step by step, the config names the problem.
 """
 
@@ -75,11 +76,13 @@ def test_config_names_why_a_sequence_neuron_cannot_run(name, overrides, key, mat
         TrainConfig(neuron=name, **overrides)
 
 
-def test_hdlif_in_a_zoo_model_is_refused_with_the_reason():
-    with pytest.raises(ConfigError, match="channel count of its input"):
-        TrainConfig(data="digits16", model="sdt_tiny", neuron="hdlif")
+def test_a_block_factory_without_features_refuses_hdlif_with_the_reason():
+    """The zoo passes every site's C (tests/models/test_hdlif_zoo.py); a factory called the old way,
+    ``f(v_th=...)``, cannot build HD-LIF's gate and says so."""
+    from spikeforge.models.transformers._neuron import sequence_neuron_factory
+
     with pytest.raises(ValueError, match="fixed channel count"):
-        create_model("sdt_tiny", neuron="hdlif")
+        sequence_neuron_factory("hdlif", 4)(v_th=1.0)
 
 
 def test_a_block_without_t_refuses_a_sequence_neuron_by_name():

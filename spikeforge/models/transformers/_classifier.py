@@ -26,7 +26,7 @@ class SpikingTransformerClassifier(nn.Module):
             raise ValueError(f"T, num_classes and in_channels must be >= 1, got {T}, {num_classes}, {in_channels}")
         self.T, self.in_channels, self.num_classes = int(T), int(in_channels), int(num_classes)
         self.features = features
-        self.head_lif = make_neuron(neuron, surrogate) if head_neuron else None
+        self.head_lif = make_neuron(neuron, surrogate, features=dim) if head_neuron else None  # on [T, B, D]
         self.head = nn.Linear(dim, num_classes)
 
     def forward(self, x: Tensor) -> Tensor:

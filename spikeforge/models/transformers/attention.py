@@ -124,9 +124,10 @@ class SpikingSelfAttention(nn.Module):
             for p in (*self.q.parameters(), *self.k.parameters()):
                 p.requires_grad_(False)
         self.out = linear(True)
-        self.q_lif, self.k_lif, self.v_lif = (make_neuron(neuron, surrogate) for _ in range(3))
-        self.attn_lif = make_neuron(neuron, surrogate, v_th=attn_v_th)
-        self.io_lif = make_neuron(neuron, surrogate)  # before Q/K/V (ms) or after the output (sew)
+        self.q_lif, self.k_lif, self.v_lif = (make_neuron(neuron, surrogate, features=dim) for _ in range(3))
+        # on head-split [T, B, h, N, d]; a features-reading neuron (HD-LIF) gets each token's C = h·d channels
+        self.attn_lif = make_neuron(neuron, surrogate, v_th=attn_v_th, features=dim, layout="heads")
+        self.io_lif = make_neuron(neuron, surrogate, features=dim)  # before Q/K/V (ms) or after the output (sew)
 
     def attend(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
         """Spike heads ``[T, B, h, N, d]`` -> attention spikes ``[T, B, h, N, d]``."""

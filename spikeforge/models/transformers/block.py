@@ -28,7 +28,8 @@ class SpikingMLP(nn.Module):
         self.shortcut = check_shortcut(shortcut)
         self.fc1 = ConvBN(dim, hidden, bias=True)
         self.fc2 = ConvBN(hidden, dim, bias=True)
-        self.lif1, self.lif2 = make_neuron(neuron, surrogate), make_neuron(neuron, surrogate)
+        c1, c2 = (hidden, dim) if shortcut == "sew" else (dim, hidden)  # channels lif1 / lif2 see
+        self.lif1, self.lif2 = make_neuron(neuron, surrogate, features=c1), make_neuron(neuron, surrogate, features=c2)
         self.inner_residual = shortcut == "ms" and hidden == dim
 
     def forward(self, x: Tensor) -> Tensor:

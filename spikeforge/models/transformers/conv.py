@@ -73,7 +73,8 @@ class SepConv(nn.Module):
                  neuron: NeuronSpec = "lif", surrogate: str = "sigmoid") -> None:
         super().__init__()
         mid = dim * expansion
-        self.lif1, self.lif2 = make_neuron(neuron, surrogate), make_neuron(neuron, surrogate)
+        self.lif1 = make_neuron(neuron, surrogate, features=dim)
+        self.lif2 = make_neuron(neuron, surrogate, features=mid)
         self.pw1 = ConvBN(dim, mid)
         self.dw_pw2 = TimeDistributed(nn.Sequential(
             nn.Conv2d(mid, mid, kernel_size, 1, kernel_size // 2, groups=mid, bias=False),
@@ -93,7 +94,8 @@ class MSConvBlock(nn.Module):
                  surrogate: str = "sigmoid") -> None:
         super().__init__()
         self.sep = SepConv(dim, neuron=neuron, surrogate=surrogate)
-        self.lif1, self.lif2 = make_neuron(neuron, surrogate), make_neuron(neuron, surrogate)
+        self.lif1 = make_neuron(neuron, surrogate, features=dim)
+        self.lif2 = make_neuron(neuron, surrogate, features=dim * mlp_ratio)
         self.conv1 = ConvBN(dim, dim * mlp_ratio, 3, 1, 1)
         self.conv2 = ConvBN(dim * mlp_ratio, dim, 3, 1, 1)
 
@@ -111,7 +113,7 @@ class MSDownsample(nn.Module):
     def __init__(self, c_in: int, c_out: int, kernel_size: int = 3, stride: int = 2, *, first: bool = False,
                  neuron: NeuronSpec = "lif", surrogate: str = "sigmoid") -> None:
         super().__init__()
-        self.lif = None if first else make_neuron(neuron, surrogate)
+        self.lif = None if first else make_neuron(neuron, surrogate, features=c_in)
         self.conv = ConvBN(c_in, c_out, kernel_size, stride, kernel_size // 2, bias=True)
 
     def forward(self, x: Tensor) -> Tensor:

@@ -54,10 +54,10 @@ class SPS(nn.Module):
         widths = [in_channels, embed_dim // 8, embed_dim // 4, embed_dim // 2, embed_dim]
         self.convs = nn.ModuleList(ConvBN(widths[i], widths[i + 1], 3, 1, 1) for i in range(4))
         n_lif = 4 if shortcut == "sew" else 3  # MS: stage 4 stays a membrane
-        self.lifs = nn.ModuleList(make_neuron(neuron, surrogate) for _ in range(n_lif))
+        self.lifs = nn.ModuleList(make_neuron(neuron, surrogate, features=widths[i + 1]) for i in range(n_lif))
         self.pool = TimeDistributed(nn.MaxPool2d(3, 2, 1))
         self.rpe = ConvBN(embed_dim, embed_dim, 3, 1, 1)
-        self.rpe_lif = make_neuron(neuron, surrogate)
+        self.rpe_lif = make_neuron(neuron, surrogate, features=embed_dim)
 
     @property
     def stride(self) -> int:

@@ -43,7 +43,7 @@ class MaxEmbed(nn.Module):
     def __init__(self, c_in: int, c_out: int, kernel_size: int = 3, stride: int = 1, *, pool: bool,
                  spiking_input: bool = False, neuron: NeuronSpec = "lif", surrogate: str = "sigmoid") -> None:
         super().__init__()
-        self.lif = None if spiking_input else make_neuron(neuron, surrogate)
+        self.lif = None if spiking_input else make_neuron(neuron, surrogate, features=c_in)
         self.conv = ConvBN(c_in, c_out, kernel_size, stride, kernel_size // 2)
         self.pool = TimeDistributed(nn.MaxPool2d(3, 2, 1)) if pool else None
 
@@ -61,7 +61,8 @@ class MaxFormerEmbedding(nn.Module):
             raise ValueError(f"Max-Former embedding must be one of {EMBEDS}, got {kind!r}")
         self.kind = kind
         o = {"neuron": neuron, "surrogate": surrogate}
-        self.lif = make_neuron(neuron, surrogate)  # the spikes the shortcut branch reads
+        u_channels = {"orig": E // 2, "orig_imagenet": E // 2, "max": c_in, "max_plus": E // 4}[kind]  # of u below
+        self.lif = make_neuron(neuron, surrogate, features=u_channels)  # the spikes the shortcut branch reads
         self.stem: nn.Module | None
         self.main: nn.Module
         if kind == "orig":
@@ -96,7 +97,7 @@ class DWCMixer(nn.Module):
 
     def __init__(self, dim: int, kernel_size: int, *, neuron: NeuronSpec = "lif", surrogate: str = "sigmoid") -> None:
         super().__init__()
-        self.lif = make_neuron(neuron, surrogate)
+        self.lif = make_neuron(neuron, surrogate, features=dim)
         self.conv = ConvBN(dim, dim, kernel_size, 1, kernel_size // 2, groups=dim, bias=True)
 
     def forward(self, x: Tensor) -> Tensor:

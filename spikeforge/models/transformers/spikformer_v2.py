@@ -123,12 +123,12 @@ class SpikingConvStem(nn.Module):
         self.convs = nn.ModuleList(ConvBN(widths[i], s.channels, s.kernel, s.stride, s.kernel // 2)
                                    for i, s in enumerate(self.stages))
         n_lif = len(self.stages) if shortcut == "sew" else len(self.stages) - 1  # MS: last stays a membrane
-        self.lifs = nn.ModuleList(make_neuron(neuron, surrogate) for _ in range(n_lif))
+        self.lifs = nn.ModuleList(make_neuron(neuron, surrogate, features=s.channels) for s in self.stages[:n_lif])
         self.pool = TimeDistributed(nn.MaxPool2d(3, 2, 1))
         d = widths[-1]
         self.embed_dim = d
         self.rpe = ConvBN(d, d, 3, 1, 1)
-        self.rpe_lif = make_neuron(neuron, surrogate)
+        self.rpe_lif = make_neuron(neuron, surrogate, features=d)
 
     @property
     def stride(self) -> int:
