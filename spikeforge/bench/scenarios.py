@@ -156,8 +156,10 @@ def conv_net(lib: str, seed: int = 0) -> nn.Sequential:
     ``spikeforge`` folds time with its ``TimeDistributed`` (fused pooling kernel, backend "auto")
     in channels-last layout, where oneDNN's convolution over 2 input channels is several times
     faster, and the LIF kernel runs on that layout in place. ``spikeforge-nchw`` is the same in
-    the default layout; ``spikeforge-torch`` and the peers fold time around the plain torch
-    modules in the default layout, as their documentation does.
+    the default layout; both are a :class:`~spikeforge.layers.SpikingSequential`, which runs each
+    LIF + ``AvgPool2d`` pair as one fused kernel (:mod:`spikeforge.kernels.lif_pool`). ``spikeforge-torch``
+    and the peers fold time around the plain torch modules in a plain ``nn.Sequential``, in the default
+    layout, as their documentation does.
     """
     torch.manual_seed(seed)
 
@@ -167,7 +169,9 @@ def conv_net(lib: str, seed: int = 0) -> nn.Sequential:
             return TimeDistributed(m, memory_format=torch.channels_last if lib == "spikeforge" else None)
         return _Fold(m)
 
-    return nn.Sequential(
+    from ..layers import SpikingSequential  # spikeforge's container: LIF + AvgPool2d pairs run fused
+    seq = SpikingSequential if lib in ("spikeforge", "spikeforge-nchw") else nn.Sequential
+    return seq(
         fold(nn.Conv2d(2, 16, 3, padding=1)), lif_layer(lib), fold(nn.AvgPool2d(2)),
         fold(nn.Conv2d(16, 32, 3, padding=1)), lif_layer(lib), fold(nn.AvgPool2d(2)),
         _Fold(nn.Flatten()), nn.Linear(32 * 8 * 8, 10), lif_layer(lib))

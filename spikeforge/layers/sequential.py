@@ -9,6 +9,7 @@ from torch import Tensor, nn
 from ..neurons._base import check_sequence
 from ..numerics import check_finite
 from ._context import in_child
+from ._neuron_pool import pool_after, pooled_run
 
 __all__ = ["SpikingSequential", "is_stateful"]
 
@@ -28,6 +29,12 @@ class SpikingSequential(nn.Sequential):
 
     Streaming a sequence chunk by chunk with :meth:`run`, passing the states back in, gives the
     same outputs as one :meth:`run` (or :meth:`forward`) over the whole sequence.
+
+    A LIF-kind neuron directly followed by ``TimeDistributed(nn.AvgPool2d(k))`` (stride ``k``) runs
+    as one fused CPU kernel where it applies (:mod:`spikeforge.kernels.lif_pool`): it writes only the
+    pooled spikes, with the same values and gradients, bit for bit; the pair's state entries are the
+    neuron's state and ``None`` as usual. Hooks on either layer, ``backend="torch"`` on either, or
+    ``SPIKEFORGE_BACKEND=torch`` run the two layers separately.
 
     Shapes:
         ``forward(xs [T, B, *]) -> ys [T, B, *']`` from rest;
@@ -53,11 +60,22 @@ class SpikingSequential(nn.Sequential):
                 f"got {type(states).__name__}"
                 + (f" of length {len(states)}" if isinstance(states, (tuple, list)) else "")
             )
-        new_states: list[Any] = []
         for i, (layer, state) in enumerate(zip(layers, states)):
             if not is_stateful(layer) and state is not None:
                 raise ValueError(f"SpikingSequential: layer {i} ({type(layer).__name__}) is stateless "
                                  f"but got state of type {type(state).__name__}")
+        new_states: list[Any] = []
+        fused = -1  # index of a pooling layer already run by the fused kernel with the neuron before it
+        for i, (layer, state) in enumerate(zip(layers, states)):
+            if i == fused:
+                new_states.append(None)
+                continue
+            out = self._fused_pair(layers, i, xs, state)
+            if out is not None:
+                xs, state = out
+                new_states.append(state)
+                fused = i + 1
+                continue
             with in_child("SpikingSequential", f"layer {i}", layer, xs):
                 if is_stateful(layer):
                     xs, state = cast(Any, layer).run(xs, state)
@@ -70,7 +88,22 @@ class SpikingSequential(nn.Sequential):
         """Run ``xs [T, B, *]`` through every layer from rest (each layer's ``forward``)."""
         check_sequence(xs, "SpikingSequential")
         check_finite(xs, "SpikingSequential")
-        for i, layer in enumerate(self):
+        layers, fused = list(self), -1
+        for i, layer in enumerate(layers):
+            if i == fused:
+                continue
+            out = self._fused_pair(layers, i, xs, None)
+            if out is not None:
+                xs, fused = out[0], i + 1
+                continue
             with in_child("SpikingSequential", f"layer {i}", layer, xs):
                 xs = layer(xs)
         return xs
+
+    @staticmethod
+    def _fused_pair(layers: list[nn.Module], i: int, xs: Any, state: Any) -> tuple[Tensor, Any] | None:
+        """Layers ``i`` (a neuron) and ``i + 1`` (its pooling) run by one fused kernel, or ``None``."""
+        if i + 1 >= len(layers) or not isinstance(xs, Tensor) or pool_after(layers[i], layers[i + 1]) is None:
+            return None
+        with in_child("SpikingSequential", f"layers {i}-{i + 1} (fused neuron + pooling)", layers[i], xs):
+            return pooled_run(layers[i], layers[i + 1], xs, state)
