@@ -12,12 +12,13 @@ import pytest
 import torch
 
 from spikeforge.models import build_model, create_model
-from spikeforge.neurons import NEURONS
+from spikeforge.neurons import NEURONS, SEQUENCE_NEURONS
 from spikeforge.sweep import load_sweep
 from spikeforge.sweep.shipped import shipped_sweeps
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # many small per-step ops
 SPIKING = [n for n in NEURONS.names() if getattr(NEURONS.get(n), "spiking", True)]
+ZOO_NEURONS = SPIKING + SEQUENCE_NEURONS.names()  # PSN, HD-LIF: the zoo builds them for its T (and each site's C)
 STEP_GRID = {"if", "lif", "plif", "eif", "ilif", "nilif", "glif", "klif", "clif"}  # transformers ref. §7
 
 
@@ -27,7 +28,7 @@ def _grads_alive(model: torch.nn.Module) -> None:
     assert sum(float(g.abs().sum()) for g in grads if g is not None) > 0
 
 
-@pytest.mark.parametrize("neuron", SPIKING)
+@pytest.mark.parametrize("neuron", ZOO_NEURONS)
 def test_every_spiking_neuron_drops_into_a_zoo_transformer(neuron: str) -> None:
     torch.manual_seed(0)
     model = create_model("sdt_tiny", in_channels=1, num_classes=4, img_size=16, T=2, neuron=neuron)
