@@ -63,6 +63,7 @@ def _grads(run, neuron, xs, v0, k, gen):
 NEURONS = {
     "decay_zero_fastsigmoid_detached": lambda: LIF.from_decay(0.9, reset="zero", detach_reset=True,
                                                               surrogate=FastSigmoid(slope=25.0)),
+    "decay_zero_atan": lambda: LIF.from_decay(0.8, reset="zero", surrogate=ATan()),  # reset in the gradient
     "tau_subtract_atan": lambda: LIF(tau_mem=5e-3, dt=1e-3, v_th=0.3, reset="subtract", surrogate=ATan()),
     "tau_value_triangle_exp": lambda: LIF(tau_mem=4e-3, dt=1e-3, v_th=0.35, v_reset=-0.2, v_leak=0.1, reset="value",
                                           integrator="exp", surrogate=Triangle()),
