@@ -79,7 +79,7 @@ def _register(name: str, cls: type[nn.Module], defaults: dict[str, Any], *, fami
               params: int | None, reported: str = "-", counted: str = "", unused: int = 0) -> None:
     def build(**overrides: Any) -> nn.Module:
         kwargs = {**defaults, **overrides}
-        if "neuron" in kwargs:  # a sequence neuron's name (PSN) becomes a factory built for the model's T
+        if "neuron" in kwargs:  # a sequence neuron's name (PSN, HD-LIF) becomes a factory built for the model's T
             kwargs["neuron"] = resolve_neuron(kwargs["neuron"], lambda: int(kwargs.get("T", _default(cls, "T"))),
                                               kwargs.get("surrogate", _default(cls, "surrogate")))
         return cls(**kwargs)
