@@ -44,13 +44,13 @@ def build(kind: str, **overrides: Any) -> nn.Module:
     return create_model("spikformer_tiny" if kind == "spikformer" else kind, **opts)  # T = 4 for the tiny ones
 
 
-def run(kind: str, epochs: int, seed: int, batch: int, lr: float,
-        overrides: dict[str, Any] | None = None) -> tuple[float, float, int]:
+def train(kind: str, epochs: int, seed: int, batch: int = 64, lr: float = 3e-3,
+          overrides: dict[str, Any] | None = None) -> tuple[nn.Module, float, float]:
+    """Train ``build(kind, **overrides)``; returns ``(net, last-epoch test accuracy, seconds)``."""
     torch.manual_seed(seed)
     xtr, ytr = images("train")
     xte, yte = images("test")
     net = build(kind, **(overrides or {}))
-    n_params = sum(p.numel() for p in net.parameters())
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=0.01)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs)
     t0, acc = time.time(), 0.0
@@ -70,7 +70,24 @@ def run(kind: str, epochs: int, seed: int, batch: int, lr: float,
         acc = float((pred == yte).float().mean())
         print(f"{kind:14s} epoch {epoch + 1:2d}  loss {loss.item():.3f}  test acc {acc:.4f}  {time.time() - t0:6.1f} s",
               flush=True)
-    return acc, time.time() - t0, n_params
+    return net, acc, time.time() - t0
+
+
+def run(kind: str, epochs: int, seed: int, batch: int, lr: float,
+        overrides: dict[str, Any] | None = None) -> tuple[float, float, int]:
+    net, acc, secs = train(kind, epochs, seed, batch, lr, overrides)
+    return acc, secs, sum(p.numel() for p in net.parameters())
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """``["KEY=VALUE", ...]`` (``--set``) -> constructor overrides, values read as Python literals."""
+    overrides = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
+        overrides[key] = ast.literal_eval(value)
+    return overrides
 
 
 def main() -> None:
@@ -83,12 +100,10 @@ def main() -> None:
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="constructor override for every model, e.g. --set layer_scale=1e-6")
     args = ap.parse_args()
-    overrides = {}
-    for item in args.set:
-        key, sep, value = item.partition("=")
-        if not sep:
-            ap.error(f"--set expects KEY=VALUE, got {item!r}")
-        overrides[key] = ast.literal_eval(value)
+    try:
+        overrides = parse_overrides(args.set)
+    except ValueError as e:
+        ap.error(str(e))
     torch.set_num_threads(1)
     results = {k: run(k, args.epochs, args.seed, args.batch, args.lr, overrides) for k in args.models.split(",")}
     for k, (acc, secs, n) in results.items():

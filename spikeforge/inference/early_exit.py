@@ -90,7 +90,7 @@ def _synops(model: nn.Module, xs: Tensor) -> float:
     """Total (not per-sample) effective synaptic operations of ``model(xs)``."""
     from ..metrics import profile
 
-    with profile(model, batch_size=1) as prof:
+    with profile(model, batch_size=1, membrane=False) as prof:  # membrane updates are not synops
         model(xs)
     s = prof.synops()
     return float(s["Effective_MACs"] + s["Effective_ACs"])
@@ -125,7 +125,15 @@ def evaluate_dynamic_confidence(model: nn.Module, xs: Tensor, labels: Tensor, th
                              f"= [{xs.shape[0]}, {xs.shape[1]}, K], got {tuple(outputs.shape)}")
         full = dynamic_confidence(outputs, 2.0, temperature=temperature, accumulate=accumulate)  # never exits
         full_acc = float((full.prediction == labels).double().mean())
-        full_ops = _synops(model, xs) / xs.shape[1] if measure_synops else None
+        spent: dict[tuple[int, tuple[int, ...]], float] = {}  # (t, samples) -> SynOps; thresholds share groups
+
+        def group_synops(t: int, group: Tensor) -> float:
+            key = (t, tuple(group.tolist()))
+            if key not in spent:
+                spent[key] = _synops(model, xs[:t, group])
+            return spent[key]
+
+        full_ops = group_synops(xs.shape[0], torch.arange(xs.shape[1])) / xs.shape[1] if measure_synops else None
         rows = []
         for th in thresholds:
             r = dynamic_confidence(outputs, float(th), temperature=temperature, accumulate=accumulate)
@@ -134,7 +142,7 @@ def evaluate_dynamic_confidence(model: nn.Module, xs: Tensor, labels: Tensor, th
                 total = 0.0
                 for t in torch.unique(r.steps).tolist():
                     group = (r.steps == t).nonzero().flatten()  # samples exiting at step t
-                    total += _synops(model, xs[:t, group])
+                    total += group_synops(int(t), group)
                 ops = total / xs.shape[1]
             rows.append(ThresholdResult(float(th), float((r.prediction == labels).double().mean()),
                                         float(r.steps.double().mean()), ops, full_ops, full_acc))
