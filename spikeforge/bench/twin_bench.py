@@ -3,8 +3,10 @@
 Three steps per network, same initial weights, each with its own copy of the network and its own
 Adam: the SNN as shipped (synapses dispatched per call by :mod:`spikeforge.kernels.event_policy`),
 the same SNN with ``SPIKEFORGE_EVENT_DRIVEN=0`` (dense synapses) and its ReLU twin (every spiking
-neuron replaced by ``nn.ReLU``, plain ``nn.Linear``; the LI readout kept). Then the crossover rates
-of the event path for the SHD layer shapes.
+neuron replaced by ``nn.ReLU``, plain ``nn.Linear``; the LI readout kept; a plain ``nn.Sequential``).
+The conv net adds a fourth: the same SNN modules in a plain ``nn.Sequential``, which runs each LIF and
+the average pooling after it separately instead of as one fused kernel (``SpikingSequential``,
+:mod:`spikeforge.kernels.lif_pool`). Then the crossover rates of the event path for the SHD layer shapes.
 
 Interleaved (ABC ABC ...): within every rep each step runs once, in an order rotated from rep to
 rep, so all of them see the same load; the ratio ``twin / SNN`` is taken per rep from the two
@@ -119,12 +121,16 @@ def _train_step(net: nn.Module, xs: Tensor, loss: Callable[[Tensor], Tensor], en
 
 
 def _rows(name: str, make: Callable[[], nn.Sequential], xs: Tensor, loss: Callable[[Tensor], Tensor], args: Any,
-          log: Any) -> tuple[list[dict[str, Any]], nn.Sequential]:
-    """Interleaved rows of one network; returns them and the event-driven SNN after its steps."""
+          log: Any, extra: dict[str, Callable[[], nn.Module]] | None = None
+          ) -> tuple[list[dict[str, Any]], nn.Sequential]:
+    """Interleaved rows of one network (plus ``extra`` variants of it, label -> maker, timed between the
+    SNN rows and the twin); returns them and the event-driven SNN after its steps."""
     snn = make()
     steps = {f"{name} SNN, event-driven synapses (auto)": _train_step(snn, xs, loss),
-             f"{name} SNN, dense synapses (SPIKEFORGE_EVENT_DRIVEN=0)": _train_step(make(), xs, loss, "0"),
-             f"{name} ReLU twin (dense nn.Linear/Conv2d)": _train_step(relu_twin(make()), xs, loss)}
+             f"{name} SNN, dense synapses (SPIKEFORGE_EVENT_DRIVEN=0)": _train_step(make(), xs, loss, "0")}
+    for label, maker in (extra or {}).items():
+        steps[f"{name} {label}"] = _train_step(maker(), xs, loss)
+    steps[f"{name} ReLU twin (dense nn.Linear/Conv2d)"] = _train_step(relu_twin(make()), xs, loss)
     load0, j0 = _load(), cpu_times()
     times = interleaved(steps, args.reps, args.warmup)
     load, steal = f"{load0} → {_load()}", _steal_since(j0)
@@ -226,8 +232,10 @@ def relu_twin_section(args: Any, log: Any) -> dict[str, Any]:
         g = torch.Generator().manual_seed(0)
         cx = (torch.rand(10, 32, 2, 34, 34, generator=g) < 0.15).float() * 2.0
         cy = torch.randint(0, 10, (32,), generator=g)
+        unfused = {"SNN, layer by layer (the same modules in a plain nn.Sequential: LIF and pooling not fused)":
+                   lambda: nn.Sequential(*conv_net("spikeforge"))}
         conv, _ = _rows("Conv 2-16-32 + Linear 2048-10, T=10, B=32:", lambda: conv_net("spikeforge"), cx,
-                        lambda v: F.cross_entropy(v.mean(0) * 5, cy), args, log)
+                        lambda v: F.cross_entropy(v.mean(0) * 5, cy), args, log, unfused)
         rates = (0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5)
         cross = []
         for K, N in ((700, 256), (256, 256)):
@@ -254,9 +262,11 @@ def relu_twin_section(args: Any, log: Any) -> dict[str, Any]:
                      f"{'≈ %.0f %%' % (c * 100) if c is not None else 'not reached'} | {pick} ms | {load} |")
     notes = sparsity + [
         "The conv net's spiking synapses see 2-channel event frames (×2, not 0/1) and average-pooled spikes "
-        "(not 0/1), so the policy keeps them dense: the conv rows compare the neurons and layout only.",
+        "(not 0/1), so the policy keeps them dense: the conv rows compare the neurons, the layout and the "
+        "fused LIF + average pooling of SpikingSequential (spikeforge.kernels.lif_pool; the layer-by-layer "
+        "row runs the same modules unfused).",
         f"Times are the process's CPU time per training step (forward, backward, Adam) with torch on one thread; "
-        f"the three steps of a network run interleaved ({args.reps} reps after {args.warmup} warm-up rounds, "
+        f"the steps of a network run interleaved ({args.reps} reps after {args.warmup} warm-up rounds, "
         "order rotated per rep), each on its own copy of the network, and the ratio is taken per rep. "
         "The machine is shared: load and steal columns."]
     return {"title": "9. Event-driven synapses vs the ReLU twin (issue 17)", "notes": notes, "table": table}
