@@ -40,10 +40,11 @@ class TrainConfig:
     neuron: str = "lif"  # any spiking name in spikeforge.neurons.NEURONS or SEQUENCE_NEURONS (psn, hdlif)
     surrogate: str = "atan"  # any name in spikeforge.surrogate.SURROGATES
     surrogate_alpha: float | None = None  # sharpness α of the surrogate (those with an alpha field); None: its default
-    reset: str = "subtract"  # subtract | value | zero | none
-    tau_mem: float = 5e-3  # membrane time constant [s]
+    # reset, tau_mem, dt: null (unset) means the default; a set value is honoured or refused, never ignored
+    reset: str | None = None  # subtract | value | zero | none; null: subtract (PSN, HD-LIF: their own)
+    tau_mem: float | None = None  # membrane time constant [s]; null: 5e-3 (HD-LIF: 2 dt, STEP's tau = 2)
     tau_out: float = 10e-3  # readout (LI) time constant [s]
-    dt: float = 1e-3  # integration step [s]
+    dt: float | None = None  # integration step [s] of the hidden neurons and the readout; null: 1e-3
     learn_tau: bool = False  # train per-neuron membrane time constants
     dropout: float = 0.0  # dropout on hidden spikes (mask shared over time)
     delay_taps: int = 25  # model dcls: taps K per delay layer (delays 0 … K-1 steps)
@@ -76,19 +77,22 @@ class TrainConfig:
     # ``epochs`` may grow too (the run is extended); see spikeforge.experiment.
     LOCATION_KEYS: ClassVar[frozenset[str]] = frozenset({"root", "download", "out_dir", "progress", "log",
                                                           "checkpoint_every_steps"})
+    # What an unset (None) reset / tau_mem / dt means for a step-by-step neuron (and dt for the readout):
+    # the plain defaults these keys had before they could be unset, which older saved configs hold.
+    NEURON_DEFAULTS: ClassVar[dict[str, Any]] = {"reset": "subtract", "tau_mem": 5e-3, "dt": 1e-3}
 
     def __post_init__(self) -> None:
         floats = ("tau_mem", "tau_out", "dt", "lr", "weight_decay", "rate_reg", "dropout", "lr_positions",
                   "val_fraction")
-        checks: list[tuple[str, bool, str]] = [(k, math.isfinite(getattr(self, k)), "must be a finite number")
-                                               for k in floats]
+        checks: list[tuple[str, bool, str]] = [(k, getattr(self, k) is None or math.isfinite(getattr(self, k)),
+                                                "must be a finite number") for k in floats]
         checks += [
             ("steps", self.steps >= 1, "must be >= 1"),
             ("hidden", len(self.hidden) >= 1, "must list at least one hidden layer width (e.g. hidden=[256])"),
             ("hidden", all(h >= 1 for h in self.hidden), "widths must be >= 1"),
-            ("tau_mem", self.tau_mem > 0, "must be > 0 seconds"),
+            ("tau_mem", self.tau_mem is None or self.tau_mem > 0, "must be > 0 seconds (or null)"),
             ("tau_out", self.tau_out > 0, "must be > 0 seconds"),
-            ("dt", self.dt > 0, "must be > 0 seconds"),
+            ("dt", self.dt is None or self.dt > 0, "must be > 0 seconds (or null)"),
             ("dropout", 0.0 <= self.dropout < 1.0, "must be in [0, 1)"),
             ("epochs", self.epochs >= 1, "must be >= 1"),
             ("batch_size", self.batch_size >= 1, "must be >= 1"),
@@ -136,6 +140,8 @@ class TrainConfig:
                                       "surrogate": SURROGATES, "reset": RESETS, "loss": LOSSES,
                                       "train_mode": TRAINING_MODES}
         for key, registry in registries.items():
+            if key == "reset" and self.reset is None:  # unset
+                continue
             try:
                 registry.get(getattr(self, key))
             except (KeyError, TypeError) as e:
@@ -178,6 +184,7 @@ class TrainConfig:
             problems.append(("train_mode", f"{self.train_mode!r} runs the network step by step; use bptt"))
         if self.learn_tau:
             problems.append(("learn_tau", "it has no tau_mem to learn"))
+        problems += self._sequence_settings(models, neuron)
         meta = models.meta(self.model)
         if self.model != "mlp" and meta.get("kind") != "zoo":
             problems.append(("model", f"model {self.model!r} runs its neurons step by step or builds its own; "
@@ -186,15 +193,48 @@ class TrainConfig:
             key, msg = problems[0]
             raise ConfigError(f"config key {key!r}: {why}: {msg} (config: {self.short()})")
 
+    def _sequence_settings(self, models: Any, neuron: Any) -> list[tuple[str, str]]:
+        """``(key, why)`` for each set reset / tau_mem / dt the sequence neuron ``neuron`` in ``self.model``
+        cannot honour: one it lacks (its ``refused_settings``), an invalid value of one it maps
+        (``setting_kwargs``: HD-LIF's tau = tau_mem / dt steps), or tau_mem / dt in a zoo model, which
+        builds its neurons without them and has no readout that reads dt."""
+        problems = [(key, f"{reason}; leave {key} unset") for key, reason in neuron.refused_settings.items()
+                    if getattr(self, key) is not None]
+        if models.meta(self.model).get("kind") == "zoo":
+            return problems + [(key, f"zoo model {self.model!r} builds its neurons with its own constants and has "
+                                     f"no readout that reads {key}; leave {key} unset")
+                               for key in ("tau_mem", "dt") if getattr(self, key) is not None]
+        if self.tau_mem is not None and "tau_mem" not in neuron.refused_settings:
+            try:
+                neuron.setting_kwargs(tau_mem=self.tau_mem, dt=self.resolved("dt"))
+            except ValueError as e:
+                problems.append(("tau_mem", str(e)))
+        return problems
+
+    def resolved(self, key: str) -> Any:
+        """``reset``, ``tau_mem`` or ``dt`` as a step-by-step neuron (and, for ``dt``, the readout) uses it:
+        the set value, or :attr:`NEURON_DEFAULTS` ``[key]`` when unset. A sequence neuron resolves an
+        unset value to its own default instead (:func:`~spikeforge.neurons.build_sequence_neuron`).
+
+        Example:
+            >>> TrainConfig().resolved("tau_mem"), TrainConfig(tau_mem=0.02).resolved("tau_mem")
+            (0.005, 0.02)
+        """
+        value = getattr(self, key)
+        return self.NEURON_DEFAULTS[key] if value is None else value
+
     def short(self) -> str:
         return ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self)
                          if getattr(self, f.name) != f.default)
 
     def differing_keys(self, saved: dict[str, Any], ignore: frozenset[str] | set[str] = frozenset()) -> list[str]:
         """Keys (outside ``ignore``) whose value in ``saved`` (a :meth:`to_dict` of another run, a
-        missing key meaning its default) differs from this config's, sorted."""
-        current, defaults = self.to_dict(), type(self)().to_dict()
-        return sorted(k for k in current if k not in ignore and saved.get(k, defaults[k]) != current[k])
+        missing key meaning its default) differs from this config's, sorted. An unset reset / tau_mem /
+        dt equals its resolved value where that does not depend on the neuron (:func:`_comparable`), and
+        an old saved dict is read as its run acted (:func:`_upgrade_saved`)."""
+        defaults = type(self)().to_dict()
+        current, other = _comparable(self.to_dict()), _comparable({**defaults, **_upgrade_saved(saved)})
+        return sorted(k for k in current if k not in ignore and other[k] != current[k])
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (tuples as lists) for checkpoints and JSON."""
@@ -213,15 +253,67 @@ class TrainConfig:
         hints = typing.get_type_hints(cls)
         return cls(**{k: _convert(k, v, hints[k]) for k, v in values.items()})
 
+    @classmethod
+    def from_saved(cls, values: dict[str, Any]) -> TrainConfig:
+        """The config of a saved run (a checkpoint's or a ``report.json``'s :meth:`to_dict`), also one
+        saved before reset / tau_mem / dt could be unset (:func:`_upgrade_saved`). User input goes
+        through :meth:`from_dict`, which refuses a setting the neuron cannot honour."""
+        return cls.from_dict(_upgrade_saved(values))
+
     def replace(self, **values: Any) -> TrainConfig:
         merged = {**self.to_dict(), **values}
         return type(self).from_dict(merged)
 
 
+def _is_sequence_neuron_name(name: Any) -> bool:
+    from .neurons import SEQUENCE_NEURONS
+
+    return isinstance(name, str) and name in SEQUENCE_NEURONS
+
+
+def _upgrade_saved(values: dict[str, Any]) -> dict[str, Any]:
+    """A saved config dict as its run acted, in today's meaning of reset / tau_mem / dt.
+
+    Before these keys could be unset, :meth:`TrainConfig.to_dict` wrote a value for each (``subtract``,
+    ``5e-3``, ``1e-3`` unless set) and a sequence neuron ignored them (the mlp's readout read ``dt``; a
+    zoo model read none). Today no sequence neuron's config holds a reset (none honours one, so a set
+    reset is refused), so a reset saved beside a sequence neuron marks such an old dict: the values its
+    run ignored become unset, which is what they were. Any other dict is returned unchanged: a
+    step-by-step neuron resolves an unset value to exactly the old default.
+    """
+    if values.get("reset") is None or not _is_sequence_neuron_name(values.get("neuron")):
+        return values
+    from .models import MODELS
+
+    ignored = ["reset", "tau_mem"]
+    model = values.get("model", "mlp")
+    if model in MODELS and MODELS.meta(model).get("kind") == "zoo":
+        ignored.append("dt")
+    return {**values, **dict.fromkeys(ignored)}
+
+
+def _comparable(values: dict[str, Any]) -> dict[str, Any]:
+    """A full config dict with each unset reset / tau_mem / dt replaced by its resolved value where that
+    does not depend on the neuron (a step-by-step neuron's three; ``dt``, which every readout reads), so
+    a run saved with the old explicit defaults compares equal to the same run with them unset."""
+    out = dict(values)
+    sequence = _is_sequence_neuron_name(out.get("neuron"))
+    for key, default in TrainConfig.NEURON_DEFAULTS.items():
+        if out.get(key) is None and (key == "dt" or not sequence):
+            out[key] = default
+    return out
+
+
+# Optional keys whose values include the string "none": ``reset: none`` is the registered no-reset
+# mode, not "unset" (that is null).
+_NONE_IS_A_NAME = frozenset({"reset"})
+
+
 def _convert(key: str, value: Any, hint: Any) -> Any:
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType) and type(None) in typing.get_args(hint):  # X | None
-        if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "null")):
+        unset = ("", "null") if key in _NONE_IS_A_NAME else ("", "none", "null")
+        if value is None or (isinstance(value, str) and value.strip().lower() in unset):
             return None
         (inner,) = [a for a in typing.get_args(hint) if a is not type(None)]
         return _convert(key, value, inner)

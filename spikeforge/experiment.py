@@ -274,7 +274,7 @@ def training_mode(cfg: TrainConfig) -> TrainingMode:
             from .neurons import NEURONS  # a neuron without tau_mem (IF) does not leak
 
             leaky = "tau_mem" in NEURONS.get(cfg.neuron).params_cls._fields
-            decay = 1.0 - cfg.dt / cfg.tau_mem if leaky else 1.0
+            decay = 1.0 - cfg.resolved("dt") / cfg.resolved("tau_mem") if leaky else 1.0
         return TRAINING_MODES.create("ottt", decay=max(0.0, decay))
     return TRAINING_MODES.create(cfg.train_mode)
 

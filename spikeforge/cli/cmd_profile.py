@@ -42,7 +42,7 @@ def load_target(path: str | os.PathLike[str]) -> tuple[nn.Module, Any]:
         return build_model(cfg).eval(), cfg
     from ..learning.snapshot import load_checkpoint, load_model
 
-    cfg = TrainConfig.from_dict(load_checkpoint(p)["config"])
+    cfg = TrainConfig.from_saved(load_checkpoint(p)["config"])
     return load_model(p), cfg
 
 

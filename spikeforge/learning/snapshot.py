@@ -233,7 +233,7 @@ def load_model(path: str | os.PathLike[str]) -> nn.Module:
     from ..models import build_model
 
     payload = load_checkpoint(path)
-    cfg = TrainConfig.from_dict(payload["config"])
+    cfg = TrainConfig.from_saved(payload["config"])
     model = build_model(cfg)
     try:
         model.load_state_dict(payload["model"])

@@ -97,7 +97,7 @@ def dcls_classifier(cfg: Any, *, in_features: int, num_classes: int, temporal: b
                          f"dataset {cfg.data!r} is static")
     from ..surrogate import get_surrogate
 
-    beta = max(0.0, 1.0 - cfg.dt / cfg.tau_mem)
+    beta = max(0.0, 1.0 - cfg.resolved("dt") / cfg.resolved("tau_mem"))
     neuron = None
     if cfg.neuron != "lif":  # any other registered spiking neuron replaces the recipe's LIF, as in mlp
         from ..neurons import neuron_class

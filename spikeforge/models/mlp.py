@@ -44,11 +44,11 @@ class SNNClassifier(nn.Module):
 
 
 def _neuron_kwargs(cfg: Any, neuron_cls: Any, width: int) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {"dt": cfg.dt, "reset": cfg.reset}
+    kwargs: dict[str, Any] = {"dt": cfg.resolved("dt"), "reset": cfg.resolved("reset")}
     if not getattr(neuron_cls, "surrogate_free", False):  # I-LIF, NI-LIF, UltraLIF refuse a surrogate
         kwargs["surrogate"] = config_surrogate(cfg)
     if "tau_mem" in neuron_cls.params_cls._fields:
-        kwargs["tau_mem"] = cfg.tau_mem
+        kwargs["tau_mem"] = cfg.resolved("tau_mem")
         if cfg.learn_tau:
             kwargs.update(learn=("tau_mem",), size=width)
     return kwargs
@@ -81,7 +81,7 @@ def _classifier(cfg: Any, in_features: int, num_classes: int, temporal: bool,
 
             layers.append(SequenceDropout(cfg.dropout))
         width = h
-    layers += [nn.Linear(width, num_classes), LI(tau_mem=cfg.tau_out, dt=cfg.dt)]
+    layers += [nn.Linear(width, num_classes), LI(tau_mem=cfg.tau_out, dt=cfg.resolved("dt"))]
     return SNNClassifier(nn.Sequential(*layers), encoder)
 
 
@@ -95,7 +95,8 @@ def spiking_mlp(cfg: Any, *, in_features: int, num_classes: int, temporal: bool)
     def hidden(w_in: int, w_out: int, neuron_cls: Any) -> list[nn.Module]:
         if is_sequence_neuron(neuron_cls):  # PSN, HD-LIF: built for T = the encoder's steps and w_out channels
             neuron = build_sequence_neuron(cfg.neuron, t_steps=None if temporal else cfg.steps, features=w_out,
-                                           surrogate=config_surrogate(cfg), where="model 'mlp'")
+                                           surrogate=config_surrogate(cfg), tau_mem=cfg.tau_mem,
+                                           dt=cfg.resolved("dt"), where="model 'mlp'")
             return [EventLinear(w_in, w_out), neuron]
         return [EventLinear(w_in, w_out), neuron_cls(**_neuron_kwargs(cfg, neuron_cls, w_out))]
 

@@ -45,6 +45,18 @@ class SequenceNeuron(nn.Module):
     needs_features: ClassVar[bool] = False  # the last-axis width is fixed at build time too
     spiking: ClassVar[bool] = True  # outputs spikes (the profiler records the layer as spiking)
     surrogate_free: ClassVar[bool] = False  # takes surrogate=
+    # Run settings (TrainConfig's reset, tau_mem) the neuron has no quantity for, each with the reason;
+    # a set value is refused with it (TrainConfig, build_sequence_neuron), never ignored.
+    refused_settings: ClassVar[dict[str, str]] = {"reset": "it has no membrane reset",
+                                                  "tau_mem": "it has no membrane time constant"}
+
+    @classmethod
+    def setting_kwargs(cls, *, tau_mem: float | None, dt: float) -> dict[str, Any]:
+        """Constructor keyword arguments that honour ``tau_mem`` [s] at the step ``dt`` [s] (``{}`` for
+        ``None``: the neuron's own default); a ``ValueError`` if the neuron cannot take the value."""
+        if tau_mem is not None:
+            raise ValueError(cls.refused_settings.get("tau_mem", f"{cls.__name__} takes no tau_mem"))
+        return {}
 
     @property
     def t_steps(self) -> int:
@@ -116,7 +128,8 @@ def neuron_class(name: str) -> Any:
 
 
 def build_sequence_neuron(name: str, *, t_steps: int | None, features: int | None = None,
-                          surrogate: Any = None, v_th: float | None = None, dtype: torch.dtype | None = None,
+                          surrogate: Any = None, v_th: float | None = None, tau_mem: float | None = None,
+                          dt: float = 1e-3, dtype: torch.dtype | None = None,
                           device: torch.device | str | None = None, where: str = "model") -> SequenceNeuron:
     """A layer of the sequence neuron ``name`` for ``t_steps`` steps (and ``features`` channels on the last
     axis where the model needs them); ``where`` names the caller in the errors.
@@ -124,6 +137,9 @@ def build_sequence_neuron(name: str, *, t_steps: int | None, features: int | Non
     ``t_steps=None`` (the caller does not know ``T``) and a missing ``features`` raise a ``ValueError``
     naming the problem. ``surrogate=None`` keeps the model's own (PSN: sigmoid α = 2, HD-LIF: α = 4).
     ``v_th`` (where the model has a threshold argument: PSN's bias starts at ``-v_th``) is passed if given.
+    ``tau_mem`` [s] at the step ``dt`` [s] is mapped by the class's ``setting_kwargs`` (HD-LIF: its
+    experts' ``tau = tau_mem / dt`` steps); ``None`` keeps the model's own, and a neuron without a time
+    constant (PSN) raises a ``ValueError`` for a value.
     """
     cls = SEQUENCE_NEURONS.get(name)
     if t_steps is None:
@@ -139,4 +155,8 @@ def build_sequence_neuron(name: str, *, t_steps: int | None, features: int | Non
         kwargs["features"] = int(features)
     if v_th is not None:
         kwargs["v_th"] = float(v_th)
+    try:
+        kwargs.update(cls.setting_kwargs(tau_mem=tau_mem, dt=dt))
+    except ValueError as e:
+        raise ValueError(f"{where}: neuron {name!r}: tau_mem={tau_mem!r}: {e}") from None
     return cls(t_steps=int(t_steps), **kwargs)

@@ -10,7 +10,7 @@ of the last axis (``needs_features``).
 from __future__ import annotations
 
 import math
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -147,6 +147,23 @@ class HDLIF(SequenceNeuron):
     """
 
     needs_features = True
+    # TrainConfig's tau_mem maps to the experts' tau (LIF, EIF; PLIF's initial rate); reset does not map
+    refused_settings: ClassVar[dict[str, str]] = {
+        "reset": "HD-LIF's experts have a fixed hard reset (IF, LIF, PLIF to 0, EIF to v_reset = -0.1, as "
+                 "STEP's HDLIFNode), which no single reset mode describes"}
+
+    @classmethod
+    def setting_kwargs(cls, *, tau_mem: float | None, dt: float) -> dict[str, Any]:
+        """``tau_mem`` [s] as the experts' time constant in steps, ``tau = tau_mem / dt`` (STEP's ``tau``
+        is in steps; LIF and EIF leak by ``1/tau`` per step, PLIF starts at ``w = -log(tau - 1)``);
+        ``None`` keeps ``tau = 2`` (STEP's default, i.e. ``tau_mem = 2 dt``)."""
+        if tau_mem is None:
+            return {}
+        tau = float(tau_mem) / float(dt)
+        if not tau > 1.0:
+            raise ValueError(f"HD-LIF's tau = tau_mem / dt = {tau_mem!r} / {dt!r} = {tau:g} steps must be > 1 "
+                             "(PLIF's w = -log(tau - 1)); use tau_mem > dt")
+        return {"tau": tau}
 
     def __init__(self, features: int, t_steps: int, *, v_th: float = 0.5, tau: float = 2.0,
                  v_th_out: float = 0.2, surrogate: Any = None, dtype: torch.dtype | None = None,

@@ -8,7 +8,7 @@ later ones included. Model builders that know ``T`` build it with ``neuron="psn"
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -71,6 +71,10 @@ class PSN(SequenceNeuron):
     Example:
         >>> zs = PSN(t_steps=4)(torch.rand(4, 2, 16))
     """
+
+    refused_settings: ClassVar[dict[str, str]] = {
+        "reset": "PSN has no membrane to reset (its spikes are a threshold on W X + B, a learned T x T map)",
+        "tau_mem": "PSN has no membrane time constant (its learned T x T map W takes the place of the leak)"}
 
     def __init__(self, t_steps: int, *, v_th: float = 1.0, surrogate: Any = None, dtype: torch.dtype | None = None,
                  device: torch.device | str | None = None) -> None:

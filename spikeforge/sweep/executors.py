@@ -31,7 +31,7 @@ def finished_report(cfg: TrainConfig) -> dict[str, Any] | None:
         return None
     try:
         report = json.loads(path.read_text())
-        saved = TrainConfig.from_dict(report["config"]).to_dict()  # raises on a foreign report
+        saved = TrainConfig.from_saved(report["config"]).to_dict()  # raises on a foreign report
     except (ValueError, KeyError, TypeError):
         return None
     return None if cfg.differing_keys(saved, TrainConfig.LOCATION_KEYS) else dict(report)
