@@ -12,14 +12,14 @@ import pytest
 import torch
 
 from spikeforge.models import build_model, create_model
-from spikeforge.neurons import NEURONS, SEQUENCE_NEURONS
+from spikeforge.neurons import NEURONS, SEQUENCE_NEURONS, neuron_names
 from spikeforge.sweep import load_sweep
 from spikeforge.sweep.shipped import shipped_sweeps
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # many small per-step ops
 SPIKING = [n for n in NEURONS.names() if getattr(NEURONS.get(n), "spiking", True)]
 ZOO_NEURONS = SPIKING + SEQUENCE_NEURONS.names()  # PSN, HD-LIF: the zoo builds them for its T (and each site's C)
-STEP_GRID = {"if", "lif", "plif", "eif", "ilif", "nilif", "glif", "klif", "clif"}  # transformers ref. §7
+STEP_GRID = {"if", "lif", "plif", "eif", "ilif", "nilif", "glif", "klif", "clif", "psn", "hdlif"}  # ref. §7
 
 
 def _grads_alive(model: torch.nn.Module) -> None:
@@ -40,8 +40,11 @@ def test_every_spiking_neuron_drops_into_a_zoo_transformer(neuron: str) -> None:
 
 def test_step_grid_sweep_covers_the_grid_and_every_cell_builds() -> None:
     cells = load_sweep(shipped_sweeps()["step_neuron_grid"]).cells()
-    assert {c.config.neuron for c in cells} == STEP_GRID and STEP_GRID <= set(NEURONS.names())
+    assert {c.config.neuron for c in cells} == STEP_GRID and STEP_GRID <= set(neuron_names())
     assert {c.config.reset for c in cells if c.config.neuron == "eif"} == {"value"}
+    # the sequence neurons take no reset (a set one is refused), so their cells leave it unset
+    assert {c.config.reset for c in cells if c.config.neuron in SEQUENCE_NEURONS} == {None}
+    assert {c.config.seed for c in cells if c.config.neuron == "hdlif"} == {c.config.seed for c in cells} == {0, 1, 2}
     seen = set()
     for cell in cells:
         if cell.config.neuron in seen:
