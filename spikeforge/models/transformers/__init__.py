@@ -15,7 +15,9 @@ named configurations in :mod:`.zoo`.
 from . import zoo as _zoo  # noqa: F401  (registers the named configurations)
 from ._classifier import SpikingTransformerClassifier as SpikingTransformerClassifier
 from ._neuron import ConvBN as ConvBN
+from ._neuron import FeaturesLast as FeaturesLast
 from ._neuron import make_neuron as make_neuron
+from ._neuron import sequence_neuron_factory as sequence_neuron_factory
 from .attention import SpikingSelfAttention as SpikingSelfAttention
 from .attention import from_heads as from_heads
 from .attention import sdsa_v1_kv as sdsa_v1_kv
@@ -47,10 +49,10 @@ from .spikformer_v2 import StemStage as StemStage
 from .spikformer_v2 import deep_stem as deep_stem
 
 __all__ = [
-    "ConvBN", "DWCMixer", "MaxEmbed", "MaxFormer", "MaxFormerEmbedding",
+    "ConvBN", "DWCMixer", "FeaturesLast", "MaxEmbed", "MaxFormer", "MaxFormerEmbedding",
     "LSQConv2d", "LSQLinear", "MultiSpike", "QSDTransformer", "quantize_lsq",
     "MSConvBlock", "MSDownsample", "MetaSpikeFormer", "RepConvBN", "SPS", "SepConv",
     "SpikeDrivenTransformer", "SpikformerV2", "SpikingConvStem", "SpikingMLP", "SpikingSelfAttention",
     "SpikingTransformerClassifier", "Spikformer", "StemStage", "TransformerBlock", "bn_pad", "deep_stem",
-    "from_heads", "make_neuron", "sdsa_v1_kv", "ssa_product", "to_heads",
+    "from_heads", "make_neuron", "sdsa_v1_kv", "sequence_neuron_factory", "ssa_product", "to_heads",
 ]
