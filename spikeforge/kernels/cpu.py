@@ -107,7 +107,9 @@ def _diagnose(bad: ctypes.Array, x: Tensor, st0: list[Tensor | None], stT: list[
     t, m, code = int(bad[0]), int(bad[1]), int(bad[2])
     if code < 4:  # the initial state
         slot = code - 1
-        return _NonFiniteAt(t, m, f"initial state {SLOTS[slot]}", float(st0[slot][m]))  # type: ignore[index]
+        s0 = st0[slot]
+        assert s0 is not None
+        return _NonFiniteAt(t, m, f"initial state {SLOTS[slot]}", float(s0[m if s0.numel() > 1 else 0]))
     xv = float(x[t, m])
     if not math.isfinite(xv):  # the input made the state non-finite
         return _NonFiniteAt(t, m, "input", xv)
@@ -170,6 +172,7 @@ def threads_for(work: int) -> int:
 
 
 _PTRS3 = ctypes.c_void_p * 3  # state slots (SLOTS)
+STATE_MASK_SHIFT = 16  # bit 16 + slot of the kernels' cmask: that initial state is one value (csrc/lif.cpp, SMASK)
 _PTRS_C = ctypes.c_void_p * len(COEFS)  # coefficient slots (COEFS)
 
 
@@ -250,6 +253,9 @@ class _FusedRun(torch.autograd.Function):
         for slot, t in zip(cfg.coef_slots, coefs):
             c[slot] = t
         table, cmask = _coef_table(c, x)
+        for slot, s in zip(cfg.slots, states):
+            if s.numel() == 1:  # one initial value for every neuron (a resting state): read once
+                cmask |= 1 << (STATE_MASK_SHIFT + slot)
         ctable = _ptr_array(table)  # the tensors behind these addresses are saved for backward below
         bad = (ctypes.c_int64 * 3)()  # {t, m, code} of the first non-finite value; code 0: none
         rc = getattr(lib, f"sf_forward_{suf}")(cfg.kind, cfg.reset, T, M, x.data_ptr(), z.data_ptr(),
@@ -339,7 +345,9 @@ def run_elementwise(spec: KernelSpec, xs: Tensor, state: Any, p: Any, kwargs: di
     (which may raise :class:`_NonFiniteAt`), and map the results and any error index back to the
     caller's dims. With ``scalar_coefs`` a coefficient that is one value for the whole layer and
     needs no gradient is passed as a 1-element tensor (the launcher broadcasts it) rather than
-    materialised as ``[M]``: at short ``T`` those arrays cost as much memory traffic as the input.
+    materialised as ``[M]``: at short ``T`` those arrays cost as much memory traffic as the input;
+    likewise a state that is one value expanded over every neuron (a resting state, strides all 0)
+    and needs no gradient is passed as 1 element, not written out and read back as ``[M]``.
     With ``keep_shape`` the launcher gets the input as ``[T, B, *]`` in memory order (contiguous)
     instead of its ``[T, M]`` view and returns ``z`` in that shape and the finals as ``[B, *]``, so no
     view of the input or the output enters the autograd graph."""
@@ -381,7 +389,8 @@ def run_elementwise(spec: KernelSpec, xs: Tensor, state: Any, p: Any, kwargs: di
     slots, coef_slots = _slots(spec.state_fields, tuple(names))
     fields = {"kind": spec.kind, "reset": int(reset), "detach": detach, "sg_kind": sg_kind, "sg_p": sg_p,
               "slots": slots, "coef_slots": coef_slots, "check": int(check_finite_enabled())}
-    states = [(s.permute(sperm) if permuted else s).reshape(M).contiguous() for s in state]
+    states = [s.reshape(-1)[:1] if scalar_coefs and _one_value(s) else  # [1]: broadcast by the kernel
+              (s.permute(sperm) if permuted else s).reshape(M).contiguous() for s in state]
     try:
         z, *finals = launch(fields, x2, states, flat)
         found = None
@@ -397,6 +406,11 @@ def run_elementwise(spec: KernelSpec, xs: Tensor, state: Any, p: Any, kwargs: di
         sinv = [d - 1 for d in inv[1:]]
         z, finals = z.permute(inv), [f.permute(sinv) for f in finals]
     return z, type(state)(*finals)
+
+
+def _one_value(s: Tensor) -> bool:
+    """``s`` is one value expanded over all its elements (every stride 0) and needs no gradient."""
+    return s.numel() > 1 and not s.requires_grad and all(st == 0 for st in s.stride())
 
 
 @functools.lru_cache(maxsize=64)

@@ -24,16 +24,17 @@ FILLS = ("fill_", "zero_", "zeros", "zeros_like", "full", "full_like", "new_zero
 
 
 class _Ops(TorchDispatchMode):
-    """Records the name and tensor shapes of every aten op run inside it."""
+    """Records the name and output shape of every aten op run inside it."""
 
     def __init__(self) -> None:
         super().__init__()
         self.ops: list[tuple[str, list[tuple[int, ...]]]] = []
 
     def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
-        shapes = [tuple(a.shape) for a in args if isinstance(a, torch.Tensor)]
-        self.ops.append((func.overloadpacket.__name__, shapes))
-        return func(*args, **(kwargs or {}))
+        out = func(*args, **(kwargs or {}))
+        outs = out if isinstance(out, (tuple, list)) else [out]
+        self.ops.append((func.overloadpacket.__name__, [tuple(o.shape) for o in outs if isinstance(o, torch.Tensor)]))
+        return out
 
 
 def _layer(backend: str) -> LIF:
@@ -68,3 +69,43 @@ def test_one_used_output_matches_reference(use: str) -> None:
         grads.append(g)
     torch.testing.assert_close(grads[0], grads[1], rtol=1e-12, atol=1e-12)
     assert grads[0].abs().sum() > 0
+
+
+def test_forward_from_rest_writes_no_state() -> None:
+    """The resting state is one value expanded over ``[B, *]``: the forward writes no ``[B, *]`` tensor
+    but the kernel's own outputs (before: a full_like of the resting potential every call)."""
+    layer = LIF.from_decay(0.9, v_leak=0.25, reset="zero", backend="cpp")
+    xs = torch.randn(5, 3, 19, generator=torch.Generator().manual_seed(2))
+    with _Ops() as rec:
+        layer(xs)
+    fills = [(name, shapes) for name, shapes in rec.ops if name in FILLS and shapes != [()]]  # a scalar is fine
+    assert fills == [], f"forward wrote filled tensors: {fills}"
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("detach", [True, False])
+def test_rest_state_as_one_value_is_exact(dtype: torch.dtype, detach: bool) -> None:
+    """From rest, the kernel reads the one resting value for every neuron: spikes, final state and the
+    gradients of the input and of every learnable parameter (the adjoint reads the initial state at
+    t = 0) equal, bit for bit, a run from the same state written out as a contiguous ``[B, *]`` tensor.
+    (Fails if the kernel read the 1-element state as an [M] array: garbage or a crash.)"""
+    xs = torch.randn(9, 4, 37, generator=torch.Generator().manual_seed(3), dtype=dtype) * 0.4 + 0.1
+    results = []
+    for explicit in (False, True):
+        torch.manual_seed(0)
+        layer = LIF.from_decay(0.85, v_leak=-0.125, reset="subtract", detach_reset=detach, learn=("beta", "v_th"),
+                               backend="cpp").to(dtype)
+        x = xs.clone().requires_grad_()
+        state = None
+        if explicit:
+            state = layer.init_state(x[0])
+            assert state.v.stride() == (0, 0)  # the resting state is one expanded value
+            state = type(state)(state.v.contiguous())
+        zs, final = layer.run(x, state)
+        loss = (zs * torch.linspace(-1, 2, zs.numel(), dtype=dtype).reshape(zs.shape)).sum() + (final.v ** 2).sum()
+        grads = torch.autograd.grad(loss, [x, *layer.parameters()])
+        results.append([zs, final.v, *grads])
+    for a, b in zip(*results):
+        assert torch.equal(a, b)
+    ref_layer = LIF.from_decay(0.85, v_leak=-0.125, reset="subtract", detach_reset=detach, backend="torch").to(dtype)
+    torch.testing.assert_close(results[0][0], ref_layer(xs))  # and they are the reference's spikes

@@ -119,6 +119,15 @@ struct CoefBlock {
     const R* at(int k, int64_t m0) const { return (cmask >> k & 1) ? buf[k] : c[k] + m0; }
 };
 
+// Initial state of slot `slot` for neuron m. Bit SMASK + slot of cmask set: the slot holds one value for
+// every neuron (a layer's resting potential, e.g. LIF's v_leak), handed over as a single element, so a
+// call from rest neither builds nor reads a [M] initial state (issue 17).
+const int SMASK = 16;
+template <typename R>
+inline R st0_at(const R* const* st0, int64_t cmask, int slot, int64_t m) {
+    return (cmask >> (SMASK + slot) & 1) ? st0[slot][0] : st0[slot][m];
+}
+
 // ---------------------------------------------------------------- forward
 // Non-finite check (CHECK): after each step the new state of every neuron goes into a running sum
 // of (s - s), which is 0 for finite s and NaN for NaN or +-inf (a NaN or inf input makes the state
@@ -205,9 +214,9 @@ void forward_blocks(int64_t T, int64_t M, const R* x, R* z, const R* const* st0,
         const int64_t m0 = ch * CH, n = std::min(CH, M - m0);
         R v[CH], iv[CH], av[CH], zt[CH];
         for (int64_t j = 0; j < n; ++j) {
-            v[j] = st0[S_V][m0 + j];
-            if (K == K_CUBA) iv[j] = st0[S_I][m0 + j];
-            if (K == K_ALIF) av[j] = st0[S_A][m0 + j];
+            v[j] = st0_at(st0, cmask, S_V, m0 + j);
+            if (K == K_CUBA) iv[j] = st0_at(st0, cmask, S_I, m0 + j);
+            if (K == K_ALIF) av[j] = st0_at(st0, cmask, S_A, m0 + j);
         }
         int64_t t_end = T;
         if (CHECK) {
@@ -267,9 +276,9 @@ void forward_wide(int64_t T, int64_t M, const R* x, R* z, const R* const* st0, R
         R* iv = is.data();
         R* av = as.data();
         for (int64_t j = 0; j < n; ++j) {
-            v[j] = st0[S_V][m0 + j];
-            if (K == K_CUBA) iv[j] = st0[S_I][m0 + j];
-            if (K == K_ALIF) av[j] = st0[S_A][m0 + j];
+            v[j] = st0_at(st0, cmask, S_V, m0 + j);
+            if (K == K_CUBA) iv[j] = st0_at(st0, cmask, S_I, m0 + j);
+            if (K == K_ALIF) av[j] = st0_at(st0, cmask, S_A, m0 + j);
         }
         int64_t t_end = T;
         if (CHECK) {
@@ -350,9 +359,9 @@ void backward_impl(int64_t T, int64_t M, const R* x, const R* gz, int64_t gst, i
             // 1. recompute the forward trajectory of this block (same arithmetic as forward_impl)
             R v[CB], iv[CB], av[CB];
             for (int64_t j = 0; j < n; ++j) {
-                v[j] = st0[S_V][m0 + j];
-                if (K == K_CUBA) { iv[j] = st0[S_I][m0 + j]; IB[j] = iv[j]; }
-                if (K == K_ALIF) { av[j] = st0[S_A][m0 + j]; AB[j] = av[j]; }
+                v[j] = st0_at(st0, cmask, S_V, m0 + j);
+                if (K == K_CUBA) { iv[j] = st0_at(st0, cmask, S_I, m0 + j); IB[j] = iv[j]; }
+                if (K == K_ALIF) { av[j] = st0_at(st0, cmask, S_A, m0 + j); AB[j] = av[j]; }
             }
             for (int64_t t = 0; t < T; ++t) {
                 const R* xt = x + t * M + m0;
@@ -424,7 +433,7 @@ void backward_impl(int64_t T, int64_t M, const R* x, const R* gz, int64_t gst, i
                             vpb[j] = reset_value<R, RS>(w, sp, thp, vr[j]);
                         }
                     } else {
-                        for (int64_t j = 0; j < n; ++j) vpb[j] = st0[S_V][m0 + j];
+                        for (int64_t j = 0; j < n; ++j) vpb[j] = st0_at(st0, cmask, S_V, m0 + j);
                     }
                 }
 #pragma omp simd
