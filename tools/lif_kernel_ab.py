@@ -15,7 +15,8 @@ Build a variant with the flags of ``kernels/_build.py`` (only ``lif.cpp`` is nee
         -std=c++17 -shared lif.cpp -o /tmp/variant.so
 
 and compare: ``python tools/lif_kernel_ab.py 8,64,16384 /tmp/old.so /tmp/variant.so``
-(``--threads 1 --cpu``: one kernel thread, process CPU time instead of wall time).
+(``--threads 1 --cpu``: one kernel thread, and torch's copy on one thread too, CPU time of that
+thread instead of wall time; with more threads ``--cpu`` is the process CPU time).
 """
 
 from __future__ import annotations
@@ -48,7 +49,10 @@ def main() -> None:
     args = ap.parse_args()
     T, B, N = (int(s) for s in args.shape.split(","))
     M = B * N
-    clock = time.process_time if args.cpu else time.perf_counter
+    # torch's copy runs on the same number of threads as the kernels: with more, its idle OpenMP workers
+    # spin into the next job's process CPU time; one thread's CPU time is that thread's own
+    torch.set_num_threads(args.threads)
+    clock = (time.thread_time if args.threads == 1 else time.process_time) if args.cpu else time.perf_counter
     x = torch.randn(T, M, generator=torch.Generator().manual_seed(0)) * 0.3 + 0.1  # [T, M], ~7 % firing
     z, gx, dst = torch.zeros(T, M), torch.zeros(T, M), torch.zeros(T, M)  # touched before timing
     v0, vT = torch.zeros(M), torch.zeros(M)
