@@ -117,6 +117,7 @@ class _LIFPool(torch.autograd.Function):
             raise _NonFinite()
         ctx.cfg = cfg
         ctx.save_for_backward(x, v0)
+        ctx.set_materialize_grads(False)  # an unused final state passes None, not a zero-filled [NO, H, W, CI]
         return y, vT
 
     @staticmethod

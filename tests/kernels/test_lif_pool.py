@@ -121,3 +121,19 @@ def test_declines_what_it_does_not_compute(gen):
     assert "neither contiguous nor channels-last" in why(LIF(), xs.transpose(3, 4))
     assert "float32/float64" in why(LIF(), xs.half())
     assert "LIF kind" in why(CubaLIF())
+
+
+@needs_cpp
+@pytest.mark.parametrize("which", ["pooled", "state"])
+def test_gradient_through_one_output_only(which, gen):
+    """Autograd hands the unused output's gradient over as None (not materialised zeros)."""
+    xs = _input((4, 2, 3, 8, 8), "channels_last", torch.float32, gen)
+    lif = NEURONS["decay_zero_atan"]()
+    grads = []
+    for run in (lambda x: _fused(lif, x, None, 2), lambda x: _unfused(lif, x, None, 2, "cpp")):
+        x = xs.detach().clone().requires_grad_()
+        y, st = run(x)
+        out = y if which == "pooled" else st.v
+        (gx,) = torch.autograd.grad((out * torch.linspace(-1, 1, out.shape[-1])).sum(), x)
+        grads.append(gx)
+    assert grads[0].abs().sum() > 0 and torch.equal(grads[0], grads[1])
