@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import statistics
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -121,7 +121,7 @@ def _train_step(net: nn.Module, xs: Tensor, loss: Callable[[Tensor], Tensor], en
 
 
 def _rows(name: str, make: Callable[[], nn.Sequential], xs: Tensor, loss: Callable[[Tensor], Tensor], args: Any,
-          log: Any, extra: dict[str, Callable[[], nn.Module]] | None = None
+          log: Any, extra: Mapping[str, Callable[[], nn.Module]] | None = None
           ) -> tuple[list[dict[str, Any]], nn.Sequential]:
     """Interleaved rows of one network (plus ``extra`` variants of it, label -> maker, timed between the
     SNN rows and the twin); returns them and the event-driven SNN after its steps."""
