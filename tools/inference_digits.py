@@ -28,17 +28,26 @@ from spikeforge.inference import (attack_success_rate, attack_surrogate, evaluat
                                   pdsg_for, sparse_dynamic_attack)
 from spikeforge.learning import load_checkpoint
 from spikeforge.models import build_model
+from spikeforge.models.mlp import SNNClassifier
 from spikeforge.surrogate import SURROGATES, get_surrogate
 
 
-def train(seed: int, epochs: int, out: Path, encoder: str) -> tuple[torch.nn.Module, TrainConfig]:
+def train(seed: int, epochs: int, out: Path, encoder: str) -> tuple[SNNClassifier, TrainConfig]:
     cfg = TrainConfig.from_dict({"data": "digits", "encoder": encoder, "steps": 16, "hidden": [128],
                                  "epochs": epochs, "seed": seed, "surrogate": "atan", "progress": False,
                                  "out_dir": str(out / f"{encoder}_seed{seed}")})
     run_training(cfg, plots=False)
     model = build_model(cfg)
+    if not isinstance(model, SNNClassifier) or model.encoder is None:
+        raise TypeError(f"expected the mlp classifier with an encoder, got {type(model).__name__}")
     model.load_state_dict(load_checkpoint(Path(cfg.out_dir) / "checkpoint.pt")["model"])
     return model.eval(), cfg
+
+
+def encode(model: SNNClassifier, x: torch.Tensor) -> torch.Tensor:
+    """The classifier's own spike encoding of ``x [N, 64]``: ``[T, N, 64]``."""
+    assert model.encoder is not None  # train() refuses a classifier without one
+    return model.encoder(x).flatten(2)
 
 
 def main() -> None:
@@ -58,7 +67,7 @@ def main() -> None:
 
     print("## Dynamic Confidence (digits, direct encoding, T = 16, temperature 30, seed 0)\n")
     model, _ = train(0, args.epochs, out, "direct")
-    xs = model.encoder(x).flatten(2)  # [T, N, 64]
+    xs = encode(model, x)  # [T, N, 64]
     rows = evaluate_dynamic_confidence(model.body, xs, y, [0.2, 0.3, 0.4, 0.5, 0.7, 0.9, 1.0])
     print("| C_th | accuracy | mean exit step | SynOps / sample | saved |\n|---|---|---|---|---|")
     for r in rows:
@@ -84,7 +93,7 @@ def main() -> None:
     print(f"\n## Sparse dynamic attack on Bernoulli spike inputs (seed 0, {args.sda_samples} test samples)\n")
     victim, _ = train(0, args.epochs, out, "bernoulli")
     torch.manual_seed(0)
-    spikes = victim.encoder(x[: args.sda_samples]).flatten(2)  # [T, n, 64] binary
+    spikes = encode(victim, x[: args.sda_samples])  # [T, n, 64] binary
     body = victim.body
     ok = flips = total = 0
     for b in range(args.sda_samples):
@@ -92,10 +101,10 @@ def main() -> None:
         if int(logits_of(body, s).argmax(1)) != int(y[b]):
             continue
         total += 1
-        r = sparse_dynamic_attack(body, s, int(y[b]), k_init=10, max_iter=50)
-        if r.success:
+        res = sparse_dynamic_attack(body, s, int(y[b]), k_init=10, max_iter=50)
+        if res.success:
             ok += 1
-            flips += r.flips
+            flips += res.flips
     print("| correctly classified | fooled | mean flipped bits (of 1024) |\n|---|---|---|")
     print(f"| {total} | {ok} ({ok / max(total, 1) * 100:.1f} %) | {flips / max(ok, 1):.1f} |")
     print(f"\nwall time {time.perf_counter() - t0:.0f} s")
