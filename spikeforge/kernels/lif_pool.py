@@ -41,16 +41,17 @@ class _Cfg(NamedTuple):
     sg_p: float
     coefs: tuple[float, ...]  # c1, c2, c3, vth, vr
     nthreads: int
+    v0_one: int  # 1: the initial state is one value for every neuron, passed as 1 element
 
 
 def _declare(lib: ctypes.CDLL) -> None:
     P, I, L, D = ctypes.c_void_p, ctypes.c_int, ctypes.c_int64, ctypes.c_double  # noqa: E741 (C types)
     for suf in ("f32", "f64"):
         f = getattr(lib, f"sf_lifpool_fwd_{suf}")
-        f.argtypes = [L, L, L, L, L, L, I, P, P, P, P, P, I, I, P]
+        f.argtypes = [L, L, L, L, L, L, I, P, P, P, I, P, P, I, I, P]
         f.restype = I
         b = getattr(lib, f"sf_lifpool_bwd_{suf}")
-        b.argtypes = [L, L, L, L, L, L, I, I, I, D, P, P, P, P, P, P, P, I]
+        b.argtypes = [L, L, L, L, L, L, I, I, I, D, P, P, P, P, I, P, P, P, P, I]
         b.restype = I
 
 
@@ -97,19 +98,20 @@ def lif_pool_supports(spec: KernelSpec | None, xs: Tensor, state: Any, p: Any, k
 
 
 class _LIFPool(torch.autograd.Function):
-    """``x`` ``[T, NO, H, W, CI]`` contiguous, ``v0`` ``[NO, H, W, CI]`` -> ``(y [T, NO, Ho, Wo, CI], vT)``."""
+    """``x`` ``[T, NO, H, W, CI]`` contiguous, ``v0`` ``[NO, H, W, CI]`` contiguous (or ``[1]`` with
+    ``cfg.v0_one``) -> ``(y [T, NO, Ho, Wo, CI], vT [NO, H, W, CI])``."""
 
     @staticmethod
     def forward(ctx: Any, cfg: _Cfg, x: Tensor, v0: Tensor) -> tuple[Tensor, Tensor]:
         lib = _lib()
         T, NO, H, W, CI, k = cfg.geom
         suf = "f32" if x.dtype == torch.float32 else "f64"
-        vT = torch.empty(v0.shape, dtype=x.dtype)  # [NO, H, W, CI]
+        vT = torch.empty((NO, H, W, CI), dtype=x.dtype)
         y = _empty((T, NO, H // k, W // k, CI), x.dtype)
         cf = (ctypes.c_double * 5)(*cfg.coefs)
         bad = (ctypes.c_int64 * 1)()
         rc = getattr(lib, f"sf_lifpool_fwd_{suf}")(T, NO, H, W, CI, k, cfg.reset, x.data_ptr(), y.data_ptr(),
-                                                  v0.data_ptr(), vT.data_ptr(), cf, cfg.nthreads,
+                                                  v0.data_ptr(), cfg.v0_one, vT.data_ptr(), cf, cfg.nthreads,
                                                   int(check_finite_enabled()), bad)
         if rc != 0:
             raise RuntimeError(f"fused LIF + pooling kernel rejected reset={cfg.reset}, geometry {cfg.geom}")
@@ -128,14 +130,16 @@ class _LIFPool(torch.autograd.Function):
         lib = _lib()
         T, NO, H, W, CI, k = cfg.geom
         suf = "f32" if x.dtype == torch.float32 else "f64"
-        gy = x.new_zeros((T, NO, H // k, W // k, CI)) if gy is None else gy.contiguous()  # copies only odd strides
+        if gy is None:  # the kernel reads the pooled gradient through its strides: a broadcast zero is fine
+            gy = x.new_zeros(()).expand(T, NO, H // k, W // k, CI)
+        gys = (ctypes.c_int64 * 5)(*gy.stride())
         gvT = None if gvT is None else gvT.contiguous()
-        gv0 = torch.empty_like(v0) if ctx.needs_input_grad[2] else None
+        gv0 = torch.empty((NO, H, W, CI), dtype=x.dtype) if ctx.needs_input_grad[2] else None
         gx = _empty(x.shape, x.dtype)
         cf = (ctypes.c_double * 5)(*cfg.coefs)
         rc = getattr(lib, f"sf_lifpool_bwd_{suf}")(
-            T, NO, H, W, CI, k, cfg.reset, cfg.detach, cfg.sg_kind, cfg.sg_p, x.data_ptr(),
-            gy.data_ptr(), v0.data_ptr(), None if gvT is None else gvT.data_ptr(), gx.data_ptr(),
+            T, NO, H, W, CI, k, cfg.reset, cfg.detach, cfg.sg_kind, cfg.sg_p, x.data_ptr(), gy.data_ptr(), gys,
+            v0.data_ptr(), cfg.v0_one, None if gvT is None else gvT.data_ptr(), gx.data_ptr(),
             None if gv0 is None else gv0.data_ptr(), cf, cfg.nthreads)
         if rc != 0:
             raise RuntimeError(f"fused LIF + pooling kernel rejected reset={cfg.reset}, geometry {cfg.geom}")
@@ -161,13 +165,17 @@ def run_lif_pool(spec: KernelSpec, xs: Tensor, state: Any, p: Any, kwargs: dict[
         NO, CI = B * C, 1
     x = x.reshape(T, NO, H, W, CI)  # a view of contiguous memory
     (v,) = state
-    v0 = (v.permute(0, 2, 3, 1) if cl else v).reshape(NO, H, W, CI).contiguous()  # a copy only of another layout
+    v0_one = int(v.numel() > 1 and not v.requires_grad and all(st == 0 for st in v.stride()))
+    if v0_one:  # one value expanded over every neuron (a resting state): hand the kernel that one value
+        v0 = v.reshape(-1)[:1]  # [1], a view
+    else:
+        v0 = (v.permute(0, 2, 3, 1) if cl else v).reshape(NO, H, W, CI).contiguous()  # a copy only of another layout
     coefs = spec.coefs(p, float(kwargs["dt"]), kwargs.get("integrator", "euler"))
     sg_kind, sg_p = surrogate_code(kwargs["surrogate"])  # type: ignore[misc]
     cfg = _Cfg((T, NO, H, W, CI, k), int(reset_code(kwargs["reset"])),  # type: ignore[arg-type]
                int(bool(kwargs.get("detach_reset", False))), sg_kind, sg_p,
                tuple(_scalar(coefs.get(n, 0.0)) for n in _NAMES),  # type: ignore[misc]
-               threads_for(xs.numel()))
+               threads_for(xs.numel()), v0_one)
     try:
         y, vT = _LIFPool.apply(cfg, x, v0)
     except _NonFinite:

@@ -13,7 +13,8 @@
 //
 // Layout: every step is [NO, H, W, CI] contiguous (channels-last [B, H, W, C]: NO = B, CI = C;
 // NCHW [B, C, H, W]: NO = B * C, CI = 1), steps follow each other; the output is
-// [T, NO, H / k, W / k, CI] and the state [NO, H, W, CI] likewise. A block is one group of k rows
+// [T, NO, H / k, W / k, CI] and the state [NO, H, W, CI] likewise (v0_one: the initial state is one
+// value for every neuron, v0[0], e.g. a resting state); the pooled gradient may have any strides gys. A block is one group of k rows
 // of one map: k * W * CI contiguous neurons, the exact input of one row of pooled outputs; the
 // H % k rows floor mode drops form a last, unpooled group (their state still advances).
 #include "common.h"
@@ -51,8 +52,8 @@ inline void pool_rows(const PoolGeom& g, const R* zb, R* yo) {
 }
 
 template <typename R, int RS>
-void forward_impl(const PoolGeom& g, const R* x, R* y, const R* v0, R* vT, const double* cf, int nt, int check,
-                  int64_t* bad) {
+void forward_impl(const PoolGeom& g, const R* x, R* y, const R* v0, int v0_one, R* vT, const double* cf, int nt,
+                  int check, int64_t* bad) {
     const R c1 = (R)cf[0], c2 = (R)cf[1], c3 = (R)cf[2], vth = (R)cf[3], vr = (R)cf[4];
     const int64_t G = g.G(), Ho = g.Ho(), rowlen = g.W * g.CI, S = g.step(), OS = g.ostep();
     const int64_t nblocks = g.NO * G;
@@ -67,7 +68,7 @@ void forward_impl(const PoolGeom& g, const R* x, R* y, const R* v0, R* vT, const
             const int64_t m0 = (no * g.H + gi * g.k) * rowlen;  // first neuron of the block in a step
             const bool pooled = gi < Ho;
             R* yrow = y + (no * Ho + gi) * g.Wo() * g.CI;  // used only when pooled
-            for (int64_t j = 0; j < n; ++j) v[j] = v0[m0 + j];
+            for (int64_t j = 0; j < n; ++j) v[j] = v0[v0_one ? 0 : m0 + j];
             R probe = (R)0;
             for (int64_t t = 0; t < g.T; ++t) {
                 const R* xt = x + t * S + m0;
@@ -92,13 +93,13 @@ void forward_impl(const PoolGeom& g, const R* x, R* y, const R* v0, R* vT, const
 }
 
 template <typename R, int RS>
-void backward_impl(const PoolGeom& g, const R* x, const R* gy, const R* v0, const R* gvT, R* gx, R* gv0,
-                   const double* cf, int detach, int sg_kind, double sg_p, int nt) {
+void backward_impl(const PoolGeom& g, const R* x, const R* gy, const int64_t* gys, const R* v0, int v0_one,
+                   const R* gvT, R* gx, R* gv0, const double* cf, int detach, int sg_kind, double sg_p, int nt) {
     const R c1 = (R)cf[0], c2 = (R)cf[1], c3 = (R)cf[2], vth = (R)cf[3], vr = (R)cf[4];
     const R keep = detach ? (R)0 : (R)1;
     const R div = (R)(g.k * g.k);
     const int64_t G = g.G(), Ho = g.Ho(), Wo = g.Wo(), CI = g.CI, rowlen = g.W * CI;
-    const int64_t S = g.step(), OS = g.ostep(), nmax = g.k * rowlen;
+    const int64_t S = g.step(), nmax = g.k * rowlen;
     const int64_t nblocks = g.NO * G;
 #pragma omp parallel num_threads(nt)
     {
@@ -110,9 +111,9 @@ void backward_impl(const PoolGeom& g, const R* x, const R* gy, const R* v0, cons
             const int64_t rows = std::min(g.k, g.H - gi * g.k), n = rows * rowlen;
             const int64_t m0 = (no * g.H + gi * g.k) * rowlen;
             const bool pooled = gi < Ho;
-            const R* gyrow = gy + (no * Ho + gi) * Wo * CI;
+            const R* gyrow = gy + no * gys[1] + gi * gys[2];  // any strides: gys of [T, NO, Ho, Wo, CI]
             // 1. recompute the trajectory of this block (forward_impl's arithmetic)
-            for (int64_t j = 0; j < n; ++j) v[j] = v0[m0 + j];
+            for (int64_t j = 0; j < n; ++j) v[j] = v0[v0_one ? 0 : m0 + j];
             for (int64_t t = 0; t < g.T; ++t) {
                 const R* xt = x + t * S + m0;
                 R* v1b = V1.data() + t * nmax;
@@ -133,13 +134,17 @@ void backward_impl(const PoolGeom& g, const R* x, const R* gy, const R* v0, cons
             for (int64_t j = 0; j < n; ++j) gv[j] = gvT ? gvT[m0 + j] : (R)0;
             for (int64_t t = g.T - 1; t >= 0; --t) {
                 if (pooled) {
-                    const R* gq = gyrow + t * OS;
+                    const R* gq = gyrow + t * gys[0];
                     for (int64_t a = 0; a < g.k; ++a)
                         for (int64_t w = 0; w < Wo * g.k; ++w) {
-                            const R* gp = gq + (w / g.k) * CI;
+                            const R* gp = gq + (w / g.k) * gys[3];
                             R* gd = gzb.data() + (a * g.W + w) * CI;
+                            if (gys[4] == 1) {
 #pragma omp simd
-                            for (int64_t c = 0; c < CI; ++c) gd[c] = gp[c] / div;
+                                for (int64_t c = 0; c < CI; ++c) gd[c] = gp[c] / div;
+                            } else {
+                                for (int64_t c = 0; c < CI; ++c) gd[c] = gp[c * gys[4]] / div;
+                            }
                         }
                     // columns floor mode drops keep their zeros (gzb starts zeroed, never written there)
                 }
@@ -182,8 +187,8 @@ void backward_impl(const PoolGeom& g, const R* x, const R* gy, const R* v0, cons
 
 #define SF_LIFPOOL(SUF, R)                                                                                  \
 extern "C" int sf_lifpool_fwd_##SUF(int64_t T, int64_t NO, int64_t H, int64_t W, int64_t CI, int64_t k,     \
-                                    int reset, const R* x, R* y, const R* v0, R* vT, const double* cf,      \
-                                    int nt, int check, int64_t* bad) {                                      \
+                                    int reset, const R* x, R* y, const R* v0, int v0_one, R* vT,            \
+                                    const double* cf, int nt, int check, int64_t* bad) {                    \
     if (k < 1 || H < k || W < k) return 2;                                                                  \
     const PoolGeom g{T, NO, H, W, CI, k};                                                                   \
     _SF_LIFPOOL_FWD_##SUF                                                                                   \
@@ -191,16 +196,16 @@ extern "C" int sf_lifpool_fwd_##SUF(int64_t T, int64_t NO, int64_t H, int64_t W,
 }                                                                                                           \
 extern "C" int sf_lifpool_bwd_##SUF(int64_t T, int64_t NO, int64_t H, int64_t W, int64_t CI, int64_t k,     \
                                     int reset, int detach, int sg_kind, double sg_p, const R* x,            \
-                                    const R* gy, const R* v0, const R* gvT, R* gx, R* gv0, const double* cf, \
-                                    int nt) {                                                               \
+                                    const R* gy, const int64_t* gys, const R* v0, int v0_one, const R* gvT, \
+                                    R* gx, R* gv0, const double* cf, int nt) {                              \
     if (k < 1 || H < k || W < k) return 2;                                                                  \
     const PoolGeom g{T, NO, H, W, CI, k};                                                                   \
     _SF_LIFPOOL_BWD_##SUF                                                                                   \
     return 0;                                                                                               \
 }
 
-#define _SF_LIFPOOL_F(R, RS) forward_impl<R, RS>(g, x, y, v0, vT, cf, nt, check, bad)
-#define _SF_LIFPOOL_B(R, RS) backward_impl<R, RS>(g, x, gy, v0, gvT, gx, gv0, cf, detach, sg_kind, sg_p, nt)
+#define _SF_LIFPOOL_F(R, RS) forward_impl<R, RS>(g, x, y, v0, v0_one, vT, cf, nt, check, bad)
+#define _SF_LIFPOOL_B(R, RS) backward_impl<R, RS>(g, x, gy, gys, v0, v0_one, gvT, gx, gv0, cf, detach, sg_kind, sg_p, nt)
 #define _SF_LIFPOOL_F32(RS) _SF_LIFPOOL_F(float, RS)
 #define _SF_LIFPOOL_F64(RS) _SF_LIFPOOL_F(double, RS)
 #define _SF_LIFPOOL_B32(RS) _SF_LIFPOOL_B(float, RS)
