@@ -156,8 +156,10 @@ def _rest(x: Tensor, v_leak: Tensor) -> Tensor:
     # and the fused kernel reads the one value (issue 17; 4 MB written and 8 MB read less per
     # [8, 64, 16384] step). Like any expanded tensor it is read-only: clone it to modify it in place.
     if v_leak.numel() == 1 and not v_leak.requires_grad and v_leak.device.type != "meta":
-        rest = torch.full((), float(v_leak.to(dtype=x.dtype)) + 0.0, dtype=x.dtype, device=x.device)
-        return rest.expand(x.shape)  # [B, *], strides 0
+        value = float(v_leak.to(dtype=x.dtype)) + 0.0
+        if not x.is_contiguous():  # e.g. channels-last: a written-out state keeps the torch step's outputs
+            return torch.full_like(x, value)  # in x's layout (an expanded one would make them contiguous)
+        return torch.full((), value, dtype=x.dtype, device=x.device).expand(x.shape)  # [B, *], strides 0
     # in place into the fresh zeros: one allocation, the same values as ``zeros + v_leak`` (``v_leak``
     # broadcasts to ``x``'s shape: the caller checked it) and the same gradient for a learnable one
     return torch.zeros_like(x).add_(v_leak.to(dtype=x.dtype, device=x.device))
