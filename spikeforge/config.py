@@ -163,12 +163,58 @@ class TrainConfig:
                               "readout")
         elif self.learn_tau and "tau_mem" not in neuron.params_cls._fields:
             raise ConfigError(f"config key 'learn_tau': neuron {self.neuron!r} has no tau_mem to learn")
+        self._check_unread_keys(DATASETS, MODELS)
         if self.attention is not None:
             from .models.transformers.zoo import attention_overrides
             try:
                 attention_overrides(self.model, self.attention)
             except ValueError as e:
                 raise ConfigError(f"config key 'attention': {e}") from None
+
+    def unread_keys(self, datasets: Any = None, models: Any = None) -> dict[str, str]:
+        """Keys this config's model and data set do not read, each with the reason: a zoo model builds
+        its own widths, neurons, constants and head from its named configuration; ``dcls`` builds its
+        recipe's LIF (β from tau_mem and dt) and readout when ``neuron`` is ``lif``;
+        only ``dcls`` has delay taps and channel pooling; temporal data brings its own spikes and T."""
+        if datasets is None or models is None:
+            from .data import DATASETS
+            from .models import MODELS
+            datasets, models = DATASETS, MODELS
+        temporal = datasets.meta(self.data).get("kind") == "temporal"
+        why: dict[str, str] = {}
+        if models.meta(self.model).get("kind") == "zoo":
+            zoo = f"zoo model {self.model!r} builds its layers from its own named configuration"
+            why.update({"hidden": f"{zoo} (its widths)", "dropout": f"{zoo} (no dropout on hidden spikes)",
+                        "reset": f"{zoo} (hard reset to 0 at every neuron site)",
+                        "tau_mem": f"{zoo} (its neurons' own time constants)",
+                        "dt": f"{zoo} (its neurons' own time step)", "learn_tau": f"{zoo} (fixed time constants)",
+                        "tau_out": f"{zoo} (a Linear head, no LI readout)",
+                        "encoder": f"{zoo} (it reads the image itself at every one of its T steps)"})
+        if self.model != "dcls":
+            why.update({k: f"only model 'dcls' has delay layers, not {self.model!r}"
+                        for k in ("delay_taps", "channel_pool")})
+        elif self.neuron == "lif":
+            recipe = "model 'dcls' with neuron 'lif' builds its recipe's LIF and LI readout"
+            why.update({"learn_tau": f"{recipe} (β fixed from tau_mem, dt)",
+                        "tau_out": f"{recipe} (the readout's β is the hidden LIF's, 1 - dt/tau_mem)"})
+        else:
+            why["tau_out"] = "model 'dcls' has no LI readout of its own constant (its β is 1 - dt/tau_mem)"
+        if temporal:
+            why.setdefault("encoder", f"temporal data set {self.data!r} brings its own spikes")
+            if models.meta(self.model).get("kind") != "zoo":
+                why.setdefault("steps", f"temporal data set {self.data!r} brings its own T")
+        return why
+
+    def _check_unread_keys(self, datasets: Any, models: Any) -> None:
+        """A set key that the model or data never read is refused (it would be silently ignored): an
+        unset-able key (reset, tau_mem, dt) when set, any other when it differs from its default."""
+        defaults = {f.name: f.default for f in dataclasses.fields(self)}
+        for key, reason in self.unread_keys(datasets, models).items():
+            value, default = getattr(self, key), defaults[key]
+            if value is not None and value != default:
+                leave = "unset" if default is None else f"at its default ({default!r})"
+                raise ConfigError(f"config key {key!r} is set to {value!r}, but nothing reads it: {reason}; "
+                                  f"leave {key} {leave} (config: {self.short()})")
 
     def _check_sequence_neuron(self, datasets: Any, models: Any, neuron: Any) -> None:
         """A sequence neuron (PSN, HD-LIF: non-causal, built for a fixed T) needs T at build time and

@@ -49,11 +49,12 @@ class DCLSClassifier(nn.Module):
         surrogate: Spike-function surrogate of the hidden LIF.
         neuron: Builds the hidden neuron layer of a given width instead of the recipe's LIF (``beta`` and
             ``surrogate`` then apply to the readout only / not at all).
+        reset: The recipe LIF's reset (``"zero"``: hard reset to 0, as the reference); unused with ``neuron``.
     """
 
     def __init__(self, in_features: int, hidden: tuple[int, ...], num_classes: int, *, K: int = 25, pool: int = 1,
                  beta: float = 0.005, dropout: float = 0.0, surrogate: Any = "atan",
-                 neuron: Callable[[int], nn.Module] | None = None) -> None:
+                 neuron: Callable[[int], nn.Module] | None = None, reset: str = "zero") -> None:
         super().__init__()
         if pool < 1 or in_features % pool:
             raise ValueError(f"DCLSClassifier: in_features={in_features} is not a multiple of pool={pool}")
@@ -64,7 +65,7 @@ class DCLSClassifier(nn.Module):
         self.delays = nn.ModuleList(DelayLinear(a, b, K=K) for a, b in zip(widths[:-1], widths[1:]))
         self.norms = nn.ModuleList(nn.BatchNorm1d(b) for b in hidden)
         self.neurons = nn.ModuleList(
-            LIF.from_decay(beta, surrogate=surrogate, reset="zero", detach_reset=True) if neuron is None else neuron(w)
+            LIF.from_decay(beta, surrogate=surrogate, reset=reset, detach_reset=True) if neuron is None else neuron(w)
             for w in hidden)
         self.dropouts = nn.ModuleList(SequenceDropout(dropout) if dropout > 0 else nn.Identity() for _ in hidden)
         self.readout = DelayLinear(widths[-1], num_classes, K=K)
@@ -90,7 +91,8 @@ class DCLSClassifier(nn.Module):
 @MODELS.register("dcls", kind="classifier", data="temporal")
 def dcls_classifier(cfg: Any, *, in_features: int, num_classes: int, temporal: bool) -> DCLSClassifier:
     """DCLS-Delays network sized by ``cfg.hidden``, ``cfg.delay_taps`` (K) and ``cfg.channel_pool``;
-    LIF decay ``β = 1 − dt/tau_mem`` (0 if ``tau_mem <= dt``); temporal data only. ``cfg.neuron`` other than
+    LIF decay ``β = 1 − dt/tau_mem`` (0 if ``tau_mem <= dt``), the recipe's reset to zero unless ``cfg.reset``
+    is set; temporal data only. ``cfg.neuron`` other than
     ``"lif"`` replaces the recipe's hidden LIF (built as the mlp builder builds it)."""
     if not temporal:
         raise ValueError("model 'dcls' needs temporal data (input [T, B, F]); "
@@ -111,7 +113,7 @@ def dcls_classifier(cfg: Any, *, in_features: int, num_classes: int, temporal: b
             return cls(**_neuron_kwargs(cfg, cls, width))
     return DCLSClassifier(in_features, tuple(cfg.hidden), num_classes, K=cfg.delay_taps, pool=cfg.channel_pool,
                           beta=beta, dropout=cfg.dropout, surrogate=get_surrogate(config_surrogate(cfg)),
-                          neuron=neuron)
+                          neuron=neuron, reset="zero" if cfg.reset is None else cfg.reset)
 
 
 def delay_layers(model: nn.Module) -> list[DelayLinear | LearnableDelay]:

@@ -101,7 +101,8 @@ def test_serial_sweep_report_matches_the_cells_and_reruns_skip(tmp_path: Path) -
 
 
 def test_a_failing_cell_is_reported_not_raised(tmp_path: Path) -> None:
-    spec = load_sweep({**_spec(tmp_path), "fixed": {**TINY, "data": "shd", "root": str(tmp_path / "none")},
+    shd = {k: v for k, v in TINY.items() if k != "steps"}  # temporal data brings its own T (a set steps is refused)
+    spec = load_sweep({**_spec(tmp_path), "fixed": {**shd, "data": "shd", "root": str(tmp_path / "none")},
                        "axes": {"seed": [0]}})
     result = run_sweep(spec, executor="serial", log=None, plots=False)
     assert len(result.failed) == 1 and "FileNotFoundError" in result.failed[0]["error"]
