@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import functools
 import random
 import statistics
 import time
@@ -83,7 +84,7 @@ def main() -> None:
             raise SystemExit(f"{path}: spikes or input gradient differ from {args.libs[0]}")
     jobs: list[tuple[str, Callable[[], None]]] = []
     for i, lib in enumerate(libs):
-        jobs += [(f"fwd{i}", lambda lib=lib: fwd(lib)), (f"bwd{i}", lambda lib=lib: bwd(lib))]
+        jobs += [(f"fwd{i}", functools.partial(fwd, lib)), (f"bwd{i}", functools.partial(bwd, lib))]
 
     def copy() -> None:
         dst.copy_(x)
@@ -97,8 +98,8 @@ def main() -> None:
             t0 = clock()
             job()
             times[name].append(clock() - t0)
-    copy = statistics.median(times["copy"])
-    print(f"[{T}, {B}, {N}] threads {nt} ({'CPU' if args.cpu else 'wall'} time): copy {copy * 1e3:.2f} ms")
+    copy_s = statistics.median(times["copy"])
+    print(f"[{T}, {B}, {N}] threads {nt} ({'CPU' if args.cpu else 'wall'} time): copy {copy_s * 1e3:.2f} ms")
     for i, path in enumerate(args.libs):
         line = f"  {path}:"
         for k in ("fwd", "bwd"):
