@@ -35,8 +35,8 @@ run: $(VENV)/.installed
 	$(BIN)/spikeforge train --set progress=false
 
 test: $(VENV)/.dev
-	$(BIN)/ruff check spikeforge tests conftest.py
-	$(BIN)/mypy spikeforge
+	$(BIN)/ruff check spikeforge tests tools conftest.py
+	$(BIN)/mypy spikeforge tools
 	SPIKEFORGE_REQUIRE_PEERS=1 $(BIN)/python -m pytest -q  # a skipped peer test fails here (tests/conftest.py)
 
 # JAX-based peers (issue 17) live in their own environment, never in the core or dev one (no torch
