@@ -87,6 +87,9 @@ class _AstroRun(torch.autograd.Function):
             raise _NonFiniteAt(t, m, f"state {field}", float(sT[m]))
         ctx.cfg = cfg
         ctx.save_for_backward(x, v0, a0, *coefs)
+        # an output the loss does not use (the final state of layer(x).sum()) reaches backward as None,
+        # not as a zero-filled [M] tensor: the kernel reads a null final-state gradient as zero (issue 17)
+        ctx.set_materialize_grads(False)
         return z, vT, aT
 
     @staticmethod

@@ -128,6 +128,9 @@ class OneStateRun(torch.autograd.Function):
             raise _diagnose(bad, x, [None, v0, None], [None, vT, None])
         ctx.cfg = cfg
         ctx.save_for_backward(x, v0, *coefs)
+        # an output the loss does not use (the final state of layer(x).sum()) reaches backward as None,
+        # not as a zero-filled [M] tensor: the kernel reads a null final-state gradient as zero (issue 17)
+        ctx.set_materialize_grads(False)
         return z, vT
 
     @staticmethod

@@ -148,6 +148,9 @@ class _IntegerLIFRun(torch.autograd.Function):
             raise nonfinite_at(bad, x, ("v",), [v0], [vT])
         ctx.cfg = cfg
         ctx.save_for_backward(x, v0, k, th, d)
+        # an output the loss does not use (the final state of layer(x).sum()) reaches backward as None,
+        # not as a zero-filled [M] tensor: the kernel reads a null final-state gradient as zero (issue 17)
+        ctx.set_materialize_grads(False)
         return z, vT
 
     @staticmethod

@@ -160,6 +160,9 @@ class TwoStateRun(torch.autograd.Function):
             raise diagnose(bad, x, cfg.fields, [a0, b0], [aT, bT])
         ctx.cfg = cfg
         ctx.save_for_backward(x, a0, b0, *coefs)
+        # an output the loss does not use (the final state of layer(x).sum()) reaches backward as None,
+        # not as a zero-filled [M] tensor: the kernel reads a null final-state gradient as zero (issue 17)
+        ctx.set_materialize_grads(False)
         return z, aT, bT
 
     @staticmethod

@@ -179,6 +179,9 @@ class _UltraLIFRun(torch.autograd.Function):
                                xv if not math.isfinite(xv) else float(vT[m]))
         ctx.cfg = cfg
         ctx.save_for_backward(x, v0, E, ld, th)
+        # an output the loss does not use (the final state of layer(x).sum()) reaches backward as None,
+        # not as a zero-filled [M] tensor: the kernel reads a null final-state gradient as zero (issue 17)
+        ctx.set_materialize_grads(False)
         return z, vT
 
     @staticmethod
