@@ -21,7 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from ..encoders import direct_encode
-from ..layers import TimeDistributed
+from ..layers import SpikingSequential, TimeDistributed
 from ..neurons import NEURONS
 from ._graph import ACT, PARAM, ConversionError, prepare
 from .balance import CONVERTERS, safe_scale
@@ -102,7 +102,7 @@ def _flatten_scale(s: Tensor, shape: torch.Size | None, name: str) -> Tensor:
 @torch.no_grad()
 def convert(ann: nn.Module, calibration_data: Tensor | Iterable | None = None, *, method: str = "max",
             channelwise: bool = False, percentile: float = 99.9, dt: float = 1e-3,
-            neuron: str = "if") -> nn.Sequential:
+            neuron: str = "if") -> SpikingSequential:
     """Convert a trained ReLU/QCFS ``nn.Sequential`` into a time-major SNN of IF neurons.
 
     Args:
@@ -119,8 +119,10 @@ def convert(ann: nn.Module, calibration_data: Tensor | Iterable | None = None, *
             back earlier ones, SNM) or ``"burst_if"`` (several spikes per step).
 
     Returns:
-        ``nn.Sequential`` mapping ``[T, B, *in]`` (e.g. :func:`~spikeforge.encoders.direct_encode`)
-        to ``[T, B, *out]``; ``out.mean(0)`` approximates the ANN output.
+        :class:`~spikeforge.layers.SpikingSequential` (an ``nn.Sequential``: same indexing and
+        ``state_dict`` keys) mapping ``[T, B, *in]`` (e.g. :func:`~spikeforge.encoders.direct_encode`)
+        to ``[T, B, *out]``; ``out.mean(0)`` approximates the ANN output. An ``IF`` directly followed
+        by ``AvgPool2d(k)`` (stride ``k``) runs as one fused kernel where it applies (same bits).
 
     Raises:
         ConversionError: an unsupported layer (named), or an activation with no Linear/Conv before it.
@@ -186,7 +188,7 @@ def convert(ann: nn.Module, calibration_data: Tensor | Iterable | None = None, *
             if isinstance(m, nn.Flatten):
                 s_in = _flatten_scale(s_in, shapes.get(i), name)
             out.append(TimeDistributed(m))
-    return nn.Sequential(*out)
+    return SpikingSequential(*out)
 
 
 @torch.no_grad()

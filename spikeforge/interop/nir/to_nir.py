@@ -12,6 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from ...layers.graph import ModuleGraph
+from ...layers.sequential import SpikingSequential
 from ...neurons import RESETS
 from ...neurons._base import check_sequence
 from ._converters import DT_KEY, ExportContext, _finite_dt, export_leaf
@@ -31,7 +32,8 @@ def to_nir(
 ) -> nir.NIRGraph:
     """Describe ``model`` as a NIR graph (continuous-time nodes, per-neuron parameter arrays).
 
-    The walker understands ``nn.Sequential`` (inlined), :class:`~spikeforge.layers.graph.ModuleGraph`
+    The walker understands ``nn.Sequential`` and :class:`~spikeforge.layers.SpikingSequential`
+    (inlined), :class:`~spikeforge.layers.graph.ModuleGraph`
     (its nodes and edges, cycles included; nested graphs become NIR subgraphs), identity layers
     (``Identity``, ``Dropout*``: skipped, the graph is for inference) and the leaves listed in
     :data:`~spikeforge.interop.nir._converters.EXPORTERS`. Anything else raises ``TypeError``
@@ -125,6 +127,11 @@ def _out_shape(module: nn.Module, in_shape: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(int(s) for s in y.shape[2:])
 
 
+# containers inlined, by exact type (another subclass of nn.Sequential may compute something else);
+# SpikingSequential computes what nn.Sequential does (its fused pairs are the same bits)
+_SEQUENTIAL = (nn.Sequential, SpikingSequential)
+
+
 def _join(prefix: str, name: str) -> str:
     return f"{prefix}.{name}" if prefix else name
 
@@ -132,7 +139,7 @@ def _join(prefix: str, name: str) -> str:
 def _convert(module: nn.Module, name: str, in_shape: tuple[int, ...], ctx: ExportContext) -> _Fragment:
     if isinstance(module, _IDENTITY) or _is_sequence_dropout(module):
         return _Fragment(out_shape=in_shape)
-    if type(module) is nn.Sequential:
+    if type(module) in _SEQUENTIAL:
         frag = _Fragment(out_shape=in_shape)
         for child_name, child in module.named_children():
             sub = _convert(child, _join(name, child_name), frag.out_shape, ctx)
@@ -222,7 +229,7 @@ def _graph_to_nir(g: ModuleGraph, prefix: str, in_shapes: dict[str, tuple[int, .
                             f"connect their neighbours directly")
         if isinstance(module, ModuleGraph):
             nodes[name], shapes[name] = _subgraph_to_nir(module, _join(prefix, name), shape, ctx)
-        elif type(module) is nn.Sequential:
+        elif type(module) in _SEQUENTIAL:
             frag = _convert(module, _join(prefix, name), shape, ctx)
             if frag.entry is None:
                 raise TypeError(f"node {_join(prefix, name)!r} is an empty Sequential")
