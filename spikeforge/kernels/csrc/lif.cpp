@@ -17,7 +17,7 @@
 #include "common.h"
 #include "step_math.h"
 
-using namespace sfk;  // kind, reset, coefficient and slot codes; reset_value
+using namespace sfk;  // kind, reset, coefficient and slot codes; reset_value, spike_reset_adjoint
 
 namespace {
 
@@ -445,17 +445,9 @@ void backward_impl(int64_t T, int64_t M, const R* x, const R* gz, int64_t gst, i
                     } else {
                         R theta = vth[j];
                         if (K == K_ALIF) theta = vth[j] + ad[j] * ab[j];
-                        const R s = (R)((v1 - theta) > (R)0);
-                        const R g = gv[j];
-                        R dv1, ds, dth = (R)0, dvr = (R)0;
-                        if (RS == R_SUB) { dv1 = g; ds = -g * theta; dth = -g * s; }
-                        else if (RS == R_VAL) { dv1 = g * ((R)1 - s); ds = g * (vr[j] - v1); dvr = g * s; }
-                        else if (RS == R_ZERO) { dv1 = g * ((R)1 - s); ds = -g * v1; }
-                        else { dv1 = g; ds = (R)0; }
-                        R gs = gzt[j] + keep * ds;
-                        if (K == K_ALIF) gs = gs + ga[j];
-                        const R gu = gs * sgb[j];
-                        gv1 = dv1 + gu;
+                        R gu, dth, dvr;
+                        gv1 = spike_reset_adjoint<R, K, RS>(gv[j], gzt[j], K == K_ALIF ? ga[j] : (R)0, v1, theta,
+                                                            vr[j], sgb[j], keep, gu, dth, dvr);
                         const R gth = dth - gu;
                         if (NEEDP) { a_vth[j] += gth; a_vr[j] += dvr; }
                         if (K == K_ALIF) {

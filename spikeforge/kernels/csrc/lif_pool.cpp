@@ -7,7 +7,8 @@
 // (spikes are 0/1, so the sums are exact small integers and any order gives the same bits).
 // Forward never writes the full-resolution spikes; backward stores nothing from the forward pass
 // but its input: per block of neurons it recomputes v1 and the surrogate derivative, spreads the
-// pooled gradient back (g / k^2, pool.cpp's backward) and runs lif.cpp's adjoint for the LIF kind.
+// pooled gradient back (g / k^2, pool.cpp's backward) and runs lif.cpp's adjoint for the LIF kind
+// (step_math.h's spike_reset_adjoint, shared with lif.cpp).
 // Same arithmetic per element as lif.cpp and pool.cpp (tests/kernels/test_lif_pool.py holds the
 // fused path bit-identical to the LIF kernel followed by the pooling kernel, gradients included).
 //
@@ -20,7 +21,7 @@
 #include "common.h"
 #include "step_math.h"
 
-using namespace sfk;  // reset codes, reset_value, surrogate_inplace
+using namespace sfk;  // reset codes, reset_value, surrogate_inplace, spike_reset_adjoint
 
 namespace {
 
@@ -156,16 +157,9 @@ void backward_impl(const PoolGeom& g, const R* x, const R* gy, const int64_t* gy
                 R* gg = gv.data();
 #pragma omp simd
                 for (int64_t j = 0; j < n; ++j) {
-                    const R v1 = v1b[j];
-                    const R s = (R)((v1 - vth) > (R)0);
-                    const R gvj = gg[j];
-                    R dv1, ds;
-                    if (RS == R_SUB) { dv1 = gvj; ds = -gvj * vth; }
-                    else if (RS == R_VAL) { dv1 = gvj * ((R)1 - s); ds = gvj * (vr - v1); }
-                    else if (RS == R_ZERO) { dv1 = gvj * ((R)1 - s); ds = -gvj * v1; }
-                    else { dv1 = gvj; ds = (R)0; }
-                    const R gs = (pooled ? gzt[j] : (R)0) + keep * ds;
-                    const R gv1 = dv1 + gs * sgb[j];
+                    R gu, dth, dvr;  // only gv1 is needed: one value per coefficient, none learnable
+                    const R gv1 = spike_reset_adjoint<R, K_LIF, RS>(gg[j], pooled ? gzt[j] : (R)0, (R)0, v1b[j], vth, vr,
+                                                                    sgb[j], keep, gu, dth, dvr);
                     gxt[j] = gv1 * c2;
                     gg[j] = gv1 * c1;
                 }

@@ -1,6 +1,7 @@
 // Per-element pieces of the LIF-family step: the codes and the reset are shared by the multi-step
 // kernels (lif.cpp), the SLTT step kernel (sltt.cpp) and the state-quantized kernel
-// (quant_lif.cpp); the per-element surrogate derivative and membrane quantization by the latter two.
+// (quant_lif.cpp); the per-element surrogate derivative and membrane quantization by the latter two;
+// the adjoint of the spike and reset by lif.cpp and the fused LIF + pooling kernel (lif_pool.cpp).
 //
 // Codes are those of lif.cpp and kernels/specs.py (kinds, resets, coefficient and state slots,
 // surrogate codes of kernels/cpu.py). Each expression is written in the reference step function's
@@ -40,6 +41,30 @@ inline R reset_value(R v1, R s, R theta, R vr) {
     if (RS == R_VAL) return v1 * ((R)1 - s) + s * vr;
     if (RS == R_ZERO) return v1 * ((R)1 - s);
     return v1;
+}
+
+// Adjoint of one step's spike and reset, for the backward passes of lif.cpp (LIF, CuBa, ALIF kinds)
+// and lif_pool.cpp (LIF kind). Forward: z = H(u), u = v1 - theta, v' = reset(v1, z, theta, vr).
+// In: g = dL/dv', gz = dL/dz from the outputs, ga = dL/dz through ALIF's adaptation (kind ALIF only),
+// sg = dz/du (the surrogate), keep = 0 when the reset's spike is detached, else 1. Returns
+// gv1 = dL/dv1 through both paths; gu = dL/du, and the reset's own partials dth (by theta) and dvr
+// (by vr), for the parameter gradients. Operation order as the torch reference's autograd (each
+// operation rounds once: -ffp-contract=off), so both kernels give the same bits as before.
+template <typename R, int K, int RS>
+inline __attribute__((always_inline)) R spike_reset_adjoint(R g, R gz, R ga, R v1, R theta, R vr, R sg, R keep,
+                                                            R& gu, R& dth, R& dvr) {
+    const R s = (R)((v1 - theta) > (R)0);
+    R dv1, ds;
+    dth = (R)0;
+    dvr = (R)0;
+    if (RS == R_SUB) { dv1 = g; ds = -g * theta; dth = -g * s; }
+    else if (RS == R_VAL) { dv1 = g * ((R)1 - s); ds = g * (vr - v1); dvr = g * s; }
+    else if (RS == R_ZERO) { dv1 = g * ((R)1 - s); ds = -g * v1; }
+    else { dv1 = g; ds = (R)0; }
+    R gs = gz + keep * ds;
+    if (K == K_ALIF) gs = gs + ga;
+    gu = gs * sg;
+    return dv1 + gu;
 }
 
 // dz/du of the spike function at u = v1 - theta (surrogate codes of kernels/cpu.py, scale a).
