@@ -440,7 +440,7 @@ MUTANTS: list[Mutant] = [
     Mutant("cpp-atan-grad", "spikeforge/kernels/csrc/step_math.h",
            "u[k] = h / ((R)1 + w * w);", "u[k] = a / ((R)1 + w * w);", KERNELS,
            "fused ATan surrogate derivative twice too large"),
-    Mutant("cpp-sub-reset-grad", "spikeforge/kernels/csrc/lif.cpp",
+    Mutant("cpp-sub-reset-grad", "spikeforge/kernels/csrc/step_math.h",
            "if (RS == R_SUB) { dv1 = g; ds = -g * theta; dth = -g * s; }",
            "if (RS == R_SUB) { dv1 = g; ds = g * theta; dth = -g * s; }", KERNELS,
            "fused backward: wrong sign of the gradient through the subtractive reset"),
