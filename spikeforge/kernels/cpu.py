@@ -22,7 +22,7 @@ from ..numerics import check_finite_enabled, raise_nonfinite
 from ..surrogate import (PDSG, ATan, Erf, FastSigmoid, PiecewiseQuadratic, QPseudoSpike, Rectangle, Sigmoid,
                          StraightThrough, Surrogate, Triangle)
 from ._build import BackendUnavailableError, load_library
-from ._cache import CACHE
+from ._cache import CACHE, MIN_BYTES
 from .specs import COEFS, SLOTS, KernelSpec, reset_code
 
 __all__ = ["surrogate_code", "supports", "run_cpp", "threads_for", "memory_order"]
@@ -124,6 +124,8 @@ def _empty(shape: tuple[int, ...] | torch.Size, dtype: torch.dtype) -> Tensor:
 
 
 def _empty_like(x: Tensor) -> Tensor:
+    if x.numel() * x.element_size() < MIN_BYTES:  # what the cache returns for a small one, without its lookup
+        return torch.empty(x.shape, dtype=x.dtype)
     return _empty(x.shape, x.dtype)
 
 
@@ -174,6 +176,7 @@ def threads_for(work: int) -> int:
 _PTRS3 = ctypes.c_void_p * 3  # state slots (SLOTS)
 STATE_MASK_SHIFT = 16  # bit 16 + slot of the kernels' cmask: that initial state is one value (csrc/lif.cpp, SMASK)
 _PTRS_C = ctypes.c_void_p * len(COEFS)  # coefficient slots (COEFS)
+_BAD = ctypes.c_int64 * 3  # the forward kernel's {t, m, code} report of a non-finite value
 
 
 def _ptr_array(tensors: list[Tensor | None]) -> ctypes.Array:
@@ -257,7 +260,7 @@ class _FusedRun(torch.autograd.Function):
             if s.numel() == 1:  # one initial value for every neuron (a resting state): read once
                 cmask |= 1 << (STATE_MASK_SHIFT + slot)
         ctable = _ptr_array(table)  # the tensors behind these addresses are saved for backward below
-        bad = (ctypes.c_int64 * 3)()  # {t, m, code} of the first non-finite value; code 0: none
+        bad = _BAD()  # {t, m, code} of the first non-finite value; code 0: none
         rc = getattr(lib, f"sf_forward_{suf}")(cfg.kind, cfg.reset, T, M, x.data_ptr(), z.data_ptr(),
                                               _ptr_array(st0), _ptr_array(stT), ctable, cfg.nthreads,
                                               cfg.check, bad, cmask)
@@ -410,7 +413,7 @@ def run_elementwise(spec: KernelSpec, xs: Tensor, state: Any, p: Any, kwargs: di
 
 def _one_value(s: Tensor) -> bool:
     """``s`` is one value expanded over all its elements (every stride 0) and needs no gradient."""
-    return s.numel() > 1 and not s.requires_grad and all(st == 0 for st in s.stride())
+    return s.numel() > 1 and not s.requires_grad and not any(s.stride())  # strides are >= 0
 
 
 @functools.lru_cache(maxsize=64)

@@ -20,6 +20,7 @@ honest against its step function.
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import FunctionType
 from typing import Any, NamedTuple
 
 import torch
@@ -111,9 +112,21 @@ RESET_CODES: dict[str, int] = {
 }
 
 
+# Qualified name of each plain function looked up so far: every fused call asks for its step
+# function's spec and its reset's code (a few per call), so the name is built once per function.
+# Only ``FunctionType`` objects are remembered (hashed by identity, few: the library's step and reset
+# functions plus any custom reset), never bound methods or callable objects.
+_QUALNAMES: dict[FunctionType, str] = {}
+
+
 def _qualname(fn: Any) -> str:
     fn = getattr(fn, "__func__", fn)
-    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', '?')}"
+    name = _QUALNAMES.get(fn) if isinstance(fn, FunctionType) else None
+    if name is None:
+        name = f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', '?')}"
+        if isinstance(fn, FunctionType) and len(_QUALNAMES) < 1024:
+            _QUALNAMES[fn] = name
+    return name
 
 
 def spec_for(step_fn: Callable[..., Any]) -> KernelSpec | None:

@@ -219,7 +219,10 @@ class Neuron(nn.Module, Generic[P, S]):
         """The parameters as stored and as the step function takes them: ``params()``, except
         with ``integrator="decay"`` (then a ``decay_params_cls`` of per-step decays and gains)."""
         cls = self._stored_cls()
-        return cls(**{n: getattr(self, n) for n in cls._fields})
+        # straight from the module's parameter/buffer dicts (a registered name is never shadowed by an
+        # attribute): nn.Module.__getattr__ is the slow path and runs on every forward (issue 17)
+        q, b = self._parameters, self._buffers
+        return cls(*[q[n] if n in q else b[n] if n in b else getattr(self, n) for n in cls._fields])
 
     def params(self) -> P:
         """The current parameters as a ``Params`` NamedTuple of tensors (time constants in seconds,
@@ -229,7 +232,8 @@ class Neuron(nn.Module, Generic[P, S]):
         return self.stored_params()
 
     def _params_for(self, x: Tensor) -> P:
-        project_learnable_(self)  # learnable time constants back into their stable range
+        if self._parameters:  # learnable time constants back into their stable range (buffers: none)
+            project_learnable_(self)
         p = self.stored_params()
         for name, value in zip(p._fields, p):
             if value.dim() and not _broadcasts_to(value.shape, x.shape[1:]):

@@ -159,7 +159,7 @@ def _rest(x: Tensor, v_leak: Tensor) -> Tensor:
         value = float(v_leak.to(dtype=x.dtype)) + 0.0
         if not x.is_contiguous():  # e.g. channels-last: a written-out state keeps the torch step's outputs
             return torch.full_like(x, value)  # in x's layout (an expanded one would make them contiguous)
-        return torch.full((), value, dtype=x.dtype, device=x.device).expand(x.shape)  # [B, *], strides 0
+        return x.new_full((), value).expand_as(x)  # [B, *], strides 0; x's dtype and device
     # in place into the fresh zeros: one allocation, the same values as ``zeros + v_leak`` (``v_leak``
     # broadcasts to ``x``'s shape: the caller checked it) and the same gradient for a learnable one
     return torch.zeros_like(x).add_(v_leak.to(dtype=x.dtype, device=x.device))
