@@ -25,7 +25,8 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor
 
-from ._build import BackendUnavailableError, load_library
+from ._build import BackendUnavailableError
+from .model_kernels import kernel_library
 from .cpu import (_coef_grads, _diagnose, _empty_like, _grad_out, _ptr_array, run_elementwise, supports,
                   threads_for)
 from .specs import COEFS, LIF, KernelSpec, _qualname
@@ -70,26 +71,8 @@ class _Config(NamedTuple):
     check: int
 
 
-def _declare(lib: ctypes.CDLL) -> None:
-    P, I, L, D = ctypes.c_void_p, ctypes.c_int, ctypes.c_int64, ctypes.c_double  # noqa: E741 (C types)
-    for suf in ("f32", "f64"):
-        f = getattr(lib, f"sf_quant_lif_forward_{suf}")
-        f.argtypes = [I, L, L, P, P, P, P, P, P, P, L, I, I, P]
-        f.restype = I
-        b = getattr(lib, f"sf_quant_lif_backward_{suf}")
-        b.argtypes = [I, I, I, D, L, L, P, P, L, L, P, P, P, P, P, P, I, P, P, L, I]
-        b.restype = I
-
-
-_declared: set[int] = set()  # ids of the loaded libraries whose argtypes are set
-
-
 def _lib() -> ctypes.CDLL:
-    lib = load_library()
-    if id(lib) not in _declared:
-        _declare(lib)
-        _declared.add(id(lib))
-    return lib
+    return kernel_library("quant_lif", "ILLPPPPPPPLIIP", "IIIDLLPPLLPPPPPPIPPLI")
 
 
 def _coef_table(x: Tensor, coef_slots: tuple[int, ...], coefs: Any) -> list[Tensor | None]:
@@ -119,6 +102,7 @@ class _QuantRun(torch.autograd.Function):
             raise _diagnose(bad, x, [None, v0, None], [None, vT, None])
         ctx.cfg = cfg
         ctx.save_for_backward(levels, mids, x, v0, *coefs)
+        ctx.set_materialize_grads(False)  # an unused output's gradient stays None: no zero fill, no read
         return z, vT
 
     @staticmethod

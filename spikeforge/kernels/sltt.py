@@ -31,11 +31,12 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor
 
-from ._build import BackendUnavailableError, load_library
+from ._build import BackendUnavailableError
 from ._policy import fused_available, resolve_backend
 from ..numerics import check_finite_enabled, raise_nonfinite
 from .cpu import (_coef_grads, _diagnose, _empty_like, _grad_out, _NonFiniteAt, _ptr_array, _unravel,
                   run_elementwise, supports, surrogate_code, threads_for)
+from .model_kernels import kernel_library
 from .quant_lif import quant_levels, quant_supports
 from .specs import COEFS, SLOTS, reset_code, spec_for
 
@@ -63,22 +64,8 @@ class _Config(NamedTuple):
     cs: int = 1  # coefficient stride: 0 when every coefficient is one value shared by all neurons
 
 
-_declared: set[int] = set()
-
-
 def _lib() -> ctypes.CDLL:
-    lib = load_library()
-    if id(lib) not in _declared:
-        P, I, L, D = ctypes.c_void_p, ctypes.c_int, ctypes.c_int64, ctypes.c_double  # noqa: E741 (C types)
-        for suf in ("f32", "f64"):
-            f = getattr(lib, f"sf_sltt_forward_{suf}")
-            f.argtypes = [I, I, I, D, L, P, P, P, P, P, L, P, I, P, P, L, I, I, P]
-            f.restype = I
-            b = getattr(lib, f"sf_sltt_backward_{suf}")
-            b.argtypes = [I, L, P, L, P, P, P, P, P, P, P, I, I]
-            b.restype = I
-        _declared.add(id(lib))
-    return lib
+    return kernel_library("sltt", "IIIDLPPPPPLPIPPLIIP", "ILPLPPPPPPPII")
 
 
 class _SLTTStep(torch.autograd.Function):

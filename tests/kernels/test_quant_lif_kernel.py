@@ -125,3 +125,38 @@ def test_quantizers_without_a_kernel():
     auto = sf.LIF(state_quant=lambda v: custom(v))(xs)  # auto: the torch reference
     ref = sf.LIF(state_quant=lambda v: custom(v), backend="torch")(xs)
     assert torch.equal(auto, ref)
+
+
+@pytest.mark.parametrize("loss", ["spikes", "final", "both"])
+def test_unused_outputs_get_no_zero_filled_gradient(loss):
+    """``layer(x).sum()`` leaves the final state's gradient unused: it must reach the kernel as None
+    (no [B, N] zero fill by autograd), and every loss's gradients must stay the reference's."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Fills(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.shapes: list[tuple[int, ...]] = []
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            if func.overloadpacket.__name__ in ("fill_", "zero_", "zeros", "zeros_like", "full", "full_like",
+                                                "new_zeros") and isinstance(out, torch.Tensor):
+                self.shapes.append(tuple(out.shape))
+            return out
+
+    sq = QUANTS["uniform3"]
+    xs = torch.rand(6, 3, 5) * 2  # [T, B, N]
+    grads = {}
+    for be in ("torch", "cpp"):
+        lif = sf.LIF.from_decay(0.8, backend=be, state_quant=sq)
+        x = xs.clone().requires_grad_()
+        zs, final = lif.run(x)
+        out = {"spikes": zs.sum(), "final": (final.v ** 2).sum(), "both": zs.sum() + (final.v ** 2).sum()}[loss]
+        mode = Fills()
+        with mode:
+            (g,) = torch.autograd.grad(out, [x])
+        grads[be] = g
+        if be == "cpp" and loss == "spikes":
+            assert not mode.shapes, f"backward zero-filled a final-state gradient: {mode.shapes}"
+    torch.testing.assert_close(grads["cpp"], grads["torch"])
