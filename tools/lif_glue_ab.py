@@ -116,6 +116,7 @@ def main() -> None:
             x = xs.detach().requires_grad_()
             z = layer(x)
             z.sum().backward()
+            assert x.grad is not None
             grads[key] = (z.detach(), x.grad)
         assert torch.equal(grads["old"][0], grads["new"][0]) and torch.equal(grads["old"][1], grads["new"][1])
         per = run(both["new"], 3) / 3

@@ -150,7 +150,6 @@ void backward_impl(const PoolGeom& g, const R* x, const R* gy, const int64_t* gy
                     // columns floor mode drops keep their zeros (gzb starts zeroed, never written there)
                 }
                 const R* gzt = gzb.data();
-                const R* xt = x + t * S + m0;
                 R* gxt = gx + t * S + m0;
                 const R* v1b = V1.data() + t * nmax;
                 const R* sgb = SG.data() + t * nmax;
@@ -163,7 +162,6 @@ void backward_impl(const PoolGeom& g, const R* x, const R* gy, const int64_t* gy
                     gxt[j] = gv1 * c2;
                     gg[j] = gv1 * c1;
                 }
-                (void)xt;
             }
             if (gv0) for (int64_t j = 0; j < n; ++j) gv0[m0 + j] = gv[j];
         }
