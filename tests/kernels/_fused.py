@@ -3,7 +3,10 @@ whose step function has a kernel spec, so a new fused neuron is tested without e
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from spikeforge.kernels.specs import spec_for
 from spikeforge.neurons import NEURONS as REGISTRY
@@ -42,3 +45,21 @@ def assert_parity(ref: tuple, got: tuple, dtype: torch.dtype) -> None:
             continue
         scale = a.abs().max().clamp_min(1.0)
         torch.testing.assert_close(b / scale, a / scale, **TOL[dtype])
+
+
+FILLS = ("fill_", "zero_", "zeros", "zeros_like", "full", "full_like", "new_zeros")  # ops that write a constant
+
+
+class Ops(TorchDispatchMode):
+    """Records the name and output shapes of every aten op run inside it (the traffic tests look for
+    ``FILLS`` among them: a zero-filled gradient that a backward did not need)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ops: list[tuple[str, list[tuple[int, ...]]]] = []
+
+    def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        out = func(*args, **(kwargs or {}))
+        outs = out if isinstance(out, (tuple, list)) else [out]
+        self.ops.append((func.overloadpacket.__name__, [tuple(o.shape) for o in outs if isinstance(o, torch.Tensor)]))
+        return out

@@ -8,33 +8,16 @@ gradients must stay those of the torch reference when only one of the two output
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 import torch
-from torch.utils._python_dispatch import TorchDispatchMode
+
+from _fused import FILLS, Ops
 
 from spikeforge.kernels import available_backends
 from spikeforge.neurons import LIF
 from spikeforge.surrogate import FastSigmoid
 
 pytestmark = pytest.mark.skipif("cpp" not in available_backends(), reason="no C++ compiler")
-
-FILLS = ("fill_", "zero_", "zeros", "zeros_like", "full", "full_like", "new_zeros")
-
-
-class _Ops(TorchDispatchMode):
-    """Records the name and output shape of every aten op run inside it."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.ops: list[tuple[str, list[tuple[int, ...]]]] = []
-
-    def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
-        out = func(*args, **(kwargs or {}))
-        outs = out if isinstance(out, (tuple, list)) else [out]
-        self.ops.append((func.overloadpacket.__name__, [tuple(o.shape) for o in outs if isinstance(o, torch.Tensor)]))
-        return out
 
 
 def _layer(backend: str) -> LIF:
@@ -46,7 +29,7 @@ def test_backward_of_spike_sum_fills_nothing() -> None:
     layer = _layer("cpp")
     x = xs.clone().requires_grad_()
     loss = layer(x).sum()
-    with _Ops() as rec:
+    with Ops() as rec:
         loss.backward()
     fills = [(name, shapes) for name, shapes in rec.ops if name in FILLS]
     assert fills == [], f"backward wrote zero-filled tensors: {fills}"
@@ -76,7 +59,7 @@ def test_forward_from_rest_writes_no_state() -> None:
     but the kernel's own outputs (before: a full_like of the resting potential every call)."""
     layer = LIF.from_decay(0.9, v_leak=0.25, reset="zero", backend="cpp")
     xs = torch.randn(5, 3, 19, generator=torch.Generator().manual_seed(2))
-    with _Ops() as rec:
+    with Ops() as rec:
         layer(xs)
     fills = [(name, shapes) for name, shapes in rec.ops if name in FILLS and shapes != [()]]  # a scalar is fine
     assert fills == [], f"forward wrote filled tensors: {fills}"

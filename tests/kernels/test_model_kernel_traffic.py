@@ -16,9 +16,8 @@ from typing import Any
 
 import pytest
 import torch
-from torch.utils._python_dispatch import TorchDispatchMode
 
-from _fused import assert_parity, parity_inputs
+from _fused import FILLS, Ops, assert_parity, parity_inputs
 
 from spikeforge.kernels import available_backends
 from spikeforge.kernels.model_kernels import model_kernel_for
@@ -28,23 +27,6 @@ pytestmark = pytest.mark.skipif("cpp" not in available_backends(), reason="no C+
 
 KERNELED = {name: cls for name in REGISTRY.names()
             if model_kernel_for((cls := REGISTRY.get(name)).step_fn) is not None}
-FILLS = ("fill_", "zero_", "zeros", "zeros_like", "full", "full_like", "new_zeros")
-
-
-class _Ops(TorchDispatchMode):
-    """Records the name and output shapes of every aten op run inside it."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.ops: list[tuple[str, list[tuple[int, ...]]]] = []
-
-    def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
-        out = func(*args, **(kwargs or {}))
-        outs = out if isinstance(out, (tuple, list)) else [out]
-        self.ops.append((func.overloadpacket.__name__, [tuple(o.shape) for o in outs if isinstance(o, torch.Tensor)]))
-        return out
-
-
 def _make(name: str, backend: str, dtype: torch.dtype, size: int | None, learn: bool = True) -> Any:
     cls = KERNELED[name]
     if backend == "cpp":
@@ -69,7 +51,7 @@ def test_backward_of_output_sum_fills_nothing(name: str, learn: bool) -> None:
     m = _make(name, "cpp", torch.float32, 33 if learn else None, learn)
     x = xs.clone().requires_grad_()
     loss = m(x).sum()
-    with _Ops() as rec:
+    with Ops() as rec:
         loss.backward()
     fills = [(op, shapes) for op, shapes in rec.ops if op in FILLS]
     assert fills == [], f"{name}: backward wrote zero-filled tensors: {fills}"
