@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import matplotlib
 import pytest
@@ -44,3 +45,19 @@ def one_thread() -> Iterator[None]:
 def _seed() -> None:
     torch.manual_seed(0)
 
+
+
+@pytest.fixture
+def lif_pool_runs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Grows by one per run of the fused neuron + average-pooling kernel (``SpikingSequential``'s fusion)."""
+    import spikeforge.layers._neuron_pool as neuron_pool
+
+    calls: list[int] = []
+    real = neuron_pool.run_lif_pool
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(neuron_pool, "run_lif_pool", counting)
+    return calls

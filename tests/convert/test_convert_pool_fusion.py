@@ -13,7 +13,6 @@ import torch
 from torch import nn
 
 import spikeforge as sf
-import spikeforge.layers._neuron_pool as neuron_pool
 from spikeforge.convert import QCFS, convert
 from spikeforge.kernels import available_backends
 from spikeforge.layers import SpikingSequential
@@ -30,23 +29,9 @@ def _ann(act: type[nn.Module]) -> nn.Sequential:
         nn.Flatten(), nn.Linear(8 * 2 * 2, 3)).eval()
 
 
-@pytest.fixture
-def count(monkeypatch):
-    """Number of fused neuron + pooling kernel runs."""
-    calls = []
-    real = neuron_pool.run_lif_pool
-
-    def counting(*args, **kwargs):
-        calls.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(neuron_pool, "run_lif_pool", counting)
-    return calls
-
-
 @needs_cpp
 @pytest.mark.parametrize("act", [nn.ReLU, QCFS], ids=["relu", "qcfs"])
-def test_converted_conv_net_runs_fused_with_same_bits(act, count, gen):
+def test_converted_conv_net_runs_fused_with_same_bits(act, lif_pool_runs, gen):
     calib = torch.rand(16, 2, 9, 9, generator=gen)  # odd H, W: floor-mode pooling drops a row and column
     snn = convert(_ann(act), calib, method="max" if act is nn.ReLU else "qcfs")
     assert isinstance(snn, SpikingSequential)
@@ -56,11 +41,11 @@ def test_converted_conv_net_runs_fused_with_same_bits(act, count, gen):
     w = torch.linspace(-1, 1, 3, dtype=torch.float64).float()
 
     ys = snn(xs)
-    assert len(count) == 2  # both IF + pool pairs ran fused
+    assert len(lif_pool_runs) == 2  # both IF + pool pairs ran fused
     (gx,) = torch.autograd.grad((ys * w).sum(), xs)
     ys_ref = plain(xs)
     (gx_ref,) = torch.autograd.grad((ys_ref * w).sum(), xs)
-    assert len(count) == 2
+    assert len(lif_pool_runs) == 2
     assert ys.abs().sum() > 0 and gx.abs().sum() > 0
     assert torch.equal(ys, ys_ref) and torch.equal(gx, gx_ref)
     if act is QCFS:  # PrimeMembrane adds u_0 to the first step of every call: not chunk-invariant

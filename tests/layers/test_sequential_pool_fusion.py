@@ -12,7 +12,6 @@ import pytest
 import torch
 from torch import nn
 
-import spikeforge.layers._neuron_pool as neuron_pool
 from spikeforge.kernels import available_backends
 from spikeforge.layers import SpikingSequential, TimeDistributed
 from spikeforge.neurons import LIF, LIFState
@@ -43,20 +42,6 @@ def _frames(gen, T=6, B=3):
     return (torch.rand(T, B, 2, 13, 13, generator=gen) < 0.3).float() * 2.0  # [T, B, 2, H, W], odd H, W
 
 
-@pytest.fixture
-def count(monkeypatch):
-    """Number of fused LIF + pooling kernel runs."""
-    calls = []
-    real = neuron_pool.run_lif_pool
-
-    def counting(*args, **kwargs):
-        calls.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(neuron_pool, "run_lif_pool", counting)
-    return calls
-
-
 def _step(net, xs):
     """Output and the gradient of every parameter for a fixed loss."""
     net.zero_grad(set_to_none=True)
@@ -67,24 +52,24 @@ def _step(net, xs):
 
 @needs_cpp
 @pytest.mark.parametrize("memory_format", [CL, None], ids=["channels_last", "nchw"])
-def test_forward_and_gradients_same_bits(memory_format, count, gen):
+def test_forward_and_gradients_same_bits(memory_format, lif_pool_runs, gen):
     net = _net(memory_format)
     plain = nn.Sequential(*copy.deepcopy(list(net)))  # the same modules, one call each
     xs = _frames(gen)
     ys, grads = _step(net, xs)
-    assert len(count) == 2  # both LIF + pool pairs ran fused
+    assert len(lif_pool_runs) == 2  # both LIF + pool pairs ran fused
     ys_ref, grads_ref = _step(plain, xs)
-    assert len(count) == 2
+    assert len(lif_pool_runs) == 2
     assert ys.sum() > 0 and torch.equal(ys, ys_ref)
     assert all(torch.equal(g, r) for g, r in zip(grads, grads_ref))
 
 
 @needs_cpp
-def test_streaming_states(count, gen):
+def test_streaming_states(lif_pool_runs, gen):
     net = _net()
     xs = _frames(gen, T=8)
     ys, states = net.run(xs)
-    assert len(count) == 2
+    assert len(lif_pool_runs) == 2
     assert states[2] is None and states[5] is None and isinstance(states[1], LIFState)
     y1, s1 = net.run(xs[:5])  # chunk by chunk, states handed back in
     y2, s2 = net.run(xs[5:], s1)
@@ -98,19 +83,19 @@ def test_streaming_states(count, gen):
 
 
 @needs_cpp
-def test_hooks_and_torch_backend_run_unfused(count, gen, monkeypatch):
+def test_hooks_and_torch_backend_run_unfused(lif_pool_runs, gen, monkeypatch):
     xs = _frames(gen)
     net = _net()
     ref = net(xs)
-    assert len(count) == 2
+    assert len(lif_pool_runs) == 2
     seen = []
     handle = net[2].register_forward_hook(lambda m, i, o: seen.append(o.shape))
-    assert torch.equal(net(xs), ref) and len(count) == 3 and len(seen) == 1  # the hooked pair runs unfused
+    assert torch.equal(net(xs), ref) and len(lif_pool_runs) == 3 and len(seen) == 1  # the hooked pair runs unfused
     handle.remove()
     net[4].backend = "torch"
-    assert torch.equal(net(xs), ref) and len(count) == 4
+    assert torch.equal(net(xs), ref) and len(lif_pool_runs) == 4
     monkeypatch.setenv("SPIKEFORGE_BACKEND", "torch")
-    assert torch.equal(net(xs), ref) and len(count) == 4
+    assert torch.equal(net(xs), ref) and len(lif_pool_runs) == 4
 
 
 @needs_cpp
