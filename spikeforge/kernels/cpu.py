@@ -22,7 +22,7 @@ from ..numerics import check_finite_enabled, raise_nonfinite
 from ..surrogate import (PDSG, ATan, Erf, FastSigmoid, PiecewiseQuadratic, QPseudoSpike, Rectangle, Sigmoid,
                          StraightThrough, Surrogate, Triangle)
 from ._build import BackendUnavailableError, load_library
-from ._cache import CACHE, MIN_BYTES
+from ._cache import CACHE
 from .specs import COEFS, SLOTS, KernelSpec, reset_code
 
 __all__ = ["surrogate_code", "supports", "run_cpp", "threads_for", "memory_order"]
@@ -124,8 +124,6 @@ def _empty(shape: tuple[int, ...] | torch.Size, dtype: torch.dtype) -> Tensor:
 
 
 def _empty_like(x: Tensor) -> Tensor:
-    if x.numel() * x.element_size() < MIN_BYTES:  # what the cache returns for a small one, without its lookup
-        return torch.empty(x.shape, dtype=x.dtype)
     return _empty(x.shape, x.dtype)
 
 

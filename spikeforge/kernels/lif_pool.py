@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 
 from ..numerics import check_finite_enabled
-from ._build import load_library
+from .model_kernels import kernel_library
 from .cpu import _empty, memory_order, supports, surrogate_code, threads_for
 from .specs import LIF, KernelSpec, reset_code
 
@@ -44,26 +44,8 @@ class _Cfg(NamedTuple):
     v0_one: int  # 1: the initial state is one value for every neuron, passed as 1 element
 
 
-def _declare(lib: ctypes.CDLL) -> None:
-    P, I, L, D = ctypes.c_void_p, ctypes.c_int, ctypes.c_int64, ctypes.c_double  # noqa: E741 (C types)
-    for suf in ("f32", "f64"):
-        f = getattr(lib, f"sf_lifpool_fwd_{suf}")
-        f.argtypes = [L, L, L, L, L, L, I, P, P, P, I, P, P, I, I, P]
-        f.restype = I
-        b = getattr(lib, f"sf_lifpool_bwd_{suf}")
-        b.argtypes = [L, L, L, L, L, L, I, I, I, D, P, P, P, P, I, P, P, P, P, I]
-        b.restype = I
-
-
-_declared: set[int] = set()  # ids of the loaded libraries whose argtypes are set
-
-
 def _lib() -> ctypes.CDLL:
-    lib = load_library()
-    if id(lib) not in _declared:
-        _declare(lib)
-        _declared.add(id(lib))
-    return lib
+    return kernel_library("lifpool", "LLLLLLIPPPIPPIIP", "LLLLLLIIIDPPPPIPPPPI", names=("fwd", "bwd"))
 
 
 class _NonFinite(Exception):
@@ -82,11 +64,9 @@ def lif_pool_supports(spec: KernelSpec | None, xs: Tensor, state: Any, p: Any, k
     """``None`` if :func:`run_lif_pool` computes this LIF layer + ``AvgPool2d(k)`` exactly, else why not."""
     if spec is None or spec.kind != LIF or not spec.spiking:
         return "the fused LIF + pooling kernel runs the LIF kind only"
-    why = supports(spec, xs, state, kwargs)
+    why = supports(spec, xs, state, kwargs)  # dtype, device, state quantization, reset, surrogate, state
     if why is not None:
         return why
-    if kwargs.get("state_quant") is not None:
-        return "state quantization has no fused LIF + pooling kernel"
     if xs.dim() != 5 or xs.shape[3] < k or xs.shape[4] < k or k < 1:
         return f"the fused LIF + pooling kernel takes [T, B, C, H, W] with H, W >= {k}, got {tuple(xs.shape)}"
     if not xs.is_contiguous() and memory_order(xs) != _CL:

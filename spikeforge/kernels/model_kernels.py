@@ -29,6 +29,7 @@ import torch
 from torch import Tensor
 
 from ._build import load_library
+from .specs import _qualname
 
 __all__ = ["ModelKernel", "MODEL_KERNELS", "kernel_library", "model_kernel_for", "torch_function",
            "torch_function_address"]
@@ -59,11 +60,6 @@ MODEL_KERNELS: dict[str, str] = {
 _loaded: dict[str, ModelKernel] = {}
 
 
-def _qualname(fn: Any) -> str:
-    fn = getattr(fn, "__func__", fn)
-    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', '?')}"
-
-
 def model_kernel_for(step_fn: Any) -> ModelKernel | None:
     """The model kernel of a step function, or ``None`` if it has none."""
     name = _qualname(step_fn)
@@ -81,14 +77,15 @@ _CTYPES = {"P": ctypes.c_void_p, "I": ctypes.c_int, "L": ctypes.c_int64, "D": ct
 _declared: set[tuple[int, str]] = set()  # (library id, kernel prefix) whose argtypes are set
 
 
-def kernel_library(prefix: str, forward: str, backward: str) -> ctypes.CDLL:
+def kernel_library(prefix: str, forward: str, backward: str,
+                   names: tuple[str, str] = ("forward", "backward")) -> ctypes.CDLL:
     """The loaded kernel library, with ``sf_<prefix>_forward_{f32,f64}`` and ``sf_<prefix>_backward_*``
-    declared (once per library): ``forward``/``backward`` spell their C argument types, one letter
-    each (``P`` pointer, ``I`` int, ``L`` int64, ``D`` double); both return an int status."""
+    (or the two ``names``) declared (once per library): ``forward``/``backward`` spell their C argument
+    types, one letter each (``P`` pointer, ``I`` int, ``L`` int64, ``D`` double); both return an int status."""
     lib = load_library()
     if (id(lib), prefix) not in _declared:
         for suf in ("f32", "f64"):
-            for kind, sig in (("forward", forward), ("backward", backward)):
+            for kind, sig in zip(names, (forward, backward)):
                 fn = getattr(lib, f"sf_{prefix}_{kind}_{suf}")
                 fn.argtypes = [_CTYPES[c] for c in sig]
                 fn.restype = ctypes.c_int
