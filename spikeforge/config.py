@@ -186,8 +186,9 @@ class TrainConfig:
             zoo = f"zoo model {self.model!r} builds its layers from its own named configuration"
             why.update({"hidden": f"{zoo} (its widths)", "dropout": f"{zoo} (no dropout on hidden spikes)",
                         "reset": f"{zoo} (hard reset to 0 at every neuron site)",
-                        "tau_mem": f"{zoo} (its neurons' own time constants)",
-                        "dt": f"{zoo} (its neurons' own time step)", "learn_tau": f"{zoo} (fixed time constants)",
+                        "tau_mem": f"{zoo} (its neurons' own time constants; no layer reads tau_mem)",
+                        "dt": f"{zoo} (its neurons' own time step; no neuron or readout reads dt)",
+                        "learn_tau": f"{zoo} (fixed time constants)",
                         "tau_out": f"{zoo} (a Linear head, no LI readout)",
                         "encoder": f"{zoo} (it reads the image itself at every one of its T steps)"})
         if self.model != "dcls":
@@ -230,7 +231,7 @@ class TrainConfig:
             problems.append(("train_mode", f"{self.train_mode!r} runs the network step by step; use bptt"))
         if self.learn_tau:
             problems.append(("learn_tau", "it has no tau_mem to learn"))
-        problems += self._sequence_settings(models, neuron)
+        problems += self._sequence_settings(datasets, models, neuron)
         meta = models.meta(self.model)
         if self.model != "mlp" and meta.get("kind") != "zoo":
             problems.append(("model", f"model {self.model!r} runs its neurons step by step or builds its own; "
@@ -239,18 +240,15 @@ class TrainConfig:
             key, msg = problems[0]
             raise ConfigError(f"config key {key!r}: {why}: {msg} (config: {self.short()})")
 
-    def _sequence_settings(self, models: Any, neuron: Any) -> list[tuple[str, str]]:
-        """``(key, why)`` for each set reset / tau_mem / dt the sequence neuron ``neuron`` in ``self.model``
-        cannot honour: one it lacks (its ``refused_settings``), an invalid value of one it maps
-        (``setting_kwargs``: HD-LIF's tau = tau_mem / dt steps), or tau_mem / dt in a zoo model, which
-        builds its neurons without them and has no readout that reads dt."""
+    def _sequence_settings(self, datasets: Any, models: Any, neuron: Any) -> list[tuple[str, str]]:
+        """``(key, why)`` for each set reset / tau_mem / dt the sequence neuron ``neuron`` cannot honour:
+        one it lacks (its ``refused_settings``) or an invalid value of one it maps (``setting_kwargs``:
+        HD-LIF's tau = tau_mem / dt steps). A key the model does not read at all (a zoo model's tau_mem
+        and dt) is refused by :meth:`_check_unread_keys`, as for every neuron."""
         problems = [(key, f"{reason}; leave {key} unset") for key, reason in neuron.refused_settings.items()
                     if getattr(self, key) is not None]
-        if models.meta(self.model).get("kind") == "zoo":
-            return problems + [(key, f"zoo model {self.model!r} builds its neurons with its own constants and has "
-                                     f"no readout that reads {key}; leave {key} unset")
-                               for key in ("tau_mem", "dt") if getattr(self, key) is not None]
-        if self.tau_mem is not None and "tau_mem" not in neuron.refused_settings:
+        if (self.tau_mem is not None and "tau_mem" not in neuron.refused_settings
+                and "tau_mem" not in self.unread_keys(datasets, models)):
             try:
                 neuron.setting_kwargs(tau_mem=self.tau_mem, dt=self.resolved("dt"))
             except ValueError as e:
