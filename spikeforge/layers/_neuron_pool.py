@@ -38,14 +38,15 @@ def pool_after(neuron: nn.Module, pool: nn.Module) -> int | None:
     return pool_kernel_size(pool.module)
 
 
-def pooled_run(neuron: nn.Module, pool: nn.Module, xs: Tensor, state: Any = None) -> tuple[Tensor, Any] | None:
+def pooled_run(neuron: nn.Module, pool: nn.Module, k: int, xs: Tensor,
+               state: Any = None) -> tuple[Tensor, Any] | None:
     """``(pool(neuron.run(xs, state)[0]), final neuron state)`` by the fused LIF + pooling kernel, or
-    ``None`` if it does not apply to this pair or call (the caller runs the layers itself).
+    ``None`` if it does not apply to this call (the caller runs the layers itself); ``k`` is
+    :func:`pool_after` of the pair, which the caller checked.
 
     Shapes: ``xs [T, B, C, H, W] -> [T, B, C, H // k, W // k]``; the state is the neuron's ``[B, C, H, W]``.
     """
-    k = pool_after(neuron, pool)
-    if k is None or xs.dim() != 5 or xs.device.type != "cpu" or _tracing():
+    if xs.dim() != 5 or xs.device.type != "cpu" or _tracing():
         return None
     assert isinstance(neuron, Neuron) and isinstance(pool, TimeDistributed)  # pool_after checked both
     if pool.memory_format is not None and not xs.permute(0, 1, 3, 4, 2).is_contiguous():

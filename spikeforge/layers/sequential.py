@@ -103,7 +103,8 @@ class SpikingSequential(nn.Sequential):
     @staticmethod
     def _fused_pair(layers: list[nn.Module], i: int, xs: Any, state: Any) -> tuple[Tensor, Any] | None:
         """Layers ``i`` (a neuron) and ``i + 1`` (its pooling) run by one fused kernel, or ``None``."""
-        if i + 1 >= len(layers) or not isinstance(xs, Tensor) or pool_after(layers[i], layers[i + 1]) is None:
+        k = None if i + 1 >= len(layers) or not isinstance(xs, Tensor) else pool_after(layers[i], layers[i + 1])
+        if k is None:
             return None
         with in_child("SpikingSequential", f"layers {i}-{i + 1} (fused neuron + pooling)", layers[i], xs):
-            return pooled_run(layers[i], layers[i + 1], xs, state)
+            return pooled_run(layers[i], layers[i + 1], k, xs, state)
