@@ -18,6 +18,7 @@ from ._graph import prepare as prepare
 from .balance import CONVERTERS as CONVERTERS
 from .balance import percentile as percentile
 from .convert import PrimeMembrane as PrimeMembrane
+from .convert import PrimeState as PrimeState
 from .convert import calibrate as calibrate
 from .convert import conversion_accuracy as conversion_accuracy
 from .convert import convert as convert
@@ -27,5 +28,5 @@ from .recurrent import QRNN as QRNN
 from .recurrent import SpikingRNN as SpikingRNN
 from .recurrent import convert_qrnn as convert_qrnn
 
-__all__ = ["CONVERTERS", "QCFS", "ConversionError", "PrimeMembrane", "calibrate", "conversion_accuracy",
+__all__ = ["CONVERTERS", "QCFS", "ConversionError", "PrimeMembrane", "PrimeState", "calibrate", "conversion_accuracy",
            "convert", "convert_qrnn", "fold_bn", "percentile", "prepare", "qcfs", "QRNN", "SpikingRNN"]

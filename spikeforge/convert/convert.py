@@ -16,6 +16,7 @@ compute the QCFS activation exactly at ``T = L`` for constant input.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -27,24 +28,47 @@ from ._graph import ACT, PARAM, ConversionError, prepare
 from .balance import CONVERTERS, safe_scale
 from .qcfs import QCFS
 
-__all__ = ["CONVERSION_NEURONS", "PrimeMembrane", "calibrate", "convert", "conversion_accuracy"]
+__all__ = ["CONVERSION_NEURONS", "PrimeMembrane", "PrimeState", "calibrate", "convert", "conversion_accuracy"]
 
 CONVERSION_NEURONS = ("if", "signed_if", "burst_if")
 """Neurons ``convert`` can put in place of an activation (non-leaky, reset by subtraction, ``v_th = 1``)."""
 
 
+class PrimeState(NamedTuple):
+    """State of :class:`PrimeMembrane`: how many steps it has passed (``[]``, int64)."""
+
+    t: Tensor
+
+
 class PrimeMembrane(nn.Module):
-    """Add ``v0`` to the input of the first time step only: ``[T, B, *] -> [T, B, *]``.
+    """Add ``v0`` to the input of the sequence's first time step only: ``[T, B, *] -> [T, B, *]``.
 
     Placed before an IF neuron (``v' = v + x``) it is exactly an initial membrane ``u_0 = v0``.
+    It follows the streaming protocol of :class:`~spikeforge.layers.SpikingSequential`:
+    ``run(xs, state)`` adds ``v0`` only when the sequence starts there (``state`` is ``None``, or
+    has passed no step yet) and returns :class:`PrimeState`, so a sequence run chunk by chunk with
+    the states passed back (``SpikingSequential.run``, ``checkpoint_through_time``) equals one run;
+    ``forward(xs)`` is a whole sequence from its start.
     """
 
     def __init__(self, v0: float) -> None:
         super().__init__()
         self.v0 = float(v0)
 
+    def init_state(self, x: Tensor) -> PrimeState:
+        """The state at the sequence's start (no step passed); ``x [B, *]`` is one step's input."""
+        return PrimeState(t=torch.zeros((), dtype=torch.int64))
+
+    def run(self, xs: Tensor, state: PrimeState | None = None) -> tuple[Tensor, PrimeState]:
+        """``xs [T, B, *]`` from ``state`` (the sequence's start if ``None``) -> ``(ys [T, B, *], state)``."""
+        if state is not None and not isinstance(state, PrimeState):
+            raise TypeError(f"PrimeMembrane: state must be a PrimeState or None, got {type(state).__name__}")
+        seen = 0 if state is None else int(state.t)
+        ys = torch.cat([xs[:1] + self.v0, xs[1:]]) if seen == 0 else xs  # [T, B, *]
+        return ys, PrimeState(t=torch.tensor(seen + xs.shape[0]))
+
     def forward(self, xs: Tensor) -> Tensor:
-        return torch.cat([xs[:1] + self.v0, xs[1:]])  # [T, B, *]
+        return self.run(xs)[0]
 
     def extra_repr(self) -> str:
         return f"v0={self.v0:g}"

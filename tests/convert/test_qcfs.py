@@ -7,7 +7,9 @@ import torch
 from torch import nn
 
 from spikeforge.convert import QCFS, PrimeMembrane, convert, qcfs
+from spikeforge.layers import SpikingSequential
 from spikeforge.neurons import IF
+from spikeforge.runtime import checkpoint_through_time
 
 
 @pytest.mark.parametrize("levels", [1, 4, 16, 1000, 10**6])
@@ -53,6 +55,25 @@ def test_prime_membrane_is_an_initial_potential() -> None:
     b = nn.Sequential(_Prime(theta / 2), IF(v_th=theta, dtype=torch.float64))(xs)
     assert torch.equal(a, b)
     assert torch.equal(PrimeMembrane(0.4)(xs)[1:], xs[1:])
+
+
+def test_prime_membrane_streams_chunk_by_chunk() -> None:
+    """Passing the returned state back primes only the sequence's first step, so chunks equal one run
+    (a PrimeMembrane that added u_0 to the first step of every call would fail the equality)."""
+    xs = torch.rand(7, 3, 4, dtype=torch.float64)
+    net = SpikingSequential(PrimeMembrane(0.5), IF(dtype=torch.float64))
+    whole = net(xs)
+    y1, states = net.run(xs[:3])
+    y2, states = net.run(xs[3:5], states)
+    y3, states = net.run(xs[5:], states)
+    assert torch.equal(torch.cat([y1, y2, y3]), whole)
+    assert int(states[0].t) == 7
+    restarted, _ = net.run(xs[3:])  # no state: a new sequence starts, primed again
+    assert torch.equal(restarted, net(xs[3:]))
+    ckpt = checkpoint_through_time(nn.Sequential(*net), xs, chunk=2)  # chunks of 2 steps, states carried
+    assert torch.equal(ckpt, whole)
+    with pytest.raises(TypeError, match="PrimeState"):
+        PrimeMembrane(0.5).run(xs, (torch.tensor(1),))  # type: ignore[arg-type]
 
 
 class _Prime(nn.Module):  # u0 per neuron (PrimeMembrane takes a scalar)
