@@ -82,6 +82,11 @@ def _fmt(mean: float, std: float, metric: str) -> str:
     return f"{mean:.4g} ± {std:.2g}"
 
 
+def _label(value: Any) -> str:
+    """An axis value as a table label; ``None`` (a setting left unset, YAML ``null``) reads "unset"."""
+    return "unset" if value is None else str(value)
+
+
 def _axis_values(rows: list[dict[str, Any]], axis: str) -> list[Any]:
     out: list[Any] = []
     for r in rows:
@@ -125,15 +130,15 @@ def write_report(name: str, axes: dict[str, list[Any]], rows: list[dict[str, Any
                                                                                      (math.nan, math.nan, 0))
                 n = max(n, n_c)
                 cells.append(_fmt(m, s, c))
-            lines.append("| " + " | ".join([str(v), str(n), *cells]) + " |")
+            lines.append("| " + " | ".join([_label(v), str(n), *cells]) + " |")
         lines.append("")
     for a, b in pairs:
         table = pivot(ok, a, b, metric)
         bs = _axis_values(rows, b)
-        lines += [f"## {metric}: {a} × {b}", "", "| " + " | ".join([f"{a} \\ {b}", *map(str, bs)]) + " |",
+        lines += [f"## {metric}: {a} × {b}", "", "| " + " | ".join([f"{a} \\ {b}", *map(_label, bs)]) + " |",
                   "|" + "---|" * (len(bs) + 1)]
         for va in _axis_values(rows, a):
-            lines.append("| " + " | ".join([str(va)] + [_fmt(*table.get((va, vb), (math.nan, math.nan, 0))[:2],
+            lines.append("| " + " | ".join([_label(va)] + [_fmt(*table.get((va, vb), (math.nan, math.nan, 0))[:2],
                                                              metric) for vb in bs]) + " |")
         lines.append("")
     lines += ["## Cells", "", "| cell | " + " | ".join(["status", "test_accuracy", "mean_rate", "synops",
@@ -169,7 +174,7 @@ def _plots(rows: list[dict[str, Any]], axes: list[str], metric: str, out: Path) 
         means = [table[(v, None)][0] for v in vals]
         stds = [table[(v, None)][1] for v in vals]
         fig, ax = plt.subplots(figsize=(max(3.0, 0.9 * len(vals) + 1.5), 3.0))
-        ax.bar([str(v) for v in vals], means, yerr=stds, capsize=3, color="tab:blue")
+        ax.bar([_label(v) for v in vals], means, yerr=stds, capsize=3, color="tab:blue")
         ax.set_xlabel(axis)
         ax.set_ylabel(metric)
         fig.tight_layout()
