@@ -36,6 +36,7 @@ NIR = ("tests/interop/test_nir_roundtrip.py", "tests/interop/test_nir_reference.
 FORMATS = ("tests/data/test_data_format_mutation_kills.py", "tests/data/test_data_formats.py",
            "tests/data/test_data_hardening.py")
 CHECKPOINT = ("tests/core/test_checkpoint.py",)
+LIF_POOL = ("tests/kernels/test_lif_pool_chunks.py", "tests/kernels/test_lif_pool.py")
 STDP = ("tests/plasticity/test_stdp_closed_form.py", "tests/plasticity/test_plasticity_peers.py")
 PLASTICITY_KILLS = "tests/plasticity/test_plasticity_mutation_kills.py"
 THREE_FACTOR = (PLASTICITY_KILLS, "tests/plasticity/test_rate_and_three_factor.py",
@@ -455,6 +456,15 @@ MUTANTS: list[Mutant] = [
            "(((r0[2 * j] + r0[2 * j + 1]) + r1[2 * j]) + r1[2 * j + 1]) / div",
            "(((r0[2 * j] + r0[2 * j + 1]) + r1[2 * j]) + r1[2 * j]) / div", POOL,
            "2x2 average pooling fast path adds one input twice"),
+    Mutant("cpp-lifpool-colsum-restart", "spikeforge/kernels/csrc/lif_pool.cpp",
+           "const R keepsum = a == 0 ? (R)0 : (R)1;", "const R keepsum = (R)1;", LIF_POOL,
+           "fused LIF + pooling forward: a group's column sums carry the previous group's spikes"),
+    Mutant("cpp-lifpool-window-spread", "spikeforge/kernels/csrc/lif_pool.cpp",
+           "for (int64_t b = 1; b < g.k; ++b) std::memcpy(", "for (int64_t b = 2; b < g.k; ++b) std::memcpy(",
+           LIF_POOL, "fused LIF + pooling backward: the window gradient reaches only the first column of a window"),
+    Mutant("cpp-lifpool-chunk-last-row", "spikeforge/kernels/csrc/lif_pool.cpp",
+           "r1 = std::min(g.H, r0 + rmax);", "r1 = std::min(g.H - 1, r0 + rmax);", LIF_POOL,
+           "fused LIF + pooling forward: a map's last chunk drops the map's last row"),
 ]
 
 HISTORY: list[str] = [
