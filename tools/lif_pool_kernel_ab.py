@@ -19,6 +19,13 @@ Build a variant with the flags of ``kernels/_build.py`` (only ``lif_pool.cpp`` i
 
 and compare: ``python tools/lif_pool_kernel_ab.py /tmp/old.so /tmp/variant.so`` (``--threads 1 --cpu``:
 one kernel thread and the CPU time of that thread instead of wall time).
+
+``--conv-step``: instead, the bench's whole conv training step (``twin_bench._train_step`` on
+``conv_net("spikeforge")``, forward, backward, Adam, torch on one thread) once per build, with
+``kernels.lif_pool`` pointed at that build, and the ReLU twin, interleaved in one process (order
+rotated per round); prints each step's median CPU time and the median (min-max) of the per-round
+ratios twin / step and step / first build's step. Process CPU time, so other processes' load moves
+every column alike within a round.
 """
 
 from __future__ import annotations
@@ -98,13 +105,80 @@ def check_equal(libs: list[ctypes.CDLL], paths: list[str], nt: int) -> None:
                                              f"detach {detach}, strided gy {strided}")
 
 
+def conv_step_ab(paths: list[str], reps: int) -> None:
+    """The conv bench step with each build of the fused kernel, and the ReLU twin, interleaved."""
+    import os
+
+    import torch.nn.functional as F
+
+    from spikeforge.bench.scenarios import conv_net
+    from spikeforge.bench.twin_bench import _train_step, relu_twin
+    from spikeforge.kernels import lif_pool
+
+    sigs = {"fwd": "LLLLLLIPPPIPPIIP", "bwd": "LLLLLLIIIDPPPPIPPPPI"}  # lif_pool._lib's declarations
+    types = {"L": ctypes.c_int64, "I": ctypes.c_int, "D": ctypes.c_double, "P": ctypes.c_void_p}
+    libs = []
+    for path in paths:
+        lib = ctypes.CDLL(path)
+        for kind, sig in sigs.items():
+            for suf in ("f32", "f64"):
+                fn = getattr(lib, f"sf_lifpool_{kind}_{suf}")
+                fn.argtypes, fn.restype = [types[c] for c in sig], ctypes.c_int
+        libs.append(lib)
+    current: list[ctypes.CDLL] = [libs[0]]
+    lif_pool._lib = lambda: current[0]  # type: ignore[assignment]  # the build the next step runs
+    g = torch.Generator().manual_seed(0)
+    xs = (torch.rand(10, 32, 2, 34, 34, generator=g) < 0.15).float() * 2.0  # the bench's event frames
+    ys = torch.randint(0, 10, (32,), generator=g)
+
+    def loss(v: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(v.mean(0) * 5, ys)
+
+    def with_lib(lib: ctypes.CDLL, step: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
+            current[0] = lib
+            step()
+        return run
+
+    jobs = [(f"SNN step, build {i}", with_lib(lib, _train_step(conv_net("spikeforge"), xs, loss)))
+            for i, lib in enumerate(libs)]
+    jobs.append(("ReLU twin", _train_step(relu_twin(conv_net("spikeforge")), xs, loss)))
+    for _ in range(2):
+        for _, job in jobs:
+            job()
+    times: dict[str, list[float]] = {name: [] for name, _ in jobs}
+    load0 = os.getloadavg()[0]
+    for r in range(reps):
+        for name, job in jobs[r % len(jobs):] + jobs[:r % len(jobs)]:
+            t0 = time.process_time()
+            job()
+            times[name].append(time.process_time() - t0)
+    twin, first = times["ReLU twin"], times["SNN step, build 0"]
+    print(f"conv bench step, torch on 1 thread, process CPU time, {reps} rounds, load {load0:.1f} -> "
+          f"{os.getloadavg()[0]:.1f}")
+    for (name, _), path in zip(jobs, paths + ["(dense nn.Conv2d + ReLU)"]):
+        t = times[name]
+        tw = [b / a for a, b in zip(t, twin)]
+        line = f"  {name} {path}: {statistics.median(t) * 1e3:.1f} ms, twin / this {statistics.median(tw):.3f} " \
+               f"({min(tw):.2f}-{max(tw):.2f})"
+        if name.startswith("SNN") and t is not first:
+            r = [a / b for a, b in zip(t, first)]
+            line += f", this / build 0 {statistics.median(r):.3f} ({min(r):.2f}-{max(r):.2f})"
+        print(line)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("libs", nargs="+", help="shared libraries built from lif_pool.cpp; the first is the baseline")
     ap.add_argument("--reps", type=int, default=21)
     ap.add_argument("--threads", type=int, default=1, help="kernel threads (the conv bench runs torch on 1)")
     ap.add_argument("--cpu", action="store_true", help="CPU time (of the thread with --threads 1) instead of wall")
+    ap.add_argument("--conv-step", action="store_true", help="time the bench conv training step per build instead")
     args = ap.parse_args()
+    if args.conv_step:
+        torch.set_num_threads(1)
+        conv_step_ab(args.libs, args.reps)
+        return
     torch.set_num_threads(args.threads)
     clock = (time.thread_time if args.threads == 1 else time.process_time) if args.cpu else time.perf_counter
     libs = [ctypes.CDLL(p) for p in args.libs]
