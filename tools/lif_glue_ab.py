@@ -2,14 +2,15 @@
 
 The step is the bench's (``spikeforge.bench.scenarios._build_lif``): ``x = xs.detach().requires_grad_();
 layer(x).sum().backward()`` with spikeforge's LIF on the ``cpp`` backend. The old glue is the given
-revision's ``kernels/cpu.py``, ``kernels/specs.py``, ``Neuron._params_for`` / ``Neuron.stored_params``
-(``neurons/_base.py``) and ``neurons/lif.py::_rest``, loaded from ``git show REV:path`` next to the
-current modules; the kernel library is the same. Each
+revision's ``kernels/cpu.py``, ``kernels/specs.py``, ``Neuron._params_for`` / ``Neuron.stored_params`` /
+``Neuron.prepare_run`` (``neurons/_base.py``) and ``neurons/lif.py::_rest``, loaded from
+``git show REV:path`` next to the current modules; the kernel library is the same. Each
 round times ``--steps`` steps of one path, then of the other, in a random order; the result is the
 median over rounds of the ratio new / old of the round's two times, with the 10th-90th percentiles.
 
     python tools/lif_glue_ab.py --old HEAD --rounds 60 10,8,128 100,32,512 100,128,2048
     python tools/lif_glue_ab.py --old HEAD --rounds 60 --threads 1 --cpu 10,8,128 100,32,512 100,128,2048
+    python tools/lif_glue_ab.py --old HEAD --rounds 40 --mode fwd 1,1,8 10,8,128 100,32,512
 """
 
 from __future__ import annotations
@@ -70,9 +71,11 @@ def paths(rev: str) -> dict[str, dict[str, Any]]:
     return {
         "old": {"run_cpp": old_cpu.run_cpp, "supports": old_cpu.supports, "spec_for": old_specs.spec_for,
                 "_params_for": old_base.Neuron._params_for, "stored_params": old_base.Neuron.stored_params,
+                "prepare_run": old_base.Neuron.prepare_run,
                 "_rest": _old_function(rev, "spikeforge/neurons/lif.py", "_rest")},
         "new": {"run_cpp": cpu.run_cpp, "supports": cpu.supports, "spec_for": specs.spec_for,
-                "_params_for": Neuron._params_for, "stored_params": Neuron.stored_params, "_rest": lif._rest},
+                "_params_for": Neuron._params_for, "stored_params": Neuron.stored_params,
+                "prepare_run": Neuron.prepare_run, "_rest": lif._rest},
     }
 
 
@@ -81,6 +84,7 @@ def use(attrs: dict[str, Any]) -> None:
         setattr(kernels, name, attrs[name])  # the globals run_fused calls
     Neuron._params_for = attrs["_params_for"]  # type: ignore[method-assign]
     Neuron.stored_params = attrs["stored_params"]  # type: ignore[method-assign]
+    Neuron.prepare_run = attrs["prepare_run"]  # type: ignore[method-assign]
     lif._rest = attrs["_rest"]  # the global LIF.init_state calls
 
 
@@ -91,6 +95,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=60)
     ap.add_argument("--steps", type=int, default=0, help="steps per path per round (0: about 20 ms worth)")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--mode", choices=("step", "fwd", "nograd"), default="step",
+                    help="time the forward+backward step (default), the forward alone, or the forward under no_grad")
     ap.add_argument("--cpu", action="store_true", help="thread CPU time instead of wall time (with --threads 1 "
                     "the kernels run on the calling thread, so this is the whole step's CPU time)")
     args = ap.parse_args()
@@ -105,9 +111,15 @@ def main() -> None:
         def run(attrs: dict[str, Any], n: int, layer: Any = layer, xs: torch.Tensor = xs) -> float:
             use(attrs)
             t0 = clock()
-            for _ in range(n):
+            if args.mode == "nograd":
+                with torch.no_grad():
+                    for _ in range(n):
+                        layer(xs)
+            for _ in range(n if args.mode != "nograd" else 0):
                 x = xs.detach().requires_grad_()
-                layer(x).sum().backward()
+                z = layer(x)
+                if args.mode == "step":
+                    z.sum().backward()
             return clock() - t0
 
         grads = {}
@@ -132,7 +144,7 @@ def main() -> None:
         q = statistics.quantiles(ratios, n=10)
         load = open("/proc/loadavg").read().split()[0]
         kind = "cpu" if args.cpu else "wall"
-        print(f"[{T}, {B}, {N}] threads {args.threads} {kind} load {load} steps/round {steps}: old "
+        print(f"[{T}, {B}, {N}] {args.mode} threads {args.threads} {kind} load {load} steps/round {steps}: old "
               f"{statistics.median(t_old) * 1e3:.3f} ms new {statistics.median(t_new) * 1e3:.3f} ms | new/old "
               f"{statistics.median(ratios):.3f} (p10 {q[0]:.3f} p90 {q[-1]:.3f}, {args.rounds} rounds)", flush=True)
     use(both["new"])

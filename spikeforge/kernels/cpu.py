@@ -11,6 +11,7 @@ import ctypes
 import functools
 import math
 import os
+import struct
 import time
 from collections.abc import Callable
 from typing import Any, NamedTuple, NoReturn
@@ -186,6 +187,15 @@ def _ptr_array(tensors: list[Tensor | None]) -> ctypes.Array:
 # One read-only 1-element zero per dtype stands in for every coefficient slot a model does not use
 # (the kernels only read coefficients), instead of a fresh allocation in every forward and backward.
 _ZEROS: dict[torch.dtype, Tensor] = {}
+# Per dtype, the bytes of a coefficient table whose every slot points at that zero: a forward copies it
+# (``from_buffer_copy``) and writes only the slots its model uses (issue 17: one ctypes call instead of
+# a list, a comprehension and a conversion per slot).
+_ZERO_TABLES: dict[torch.dtype, bytes] = {}
+_ALL_COEFS_ONE = (1 << len(COEFS)) - 1  # cmask with every coefficient slot one value
+# Pointer tables with every slot null, for the gradients a backward does not want: the kernels only read
+# these tables (``const`` pointer arrays in csrc/lif.cpp), so one shared instance serves every call.
+_NULL3 = _PTRS3()
+_NULL_C = _PTRS_C()
 
 
 def _zero(dtype: torch.dtype) -> Tensor:
@@ -195,16 +205,20 @@ def _zero(dtype: torch.dtype) -> Tensor:
     return zero
 
 
-def _coef_table(c: list[Tensor | None], x: Tensor) -> tuple[list[Tensor | None], int]:
-    """The kernel's coefficient table and its broadcast mask: bit ``k`` is set when slot ``k``
-    holds one value for every neuron (a 1-element tensor, or a slot the model does not use, given
-    as a 1-element zero), which the kernel broadcasts itself instead of reading an ``[M]`` array."""
-    zero = _zero(x.dtype) if x.device.type == "cpu" else x.new_zeros(1)
-    table: list[Tensor | None] = [zero if t is None else t for t in c]
-    cmask = 0
-    for k, t in enumerate(table):
-        if t is not None and t.numel() == 1:
-            cmask |= 1 << k
+def _coef_table(coef_slots: tuple[int, ...], coefs: Any, dtype: torch.dtype) -> tuple[ctypes.Array, int]:
+    """The kernel's coefficient pointer table and its broadcast mask: bit ``k`` is set when slot ``k``
+    holds one value for every neuron (a 1-element tensor, or a slot the model does not use, pointing
+    at a 1-element zero), which the kernel broadcasts itself instead of reading an ``[M]`` array.
+    The caller keeps ``coefs`` alive while the table is in use."""
+    template = _ZERO_TABLES.get(dtype)
+    if template is None:
+        template = _ZERO_TABLES[dtype] = bytes(_PTRS_C(*[_zero(dtype).data_ptr()] * len(COEFS)))
+    table = _PTRS_C.from_buffer_copy(template)
+    cmask = _ALL_COEFS_ONE
+    for slot, t in zip(coef_slots, coefs):
+        table[slot] = t.data_ptr()
+        if t.numel() != 1:
+            cmask &= ~(1 << slot)
     return table, cmask
 
 
@@ -241,33 +255,27 @@ class _FusedRun(torch.autograd.Function):
         lib = load_library()
         T = x.shape[0]
         M = x.numel() // T if T else 0
-        suf = "f32" if x.dtype == torch.float32 else "f64"
         # Small long-lived outputs first, the large one last: a large block freed at the top of the
         # heap is reused, whereas one freed below a surviving small block fragments it.
         finals = [torch.empty(x.shape[1:], dtype=s.dtype) for s in states]  # [*], the layout of [M]
         z = _empty_like(x)
-        st0: list[Tensor | None] = [None] * 3
-        stT: list[Tensor | None] = [None] * 3
+        ctable, cmask = _coef_table(cfg.coef_slots, coefs, x.dtype)
+        st0, stT = _PTRS3(), _PTRS3()  # state slots (SLOTS); the tensors stay referenced until backward
         for slot, s, f in zip(cfg.slots, states, finals):
-            st0[slot], stT[slot] = s, f.view(M)
-        c: list[Tensor | None] = [None] * len(COEFS)
-        for slot, t in zip(cfg.coef_slots, coefs):
-            c[slot] = t
-        table, cmask = _coef_table(c, x)
-        for slot, s in zip(cfg.slots, states):
+            st0[slot], stT[slot] = s.data_ptr(), f.data_ptr()
             if s.numel() == 1:  # one initial value for every neuron (a resting state): read once
                 cmask |= 1 << (STATE_MASK_SHIFT + slot)
-        ctable = _ptr_array(table)  # the tensors behind these addresses are saved for backward below
         bad = _BAD()  # {t, m, code} of the first non-finite value; code 0: none
-        rc = getattr(lib, f"sf_forward_{suf}")(cfg.kind, cfg.reset, T, M, x.data_ptr(), z.data_ptr(),
-                                              _ptr_array(st0), _ptr_array(stT), ctable, cfg.nthreads,
-                                              cfg.check, bad, cmask)
+        fwd = lib.sf_forward_f32 if x.dtype == torch.float32 else lib.sf_forward_f64
+        rc = fwd(cfg.kind, cfg.reset, T, M, x.data_ptr(), z.data_ptr(), st0, stT, ctable, cfg.nthreads, cfg.check,
+                 bad, cmask)
         if rc != 0:
             raise RuntimeError(f"fused kernel rejected kind={cfg.kind} reset={cfg.reset}")
         if bad[2]:
-            raise _diagnose(bad, x.view(T, M), st0, stT)
+            raise _diagnose(bad, x.view(T, M), *_by_slot(cfg.slots, states, [f.view(M) for f in finals]))
         ctx.cfg = cfg
-        ctx.ctable, ctx.cmask = ctable, cmask  # backward reuses the coefficient table
+        # backward reuses the coefficient table and the initial-state table: their tensors are saved below
+        ctx.ctable, ctx.cmask, ctx.st0 = ctable, cmask, st0
         # An output nobody used (the final state, usually) gets None in backward, not a zero-filled
         # [*] tensor the kernel would then read: the kernel treats a null slot as a zero gradient
         # (the same +0 values), so 2 x 4 MB less traffic per [8, 64, 16384] step (issue 17).
@@ -276,41 +284,70 @@ class _FusedRun(torch.autograd.Function):
         return (z, *finals)
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
     def backward(ctx: Any, gz: Tensor | None, *gfinals: Tensor | None) -> tuple[Any, ...]:
-        cfg: _Config = ctx.cfg
-        x, *rest = ctx.saved_tensors
-        n_state = len(cfg.slots)
-        states, coefs = rest[:n_state], rest[n_state:]
-        lib = load_library()
-        T = x.shape[0]
-        M = x.numel() // T if T else 0
-        suf = "f32" if x.dtype == torch.float32 else "f64"
-        # [T, *] -> [T, M]: a view for any gradient whose neuron dims merge (a broadcast zero-stride
-        # gz from loss = z.sum() stays a broadcast); only an irregular layout is copied
-        gz = _grad_out(None if gz is None else gz.reshape(T, M), x, T, M)
-        st0: list[Tensor | None] = [None] * 3
-        gstT: list[Tensor | None] = [None] * 3
-        gst0: list[Tensor | None] = [None] * 3
-        gstates = []
-        for k, (slot, s, g) in enumerate(zip(cfg.slots, states, gfinals)):
-            st0[slot] = s
-            gstT[slot] = None if g is None else g.contiguous().view(M)
-            # the kernel skips a null slot: no [M] buffer for an initial state without gradient
-            g0 = torch.empty_like(s) if ctx.needs_input_grad[2 + k] else None
-            gst0[slot] = g0
-            gstates.append(g0)
-        gc, gcoefs = _coef_grads(cfg.coef_slots, coefs, ctx.needs_input_grad[2 + n_state:])
-        needp = int(any(g is not None for g in gc))
-        gx = _empty_like(x)  # large and short-lived: allocated after the small ones (see forward)
-        rc = getattr(lib, f"sf_backward_{suf}")(
-            cfg.kind, cfg.reset, cfg.detach, cfg.sg_kind, cfg.sg_p, T, M, x.data_ptr(), gz.data_ptr(),
-            gz.stride(0), gz.stride(1), gx.data_ptr(), _ptr_array(st0), _ptr_array(gstT), _ptr_array(gst0),
-            ctx.ctable,
-            _ptr_array(gc), needp, cfg.nthreads, ctx.cmask)
-        if rc != 0:
-            raise RuntimeError(f"fused kernel rejected kind={cfg.kind} reset={cfg.reset}")
-        return (None, gx if ctx.needs_input_grad[1] else None, *gstates, *gcoefs)
+        # The engine runs a backward with grad mode off unless create_graph=True: only then is torch's
+        # once_differentiable guard (a no_grad block, then outputs that refuse a second backward)
+        # needed; skipping it otherwise saves its context manager on every step (issue 17).
+        if torch.is_grad_enabled():
+            return _fused_backward_once(ctx, gz, *gfinals)
+        return _fused_backward(ctx, gz, *gfinals)
+
+
+def _by_slot(slots: tuple[int, ...], *groups: Any) -> list[list[Tensor | None]]:
+    """Each group of per-state tensors laid out by kernel slot (``SLOTS``; ``None`` where unused)."""
+    out: list[list[Tensor | None]] = []
+    for group in groups:
+        row: list[Tensor | None] = [None] * len(SLOTS)
+        for slot, t in zip(slots, group):
+            row[slot] = t
+        out.append(row)
+    return out
+
+
+def _fused_backward(ctx: Any, gz: Tensor | None, *gfinals: Tensor | None) -> tuple[Any, ...]:
+    """:meth:`_FusedRun.backward` proper (grad mode off)."""
+    cfg: _Config = ctx.cfg
+    x, *rest = ctx.saved_tensors  # unpacking checks that no saved tensor was modified in place
+    n_state = len(cfg.slots)
+    states, coefs = rest[:n_state], rest[n_state:]
+    needs = ctx.needs_input_grad
+    lib = load_library()
+    T = x.shape[0]
+    M = x.numel() // T if T else 0
+    # [T, *] -> [T, M]: a view for any gradient whose neuron dims merge (a broadcast zero-stride
+    # gz from loss = z.sum() stays a broadcast); only an irregular layout is copied
+    gz = _grad_out(None if gz is None else gz.reshape(T, M), x, T, M)
+    gstT, gst0 = _NULL3, _NULL3  # null slots: no gradient flows in / none is wanted (the kernel skips them)
+    keep: list[Tensor] = []  # contiguous copies of final-state gradients, alive during the kernel call
+    gstates: list[Tensor | None] = []
+    for k, (slot, s, g) in enumerate(zip(cfg.slots, states, gfinals)):
+        if g is not None:
+            g = g.contiguous()
+            keep.append(g)
+            if gstT is _NULL3:
+                gstT = _PTRS3()
+            gstT[slot] = g.data_ptr()
+        # the kernel skips a null slot: no [M] buffer for an initial state without gradient
+        g0 = torch.empty_like(s) if needs[2 + k] else None
+        if g0 is not None:
+            if gst0 is _NULL3:
+                gst0 = _PTRS3()
+            gst0[slot] = g0.data_ptr()
+        gstates.append(g0)
+    gc, gcoefs = _coef_grads(cfg.coef_slots, coefs, needs[2 + n_state:])
+    needp = int(any(g is not None for g in gcoefs))
+    gctable = _ptr_array(gc) if needp else _NULL_C
+    gx = _empty_like(x)  # large and short-lived: allocated after the small ones (see forward)
+    bwd = lib.sf_backward_f32 if x.dtype == torch.float32 else lib.sf_backward_f64
+    rc = bwd(cfg.kind, cfg.reset, cfg.detach, cfg.sg_kind, cfg.sg_p, T, M, x.data_ptr(), gz.data_ptr(),
+             gz.stride(0), gz.stride(1), gx.data_ptr(), ctx.st0, gstT, gst0, ctx.ctable, gctable, needp,
+             cfg.nthreads, ctx.cmask)
+    if rc != 0:
+        raise RuntimeError(f"fused kernel rejected kind={cfg.kind} reset={cfg.reset}")
+    return (None, gx if needs[1] else None, *gstates, *gcoefs)
+
+
+_fused_backward_once = torch.autograd.function.once_differentiable(_fused_backward)
 
 
 def run_cpp(spec: KernelSpec, xs: Tensor, state: Any, p: Any, kwargs: dict[str, Any],
@@ -367,14 +404,10 @@ def run_elementwise(spec: KernelSpec, xs: Tensor, state: Any, p: Any, kwargs: di
         x2 = xp.reshape(T, -1).contiguous()  # [T, M], M = B * prod(*); a view unless xs is strided
         M = x2.shape[1]
     sperm = [d - 1 for d in perm[1:]]  # the same permutation for one step's [B, *]
-    coefs = spec.coefs(p, float(kwargs["dt"]), kwargs.get("integrator", "euler"))
-    names = [n for n in COEFS if n in coefs]
+    names, coefs = _coefficients(spec, p, float(kwargs["dt"]), kwargs.get("integrator", "euler"), xs)
     # Per-neuron coefficients broadcast to every element [M]; autograd sums them back.
     flat: list[Tensor] = []
-    for n in names:
-        c = coefs[n]
-        if not (isinstance(c, Tensor) and c.dtype == xs.dtype and c.device == xs.device):
-            c = torch.as_tensor(c, dtype=xs.dtype, device=xs.device)
+    for c in coefs:
         if scalar_coefs and c.numel() == 1 and not c.requires_grad:
             flat.append(c)  # one element ([] or [1]), broadcast by the kernel (cmask)
             continue
@@ -390,7 +423,7 @@ def run_elementwise(spec: KernelSpec, xs: Tensor, state: Any, p: Any, kwargs: di
     slots, coef_slots = _slots(spec.state_fields, tuple(names))
     fields = {"kind": spec.kind, "reset": int(reset), "detach": detach, "sg_kind": sg_kind, "sg_p": sg_p,
               "slots": slots, "coef_slots": coef_slots, "check": int(check_finite_enabled())}
-    states = [s.reshape(-1)[:1] if scalar_coefs and _one_value(s) else  # [1]: broadcast by the kernel
+    states = [s.as_strided((1,), (1,)) if scalar_coefs and _one_value(s) else  # [1]: broadcast by the kernel
               (s.permute(sperm) if permuted else s).reshape(M).contiguous() for s in state]
     try:
         z, *finals = launch(fields, x2, states, flat)
@@ -407,6 +440,63 @@ def run_elementwise(spec: KernelSpec, xs: Tensor, state: Any, p: Any, kwargs: di
         sinv = [d - 1 for d in inv[1:]]
         z, finals = z.permute(inv), [f.permute(sinv) for f in finals]
     return z, type(state)(*finals)
+
+
+# Coefficients by the values they are computed from, for layers whose parameters are all 0-d tensors
+# that need no gradient (the usual fixed scalar decay, threshold, leak): key (coefficient function,
+# dt, integrator, dtype, the parameters' bits) -> (names, per name the parameter field it is, or -1
+# and the tensor computed once). The key holds everything the coefficients depend on, so nothing can
+# go stale: a parameter changed in any way (in place, through ``.data``, replaced, cast) changes the
+# bits read on the next call. Saves the torch ops of the coefficient expressions (``1 - beta``,
+# ``dt / tau`` ...: 2-4 ops, ~15-25 us per call on the 2-core VM; issue 17). A coefficient that is a
+# parameter itself is passed as that tensor, as without the memo (so autograd still saves it).
+_COEF_MEMO: dict[tuple[Any, ...], tuple[list[str], tuple[tuple[int, Tensor | None], ...]]] = {}
+_COEF_MEMO_MAX = 64
+
+
+def _coefficients(spec: KernelSpec, p: Any, dt: float, integrator: str, xs: Tensor) -> tuple[list[str], list[Tensor]]:
+    """The names (in ``COEFS`` order) and tensors (``xs``'s dtype and device) of ``spec``'s coefficients."""
+    key = _value_key(p, xs)
+    if key is not None:
+        key = (spec.coefs, dt, integrator, *key)
+        hit = _COEF_MEMO.get(key)
+        if hit is not None:
+            names, recipe = hit
+            return names, [p[i] if i >= 0 else c for i, c in recipe]  # type: ignore[misc]
+    coefs = spec.coefs(p, dt, integrator)
+    names = [n for n in COEFS if n in coefs]
+    tensors: list[Tensor] = []
+    for n in names:
+        c = coefs[n]
+        if not (isinstance(c, Tensor) and c.dtype == xs.dtype and c.device == xs.device):
+            c = torch.as_tensor(c, dtype=xs.dtype, device=xs.device)
+        tensors.append(c)
+    if key is not None:
+        steps: list[tuple[int, Tensor | None]] = []
+        for c in tensors:
+            i = next((i for i, f in enumerate(p) if f is c), -1)
+            if i < 0 and (c._base is not None or c.requires_grad):  # a view (of a parameter?): not kept
+                return names, tensors
+            steps.append((i, None if i >= 0 else c))
+        if len(_COEF_MEMO) >= _COEF_MEMO_MAX:
+            _COEF_MEMO.clear()
+        _COEF_MEMO[key] = (names, tuple(steps))
+    return names, tensors
+
+
+def _value_key(p: Any, xs: Tensor) -> tuple[Any, ...] | None:
+    """``(dtype, inference mode, bits of every parameter)`` when every field of ``p`` is a 0-d CPU tensor of ``xs``'s
+    dtype that needs no gradient (and ``xs`` is on the CPU), else ``None``."""
+    if not xs.is_cpu or torch._C._are_functorch_transforms_active() or torch.compiler.is_compiling():
+        return None  # under a transform or a compiler: computed as before, no values read
+    dtype, values = xs.dtype, []
+    for t in p:
+        if not isinstance(t, Tensor) or t.dim() or t.requires_grad or t.dtype != dtype or not t.is_cpu:
+            return None
+        values.append(t.item())
+    # bits: -0.0 and 0.0 differ, a NaN matches itself; inference mode: an inference tensor cannot be
+    # saved for backward outside it
+    return dtype, torch.is_inference_mode_enabled(), struct.pack(f"{len(values)}d", *values)
 
 
 def _one_value(s: Tensor) -> bool:

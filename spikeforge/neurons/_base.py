@@ -241,8 +241,9 @@ class Neuron(nn.Module, Generic[P, S]):
                     f"{type(self).__name__}: per-neuron parameter {name} of shape {tuple(value.shape)} "
                     f"does not broadcast to the neuron shape {tuple(x.shape[1:])} of input {tuple(x.shape)}"
                 )
-        if any(v.dtype != x.dtype or v.device != x.device for v in p):
-            p = type(p)(*(v.to(dtype=x.dtype, device=x.device) for v in p))
+        dtype, device = x.dtype, x.device
+        if any(v.dtype != dtype or v.device != device for v in p):
+            p = type(p)(*(v.to(dtype=dtype, device=device) for v in p))
         return p
 
     # --- state quantization -------------------------------------------------------------------
@@ -351,6 +352,11 @@ class Neuron(nn.Module, Generic[P, S]):
         """Resting state for a single-step input ``x`` of shape ``[B, *]``."""
         raise NotImplementedError(f"{type(self).__name__} must define init_state(x)")
 
+    def _start_state(self, x: Tensor) -> S:
+        """The state ``run`` starts from when given none: :meth:`init_state` (a model may return a
+        memoised resting state here, which unlike ``init_state``'s never reaches the caller)."""
+        return self.init_state(x)
+
     def step(self, x: Tensor, state: S | None = None) -> tuple[Tensor, S]:
         """Advance one time step. ``x``: ``[B, *]``; returns ``(z [B, *], state)``.
 
@@ -380,7 +386,7 @@ class Neuron(nn.Module, Generic[P, S]):
         check_sequence(xs, type(self).__name__)
         p = self._params_for(xs)
         if state is None:
-            state = self.init_state(xs[0])
+            state = self._start_state(xs[0])
         else:
             self.check_state(state, xs[0])
         kwargs = self.step_kwargs()

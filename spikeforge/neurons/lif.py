@@ -122,6 +122,11 @@ class LIF(Neuron[LIFParams, LIFState]):
     def init_state(self, x: Tensor) -> LIFState:
         return LIFState(v=_rest(x, self.v_leak))
 
+    def _start_state(self, x: Tensor) -> LIFState:
+        if type(self).init_state is not LIF.init_state:  # a subclass's own resting state
+            return self.init_state(x)
+        return LIFState(v=_rest(x, self.v_leak, memo=True))
+
     def step_kwargs(self) -> dict[str, Any]:
         return {**super().step_kwargs(), "integrator": self.integrator}
 
@@ -149,8 +154,15 @@ class LIF(Neuron[LIFParams, LIFState]):
         return torch.as_tensor(membrane_coefficients(self.stored_params(), self.dt, self.integrator)[0])
 
 
-def _rest(x: Tensor, v_leak: Tensor) -> Tensor:
-    """Resting potential ``v_leak`` broadcast to the shape, dtype and device of ``x``."""
+_RESTS: dict[tuple[Any, ...], Tensor] = {}  # resting states handed out by _rest, by value and shape
+_RESTS_MAX = 64
+
+
+def _rest(x: Tensor, v_leak: Tensor, memo: bool = False) -> Tensor:
+    """Resting potential ``v_leak`` broadcast to the shape, dtype and device of ``x``.
+
+    ``memo``: the caller keeps the tensor to itself (``run`` from rest), so the same expanded tensor may be
+    handed out again; ``init_state`` gives every caller its own."""
     # a fixed scalar (the common case): the value ``0 + v_leak`` rounds to (``+ 0.0`` turns -0.0 into 0.0 as
     # the sum does), one element expanded to x's shape (every stride 0): nothing is written per neuron,
     # and the fused kernel reads the one value (issue 17; 4 MB written and 8 MB read less per
@@ -159,7 +171,20 @@ def _rest(x: Tensor, v_leak: Tensor) -> Tensor:
         value = float(v_leak.to(dtype=x.dtype)) + 0.0
         if not x.is_contiguous():  # e.g. channels-last: a written-out state keeps the torch step's outputs
             return torch.full_like(x, value)  # in x's layout (an expanded one would make them contiguous)
-        return x.new_full((), value).expand_as(x)  # [B, *], strides 0; x's dtype and device
+        if not memo or torch.compiler.is_compiling() or torch._C._are_functorch_transforms_active():
+            return x.new_full((), value).expand_as(x)  # [B, *], strides 0; x's dtype and device
+        # ``run`` from rest: the same expanded tensor again for the same value, shape, dtype and device (issue
+        # 17: two torch ops less per call), never leaving the run (the kernels and the reference step only
+        # read it; the final state is always a new tensor). Keyed by the value read now, so a changed v_leak
+        # misses, and by inference mode (an inference tensor cannot be saved for backward outside it); one
+        # written in place anyway (through its version counter) is not handed out again.
+        key = (value, x.shape, x.dtype, x.device, torch.is_inference_mode_enabled())  # value: never -0.0
+        rest = _RESTS.get(key)
+        if rest is None or rest._version:
+            if len(_RESTS) >= _RESTS_MAX:
+                _RESTS.clear()
+            rest = _RESTS[key] = x.new_full((), value).expand_as(x)  # [B, *], strides 0; x's dtype and device
+        return rest
     # in place into the fresh zeros: one allocation, the same values as ``zeros + v_leak`` (``v_leak``
     # broadcasts to ``x``'s shape: the caller checked it) and the same gradient for a learnable one
     return torch.zeros_like(x).add_(v_leak.to(dtype=x.dtype, device=x.device))
