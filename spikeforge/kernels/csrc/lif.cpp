@@ -400,6 +400,11 @@ void backward_impl(int64_t T, int64_t M, const R* x, const R* gz, int64_t gst, i
                 if (K == K_CUBA) { iv[j] = st0_at(st0, cmask, S_I, m0 + j); IB[j] = iv[j]; }
                 if (K == K_ALIF) { av[j] = st0_at(st0, cmask, S_A, m0 + j); AB[j] = av[j]; }
             }
+            // FS (std::true_type): the bench's fast-sigmoid surrogate (code 3) evaluated in the same loop,
+            // in surrogate_inplace's operation order, instead of a second pass over the row
+            auto recompute = [&](auto fs) {
+            constexpr bool FS = decltype(fs)::value;
+            const R a = (R)sg_p;
             for (int64_t t = 0; t < T; ++t) {
                 const R* xt = x + t * M + m0;
                 const int64_t ta = t + PF_AHEAD;
@@ -419,15 +424,19 @@ void backward_impl(int64_t T, int64_t M, const R* x, const R* gz, int64_t gst, i
                     R theta = vth[j];
                     if (K == K_ALIF) theta = vth[j] + ad[j] * av[j];
                     R u = v1 - theta;
-                    ub[j] = u;
+                    if (FS) { const R w = (R)1 + a * std::fabs(u); ub[j] = (R)1 / (w * w); }
+                    else ub[j] = u;
                     R s = (R)(u > (R)0);
                     v[j] = reset_value<R, RS>(v1, s, theta, vr[j]);
                     if (K == K_ALIF) av[j] = ca[j] * av[j] + s;
                 }
-                if (K != K_LI) sfk::surrogate_inplace<R>(sg_kind, (R)sg_p, ub, n);  // u -> dz/du while in L1
+                if (K != K_LI && !FS) sfk::surrogate_inplace<R>(sg_kind, a, ub, n);  // u -> dz/du while in L1
                 if (K == K_CUBA) for (int64_t j = 0; j < n; ++j) IB[(t + 1) * CH + j] = iv[j];
                 if (K == K_ALIF) for (int64_t j = 0; j < n; ++j) AB[(t + 1) * CH + j] = av[j];
             }
+            };
+            if (K != K_LI && sg_kind == 3) recompute(std::true_type{});
+            else recompute(std::false_type{});
             // 2. adjoint recurrence, backwards in time
             for (int64_t j = 0; j < n; ++j) {
                 gv[j] = gstT[S_V] ? gstT[S_V][m0 + j] : (R)0;
