@@ -126,7 +126,7 @@ def conv_step_ab(paths: list[str], reps: int) -> None:
                 fn.argtypes, fn.restype = [types[c] for c in sig], ctypes.c_int
         libs.append(lib)
     current: list[ctypes.CDLL] = [libs[0]]
-    lif_pool._lib = lambda: current[0]  # type: ignore[assignment]  # the build the next step runs
+    lif_pool._lib = lambda: current[0]  # the build the next step runs
     g = torch.Generator().manual_seed(0)
     xs = (torch.rand(10, 32, 2, 34, 34, generator=g) < 0.15).float() * 2.0  # the bench's event frames
     ys = torch.randint(0, 10, (32,), generator=g)
@@ -162,8 +162,8 @@ def conv_step_ab(paths: list[str], reps: int) -> None:
         line = f"  {name} {path}: {statistics.median(t) * 1e3:.1f} ms, twin / this {statistics.median(tw):.3f} " \
                f"({min(tw):.2f}-{max(tw):.2f})"
         if name.startswith("SNN") and t is not first:
-            r = [a / b for a, b in zip(t, first)]
-            line += f", this / build 0 {statistics.median(r):.3f} ({min(r):.2f}-{max(r):.2f})"
+            rel = [a / b for a, b in zip(t, first)]
+            line += f", this / build 0 {statistics.median(rel):.3f} ({min(rel):.2f}-{max(rel):.2f})"
         print(line)
 
 
