@@ -65,6 +65,14 @@ template <typename R>
 inline void pool_colsums(const PoolGeom& g, const R* rs, R* yo) {
     const int64_t Wo = g.Wo(), CI = g.CI, k = g.k;
     const R div = (R)(k * k);
+    if (CI == 1) {  // NCHW: one value per column, no inner loops of one element
+        for (int64_t jo = 0; jo < Wo; ++jo) {
+            R acc = rs[jo * k];
+            for (int64_t b = 1; b < k; ++b) acc += rs[jo * k + b];
+            yo[jo] = acc / div;
+        }
+        return;
+    }
     for (int64_t jo = 0; jo < Wo; ++jo) {
         const R* rp = rs + jo * k * CI;
         R* yp = yo + jo * CI;
@@ -166,7 +174,11 @@ void backward_impl(const PoolGeom& g, const R* x, const R* gy, const int64_t* gy
                 if (pooled) {  // one row of window gradients g / k^2 (one division per pooled output), the
                     // same for every row of the group
                     const R* gq = gyrow + t * gys[0];
-                    for (int64_t jo = 0; jo < Wo; ++jo) {
+                    for (int64_t jo = 0; CI == 1 && jo < Wo; ++jo) {  // NCHW: one value per window column
+                        const R gd = gq[jo * gys[3]] / div;
+                        for (int64_t b = 0; b < g.k; ++b) gzr[jo * g.k + b] = gd;
+                    }
+                    for (int64_t jo = 0; CI > 1 && jo < Wo; ++jo) {
                         const R* gp = gq + jo * gys[3];
                         R* gd = gzr.data() + jo * g.k * CI;
                         if (gys[4] == 1) {
