@@ -465,6 +465,14 @@ MUTANTS: list[Mutant] = [
     Mutant("cpp-lifpool-chunk-last-row", "spikeforge/kernels/csrc/lif_pool.cpp",
            "r1 = std::min(g.H, r0 + rmax);", "r1 = std::min(g.H - 1, r0 + rmax);", LIF_POOL,
            "fused LIF + pooling forward: a map's last chunk drops the map's last row"),
+    Mutant("cpp-lifpool-nchw-window-grad", "spikeforge/kernels/csrc/lif_pool.cpp",
+           "for (int64_t b = 0; b < g.k; ++b) gzr[jo * g.k + b] = gd;",
+           "for (int64_t b = 1; b < g.k; ++b) gzr[jo * g.k + b] = gd;", LIF_POOL,
+           "fused LIF + pooling backward, NCHW: a window's first column gets no gradient"),
+    Mutant("cpp-lifpool-nchw-pool-sum", "spikeforge/kernels/csrc/lif_pool.cpp",
+           "for (int64_t b = 1; b < k; ++b) acc += rs[jo * k + b];",
+           "for (int64_t b = 2; b < k; ++b) acc += rs[jo * k + b];", LIF_POOL,
+           "fused LIF + pooling forward, NCHW: a window's second column is left out of the pooled sum"),
 ]
 
 HISTORY: list[str] = [
