@@ -1,7 +1,8 @@
-"""The per-call glue of the fused LIF path keeps nothing from one call to the next (issue 17).
+"""Nothing the per-call glue of the fused LIF path reuses from one call to the next goes stale (issue 17).
 
-The glue reads the parameters straight from the module's parameter/buffer dicts, builds the
-resting state with ``new_full(...).expand_as(x)`` and remembers each function's qualified name
+The glue reads the parameters straight from the module's parameter/buffer dicts, memoises the
+coefficients and the resting state by value (``kernels/cpu.py::_coefficients``, ``neurons/lif.py::_rest``;
+``test_lif_glue_memo.py`` covers every key) and remembers each function's qualified name
 (``kernels/specs.py``). None of that may go stale: every call must follow a parameter changed in
 place, through ``.data`` (invisible to version counters), or replaced, and a new dtype or shape.
 The reference is a fresh module with the new values on the ``"torch"`` backend (the loop of
