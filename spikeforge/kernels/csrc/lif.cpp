@@ -340,28 +340,6 @@ void forward_impl(int64_t T, int64_t M, const R* x, R* z, const R* const* st0, R
 }
 
 
-// The spike and reset adjoint of the backward pass. DET: the reset's spike is detached (or there is no
-// reset): the reference's autograd never forms the reset's spike product ds (0 * ds with keep = 0 turns
-// an infinite ds into NaN and a -0.0 gz into +0.0), so only gz (and ALIF's ga) reach dz; the rest is
-// spike_reset_adjoint's arithmetic in its operation order. !DET: spike_reset_adjoint (step_math.h).
-template <typename R, int K, int RS, bool DET>
-inline __attribute__((always_inline)) R spike_adjoint(R g, R gz, R ga, R v1, R theta, R vr, R sg, R keep,
-                                                      R& gu, R& dth, R& dvr) {
-    if (!DET) return spike_reset_adjoint<R, K, RS>(g, gz, ga, v1, theta, vr, sg, keep, gu, dth, dvr);
-    const R s = (R)((v1 - theta) > (R)0);
-    R dv1;
-    dth = (R)0;
-    dvr = (R)0;
-    if (RS == R_SUB) { dv1 = g; dth = -g * s; }
-    else if (RS == R_VAL) { dv1 = g * ((R)1 - s); dvr = g * s; }
-    else if (RS == R_ZERO) dv1 = g * ((R)1 - s);
-    else dv1 = g;
-    R gs = gz;
-    if (K == K_ALIF) gs = gs + ga;
-    gu = gs * sg;
-    return dv1 + gu;
-}
-
 // ---------------------------------------------------------------- backward
 const int64_t BWD_BUF_BYTES = (int64_t)192 * 1024;
 
@@ -446,7 +424,7 @@ void backward_impl(int64_t T, int64_t M, const R* x, const R* gz, int64_t gst, i
                     R theta = vth[j];
                     if (K == K_ALIF) theta = vth[j] + ad[j] * av[j];
                     R u = v1 - theta;
-                    if (FS) { const R w = (R)1 + a * std::fabs(u); ub[j] = (R)1 / (w * w); }
+                    if (FS) ub[j] = fast_sigmoid_grad(a, u);
                     else ub[j] = u;
                     R s = (R)(u > (R)0);
                     v[j] = reset_value<R, RS>(v1, s, theta, vr[j]);
@@ -470,7 +448,7 @@ void backward_impl(int64_t T, int64_t M, const R* x, const R* gz, int64_t gst, i
             R* a_vth = acc.data() + VTH * CH; R* a_vr = acc.data() + VR * CH;
             R* a_ci1 = acc.data() + CI1 * CH; R* a_ci2 = acc.data() + CI2 * CH;
             R* a_ad = acc.data() + ADAPT * CH; R* a_ca = acc.data() + CA * CH;
-            // DET: the detached-reset adjoint (spike_adjoint); a reset-free kind or reset has only that one
+            // DET: the detached-reset adjoint (spike_reset_adjoint's DET); a reset-free kind or reset has only that one
             auto adjoint = [&](auto det) {
             constexpr bool DET = decltype(det)::value;
             for (int64_t t = T - 1; t >= 0; --t) {
@@ -521,8 +499,8 @@ void backward_impl(int64_t T, int64_t M, const R* x, const R* gz, int64_t gst, i
                         R theta = vth[j];
                         if (K == K_ALIF) theta = vth[j] + ad[j] * ab[j];
                         R gu, dth, dvr;
-                        gv1 = spike_adjoint<R, K, RS, DET>(gv[j], gzt[j], K == K_ALIF ? ga[j] : (R)0, v1, theta,
-                                                           vr[j], sgb[j], keep, gu, dth, dvr);
+                        gv1 = spike_reset_adjoint<R, K, RS, DET>(gv[j], gzt[j], K == K_ALIF ? ga[j] : (R)0, v1,
+                                                                 theta, vr[j], sgb[j], keep, gu, dth, dvr);
                         const R gth = dth - gu;
                         if (NEEDP) { a_vth[j] += gth; a_vr[j] += dvr; }
                         if (K == K_ALIF) {

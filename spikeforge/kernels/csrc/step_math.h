@@ -50,7 +50,10 @@ inline R reset_value(R v1, R s, R theta, R vr) {
 // gv1 = dL/dv1 through both paths; gu = dL/du, and the reset's own partials dth (by theta) and dvr
 // (by vr), for the parameter gradients. Operation order as the torch reference's autograd (each
 // operation rounds once: -ffp-contract=off), so both kernels give the same bits as before.
-template <typename R, int K, int RS>
+// DET (lif.cpp, for a detached reset or none): the reference's autograd never forms the reset's spike
+// product ds, so neither does this (keep * ds with keep = 0 turns an infinite ds into NaN and a -0.0 gz
+// into +0.0); only gz (and ALIF's ga) reach dz, and keep is not read.
+template <typename R, int K, int RS, bool DET = false>
 inline __attribute__((always_inline)) R spike_reset_adjoint(R g, R gz, R ga, R v1, R theta, R vr, R sg, R keep,
                                                             R& gu, R& dth, R& dvr) {
     const R s = (R)((v1 - theta) > (R)0);
@@ -61,10 +64,19 @@ inline __attribute__((always_inline)) R spike_reset_adjoint(R g, R gz, R ga, R v
     else if (RS == R_VAL) { dv1 = g * ((R)1 - s); ds = g * (vr - v1); dvr = g * s; }
     else if (RS == R_ZERO) { dv1 = g * ((R)1 - s); ds = -g * v1; }
     else { dv1 = g; ds = (R)0; }
-    R gs = gz + keep * ds;
+    R gs = gz;
+    if (!DET) gs = gs + keep * ds;
     if (K == K_ALIF) gs = gs + ga;
     gu = gs * sg;
     return dv1 + gu;
+}
+
+// The fast sigmoid's dz/du = 1 / (1 + a|u|)^2 (surrogate code 3), in the reference's operation order:
+// one copy for surrogate_grad, surrogate_inplace and lif.cpp's fused recompute.
+template <typename R>
+inline __attribute__((always_inline)) R fast_sigmoid_grad(R a, R u) {
+    const R w = (R)1 + a * std::fabs(u);
+    return (R)1 / (w * w);
 }
 
 // dz/du of the spike function at u = v1 - theta (surrogate codes of kernels/cpu.py, scale a).
@@ -74,7 +86,7 @@ inline R surrogate_grad(int kind, R a, R u) {
     case 0: return (R)1;  // straight-through
     case 1: { R s = (R)1 / ((R)1 + std::exp(-a * u)); return a * s * ((R)1 - s); }  // sigmoid
     case 2: { R w = (R)(M_PI / 2) * a * u; return (a / (R)2) / ((R)1 + w * w); }  // atan
-    case 3: { R w = (R)1 + a * std::fabs(u); return (R)1 / (w * w); }  // fast sigmoid
+    case 3: return fast_sigmoid_grad(a, u);  // fast sigmoid
     case 4: { R w = (R)1 - std::fabs(u) / a; return (w > (R)0 ? w : (R)0) / a; }  // triangle
     case 5: return (std::fabs(u) < a / (R)2 ? (R)1 : (R)0) / a;  // rectangle
     case 6: { R w = u / a; return std::exp((R)-0.5 * w * w) / (a * (R)std::sqrt(2 * M_PI)); }  // erf
@@ -111,7 +123,7 @@ void surrogate_inplace(int kind, R a, R* u, int64_t n) {
         break; }
     case 3:
 #pragma omp simd
-        for (int64_t k = 0; k < n; ++k) { R w = (R)1 + a * std::fabs(u[k]); u[k] = (R)1 / (w * w); }
+        for (int64_t k = 0; k < n; ++k) u[k] = fast_sigmoid_grad(a, u[k]);
         break;
     case 4:
 #pragma omp simd
