@@ -101,7 +101,8 @@ def test_killed_two_process_run_resumes_to_the_same_weights(runs: dict[str, Any]
     assert ckpt.is_file(), "no checkpoint was written before the deadline"
     killed_at = int(torch.load(ckpt, weights_only=True)["epoch"])
     assert killed_at == 1 and not (out / "report.json").exists(), "the run finished before it was killed"
-    subprocess.run(cmd, env=_env(), check=True, timeout=300, capture_output=True)
+    res = subprocess.run(cmd, env=_env(), timeout=300, capture_output=True, text=True)
+    assert res.returncode == 0, f"the resumed run failed (exit {res.returncode}):\n{res.stderr[-4000:]}"
     resumed = torch.load(ckpt, weights_only=True)
     assert int(resumed["epoch"]) == 2
     for k, w in runs["two"].items():  # same processes, same order of sums: bit-identical
