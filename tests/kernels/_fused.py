@@ -63,3 +63,36 @@ class Ops(TorchDispatchMode):
         outs = out if isinstance(out, (tuple, list)) else [out]
         self.ops.append((func.overloadpacket.__name__, [tuple(o.shape) for o in outs if isinstance(o, torch.Tensor)]))
         return out
+
+
+def spread_params(m: torch.nn.Module) -> None:
+    """Scale every parameter by 1 + U(0, 0.05): heterogeneous per-neuron values (``[M]`` arrays in the kernel)."""
+    with torch.no_grad():
+        for p in m.parameters():
+            p.mul_(1 + 0.05 * torch.rand_like(p))
+
+
+def run_with_generic_loss(m: torch.nn.Module, xs: torch.Tensor) -> tuple[torch.Tensor, Any, list]:
+    """``m.run`` on a leaf copy of ``xs``; loss = spikes · linspace(-1, 2) + sum of squared final float states.
+
+    Returns ``(zs, final, grads)`` with the gradients of ``[x, *parameters sorted by name]`` (``None`` where a
+    parameter does not reach the loss)."""
+    x = xs.clone().requires_grad_()
+    zs, final = m.run(x)
+    w = torch.linspace(-1, 2, zs.numel(), dtype=zs.dtype).reshape(zs.shape)  # generic output gradient
+    loss = (zs * w).sum() + sum((s * s).sum() for s in final if s.is_floating_point())
+    params = [p for _, p in sorted(m.named_parameters())]
+    return zs, final, list(torch.autograd.grad(loss, [x, *params], allow_unused=True))
+
+
+def kernel_declines(cls: type) -> str | None:
+    """Why this machine's torch build cannot run ``cls``'s model kernel at all, or ``None``: some kernels
+    reproduce the exp / SLEEF code of torch's own AVX2 build and decline others (e.g. an AVX512 host)."""
+    from spikeforge.kernels.model_kernels import model_kernel_for
+
+    kernel = model_kernel_for(cls.step_fn)
+    if kernel is None:
+        return None
+    xs = torch.rand(3, 2, 4)  # [T, B, N]
+    _, state, kwargs = cls(backend="cpp").prepare_run(xs, None)
+    return kernel.supports(xs, state, kwargs)

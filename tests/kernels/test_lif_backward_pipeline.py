@@ -14,7 +14,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from _fused import assert_parity, parity_inputs
+from _fused import assert_parity, parity_inputs, run_with_generic_loss, spread_params
 
 from spikeforge.kernels import available_backends
 from spikeforge.neurons import LIF
@@ -26,15 +26,9 @@ def _run(backend: str, xs: torch.Tensor, size: int | None, learn: tuple[str, ...
     torch.manual_seed(3)  # the same parameters for both backends
     m = LIF(backend=backend, learn=learn, size=size, reset="zero", detach_reset=True)
     if size is not None:  # per-neuron parameters, read from [M] arrays by the kernel
-        with torch.no_grad():
-            for p in m.parameters():
-                p.mul_(1 + 0.05 * torch.rand_like(p))
-    x = xs.clone().requires_grad_()
-    zs, final = m.run(x)
-    w = torch.linspace(-1, 2, zs.numel(), dtype=zs.dtype).reshape(zs.shape)  # generic output gradient
-    loss = (zs * w).sum() + (final.v * final.v).sum()
-    params = [p for _, p in sorted(m.named_parameters())]
-    return zs, final, torch.autograd.grad(loss, [x, *params])
+        spread_params(m)
+    zs, final, grads = run_with_generic_loss(m, xs)  # LIF's final state is v alone
+    return zs, final, tuple(grads)
 
 
 # [T, B, N] above 16 MiB of float32: 512-neuron blocks, the last one shorter (M = 2 * 2_097_157 = 8192

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from _fused import parity_inputs
+from _fused import kernel_declines, parity_inputs, run_with_generic_loss, spread_params
 
 from spikeforge.kernels import available_backends, cpu
 from spikeforge.kernels.model_kernels import model_kernel_for
@@ -27,15 +27,8 @@ def _run(name: str, xs: torch.Tensor, threads: int) -> list[torch.Tensor]:
     torch.set_num_threads(threads)
     torch.manual_seed(7)  # the same heterogeneous per-neuron parameters on every run
     m = cls(backend="cpp", learn=cls.params_cls._fields, size=xs.shape[-1])
-    with torch.no_grad():
-        for p in m.parameters():
-            p.mul_(1 + 0.05 * torch.rand_like(p))
-    x = xs.clone().requires_grad_()
-    zs, final = m.run(x)
-    w = torch.linspace(-1, 2, zs.numel(), dtype=zs.dtype).reshape(zs.shape)  # generic output gradient
-    loss = (zs * w).sum() + sum((s * s).sum() for s in final if s.is_floating_point())
-    params = [p for _, p in sorted(m.named_parameters())]
-    grads = torch.autograd.grad(loss, [x, *params], allow_unused=True)
+    spread_params(m)
+    zs, final, grads = run_with_generic_loss(m, xs)
     return [zs, *final, *(g for g in grads if g is not None)]
 
 
@@ -45,6 +38,8 @@ def test_every_lif_family_neuron_is_fused() -> None:
 
 @pytest.mark.parametrize("name", FUSED)
 def test_fused_results_do_not_depend_on_the_thread_count(name, gen, monkeypatch):
+    if (why := kernel_declines(NEURONS.get(name))) is not None:  # backend="cpp" would raise; "auto" runs torch
+        pytest.skip(f"{name}'s kernel declines this torch build: {why}")
     monkeypatch.setattr(cpu, "PARALLEL_GRAIN", 1)  # multithread even this small call
     monkeypatch.setattr(cpu, "CONTENDED_FACTOR", 1)  # whatever the machine's load
     xs = parity_inputs((12, 7, 97), torch.float32, gen)  # [T, B, N]: 97 neurons split unevenly

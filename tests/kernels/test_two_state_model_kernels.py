@@ -125,6 +125,8 @@ def test_clif_layer_larger_than_torch_grain(threads: int) -> None:
 
 
 def test_clif_declines_noncontiguous_state() -> None:
+    if not CLIF_RUNS:  # it declines every call here, for its build reason first
+        pytest.skip("CLIF's kernel declines this torch build (not AVX2)")
     xs = _xs((5, 4, 6), torch.float32)
     state = CLIF().init_state(xs[0])
     state = type(state)(*(s.t().contiguous().t() for s in state))  # [4, 6] stored transposed
