@@ -24,12 +24,12 @@ from __future__ import annotations
 import argparse
 import ctypes
 import functools
-import random
 import statistics
 import time
 from collections.abc import Callable
 
 import torch
+from _ab_common import print_builds, run_interleaved  # sibling module
 
 _P3 = ctypes.c_void_p * 3
 _P9 = ctypes.c_void_p * 9
@@ -90,28 +90,10 @@ def main() -> None:
         dst.copy_(x)
 
     jobs.append(("copy", copy))
-    times: dict[str, list[float]] = {name: [] for name, _ in jobs}
-    rng = random.Random(0)
-    for _ in range(args.reps):
-        rng.shuffle(jobs)  # a fresh order each round: the job after the copy ran slower (order bias)
-        for name, job in jobs:
-            t0 = clock()
-            job()
-            times[name].append(clock() - t0)
+    times = run_interleaved(jobs, args.reps, clock)
     copy_s = statistics.median(times["copy"])
     print(f"[{T}, {B}, {N}] threads {nt} ({'CPU' if args.cpu else 'wall'} time): copy {copy_s * 1e3:.2f} ms")
-    for i, path in enumerate(args.libs):
-        line = f"  {path}:"
-        for k in ("fwd", "bwd"):
-            t = times[f"{k}{i}"]
-            per_copy = statistics.median([a / c for a, c in zip(t, times["copy"])])
-            line += f"  {k} {statistics.median(t) * 1e3:.2f} ms ({per_copy:.2f} copies"
-            if i:
-                ratio = statistics.median([a / b for a, b in zip(t, times[f"{k}0"])])
-                line += f", {ratio:.3f}x the first"
-            line += ")"
-        print(line)
-
+    print_builds(args.libs, times)
 
 if __name__ == "__main__":
     main()

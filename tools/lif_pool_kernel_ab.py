@@ -33,12 +33,12 @@ from __future__ import annotations
 import argparse
 import ctypes
 import functools
-import random
 import statistics
 import time
 from collections.abc import Callable
 
 import torch
+from _ab_common import print_builds, run_interleaved  # sibling module
 
 _L, _D, _P = ctypes.c_int64, ctypes.c_double, ctypes.c_void_p
 _CONV = ((10, 32, 34, 34, 16, 2), (10, 32, 17, 17, 32, 2))  # the bench conv net's LIF + pooling layers
@@ -199,30 +199,12 @@ def main() -> None:
         jobs += [(f"fwd{i}", functools.partial(both, "fwd", lib)), (f"bwd{i}", functools.partial(both, "bwd", lib))]
     for _, job in jobs:  # warm-up: touch everything once
         job()
-    times: dict[str, list[float]] = {name: [] for name, _ in jobs}
-    rng = random.Random(0)
-    for _ in range(args.reps):
-        rng.shuffle(jobs)
-        for name, job in jobs:
-            t0 = clock()
-            job()
-            times[name].append(clock() - t0)
+    times = run_interleaved(jobs, args.reps, clock)
     copy_s = statistics.median(times["copy"])
     shapes = " + ".join(str(list(c.geom[:5])) for c in cases)
     print(f"{shapes} threads {nt} ({'CPU' if args.cpu else 'wall'} time), {args.reps} rounds: "
           f"copy of the inputs {copy_s * 1e3:.2f} ms")
-    for i, path in enumerate(args.libs):
-        line = f"  {path}:"
-        for k in ("fwd", "bwd"):
-            t = times[f"{k}{i}"]
-            per_copy = statistics.median([a / c for a, c in zip(t, times["copy"])])
-            line += f"  {k} {statistics.median(t) * 1e3:.2f} ms ({per_copy:.2f} copies"
-            if i:
-                r = [a / b for a, b in zip(t, times[f"{k}0"])]
-                line += f", {statistics.median(r):.3f}x the first, {min(r):.2f}-{max(r):.2f}"
-            line += ")"
-        print(line)
-
+    print_builds(args.libs, times)
 
 if __name__ == "__main__":
     main()
