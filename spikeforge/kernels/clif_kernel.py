@@ -10,11 +10,12 @@ reproduce ``torch.sigmoid`` bit for bit: ATen evaluates ``1 / (1 + exp(-a))`` wi
 ``exp`` for most elements and the C library's scalar ``exp`` for the few left at the end of each
 thread's chunk, so an element's rounding depends on its position in the (contiguous) step tensor
 and on ``torch.get_num_threads()``. The kernel gets torch's own vector ``exp`` (its address in
-``libtorch_cpu``) and applies the same position rule (``csrc/clif.cpp``), so it runs only where
-that rule is known to hold: ATen's AVX2 kernels (``torch.backends.cpu.get_cpu_capability()``) and
-contiguous state tensors, which make every tensor of the step contiguous in row-major ``[B, *]``
-order (a strided input is copied to that order; the state is not). Anything else is declined
-(``"auto"`` runs the reference).
+``libtorch_cpu``) and the width of torch's vectors, and applies the same position rule
+(``csrc/clif.cpp``), so it runs only where that rule is known to hold: ATen's AVX2 kernels (pairs of
+8 floats / 4 doubles, ``Sleef_expf8_u10``) or AVX512 kernels (pairs of 16 floats / 8 doubles,
+``Sleef_expf16_u10``; ``torch.backends.cpu.get_cpu_capability()``) and contiguous state tensors,
+which make every tensor of the step contiguous in row-major ``[B, *]`` order (a strided input is
+copied to that order; the state is not). Anything else is declined (``"auto"`` runs the reference).
 
 Backward recomputes ``v``, ``m`` and both sigmoids before every step for a cache-sized block of
 neurons (``4 T`` values per neuron, nothing saved from forward but the inputs) and runs the adjoint
@@ -26,26 +27,20 @@ reset terms, never the spike added to ``m`` (as the step). Every built-in surrog
 from __future__ import annotations
 
 import ctypes
-import functools
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from .model_kernels import torch_function_address
+from .model_kernels import torch_sleef, torch_vector_bytes
 from .tc_lif_kernel import run_two_state, two_state_unsupported
 
 __all__ = ["CLIF_KERNEL", "torch_vector_exp"]
 
-# Sleef's vector exp that ATen's AVX2 sigmoid calls, per dtype (exported by libtorch_cpu)
-_SLEEF_EXP = {torch.float32: "Sleef_expf8_u10", torch.float64: "Sleef_expd4_u10"}
-
-
-@functools.lru_cache(maxsize=None)
 def torch_vector_exp(dtype: torch.dtype) -> int | None:
-    """Address of the vector ``exp`` torch's CPU sigmoid uses for ``dtype``, or ``None``."""
-    name = _SLEEF_EXP.get(dtype)
-    return None if name is None else torch_function_address(name)
+    """Address of the vector ``exp`` torch's CPU sigmoid uses for ``dtype`` in this process (SLEEF's,
+    for ATen's AVX2 or AVX512 kernels), or ``None``."""
+    return torch_sleef("exp", dtype)
 
 
 class CLIFKernel:
@@ -57,10 +52,9 @@ class CLIFKernel:
         why = two_state_unsupported(xs, state, kwargs, self.fields)
         if why is not None:
             return why
-        capability = torch.backends.cpu.get_cpu_capability()
-        if capability != "AVX2":
-            return (f"CLIF's kernel reproduces torch.sigmoid's AVX2 code; this process runs ATen's "
-                    f"{capability} kernels")
+        if torch_vector_bytes() is None:
+            return (f"CLIF's kernel reproduces torch.sigmoid's AVX2 and AVX512 code; this process runs ATen's "
+                    f"{torch.backends.cpu.get_cpu_capability()} kernels")
         if not all(s.is_contiguous() for s in state):
             return ("CLIF's kernel reproduces torch.sigmoid, whose rounding depends on an element's place "
                     "in memory; it needs contiguous state tensors")
@@ -72,8 +66,9 @@ class CLIFKernel:
         # the coefficients exactly as clif_step computes them
         tau = p.tau_mem / kwargs["dt"]
         cd = 1 - 1 / tau
-        extra = (torch.get_num_threads(), torch_vector_exp(xs.dtype))  # the sigmoid's position rule, exp
-        types = [ctypes.c_int, ctypes.c_void_p]
+        # the sigmoid's position rule (threads, vector width) and its vector exp
+        extra = (torch.get_num_threads(), torch_vector_exp(xs.dtype), torch_vector_bytes())
+        types = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
         return run_two_state("clif", xs, state, [cd, tau, p.v_th], kwargs, where, in_memory_order=False,
                              extra=extra, extra_types=(types, types))
 

@@ -31,8 +31,8 @@ from torch import Tensor
 from ._build import load_library
 from .specs import _qualname
 
-__all__ = ["ModelKernel", "MODEL_KERNELS", "kernel_library", "model_kernel_for", "torch_function",
-           "torch_function_address"]
+__all__ = ["ModelKernel", "MODEL_KERNELS", "TORCH_VECTORS", "kernel_library", "model_kernel_for", "torch_function",
+           "torch_function_address", "torch_sleef", "torch_vector_bytes"]
 
 
 class ModelKernel(Protocol):
@@ -108,3 +108,29 @@ def torch_function_address(name: str) -> int | None:
     """The address of :func:`torch_function` ``(name)``, or ``None``."""
     fn = torch_function(name)
     return None if fn is None else ctypes.cast(fn, ctypes.c_void_p).value
+
+
+# ATen's vectorised CPU kernels per capability (``torch.backends.cpu.get_cpu_capability()``): the width
+# of a vector in bytes and the suffix of the SLEEF functions its float / double vectors call. Both
+# widths were checked element by element against torch.sigmoid and torch.logaddexp (the vector loop
+# runs pairs of these vectors, the rest of each thread's chunk takes the C library's scalar op).
+TORCH_VECTORS: dict[str, tuple[int, dict[torch.dtype, str]]] = {
+    "AVX2": (32, {torch.float32: "f8", torch.float64: "d4"}),
+    "AVX512": (64, {torch.float32: "f16", torch.float64: "d8"}),
+}
+
+
+def torch_vector_bytes() -> int | None:
+    """Bytes per vector of the ATen CPU kernels this process runs (32 AVX2, 64 AVX512), or ``None``
+    for a capability whose loop no kernel reproduces (e.g. ``"DEFAULT"``, no vector code)."""
+    entry = TORCH_VECTORS.get(torch.backends.cpu.get_cpu_capability())
+    return None if entry is None else entry[0]
+
+
+def torch_sleef(name: str, dtype: torch.dtype) -> int | None:
+    """Address of the SLEEF vector function (``"exp"``, ``"log1p"``; 1.0-ULP ``u10`` variant) that this
+    process's ATen kernels call for ``dtype`` (``Sleef_expf16_u10`` for float32 on AVX512), or ``None``
+    (another capability or dtype, or not exported by libtorch_cpu)."""
+    entry = TORCH_VECTORS.get(torch.backends.cpu.get_cpu_capability())
+    suffix = None if entry is None else entry[1].get(dtype)
+    return None if suffix is None else torch_function_address(f"Sleef_{name}{suffix}_u10")

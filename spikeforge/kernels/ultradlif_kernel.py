@@ -5,8 +5,8 @@ on CPU, ``amax``, a ``masked_fill`` of infinite maxima, ``(q - m).exp_()``, a su
 in their order, ``log_()`` and ``add_(m)``; ``exp_``/``log_`` are MKL VML's ``v?Exp``/``v?Ln`` in
 torch's MKL builds (ATen ``vml.h``; verified bit for bit against ``torch.exp``/``torch.log`` by
 :func:`torch_vml`, which declines otherwise). The spike sigmoid is UltraLIF's (SLEEF exp on torch's
-vector path, the C library's on the last ``len mod 16`` / ``mod 8`` elements of each loop), so the
-kernel needs what UltraLIF's needs as well.
+vector path, the C library's on the last ``len mod 2W`` elements of each loop, ``W`` the floats /
+doubles of ATen's AVX2 or AVX512 vector), so the kernel needs what UltraLIF's needs as well.
 
 Whatever the input's layout, torch's ops after the first ``stack`` iterate a row-major step, so the
 kernel works on a row-major ``[T, R, H]`` copy (rows of ``H`` ring neurons, the last dim).
@@ -29,8 +29,8 @@ from ..numerics import check_finite_enabled
 from .cpu import _empty_like, _grad_out, _NonFiniteAt, state_reason, threads_for
 from .eif_kernel import VML_MODE, torch_exp, vml_routine
 from .model_kernels import kernel_library, torch_function_address
-from .ultralif_kernel import EPS_RANGE, _entry, _ptr, _sleef, coefficient, flatten, run_flat, stride_of, \
-    torch_loop_length
+from .ultralif_kernel import EPS_RANGE, _entry, _ptr, _sleef, _vbytes, coefficient, flatten, run_flat, \
+    stride_of, torch_loop_length
 
 __all__ = ["ULTRADLIF", "UltraDLIFKernel", "torch_vml"]
 
@@ -69,13 +69,14 @@ def torch_vml(dtype: torch.dtype) -> tuple[int, int, int] | str:
 
 
 def _lib() -> ctypes.CDLL:
-    return kernel_library("ultradlif", "LLLLPPPPLPPPPPLPLIIP", "LLLLPPPPLPPLLPPPPPLPLPPII")
+    return kernel_library("ultradlif", "LLLLLPPPPLPPPPPLPLIIP", "LLLLLPPPPLPPLLPPPPPLPLPPII")
 
 
 class _Cfg(NamedTuple):
     H: int
     detach: int
     chunk: int
+    vbytes: int
     nthreads: int
     check: int
 
@@ -95,10 +96,12 @@ class _UltraDLIFRun(torch.autograd.Function):
         z = _empty_like(x)
         bad = (ctypes.c_int64 * 3)()
         rc = getattr(_lib(), f"sf_ultradlif_forward_{suf}")(
-            T, M, cfg.H, cfg.chunk, *_routines(x.dtype), VML_MODE, x.data_ptr(), z.data_ptr(), v0.data_ptr(),
+            T, M, cfg.H, cfg.chunk, cfg.vbytes, *_routines(x.dtype), VML_MODE, x.data_ptr(), z.data_ptr(),
+            v0.data_ptr(),
             vT.data_ptr(), E.data_ptr(), stride_of(E), th.data_ptr(), stride_of(th), cfg.nthreads, cfg.check, bad)
         if rc != 0:
-            raise RuntimeError("the UltraDLIF kernel was built without AVX")
+            raise RuntimeError(f"the UltraDLIF kernel rejected the call (status {rc}: 2 built without AVX, "
+                               f"3 vector width {cfg.vbytes})")
         if bad[2]:
             t, m = int(bad[0]), int(bad[1])
             if bad[2] == 1:
@@ -126,12 +129,14 @@ class _UltraDLIFRun(torch.autograd.Function):
         gc = [torch.empty(M, dtype=x.dtype) if need[3 + k] else None for k in range(2)]
         gx = _empty_like(x)
         rc = getattr(_lib(), f"sf_ultradlif_backward_{suf}")(
-            T, M, cfg.H, cfg.chunk, *_routines(x.dtype), VML_MODE, x.data_ptr(), gz.data_ptr(), gz.stride(0),
+            T, M, cfg.H, cfg.chunk, cfg.vbytes, *_routines(x.dtype), VML_MODE, x.data_ptr(), gz.data_ptr(),
+            gz.stride(0),
             gz.stride(1), gx.data_ptr(), v0.data_ptr(), _ptr(None if gvT is None else gvT.contiguous()), _ptr(gv0),
             E.data_ptr(), stride_of(E), th.data_ptr(), stride_of(th), _ptr(gc[0]), _ptr(gc[1]), cfg.detach,
             cfg.nthreads)
         if rc != 0:
-            raise RuntimeError("the UltraDLIF kernel was built without AVX")
+            raise RuntimeError(f"the UltraDLIF kernel rejected the call (status {rc}: 2 built without AVX, "
+                               f"3 vector width {cfg.vbytes})")
         return (None, gx if need[1] else None, gv0, *gc)
 
 
@@ -164,7 +169,7 @@ class UltraDLIFKernel:
         T, M = x2.shape
         coefs = [coefficient(c, x2, shape, order) for c in (eps, p.v_th)]
         cfg = _Cfg(H=shape[-1], detach=int(bool(kwargs.get("detach_reset", False))), chunk=torch_loop_length(M),
-                   nthreads=threads_for(T * M), check=int(check_finite_enabled()))
+                   vbytes=_vbytes(), nthreads=threads_for(T * M), check=int(check_finite_enabled()))
         return run_flat(_UltraDLIFRun, (cfg, x2, v0, *coefs), state, shape, order, where or "UltraDLIF kernel")
 
 

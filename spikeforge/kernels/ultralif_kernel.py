@@ -2,11 +2,12 @@
 
 The step's ``torch.logaddexp`` and ``torch.sigmoid`` are not correctly rounded: torch's CPU kernels
 evaluate them with SLEEF's vector ``exp``/``log1p`` on most elements and with the C library's on the
-last ``len mod 2W`` elements of each loop (``W`` = 8 floats / 4 doubles on AVX2; a loop is one
-step's ``[B, *]``, or one thread's chunk when torch splits an op of more than 32768 elements across
-threads). The kernel takes the same path per element: it calls the SLEEF functions exported by the
-loaded ``libtorch_cpu`` and is told torch's loop length (:func:`torch_loop_length`). So it runs only
-where that model of torch holds: AVX2 CPU capability, SLEEF symbols present, each step's input dense
+last ``len mod 2W`` elements of each loop (``W`` = 8 floats / 4 doubles in ATen's AVX2 kernels,
+16 floats / 8 doubles in its AVX512 kernels; a loop is one step's ``[B, *]``, or one thread's chunk
+when torch splits an op of more than 32768 elements across threads). The kernel takes the same path
+per element: it calls the SLEEF functions exported by the loaded ``libtorch_cpu`` for this process's
+vector width and is told torch's loop length (:func:`torch_loop_length`). So it runs only where that
+model of torch holds: AVX2 or AVX512 CPU capability, SLEEF symbols present, each step's input dense
 and the state laid out like it (``supports`` gives the reason otherwise).
 
 Memory: forward saves only the inputs; backward recomputes a block's trajectory (4 ``T`` values per
@@ -24,7 +25,7 @@ import torch
 from torch import Tensor
 
 from ..numerics import check_finite_enabled
-from .model_kernels import kernel_library, torch_function_address
+from .model_kernels import TORCH_VECTORS, kernel_library, torch_sleef, torch_vector_bytes
 from .cpu import _empty_like, _grad_out, _NonFiniteAt, raise_nonfinite_at, state_reason, threads_for
 
 __all__ = ["ULTRALIF", "UltraLIFKernel", "coefficient", "flat_layout", "flatten", "raise_at", "stride_of",
@@ -39,16 +40,17 @@ _STEP_KWARGS = {"dt", "detach_reset", "state_quant"}
 
 @functools.lru_cache(maxsize=1)
 def _sleef() -> dict[torch.dtype, tuple[int, int]] | str:
-    """SLEEF ``(exp, log1p)`` entry points of torch's AVX2 kernels per dtype, or why there are none."""
+    """SLEEF ``(exp, log1p)`` entry points of this process's ATen kernels (AVX2 or AVX512) per dtype,
+    or why there are none."""
     cap = torch.backends.cpu.get_cpu_capability()
-    if cap != "AVX2":
-        return f"torch's CPU capability is {cap}; the kernel reproduces its AVX2 logaddexp/sigmoid only"
+    if cap not in TORCH_VECTORS:
+        return (f"torch's CPU capability is {cap}; the kernel reproduces its AVX2 and AVX512 "
+                f"logaddexp/sigmoid only")
     out = {}
-    for dtype, (e, lp) in {torch.float32: ("Sleef_expf8_u10", "Sleef_log1pf8_u10"),
-                           torch.float64: ("Sleef_expd4_u10", "Sleef_log1pd4_u10")}.items():
-        exp_at, log1p_at = torch_function_address(e), torch_function_address(lp)
+    for dtype in (torch.float32, torch.float64):
+        exp_at, log1p_at = torch_sleef("exp", dtype), torch_sleef("log1p", dtype)
         if not exp_at or not log1p_at:
-            return f"torch's SLEEF functions ({e}, {lp}) are not exported by libtorch_cpu"
+            return f"torch's SLEEF exp/log1p for {dtype} on {cap} are not exported by libtorch_cpu"
         out[dtype] = (exp_at, log1p_at)
     return out
 
@@ -57,6 +59,13 @@ def _entry(dtype: torch.dtype) -> tuple[int, int]:
     sleef = _sleef()
     assert not isinstance(sleef, str)  # supports() returned the reason
     return sleef[dtype]
+
+
+def _vbytes() -> int:
+    """Bytes per vector of torch's loop (32 AVX2, 64 AVX512) the kernels reproduce."""
+    vbytes = torch_vector_bytes()
+    assert vbytes is not None  # supports() declined other capabilities
+    return vbytes
 
 
 def torch_loop_length(m: int) -> int:
@@ -140,7 +149,7 @@ def run_flat(fn: Any, args: tuple[Any, ...], state: Any, shape: torch.Size, orde
     raise_at(found, shape, order, where)
 
 def _lib() -> ctypes.CDLL:
-    return kernel_library("ultralif", "LLLPPPPPPPLPLPLIIP", "LLLPPPPLLPPPPPLPLPLPPPII")
+    return kernel_library("ultralif", "LLLLPPPPPPPLPLPLIIP", "LLLLPPPPLLPPPPPLPLPLPPPII")
 
 
 def _ptr(t: Tensor | None) -> int | None:
@@ -150,6 +159,7 @@ def _ptr(t: Tensor | None) -> int | None:
 class _Cfg(NamedTuple):
     detach: int
     chunk: int
+    vbytes: int
     nthreads: int
     check: int
 
@@ -165,11 +175,12 @@ class _UltraLIFRun(torch.autograd.Function):
         z = _empty_like(x)
         bad = (ctypes.c_int64 * 3)()
         rc = getattr(lib, f"sf_ultralif_forward_{suf}")(
-            T, M, cfg.chunk, vexp, vlog1p, x.data_ptr(), z.data_ptr(), v0.data_ptr(), vT.data_ptr(),
+            T, M, cfg.chunk, cfg.vbytes, vexp, vlog1p, x.data_ptr(), z.data_ptr(), v0.data_ptr(), vT.data_ptr(),
             E.data_ptr(), stride_of(E), ld.data_ptr(), stride_of(ld), th.data_ptr(), stride_of(th),
             cfg.nthreads, cfg.check, bad)
         if rc != 0:
-            raise RuntimeError("the UltraLIF kernel was built without AVX")
+            raise RuntimeError(f"the UltraLIF kernel rejected the call (status {rc}: 2 built without AVX, "
+                               f"3 vector width {cfg.vbytes})")
         if bad[2]:
             t, m = int(bad[0]), int(bad[1])
             if bad[2] == 1:
@@ -199,12 +210,13 @@ class _UltraLIFRun(torch.autograd.Function):
         gc = [torch.empty(M, dtype=x.dtype) if need[3 + k] else None for k in range(3)]
         gx = _empty_like(x)
         rc = getattr(lib, f"sf_ultralif_backward_{suf}")(
-            T, M, cfg.chunk, vexp, vlog1p, x.data_ptr(), gz.data_ptr(), gz.stride(0), gz.stride(1), gx.data_ptr(),
-            v0.data_ptr(), _ptr(None if gvT is None else gvT.contiguous()), _ptr(gv0),
+            T, M, cfg.chunk, cfg.vbytes, vexp, vlog1p, x.data_ptr(), gz.data_ptr(), gz.stride(0), gz.stride(1),
+            gx.data_ptr(), v0.data_ptr(), _ptr(None if gvT is None else gvT.contiguous()), _ptr(gv0),
             E.data_ptr(), stride_of(E), ld.data_ptr(), stride_of(ld), th.data_ptr(), stride_of(th),
             _ptr(gc[0]), _ptr(gc[1]), _ptr(gc[2]), cfg.detach, cfg.nthreads)
         if rc != 0:
-            raise RuntimeError("the UltraLIF kernel was built without AVX")
+            raise RuntimeError(f"the UltraLIF kernel rejected the call (status {rc}: 2 built without AVX, "
+                               f"3 vector width {cfg.vbytes})")
         return (None, gx if need[1] else None, gv0, *gc)
 
 
@@ -239,7 +251,7 @@ class UltraLIFKernel:
         T, M = x2.shape
         coefs = [coefficient(c, x2, shape, order) for c in (eps, torch.log(decay), p.v_th)]
         cfg = _Cfg(detach=int(bool(kwargs.get("detach_reset", False))), chunk=torch_loop_length(M),
-                   nthreads=threads_for(T * M), check=int(check_finite_enabled()))
+                   vbytes=_vbytes(), nthreads=threads_for(T * M), check=int(check_finite_enabled()))
         return run_flat(_UltraLIFRun, (cfg, x2, v0, *coefs), state, shape, order, where or "UltraLIF kernel")
 
 

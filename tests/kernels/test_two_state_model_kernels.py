@@ -14,13 +14,16 @@ import torch
 from spikeforge.kernels import BackendUnavailableError, available_backends
 from spikeforge.kernels._build import load_library
 from spikeforge.kernels.clif_kernel import CLIF_KERNEL, torch_vector_exp
+from spikeforge.kernels.model_kernels import torch_vector_bytes
 from spikeforge.neurons import CLIF, TCLIF
 from spikeforge.surrogate import SURROGATES
 
 pytestmark = pytest.mark.skipif("cpp" not in available_backends(), reason="no C++ compiler")
 
 TOL = {torch.float32: dict(rtol=2e-4, atol=2e-5), torch.float64: dict(rtol=1e-9, atol=1e-11)}
-CLIF_RUNS = torch.backends.cpu.get_cpu_capability() == "AVX2" and torch_vector_exp(torch.float32) is not None
+# ATen's AVX2 or AVX512 kernels, whose sigmoid the kernel reproduces
+CLIF_RUNS = torch_vector_bytes() is not None and torch_vector_exp(torch.float32) is not None
+DECLINES = "CLIF's kernel declines this torch build (not AVX2/AVX512)"
 
 
 def _make(cls, backend: str, dtype: torch.dtype, n: int, **kw):
@@ -69,7 +72,7 @@ def test_tc_lif_every_surrogate(surrogate: str) -> None:
 @pytest.mark.parametrize("cls", [TCLIF, CLIF], ids=["tc_lif", "clif"])
 def test_detach_reset(cls, dtype: torch.dtype) -> None:
     if cls is CLIF and not CLIF_RUNS:
-        pytest.skip("CLIF's kernel declines this torch build (not AVX2)")
+        pytest.skip(DECLINES)
     xs = _xs((15, 3, 21), dtype, seed=1)
     ref = _run(_make(cls, "torch", dtype, 21, detach_reset=True), xs)
     _assert_parity(ref, _run(_make(cls, "cpp", dtype, 21, detach_reset=True), xs), dtype)
@@ -82,23 +85,24 @@ def _kernel_sigmoid(a: torch.Tensor, threads: int) -> torch.Tensor:
     lib = load_library()
     suf = "f32" if a.dtype == torch.float32 else "f64"
     fn = getattr(lib, f"sf_clif_sigmoid_{suf}")
-    fn.argtypes = [ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
+    fn.argtypes = [ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
     out = torch.empty_like(a)
-    assert fn(a.numel(), a.data_ptr(), out.data_ptr(), threads, torch_vector_exp(a.dtype)) == 0
+    assert fn(a.numel(), a.data_ptr(), out.data_ptr(), threads, torch_vector_exp(a.dtype), torch_vector_bytes()) == 0
     return out
 
 
-@pytest.mark.skipif(not CLIF_RUNS, reason="CLIF's kernel declines this torch build (not AVX2)")
+@pytest.mark.skipif(not CLIF_RUNS, reason=DECLINES)
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
 def test_clif_sigmoid_is_torch_sigmoid_bitwise(dtype: torch.dtype) -> None:
-    """The kernel's sigmoid equals torch.sigmoid element for element, for sizes around the vector
-    pairs and the 32768-element parallel grain, on 1-4 threads (chunk sizes not a multiple of 16)."""
+    """The kernel's sigmoid equals torch.sigmoid element for element, for every tail of a pair of
+    vectors (0-31 elements: 2 x 8 or 16 floats, 2 x 4 or 8 doubles) and sizes around the 32768-element
+    parallel grain, on 1-4 threads (chunk sizes not a multiple of 32)."""
     gen = torch.Generator().manual_seed(2)
     old = torch.get_num_threads()
     try:
         for threads in (1, 2, 3, 4):
             torch.set_num_threads(threads)
-            for n in (1, 7, 15, 16, 17, 100, 32768, 32769, 65537, 100003):
+            for n in (*range(1, 100), 32768, 32769, 65537, 100003):
                 a = (torch.randn(n, generator=gen, dtype=torch.float64) * 6).to(dtype)
                 assert torch.equal(_kernel_sigmoid(a, threads), torch.sigmoid(a)), (threads, n)
         # the position rule matters: the vector and the scalar exp disagree on some of these elements
@@ -109,7 +113,7 @@ def test_clif_sigmoid_is_torch_sigmoid_bitwise(dtype: torch.dtype) -> None:
         torch.set_num_threads(old)
 
 
-@pytest.mark.skipif(not CLIF_RUNS, reason="CLIF's kernel declines this torch build (not AVX2)")
+@pytest.mark.skipif(not CLIF_RUNS, reason=DECLINES)
 @pytest.mark.parametrize("threads", [2, 3])
 def test_clif_layer_larger_than_torch_grain(threads: int) -> None:
     """80000 neurons per step: torch splits each sigmoid into per-thread chunks with scalar tails."""
@@ -126,7 +130,7 @@ def test_clif_layer_larger_than_torch_grain(threads: int) -> None:
 
 def test_clif_declines_noncontiguous_state() -> None:
     if not CLIF_RUNS:  # it declines every call here, for its build reason first
-        pytest.skip("CLIF's kernel declines this torch build (not AVX2)")
+        pytest.skip(DECLINES)
     xs = _xs((5, 4, 6), torch.float32)
     state = CLIF().init_state(xs[0])
     state = type(state)(*(s.t().contiguous().t() for s in state))  # [4, 6] stored transposed

@@ -7,13 +7,15 @@
 //
 // each operation in the step's order (-ffp-contract=off). The two sigmoids are torch.sigmoid's, whose
 // rounding depends on where an element sits in its tensor: ATen's CPU loop evaluates
-// 1 / (1 + exp(-a)) with Sleef's vector exp (Sleef_expf8_u10 / Sleef_expd4_u10 on AVX2) in runs of
-// two vectors and with the C library's scalar exp on the < 2 vectors left at the end of each
-// thread's chunk (chunks: torch.get_num_threads() parts of a tensor of more than 32768 elements).
-// The kernel reproduces exactly that: the vector exp is torch's own (its address is passed in from
-// libtorch_cpu), the scalar one is std::exp, and each neuron's position m in the row-major [B, *]
-// step tensor decides which one it gets (clif_torch_vector_lane). Python only runs the kernel when
-// that position rule holds (AVX2 ATen kernels, contiguous state; kernels/clif_kernel.py).
+// 1 / (1 + exp(-a)) with Sleef's vector exp in runs of two vectors and with the C library's scalar
+// exp on the < 2 vectors left at the end of each thread's chunk (chunks: torch.get_num_threads()
+// parts of a tensor of more than 32768 elements). A vector is 32 bytes in ATen's AVX2 kernels
+// (Sleef_expf8_u10 / Sleef_expd4_u10), 64 bytes in its AVX512 kernels (Sleef_expf16_u10 /
+// Sleef_expd8_u10). The kernel reproduces exactly that: the vector exp is torch's own (its address
+// and the vector width are passed in from Python, TorchLoop), the scalar one is std::exp, and each
+// neuron's position m in the row-major [B, *] step tensor decides which one it gets
+// (clif_torch_vector_lane). Python only runs the kernel where that position rule holds (AVX2 or
+// AVX512 ATen kernels, contiguous state; kernels/clif_kernel.py).
 //
 // Backward stores nothing from the forward pass but its inputs: per block of neurons it recomputes
 // v and m before every step and both sigmoids (4 T values per neuron of a cache-sized block), then
@@ -33,6 +35,14 @@ namespace {
 const int64_t CL_CB = 512;  // largest block of neurons
 enum { CL_CD = 0, CL_TAU, CL_VTH, CL_NCOEF };
 const int64_t TORCH_GRAIN = 32768;  // at::internal::GRAIN_SIZE
+
+// torch's elementwise loop on this host: its thread count (torch.get_num_threads()), its vector exp
+// and the width of its vectors in bytes (32: AVX2, 64: AVX512; Python passes nothing else)
+struct TorchLoop {
+    int64_t tnt;
+    const void* vexp;
+    int64_t vbytes;
+};
 
 // Whether torch's CPU elementwise loop computes element m of a contiguous n-element tensor with its
 // vector code: TensorIterator::for_each splits tensors of more than GRAIN elements into
@@ -85,16 +95,53 @@ inline void vec_sigmoid(const double* a, double* out, int64_t n, const void* vex
         std::memcpy(out + j, buf, (size_t)(n - j) * sizeof(double));
     }
 }
+
+// The same with ATen's AVX512 vectors (Sleef_expf16_u10 / Sleef_expd8_u10). Compiled for AVX512F
+// whatever -march says; called only where torch itself runs its AVX512 kernels.
+#define SF_CLIF_AVX512 __attribute__((target("avx512f")))
+typedef __m512 (*ExpF16)(__m512);
+typedef __m512d (*ExpD8)(__m512d);
+SF_CLIF_AVX512 inline __m512 vec_sigmoid16(__m512 x, ExpF16 f) {
+    const __m512 one = _mm512_set1_ps(1.0f);
+    return _mm512_div_ps(one, _mm512_add_ps(f(_mm512_sub_ps(_mm512_setzero_ps(), x)), one));
+}
+SF_CLIF_AVX512 inline __m512d vec_sigmoid8d(__m512d x, ExpD8 f) {
+    const __m512d one = _mm512_set1_pd(1.0);
+    return _mm512_div_pd(one, _mm512_add_pd(f(_mm512_sub_pd(_mm512_setzero_pd(), x)), one));
+}
+SF_CLIF_AVX512 void vec_sigmoid512(const float* a, float* out, int64_t n, const void* vexp) {
+    const ExpF16 f = reinterpret_cast<ExpF16>(const_cast<void*>(vexp));
+    int64_t j = 0;
+    for (; j + 16 <= n; j += 16) _mm512_storeu_ps(out + j, vec_sigmoid16(_mm512_loadu_ps(a + j), f));
+    if (j < n) {
+        alignas(64) float buf[16] = {0};
+        std::memcpy(buf, a + j, (size_t)(n - j) * sizeof(float));
+        _mm512_store_ps(buf, vec_sigmoid16(_mm512_load_ps(buf), f));
+        std::memcpy(out + j, buf, (size_t)(n - j) * sizeof(float));
+    }
+}
+SF_CLIF_AVX512 void vec_sigmoid512(const double* a, double* out, int64_t n, const void* vexp) {
+    const ExpD8 f = reinterpret_cast<ExpD8>(const_cast<void*>(vexp));
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8) _mm512_storeu_pd(out + j, vec_sigmoid8d(_mm512_loadu_pd(a + j), f));
+    if (j < n) {
+        alignas(64) double buf[8] = {0};
+        std::memcpy(buf, a + j, (size_t)(n - j) * sizeof(double));
+        _mm512_store_pd(buf, vec_sigmoid8d(_mm512_load_pd(buf), f));
+        std::memcpy(out + j, buf, (size_t)(n - j) * sizeof(double));
+    }
+}
 #endif
 
 // torch.sigmoid of a block: the vector code everywhere, then the scalar op on the block's scalar
 // lanes (ATen's scalar lambda: 1 / (1 + std::exp(-a))).
 template <typename R>
-inline void torch_sigmoid(const R* a, R* out, int64_t n, const int64_t* scal, int64_t nscal, const void* vexp) {
+inline void torch_sigmoid(const R* a, R* out, int64_t n, const int64_t* scal, int64_t nscal, const TorchLoop& tl) {
 #if defined(__AVX__)
-    vec_sigmoid(a, out, n, vexp);
+    if (tl.vbytes == 64) vec_sigmoid512(a, out, n, tl.vexp);
+    else vec_sigmoid(a, out, n, tl.vexp);
 #else
-    (void)vexp;
+    (void)tl;
 #endif
     for (int64_t k = 0; k < nscal; ++k) {
         const int64_t j = scal[k];
@@ -104,11 +151,11 @@ inline void torch_sigmoid(const R* a, R* out, int64_t n, const int64_t* scal, in
 
 // Lanes j of block [m0, m0 + n) that torch computes with its scalar op; returns their count.
 template <typename R>
-inline int64_t scalar_lanes(int64_t m0, int64_t n, int64_t M, int64_t tnt, int64_t* scal) {
-    const int64_t W = 32 / (int64_t)sizeof(R);  // AVX2 vector lanes
+inline int64_t scalar_lanes(int64_t m0, int64_t n, int64_t M, const TorchLoop& tl, int64_t* scal) {
+    const int64_t W = tl.vbytes / (int64_t)sizeof(R);  // vector lanes
     int64_t k = 0;
     for (int64_t j = 0; j < n; ++j)
-        if (!clif_torch_vector_lane(m0 + j, M, tnt, W)) scal[k++] = j;
+        if (!clif_torch_vector_lane(m0 + j, M, tl.tnt, W)) scal[k++] = j;
     return k;
 }
 
@@ -142,14 +189,14 @@ inline int64_t cl_first_nonfinite(const R* v, const R* m, int64_t n, int64_t* sl
 // v, m in place; z (may be null), and the sigmoids g1, g2 and the state before (vb, mb) if given.
 template <typename R>
 inline void cl_step(int64_t n, const R* xt, R* v, R* m, R* zt, R (*cf)[CL_CB], const int64_t* scal, int64_t nscal,
-                    const void* vexp, R* v1, R* a, R* g1, R* g2) {
+                    const TorchLoop& tl, R* v1, R* a, R* g1, R* g2) {
     const R *cd = cf[CL_CD], *tau = cf[CL_TAU], *vth = cf[CL_VTH];
     for (int64_t j = 0; j < n; ++j) {
         const R p = v[j] * cd[j];
         v1[j] = p + xt[j];
         a[j] = v1[j] / tau[j];
     }
-    torch_sigmoid<R>(a, g1, n, scal, nscal, vexp);
+    torch_sigmoid<R>(a, g1, n, scal, nscal, tl);
     for (int64_t j = 0; j < n; ++j) {
         const R m1 = m[j] * g1[j];
         const R s = (R)((v1[j] - vth[j]) > (R)0);
@@ -158,20 +205,20 @@ inline void cl_step(int64_t n, const R* xt, R* v, R* m, R* zt, R (*cf)[CL_CB], c
         v[j] = v1[j] - s * vth[j];  // v2; the complementary reset follows
         a[j] = s;  // the spike, kept for the second reset
     }
-    torch_sigmoid<R>(m, g2, n, scal, nscal, vexp);
+    torch_sigmoid<R>(m, g2, n, scal, nscal, tl);
     for (int64_t j = 0; j < n; ++j) v[j] = v[j] - a[j] * g2[j];
 }
 
 template <typename R, bool CHECK>
 void cl_forward(int64_t T, int64_t M, const R* x, R* z, const R* const* st0, R* const* stT, const R* const* c,
-                int64_t cmask, int nthreads, int64_t* bad, int tnt, const void* vexp) {
+                int64_t cmask, int nthreads, int64_t* bad, const TorchLoop& tl) {
     const int64_t nchunks = (M + CL_CB - 1) / CL_CB;
 #pragma omp parallel for num_threads(nthreads) schedule(dynamic, 4)
     for (int64_t ch = 0; ch < nchunks; ++ch) {
         const int64_t m0 = ch * CL_CB, n = std::min(CL_CB, M - m0);
         R cf[CL_NCOEF][CL_CB], v[CL_CB], m[CL_CB], v1[CL_CB], a[CL_CB], g1[CL_CB], g2[CL_CB];
         int64_t scal[CL_CB];
-        const int64_t nscal = scalar_lanes<R>(m0, n, M, tnt, scal);
+        const int64_t nscal = scalar_lanes<R>(m0, n, M, tl, scal);
         cl_load_coefs(cf, c, cmask, m0, n);
         for (int64_t j = 0; j < n; ++j) { v[j] = st0[0][m0 + j]; m[j] = st0[1][m0 + j]; }
         int64_t t_end = T;
@@ -182,7 +229,7 @@ void cl_forward(int64_t T, int64_t M, const R* x, R* z, const R* const* st0, R* 
         }
         for (int64_t t = 0; t < t_end; ++t) {
             if (t + 2 < t_end) { sfk::prefetch_values(x + (t + 2) * M + m0, n, false); sfk::prefetch_values(z + (t + 2) * M + m0, n, true); }
-            cl_step<R>(n, x + t * M + m0, v, m, z + t * M + m0, cf, scal, nscal, vexp, v1, a, g1, g2);
+            cl_step<R>(n, x + t * M + m0, v, m, z + t * M + m0, cf, scal, nscal, tl, v1, a, g1, g2);
             if (CHECK) {
                 R probe = (R)0;  // 0, or NaN iff a state is NaN/inf (in any summation order)
 #pragma omp simd reduction(+ : probe)
@@ -202,7 +249,7 @@ void cl_forward(int64_t T, int64_t M, const R* x, R* z, const R* const* st0, R* 
 template <typename R, bool NEEDP>
 void cl_backward(int64_t T, int64_t M, const R* x, const R* gz, int64_t gst, int64_t gsm, R* gx,
                  const R* const* st0, const R* const* gstT, R* const* gst0, const R* const* c, int64_t cmask,
-                 R* const* gc, int detach, int sg_kind, R sg_p, int nthreads, int tnt, const void* vexp) {
+                 R* const* gc, int detach, int sg_kind, R sg_p, int nthreads, const TorchLoop& tl) {
     // block of neurons whose history (v, m before every step; both sigmoids) fits in ~384 KiB
     int64_t CH = (int64_t)(384 * 1024) / (std::max<int64_t>(T, 1) * 4 * (int64_t)sizeof(R));
     CH = std::max<int64_t>(16, std::min<int64_t>(CL_CB, CH / 16 * 16));
@@ -219,7 +266,7 @@ void cl_backward(int64_t T, int64_t M, const R* x, const R* gz, int64_t gst, int
             const int64_t m0 = ch * CH, n = std::min(CH, M - m0);
             R cf[CL_NCOEF][CL_CB], acc[CL_NCOEF][CL_CB], v[CL_CB], m[CL_CB], v1[CL_CB], a[CL_CB];
             int64_t scal[CL_CB];
-            const int64_t nscal = scalar_lanes<R>(m0, n, M, tnt, scal);
+            const int64_t nscal = scalar_lanes<R>(m0, n, M, tl, scal);
             cl_load_coefs(cf, c, cmask, m0, n);
             const R *cd = cf[CL_CD], *tau = cf[CL_TAU], *vth = cf[CL_VTH];
             // 1. recompute the state before every step and both sigmoids (forward arithmetic)
@@ -228,7 +275,7 @@ void cl_backward(int64_t T, int64_t M, const R* x, const R* gz, int64_t gst, int
                 if (t + 2 < T) sfk::prefetch_values(x + (t + 2) * M + m0, n, false);
                 std::memcpy(VB + t * CH, v, (size_t)n * sizeof(R));
                 std::memcpy(MB + t * CH, m, (size_t)n * sizeof(R));
-                cl_step<R>(n, x + t * M + m0, v, m, nullptr, cf, scal, nscal, vexp, v1, a, G1 + t * CH, G2 + t * CH);
+                cl_step<R>(n, x + t * M + m0, v, m, nullptr, cf, scal, nscal, tl, v1, a, G1 + t * CH, G2 + t * CH);
             }
             // 2. adjoint recurrence backwards in time; gv, gm: gradients of the state after step t
             R gv[CL_CB], gm[CL_CB], sg[CL_CB];
@@ -293,36 +340,43 @@ void cl_backward(int64_t T, int64_t M, const R* x, const R* gz, int64_t gst, int
 #define SF_CLIF_AVX 0
 #endif
 
+// the call describes a loop the kernel reproduces: torch's vector exp, 32- or 64-byte vectors
+#define SF_CLIF_LOOP_OK(vexp, vbytes) (SF_CLIF_AVX && (vexp) && ((vbytes) == 32 || (vbytes) == 64))
+
 #define SF_CLIF_EXPORT(R, SUF)                                                                        \
 extern "C" int sf_clif_forward_##SUF(int64_t T, int64_t M, const R* x, R* z, const R* const* st0,     \
                                      R* const* stT, const R* const* c, int64_t cmask, int nt,         \
-                                     int check, int64_t* bad, int tnt, const void* vexp) {            \
-    if (!SF_CLIF_AVX || !vexp) return 1;                                                              \
-    if (check) cl_forward<R, true>(T, M, x, z, st0, stT, c, cmask, nt, bad, tnt, vexp);               \
-    else cl_forward<R, false>(T, M, x, z, st0, stT, c, cmask, nt, bad, tnt, vexp);                    \
+                                     int check, int64_t* bad, int tnt, const void* vexp, int vbytes) { \
+    if (!SF_CLIF_LOOP_OK(vexp, vbytes)) return 1;                                                     \
+    const TorchLoop tl{tnt, vexp, vbytes};                                                            \
+    if (check) cl_forward<R, true>(T, M, x, z, st0, stT, c, cmask, nt, bad, tl);                      \
+    else cl_forward<R, false>(T, M, x, z, st0, stT, c, cmask, nt, bad, tl);                           \
     return 0;                                                                                         \
 }                                                                                                     \
 extern "C" int sf_clif_backward_##SUF(int64_t T, int64_t M, const R* x, const R* gz, int64_t gst,     \
                                       int64_t gsm, R* gx, const R* const* st0, const R* const* gstT,  \
                                       R* const* gst0, const R* const* c, int64_t cmask,               \
                                       R* const* gc, int needp, int detach, int sg_kind,               \
-                                      double sg_p, int nt, int tnt, const void* vexp) {               \
-    if (!SF_CLIF_AVX || !vexp) return 1;                                                              \
+                                      double sg_p, int nt, int tnt, const void* vexp, int vbytes) {   \
+    if (!SF_CLIF_LOOP_OK(vexp, vbytes)) return 1;                                                     \
+    const TorchLoop tl{tnt, vexp, vbytes};                                                            \
     if (needp) cl_backward<R, true>(T, M, x, gz, gst, gsm, gx, st0, gstT, gst0, c, cmask, gc, detach,  \
-                                    sg_kind, (R)sg_p, nt, tnt, vexp);                                 \
+                                    sg_kind, (R)sg_p, nt, tl);                                        \
     else cl_backward<R, false>(T, M, x, gz, gst, gsm, gx, st0, gstT, gst0, c, cmask, gc, detach,       \
-                               sg_kind, (R)sg_p, nt, tnt, vexp);                                      \
+                               sg_kind, (R)sg_p, nt, tl);                                             \
     return 0;                                                                                         \
 }                                                                                                     \
 /* torch.sigmoid of a contiguous n-element tensor as the kernel computes it (tested against torch) */ \
-extern "C" int sf_clif_sigmoid_##SUF(int64_t n, const R* a, R* out, int tnt, const void* vexp) {      \
-    if (!SF_CLIF_AVX || !vexp) return 1;                                                              \
+extern "C" int sf_clif_sigmoid_##SUF(int64_t n, const R* a, R* out, int tnt, const void* vexp,        \
+                                     int vbytes) {                                                    \
+    if (!SF_CLIF_LOOP_OK(vexp, vbytes)) return 1;                                                     \
+    const TorchLoop tl{tnt, vexp, vbytes};                                                            \
     _Pragma("omp parallel for schedule(static)")                                                      \
     for (int64_t m0 = 0; m0 < n; m0 += CL_CB) {                                                       \
         const int64_t nb = std::min(CL_CB, n - m0);                                                   \
         int64_t scal[CL_CB];                                                                          \
-        const int64_t k = scalar_lanes<R>(m0, nb, n, tnt, scal);                                      \
-        torch_sigmoid<R>(a + m0, out + m0, nb, scal, k, vexp);                                        \
+        const int64_t k = scalar_lanes<R>(m0, nb, n, tl, scal);                                       \
+        torch_sigmoid<R>(a + m0, out + m0, nb, scal, k, tl);                                          \
     }                                                                                                 \
     return 0;                                                                                         \
 }

@@ -14,11 +14,13 @@
 // logaddexp is max(a, b) + log1p(exp(-|a - b|)) with SLEEF's exp and log1p (u10; a == b = +-inf
 // gives a), sigmoid is 1 / (exp(0 - u) + 1) with SLEEF's exp; on the scalar path they are the same
 // formulas with the C library's exp and log1p. torch takes the scalar path for the last
-// (len mod 2W) elements of each contiguous loop it runs (W = 8 floats, 4 doubles), where a loop is
-// the whole [B, *] step, or one thread's chunk of it when torch splits the op across threads.
-// Python passes the SLEEF entry points (from the loaded libtorch_cpu) and the chunk length, so
-// each element takes the path torch takes. SLEEF's vector functions are lane-wise, so packing any
-// W elements into one call gives each the value torch gives it.
+// (len mod 2W) elements of each contiguous loop it runs (W lanes of a vector: 8 floats / 4 doubles
+// in ATen's AVX2 kernels, SLEEF's f8/d4 functions; 16 floats / 8 doubles in its AVX512 kernels,
+// SLEEF's f16/d8 functions), where a loop is the whole [B, *] step, or one thread's chunk of it when
+// torch splits the op across threads. Python passes the SLEEF entry points (from the loaded
+// libtorch_cpu), the vector width and the chunk length, so each element takes the path torch takes.
+// SLEEF's vector functions are lane-wise, so packing any W elements into one call gives each the
+// value torch gives it.
 //
 // Backward recomputes the trajectory of a block of neurons into cache-resident buffers (membrane
 // before the step, v1, s and exp(-|A - B|): 4 T values per neuron; nothing is saved in forward but
@@ -36,7 +38,8 @@ const int64_t UL_CB = 256;  // neurons per block
 typedef __m256 (*ul_vf8)(__m256);
 typedef __m256d (*ul_vd4)(__m256d);
 
-// out[j] = f(in[j]) for j < n through a SLEEF vector function (the last group padded with zeros)
+// out[j] = f(in[j]) for j < n through a SLEEF vector function (the last group padded with zeros):
+// 32-byte vectors (ATen's AVX2 kernels) ...
 inline void ul_vapply(void* f, const float* in, float* out, int64_t n) {
     ul_vf8 g = reinterpret_cast<ul_vf8>(f);
     int64_t j = 0;
@@ -59,6 +62,39 @@ inline void ul_vapply(void* f, const double* in, double* out, int64_t n) {
         for (int64_t k = j; k < n; ++k) out[k] = b[k - j];
     }
 }
+// ... and 64-byte vectors (ATen's AVX512 kernels; compiled for AVX512F whatever -march says, called
+// only where torch itself runs its AVX512 kernels)
+#define UL_AVX512 __attribute__((target("avx512f")))
+typedef __m512 (*ul_vf16)(__m512);
+typedef __m512d (*ul_vd8)(__m512d);
+UL_AVX512 void ul_vapply512(void* f, const float* in, float* out, int64_t n) {
+    ul_vf16 g = reinterpret_cast<ul_vf16>(f);
+    int64_t j = 0;
+    for (; j + 16 <= n; j += 16) _mm512_storeu_ps(out + j, g(_mm512_loadu_ps(in + j)));
+    if (j < n) {
+        alignas(64) float b[16] = {0};
+        for (int64_t k = j; k < n; ++k) b[k - j] = in[k];
+        _mm512_store_ps(b, g(_mm512_load_ps(b)));
+        for (int64_t k = j; k < n; ++k) out[k] = b[k - j];
+    }
+}
+UL_AVX512 void ul_vapply512(void* f, const double* in, double* out, int64_t n) {
+    ul_vd8 g = reinterpret_cast<ul_vd8>(f);
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8) _mm512_storeu_pd(out + j, g(_mm512_loadu_pd(in + j)));
+    if (j < n) {
+        alignas(64) double b[8] = {0};
+        for (int64_t k = j; k < n; ++k) b[k - j] = in[k];
+        _mm512_store_pd(b, g(_mm512_load_pd(b)));
+        for (int64_t k = j; k < n; ++k) out[k] = b[k - j];
+    }
+}
+// f applied with torch's vector width (vbytes: 32 or 64; the exports reject anything else)
+template <typename R>
+inline void ul_vapply(int64_t vbytes, void* f, const R* in, R* out, int64_t n) {
+    if (vbytes == 64) ul_vapply512(f, in, out, n);
+    else ul_vapply(f, in, out, n);
+}
 #define UL_HAVE_VEC 1
 #else
 #define UL_HAVE_VEC 0
@@ -66,16 +102,17 @@ inline void ul_vapply(void* f, const double* in, double* out, int64_t n) {
 
 template <typename R>
 struct UlMath {
-    void* vexp;    // SLEEF exp (8 floats / 4 doubles)
-    void* vlog1p;  // SLEEF log1p
-    int64_t M;     // neurons per step
-    int64_t chunk; // length of torch's per-thread loop over the M elements
+    void* vexp;     // SLEEF exp (vbytes / sizeof(R) lanes)
+    void* vlog1p;   // SLEEF log1p
+    int64_t M;      // neurons per step
+    int64_t chunk;  // length of torch's per-thread loop over the M elements
+    int64_t vbytes; // bytes per vector of torch's loop: 32 (AVX2), 64 (AVX512)
 };
 
 // Does torch's cpu_kernel_vec take the vector path for element m of the step?
 template <typename R>
 inline bool ul_vector_path(int64_t m, const UlMath<R>& mt) {
-    const int64_t W2 = 2 * (int64_t)(32 / sizeof(R));
+    const int64_t W2 = 2 * (mt.vbytes / (int64_t)sizeof(R));
     const int64_t c0 = m / mt.chunk * mt.chunk, len = std::min(mt.chunk, mt.M - c0);
     return (m - c0) < len / W2 * W2;
 }
@@ -114,9 +151,9 @@ inline void ul_step(const UlMath<R>& mt, UlScratch<R>& w, int64_t n, const R* __
         w.A[j] = A; w.B[j] = B;
         w.d[j] = -std::fabs(A - B);
     }
-    ul_vapply(mt.vexp, w.d, w.e, n);
+    ul_vapply(mt.vbytes, mt.vexp, w.d, w.e, n);
     if (eo) std::memcpy(eo, w.e, (size_t)n * sizeof(R));
-    ul_vapply(mt.vlog1p, w.e, w.l, n);
+    ul_vapply(mt.vbytes, mt.vlog1p, w.e, w.l, n);
     for (int64_t j = 0; j < n; ++j) {  // vector path: maximum (NaN-propagating) + log1p(exp(-|a - b|))
         const R A = w.A[j], B = w.B[j];
         const R m = (A != A || B != B) ? A + B : (A > B ? A : B);  // _mm256_max_ps(A, B) on a tie returns B
@@ -137,7 +174,7 @@ inline void ul_step(const UlMath<R>& mt, UlScratch<R>& w, int64_t n, const R* __
         w.A[j] = u;
         w.d[j] = (R)0 - u;
     }
-    ul_vapply(mt.vexp, w.d, w.e, n);
+    ul_vapply(mt.vbytes, mt.vexp, w.d, w.e, n);
     for (int64_t j = 0; j < n; ++j) so[j] = (R)1 / (w.e[j] + (R)1);
     for (int64_t k = 0; k < w.ns; ++k) {
         const int64_t j = w.sidx[k];
@@ -387,7 +424,7 @@ inline void ud_step(const UdMath<R>& mt, UdScratch<R>& w, int64_t n, const R* __
         w.u[j] = u;
         w.d[j] = (R)0 - u;
     }
-    ul_vapply(mt.ul.vexp, w.d.data(), w.ex.data(), n);
+    ul_vapply(mt.ul.vbytes, mt.ul.vexp, w.d.data(), w.ex.data(), n);
     for (int64_t j = 0; j < n; ++j) so[j] = (R)1 / (w.ex[j] + (R)1);
     for (int64_t k = 0; k < w.ns; ++k) {
         const int64_t j = w.sidx[k];
@@ -488,7 +525,7 @@ void ud_backward(const UdMath<R>& mt, int64_t T, const R* x, const R* gz, int64_
                     qa[j] = a; qb[j] = bq; qc[j] = cq;
                     ea[j] = a - L; eb[j] = bq - L; ec[j] = cq - L;
                 });
-                ul_vapply(mt.ul.vexp, ea, ea, 3 * n);  // softmax weights dL/dq_k = e^{q_k - L}
+                ul_vapply(mt.ul.vbytes, mt.ul.vexp, ea, ea, 3 * n);  // softmax weights dL/dq_k = e^{q_k - L}
 #pragma GCC ivdep
                 for (int64_t j = 0; j < n; ++j) {  // all arrays distinct: no dependence between j
                     const R e = Eb[j], s = sb[j], v1 = v1b[j], g = gv[j], L = Lb[j];
@@ -520,24 +557,31 @@ void ud_backward(const UdMath<R>& mt, int64_t T, const R* x, const R* gz, int64_
 
 }  // namespace
 
+// the vector widths of torch's loops the kernels reproduce (32: AVX2, 64: AVX512)
+#define UL_VBYTES_OK(vbytes) ((vbytes) == 32 || (vbytes) == 64)
+
 #define SF_UL_EXPORT(R, SUF)                                                                          \
-extern "C" int sf_ultralif_forward_##SUF(int64_t T, int64_t M, int64_t chunk, void* vexp, void* vlog1p,  \
+extern "C" int sf_ultralif_forward_##SUF(int64_t T, int64_t M, int64_t chunk, int64_t vbytes,          \
+                                         void* vexp, void* vlog1p,                                       \
                                          const R* x, R* z, const R* v0, R* vT, const R* E, int64_t se,   \
                                          const R* ld, int64_t sl, const R* th, int64_t st, int nt,       \
                                          int check, int64_t* bad) {                                      \
     if (!UL_HAVE_VEC) return 2;                                                                          \
-    const UlMath<R> mt{vexp, vlog1p, M, chunk};                                                          \
+    if (!UL_VBYTES_OK(vbytes)) return 3;                                                                 \
+    const UlMath<R> mt{vexp, vlog1p, M, chunk, vbytes};                                                  \
     if (check) ul_forward<R, true>(mt, T, x, z, v0, vT, E, se, ld, sl, th, st, nt, bad);                 \
     else ul_forward<R, false>(mt, T, x, z, v0, vT, E, se, ld, sl, th, st, nt, bad);                      \
     return 0;                                                                                            \
 }                                                                                                        \
-extern "C" int sf_ultralif_backward_##SUF(int64_t T, int64_t M, int64_t chunk, void* vexp, void* vlog1p, \
+extern "C" int sf_ultralif_backward_##SUF(int64_t T, int64_t M, int64_t chunk, int64_t vbytes,         \
+                                          void* vexp, void* vlog1p,                                      \
                                           const R* x, const R* gz, int64_t gst, int64_t gsm, R* gx,      \
                                           const R* v0, const R* gvT, R* gv0, const R* E, int64_t se,     \
                                           const R* ld, int64_t sl, const R* th, int64_t st, R* gE,       \
                                           R* gld, R* gth, int detach, int nt) {                          \
     if (!UL_HAVE_VEC) return 2;                                                                          \
-    const UlMath<R> mt{vexp, vlog1p, M, chunk};                                                          \
+    if (!UL_VBYTES_OK(vbytes)) return 3;                                                                 \
+    const UlMath<R> mt{vexp, vlog1p, M, chunk, vbytes};                                                  \
     ul_backward<R>(mt, T, x, gz, gst, gsm, gx, v0, gvT, gv0, E, se, ld, sl, th, st, gE, gld, gth, detach, nt); \
     return 0;                                                                                            \
 }
@@ -546,25 +590,29 @@ SF_UL_EXPORT(float, f32)
 SF_UL_EXPORT(double, f64)
 
 #define SF_UD_EXPORT(R, SUF)                                                                          \
-extern "C" int sf_ultradlif_forward_##SUF(int64_t T, int64_t M, int64_t H, int64_t chunk, void* vexp,   \
+extern "C" int sf_ultradlif_forward_##SUF(int64_t T, int64_t M, int64_t H, int64_t chunk, int64_t vbytes, \
+                                          void* vexp,                                                    \
                                           void* vmlexp, void* vmlln, void* vmlthr, int64_t mode,         \
                                           const R* x, R* z,                                              \
                                           const R* v0, R* vT, const R* E, int64_t se, const R* th,       \
                                           int64_t st, int nt, int check, int64_t* bad) {                 \
     if (!UL_HAVE_VEC) return 2;                                                                          \
-    const UdMath<R> mt{UlMath<R>{vexp, nullptr, M, chunk}, H, vmlexp, vmlln, mode, vmlthr};              \
+    if (!UL_VBYTES_OK(vbytes)) return 3;                                                                 \
+    const UdMath<R> mt{UlMath<R>{vexp, nullptr, M, chunk, vbytes}, H, vmlexp, vmlln, mode, vmlthr};      \
     if (check) ud_forward<R, true>(mt, T, x, z, v0, vT, E, se, th, st, nt, bad);                         \
     else ud_forward<R, false>(mt, T, x, z, v0, vT, E, se, th, st, nt, bad);                              \
     return 0;                                                                                            \
 }                                                                                                        \
-extern "C" int sf_ultradlif_backward_##SUF(int64_t T, int64_t M, int64_t H, int64_t chunk, void* vexp,  \
+extern "C" int sf_ultradlif_backward_##SUF(int64_t T, int64_t M, int64_t H, int64_t chunk, int64_t vbytes, \
+                                           void* vexp,                                                   \
                                            void* vmlexp, void* vmlln, void* vmlthr, int64_t mode,        \
                                            const R* x,                                                   \
                                            const R* gz, int64_t gst, int64_t gsm, R* gx, const R* v0,    \
                                            const R* gvT, R* gv0, const R* E, int64_t se, const R* th,    \
                                            int64_t st, R* gE, R* gth, int detach, int nt) {              \
     if (!UL_HAVE_VEC) return 2;                                                                          \
-    const UdMath<R> mt{UlMath<R>{vexp, nullptr, M, chunk}, H, vmlexp, vmlln, mode, vmlthr};              \
+    if (!UL_VBYTES_OK(vbytes)) return 3;                                                                 \
+    const UdMath<R> mt{UlMath<R>{vexp, nullptr, M, chunk, vbytes}, H, vmlexp, vmlln, mode, vmlthr};      \
     ud_backward<R>(mt, T, x, gz, gst, gsm, gx, v0, gvT, gv0, E, se, th, st, gE, gth, detach, nt);        \
     return 0;                                                                                            \
 }
