@@ -37,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         return int(args.func(args) or 0)
-    except (ValueError, TypeError, FileNotFoundError, KeyError) as e:
+    except (ValueError, TypeError, OSError, KeyError) as e:  # OSError: e.g. permissions, a full disk
         print(f"spikeforge {args.command}: error: {e}", file=sys.stderr)
         return 2
 

@@ -37,6 +37,7 @@ def _train(args: argparse.Namespace) -> int:
     from ..config import ConfigError, load_config
     from ..learning import distributed
     from ..recipes import run_recipe
+    from ._paths import output_dir
 
     if args.nproc < 1:
         raise ValueError(f"--nproc must be >= 1, got {args.nproc}")
@@ -58,6 +59,7 @@ def _train(args: argparse.Namespace) -> int:
     if world > 1 and cfg.batch_size < world:
         raise ConfigError(f"batch_size {cfg.batch_size} (the global batch) is smaller than the {world} "
                           f"processes; set batch_size >= {world}")
+    output_dir(cfg.out_dir, "config key 'out_dir' (--out)")  # a file there fails now, not after the data loads
     if args.nproc > 1:
         if "WORLD_SIZE" in os.environ:
             raise ValueError("--nproc inside torchrun (WORLD_SIZE is set): let torchrun start the processes")

@@ -79,8 +79,11 @@ def inspect_command(args: argparse.Namespace) -> int:
 def convert_command(args: argparse.Namespace) -> int:
     """Read one event stream and write it in another format."""
     from ..data.formats import read_sample, write_sample
+    from ._paths import input_file, output_file
 
-    events, label = read_sample(args.input, args.src_format, index=args.sample, sensor_size=_sensor(args.sensor))
+    source = input_file(args.input, "input")
+    output_file(args.output, "output", inputs=(source,))
+    events, label = read_sample(source, args.src_format, index=args.sample, sensor_size=_sensor(args.sensor))
     fmt = write_sample(args.output, events, label, args.dst_format, tick=args.tick)
     print(f"wrote {len(events)} events{'' if label is None else f' (label {label})'} to {args.output} ({fmt})")
     return 0

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
-from pathlib import Path
 
 import nir
 import numpy as np
@@ -62,9 +61,12 @@ def export_command(args: argparse.Namespace) -> int:
     from ..data import DATASETS
     from ..interop.nir import to_nir
     from ..learning.snapshot import load_checkpoint, load_model
+    from ._paths import input_file, output_file
 
-    model = load_model(args.checkpoint)
-    cfg = load_checkpoint(args.checkpoint).get("config", {})
+    ckpt = input_file(args.checkpoint, "checkpoint")
+    out = output_file(args.output, "--output", inputs=(ckpt,))
+    model = load_model(ckpt)
+    cfg = load_checkpoint(ckpt).get("config", {})
     shape = DATASETS.meta(cfg.get("data", "digits"))["input_shape"]
     steps = int(args.steps if args.steps is not None else cfg.get("steps", 16))
     if steps < 1:
@@ -74,8 +76,6 @@ def export_command(args: argparse.Namespace) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         graph = to_nir(target, sample, dt=args.dt, reset=args.reset)
-    out = Path(args.output)
-    out.parent.mkdir(parents=True, exist_ok=True)
     nir.write(out, graph)
     nir.read(out)  # the file must pass nir's own type check
     for w in caught:

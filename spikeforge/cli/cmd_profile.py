@@ -31,10 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def load_target(path: str | os.PathLike[str]) -> tuple[nn.Module, Any]:
     """``(model in eval mode, TrainConfig)`` from a checkpoint, or from a YAML config (fresh weights)."""
     from ..config import TrainConfig, load_config
+    from ._paths import input_file
 
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"{str(p)!r} does not exist")
+    p = input_file(path, "profile target")
     if p.suffix.lower() in (".yaml", ".yml"):
         from ..models import build_model
 
@@ -109,7 +108,25 @@ def profile_report(
     return "\n".join(parts)
 
 
+def _check_outputs(args: argparse.Namespace) -> None:
+    """--json / --plot are checked before the model runs: a bad path fails now, not after the profile."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    from ._paths import output_file
+
+    if args.json_path is not None:
+        output_file(args.json_path, "--json", inputs=(args.target,))
+    if args.plot_path is not None:
+        output_file(args.plot_path, "--plot", inputs=(args.target,))
+        kinds = FigureCanvasBase.get_supported_filetypes()
+        ext = Path(args.plot_path).suffix.lower().lstrip(".")
+        if ext not in kinds:
+            raise ValueError(f"--plot {args.plot_path!r}: the extension names the image format; use one of "
+                             f"{', '.join('.' + k for k in sorted(kinds))}")
+
+
 def _profile(args: argparse.Namespace) -> int:
+    _check_outputs(args)
     model, cfg = load_target(args.target)
     x = sample_input(cfg, args.samples)
     print(profile_report(model, x, json_path=args.json_path, plot_path=args.plot_path,

@@ -31,6 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _sweep(args: argparse.Namespace) -> int:
     from ..sweep import finished_report, load_sweep, run_sweep
     from ..sweep.shipped import resolve_sweep, shipped_sweeps
+    from ._paths import output_dir
 
     if args.list:
         for name, path in shipped_sweeps().items():
@@ -39,6 +40,7 @@ def _sweep(args: argparse.Namespace) -> int:
     if not args.sweep:
         raise ValueError("name a sweep file (or --list the shipped ones)")
     spec = load_sweep(resolve_sweep(args.sweep), out_dir=args.out)
+    output_dir(spec.out_dir, "sweep out_dir (--out)", create=not args.dry_run)  # before any cell trains
     if args.dry_run:
         cells = spec.cells()
         for c in cells:

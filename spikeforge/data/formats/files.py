@@ -17,6 +17,7 @@ HDF5 files are told apart by their top-level groups (``events``, ``spikes``, ``S
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -145,6 +146,8 @@ def summarize_file(path: str | os.PathLike, fmt: str | None = None, *,
                    sensor_size: tuple[int, int, int] | None = None) -> FileSummary:
     """Count samples, events, the longest duration and the classes of an event file."""
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder, not an event file")
     if not path.is_file():
         raise FileNotFoundError(f"no such file: {path}")
     fmt = _check_format(fmt or detect_format(path), FILE_FORMATS)
@@ -173,6 +176,8 @@ def read_sample(path: str | os.PathLike, fmt: str | None = None, *, index: int |
                 sensor_size: tuple[int, int, int] | None = None) -> tuple[Events, int | None]:
     """One ``(events, label)`` from a file; ``index`` picks a sample of a multi-sample file."""
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder, not an event file")
     if not path.is_file():
         raise FileNotFoundError(f"no such file: {path}")
     fmt = _check_format(fmt or detect_format(path), FILE_FORMATS)
@@ -210,6 +215,11 @@ def write_sample(path: str | os.PathLike, events: Events, label: int | None = No
     ``atis`` and ``aedat`` store whole microseconds (times are rounded), ``shd_h5`` float32
     seconds on a 1-D sensor (``x`` = channel), ``events_h5`` everything as is.
     """
+    if tick is not None and not (math.isfinite(tick) and tick > 0):
+        raise ValueError(f"tick (--tick, seconds per time step) must be a finite number > 0, got {tick!r}")
+    if tick is not None and events.time_unit is not None:  # refused, not silently ignored
+        raise ValueError(f"these events have time stamps ({events.time_unit:g} s per tick); tick (--tick) "
+                         "applies only to events that count abstract time steps: leave it out")
     fmt = _check_format(fmt or detect_format(path, for_writing=True), WRITABLE_FORMATS)
     if fmt == "events_h5":
         write_events_h5(path, events, label)

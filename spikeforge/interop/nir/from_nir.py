@@ -35,15 +35,47 @@ def read_nir(path: str | os.PathLike[str]) -> nir.NIRGraph:
     (missing file, truncated or foreign HDF5, unknown node type, missing fields) into
     :class:`NIRFormatError` naming the file."""
     path = Path(path)
+    if path.is_dir():
+        raise NIRFormatError(f"NIR file {str(path)!r} is a folder, not a file")
     if not path.is_file():
         raise NIRFormatError(f"NIR file {str(path)!r} does not exist")
     try:
         graph = nir.read(path, type_check=False)
     except Exception as e:  # h5py/nir raise OSError, KeyError, AssertionError, TypeError... on bad files
-        raise NIRFormatError(f"{str(path)!r} is not a readable NIR file ({type(e).__name__}: {e})") from e
+        unknown = _unknown_node_types(path)
+        why = f"{type(e).__name__}: {e}" if not unknown else (
+            f"unknown node type(s) {unknown}; NIR node types: {', '.join(sorted(_NIR_NODE_TYPES))}")
+        raise NIRFormatError(f"{str(path)!r} is not a readable NIR file ({why})") from e
     if not isinstance(graph, nir.NIRNode):
         raise NIRFormatError(f"{str(path)!r} does not hold a NIR node")
     return graph
+
+
+# the node classes nir.read can build (a file's node "type" names one of them)
+_NIR_NODE_TYPES = frozenset(n for n in dir(nir) if isinstance(getattr(nir, n), type)
+                            and issubclass(getattr(nir, n), nir.NIRNode) and getattr(nir, n) is not nir.NIRNode)
+
+
+def _unknown_node_types(path: Path) -> dict[str, str]:
+    """``{node path in the file: type}`` for every node whose type NIR does not define (``{}`` if the
+    file cannot be walked: the caller then reports the reader's own error)."""
+    import h5py
+
+    found: dict[str, str] = {}
+
+    def visit(name: str, item: object) -> None:
+        if isinstance(item, h5py.Group) and isinstance(item.get("type"), h5py.Dataset):
+            value = item["type"][()]
+            kind = value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+            if kind not in _NIR_NODE_TYPES:
+                found[name] = kind
+
+    try:
+        with h5py.File(path, "r") as f:
+            f.visititems(visit)
+    except Exception:  # a file h5py cannot walk: nir.read's error stands
+        return {}
+    return found
 
 
 def from_nir(
