@@ -114,6 +114,22 @@ def test_clif_sigmoid_is_torch_sigmoid_bitwise(dtype: torch.dtype) -> None:
 
 
 @pytest.mark.skipif(not CLIF_RUNS, reason=DECLINES)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
+def test_clif_layer_exact_for_every_tail_of_torch_vector_loop(dtype: torch.dtype) -> None:
+    """Layers of 1-99 neurons and one of 2100 (several kernel blocks): every length of the scalar tail
+    torch's sigmoid leaves after its pairs of vectors; spikes and both state fields bit for bit, gradients
+    to tolerance on a few of them."""
+    for n in (*range(1, 100), 2100):
+        xs = _xs((7, 1, n), dtype, seed=n) * 2  # [T, B, N]
+        if n % 16 == 5 or n == 2100:
+            _assert_parity(_run(_make(CLIF, "torch", dtype, n), xs), _run(_make(CLIF, "cpp", dtype, n), xs), dtype)
+            continue
+        z0, s0 = CLIF(backend="torch", dtype=dtype).run(xs)
+        z1, s1 = CLIF(backend="cpp", dtype=dtype).run(xs)
+        assert torch.equal(z0, z1) and all(torch.equal(a, b) for a, b in zip(s0, s1)), n
+
+
+@pytest.mark.skipif(not CLIF_RUNS, reason=DECLINES)
 @pytest.mark.parametrize("threads", [2, 3])
 def test_clif_layer_larger_than_torch_grain(threads: int) -> None:
     """80000 neurons per step: torch splits each sigmoid into per-thread chunks with scalar tails."""
