@@ -44,7 +44,7 @@ def test_every_model_kernel_belongs_to_a_registered_neuron_without_a_spec() -> N
 
 def _environment_declines(name: str) -> str | None:
     """Why this machine's torch build cannot run ``name``'s kernel at all (some kernels call the exp /
-    SLEEF routines torch's own AVX2 or MKL kernels use, and decline elsewhere), or ``None``."""
+    SLEEF routines torch's own AVX2 / AVX512 or MKL kernels use, and decline elsewhere), or ``None``."""
     m = KERNELED[name](backend="cpp")
     xs = torch.rand(3, 2, 4)  # [T, B, N]
     _, state, kwargs = m.prepare_run(xs, None)
