@@ -37,6 +37,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,7 +46,7 @@ from torch import nn
 
 __all__ = ["DistEnv", "ShardedBatchSampler", "init_from_env", "current", "sync_gradients", "broadcast_parameters",
            "all_sum", "broadcast_object", "all_gather_object", "launch", "check_backend", "refuse_unsupported",
-           "free_port"]
+           "free_port", "hosted_rendezvous"]
 
 BACKENDS = ("auto", "gloo", "nccl")
 
@@ -240,40 +241,87 @@ def refuse_unsupported(model: nn.Module) -> None:
 
 
 def free_port() -> int:
-    """A TCP port that was free a moment ago on this machine (for ``MASTER_PORT``)."""
+    """A TCP port that was free a moment ago on this machine.
+
+    The port is released before this returns, so another process may bind it before it is used
+    (the launcher does not use this: :func:`hosted_rendezvous` keeps its port bound throughout).
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@contextmanager
+def hosted_rendezvous(world_size: int, port: int | None = None) -> Iterator[dict[str, str]]:
+    """Host a local process group's rendezvous store in this process while the block runs.
+
+    Yields the environment its ranks need besides ``RANK`` and ``LOCAL_RANK``: ``WORLD_SIZE``,
+    ``LOCAL_WORLD_SIZE``, ``MASTER_ADDR=127.0.0.1``, ``MASTER_PORT`` (the store's port) and
+    ``TORCHELASTIC_USE_AGENT_STORE=True``, which makes every rank's ``init_process_group`` (``env://``)
+    a client of this store instead of rank 0 starting one, as under ``torchrun``, whose agent hosts
+    the store the same way.
+
+    The store's socket is bound when the port is chosen (``port=None``: by the OS) and stays bound
+    until the block ends, so no other process can take the port between its choice and the ranks'
+    rendezvous. (Picking a free port, releasing it and letting rank 0 bind it seconds later, after
+    its imports, leaves that window open; a port taken in it fails rank 0 with ``EADDRINUSE``.)
+    """
+    import torch.distributed as dist
+
+    store = dist.TCPStore("127.0.0.1", 0 if port is None else port, world_size, is_master=True,
+                          wait_for_workers=False)
+    try:
+        yield {"WORLD_SIZE": str(world_size), "LOCAL_WORLD_SIZE": str(world_size), "MASTER_ADDR": "127.0.0.1",
+               "MASTER_PORT": str(store.port), "TORCHELASTIC_USE_AGENT_STORE": "True"}
+    finally:
+        del store  # stops the server and frees the port
 
 
 def launch(argv: Sequence[str], nproc: int, *, port: int | None = None, env: dict[str, str] | None = None,
            poll: float = 0.2) -> int:
     """Run ``python -m spikeforge <argv>`` in ``nproc`` local processes forming one process group.
 
-    Each child gets ``RANK = LOCAL_RANK = i``, ``WORLD_SIZE = nproc``, ``MASTER_ADDR = 127.0.0.1``
-    and a free ``MASTER_PORT`` (the environment ``torchrun`` sets), on top of this process's
-    environment and ``env``. Returns 0 when all succeed;
-    if one fails, the others are terminated and its exit code is returned.
+    This process hosts the group's rendezvous store (:func:`hosted_rendezvous`, on ``port`` or a
+    port the OS picks) until the processes end. Each child gets ``RANK = LOCAL_RANK = i`` and the
+    store's environment (``WORLD_SIZE = nproc``, ``MASTER_ADDR = 127.0.0.1``, ``MASTER_PORT``), on
+    top of this process's environment and ``env``. Returns 0 when all succeed. If one fails, a line
+    on stderr names the rank and its exit code or signal, the others are terminated and its exit
+    code is returned: ``128 + n`` for a process killed by signal ``n`` (as a shell reports it).
     """
     if nproc < 1:
         raise ValueError(f"--nproc must be >= 1, got {nproc}")
-    base = dict(os.environ, **(env or {}), WORLD_SIZE=str(nproc), MASTER_ADDR="127.0.0.1",
-                MASTER_PORT=str(port if port is not None else free_port()), LOCAL_WORLD_SIZE=str(nproc))
-    cmd = [sys.executable, "-m", "spikeforge", *argv]
-    procs = [subprocess.Popen(cmd, env={**base, "RANK": str(i), "LOCAL_RANK": str(i)}) for i in range(nproc)]
+    with hosted_rendezvous(nproc, port) as group:
+        base = dict(os.environ, **(env or {}), **group)
+        cmd = [sys.executable, "-m", "spikeforge", *argv]
+        procs = [subprocess.Popen(cmd, env={**base, "RANK": str(i), "LOCAL_RANK": str(i)}) for i in range(nproc)]
+        try:
+            while True:
+                codes = [p.poll() for p in procs]
+                failed = [(rank, c) for rank, c in enumerate(codes) if c not in (None, 0)]
+                if failed:
+                    for rank, c in failed:
+                        print(f"spikeforge --nproc {nproc}: rank {rank} {_describe_exit(c)}; stopping the other "
+                              "processes", file=sys.stderr, flush=True)
+                    _stop(procs)
+                    code = failed[0][1]
+                    return code if code > 0 else 128 - code
+                if all(c == 0 for c in codes):
+                    return 0
+                time.sleep(poll)
+        except KeyboardInterrupt:
+            _stop(procs)
+            raise
+
+
+def _describe_exit(code: int) -> str:
+    """``Popen.returncode`` in words: a negative code is the signal that killed the process."""
+    if code >= 0:
+        return f"exited with code {code}"
     try:
-        while True:
-            codes = [p.poll() for p in procs]
-            failed = [c for c in codes if c not in (None, 0)]
-            if failed:
-                _stop(procs)
-                return int(failed[0]) if failed[0] > 0 else 1
-            if all(c == 0 for c in codes):
-                return 0
-            time.sleep(poll)
-    except KeyboardInterrupt:
-        _stop(procs)
-        raise
+        name = signal.Signals(-code).name
+    except ValueError:
+        name = "an unknown signal"
+    return f"was killed by signal {-code} ({name})"
 
 
 def _stop(procs: list[subprocess.Popen[bytes]]) -> None:

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import torch
 
-from spikeforge.learning.distributed import free_port
+from spikeforge.learning.distributed import hosted_rendezvous
 
 WORKER = Path(__file__).with_name("ddp_online_worker.py")
 ATOL = 1e-12
@@ -40,16 +40,17 @@ def _worker() -> Any:
 def two_ranks(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, dict[str, torch.Tensor]]]:
     """Each rank's weights per mode (and the stochastic runs); ``killed.pt`` stays in the folder."""
     out = tmp_path_factory.mktemp("ddp_online")
-    base = {**os.environ, "WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(free_port()),
-            "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     logs = [out / f"rank{r}.log" for r in range(2)]
-    procs = []
-    for r in range(2):
-        with open(logs[r], "wb") as log:  # files, not pipes: a full pipe would stall one rank and so both
-            procs.append(subprocess.Popen([sys.executable, str(WORKER), str(out)], stdout=log,
-                                          stderr=subprocess.STDOUT, env={**base, "RANK": str(r), "LOCAL_RANK": str(r)}))
-    for p, log_path in zip(procs, logs):
-        assert p.wait(timeout=300) == 0, log_path.read_text(errors="replace")[-2000:]
+    with hosted_rendezvous(2) as group:  # the port stays bound until both ranks are done (no port race)
+        base = {**os.environ, **group, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+        procs = []
+        for r in range(2):
+            with open(logs[r], "wb") as log:  # files, not pipes: a full pipe would stall one rank and so both
+                procs.append(subprocess.Popen([sys.executable, str(WORKER), str(out)], stdout=log,
+                                              stderr=subprocess.STDOUT,
+                                              env={**base, "RANK": str(r), "LOCAL_RANK": str(r)}))
+        for p, log_path in zip(procs, logs):
+            assert p.wait(timeout=300) == 0, log_path.read_text(errors="replace")[-2000:]
     ranks = [torch.load(out / f"rank{r}.pt", weights_only=True) for r in range(2)]
     ranks[0]["_final_checkpoint"] = torch.load(out / "killed.pt", weights_only=True)
     return ranks
