@@ -87,7 +87,7 @@ def run_with_generic_loss(m: torch.nn.Module, xs: torch.Tensor) -> tuple[torch.T
 
 def kernel_declines(cls: type) -> str | None:
     """Why this machine's torch build cannot run ``cls``'s model kernel at all, or ``None``: some kernels
-    reproduce the exp / SLEEF code of torch's own AVX2 build and decline others (e.g. an AVX512 host)."""
+    reproduce the exp / SLEEF code of torch's own AVX2 or AVX512 vector loops and decline other builds."""
     from spikeforge.kernels.model_kernels import model_kernel_for
 
     kernel = model_kernel_for(cls.step_fn)
