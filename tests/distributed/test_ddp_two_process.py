@@ -88,38 +88,50 @@ def test_two_processes_train_the_single_process_weights(runs: dict[str, Any]) ->
 def test_killed_two_process_run_resumes_to_the_same_weights(runs: dict[str, Any]) -> None:
     out = runs["root"] / "killed"
     cmd = [sys.executable, "-m", "spikeforge", *_args(out, 2)]
-    proc = subprocess.Popen(cmd, env=_env(), start_new_session=True,  # own process group: launcher + ranks
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    ckpt = out / "checkpoint.pt"
-    deadline = time.monotonic() + 240
-    try:
-        while not ckpt.is_file() and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.02)
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)  # the launcher and both ranks, at once
-        proc.wait()
-    assert ckpt.is_file(), "no checkpoint was written before the deadline"
-    killed_at = int(torch.load(ckpt, weights_only=True)["epoch"])
-    assert killed_at == 1 and not (out / "report.json").exists(), "the run finished before it was killed"
+    killed = _kill_after_first_checkpoint(cmd, out / "checkpoint.pt", out.with_name("killed.stderr"))
+    assert int(killed["epoch"]) == 1 and not (out / "report.json").exists(), "the run finished before it was killed"
     res = subprocess.run(cmd, env=_env(), timeout=300, capture_output=True, text=True)
-    assert res.returncode == 0, f"the resumed run failed (exit {res.returncode}):\n{res.stderr[-4000:]}"
-    resumed = torch.load(ckpt, weights_only=True)
+    assert res.returncode == 0, (f"the resumed run failed (exit {res.returncode}):\n{res.stderr[-4000:]}\n"
+                                 f"the killed run's stderr:\n{out.with_name('killed.stderr').read_text()[-2000:]}")
+    resumed = torch.load(out / "checkpoint.pt", weights_only=True)
     assert int(resumed["epoch"]) == 2
     for k, w in runs["two"].items():  # same processes, same order of sums: bit-identical
         assert torch.equal(resumed["model"][k], w), f"{k}: resumed run != uninterrupted run"
 
 
-def _kill_after_first_checkpoint(cmd: list[str], ckpt: Path) -> dict[str, Any]:
-    """Start ``cmd``, SIGKILL it (launcher and ranks) once ``ckpt`` exists; the checkpoint it left."""
-    proc = subprocess.Popen(cmd, env=_env(), start_new_session=True, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+def _group_alive(pgid: int) -> list[int]:
+    """Processes of process group ``pgid`` that still run (not zombies); Linux ``/proc``, else ``[]``."""
+    alive = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()  # after "pid (comm)": state ppid pgrp ...
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+            alive.append(int(stat.parent.name))
+    return alive
+
+
+def _kill_after_first_checkpoint(cmd: list[str], ckpt: Path, stderr: Path | None = None) -> dict[str, Any]:
+    """Start ``cmd``, SIGKILL it (launcher and ranks) once ``ckpt`` exists; the checkpoint it left.
+
+    Returns only when every process of the killed run has exited (a SIGKILLed process in the
+    middle of a system call, e.g. ``fsync``, still holds its files and sockets until it returns),
+    so the resumed run never overlaps with the killed one."""
+    with open(stderr if stderr is not None else os.devnull, "wb") as err:
+        proc = subprocess.Popen(cmd, env=_env(), start_new_session=True,  # own process group: launcher + ranks
+                                stdout=subprocess.DEVNULL, stderr=err)
     deadline = time.monotonic() + 240
     try:
         while not ckpt.is_file() and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.01)
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)
+        os.killpg(proc.pid, signal.SIGKILL)  # the launcher and both ranks, at once
         proc.wait()
+        gone = time.monotonic() + 60
+        while _group_alive(proc.pid) and time.monotonic() < gone:
+            time.sleep(0.01)
+    assert not _group_alive(proc.pid), f"processes {_group_alive(proc.pid)} of the killed run outlived SIGKILL"
     assert ckpt.is_file(), "no checkpoint was written before the deadline"
     return torch.load(ckpt, weights_only=True)
 
