@@ -164,6 +164,11 @@ class TrainConfig:
         elif self.learn_tau and "tau_mem" not in neuron.params_cls._fields:
             raise ConfigError(f"config key 'learn_tau': neuron {self.neuron!r} has no tau_mem to learn")
         self._check_unread_keys(DATASETS, MODELS)
+        dt = self.resolved("dt")
+        if "tau_out" not in self.unread_keys(DATASETS, MODELS) and dt > self.tau_out:  # mlp, rsnn: LI readout
+            raise ConfigError(f"config key 'tau_out': the LI readout steps by forward Euler, stable only for "
+                              f"tau_out >= dt; got tau_out={self.tau_out:g} s with dt={dt:g} s: raise tau_out "
+                              f"or lower dt (config: {self.short()})")
         if self.attention is not None:
             from .models.transformers.zoo import attention_overrides
             try:

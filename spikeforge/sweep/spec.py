@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ConfigError, TrainConfig
+from .report import METRICS
 
 __all__ = ["SweepSpec", "Cell", "load_sweep", "SweepError"]
 
@@ -89,6 +90,9 @@ class SweepSpec:
             ids = [_slug(v) for v in vals]
             if len(set(ids)) != len(ids):
                 raise SweepError(f"sweep {self.name!r}: axis {k!r} repeats a value: {vals!r}")
+        if self.metric not in METRICS and not self.metric.startswith(("energy_", "rate:")):
+            raise SweepError(f"sweep {self.name!r}: report metric {self.metric!r} is not a result column; use "
+                             f"{', '.join(METRICS)}, an energy_* column or rate:<layer> (see results.csv)")
         for a, b in self.pivots:
             for k in (a, b):
                 if k not in self.axes:

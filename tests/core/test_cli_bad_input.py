@@ -179,3 +179,20 @@ def test_file_system_errors_are_reported_without_a_traceback(capsys, monkeypatch
     monkeypatch.setattr(cmd_data, "list_command", refuse)
     err = _fails(capsys, "data", "list")
     assert "Permission denied: '/data/x.h5'" in err
+
+
+def test_readout_time_constant_below_dt_names_tau_out(capsys) -> None:
+    """The old error came from building the model and named the readout's ``tau_mem``, a key the
+    user had not set, and suggested ``integrator='exp'``, which the config does not offer."""
+    err = _fails(capsys, "train", "--set", "tau_out=1e-9", "--set", "epochs=1")
+    assert "config key 'tau_out'" in err and "tau_out=1e-09 s with dt=0.001 s" in err
+    err = _fails(capsys, "train", "--set", "dt=0.02", "--set", "epochs=1")  # dt above the default tau_out 0.01
+    assert "config key 'tau_out'" in err and "dt=0.02 s" in err
+
+
+def test_sweep_report_metric_typo(tmp_path: Path, capsys) -> None:
+    """The old sweep trained every cell and wrote pivot tables of '–' for a metric no cell has."""
+    sweep = tmp_path / "s.yaml"
+    sweep.write_text("name: s\nfixed: {epochs: 1}\naxes: {seed: [0, 1]}\nreport: {metric: tset_accuracy}\n")
+    err = _fails(capsys, "sweep", str(sweep), "--dry-run")
+    assert "report metric 'tset_accuracy' is not a result column" in err and "test_accuracy" in err
