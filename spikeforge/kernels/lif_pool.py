@@ -110,15 +110,17 @@ class _LIFPool(torch.autograd.Function):
         lib = _lib()
         T, NO, H, W, CI, k = cfg.geom
         suf = "f32" if x.dtype == torch.float32 else "f64"
-        if gy is None:  # the kernel reads the pooled gradient through its strides: a broadcast zero is fine
-            gy = x.new_zeros(()).expand(T, NO, H // k, W // k, CI)
-        gys = (ctypes.c_int64 * 5)(*gy.stride())
+        # the kernel reads the pooled gradient through its strides; an absent one (None) is a null pointer,
+        # as is an absent final-state gradient: the kernel takes either as -0.0, the identity of a sum
+        # (the reference adds no term for it), not +0.0 (+0 + -0 is +0)
+        gys = (ctypes.c_int64 * 5)(*(gy.stride() if gy is not None else (0,) * 5))
         gvT = None if gvT is None else gvT.contiguous()
         gv0 = torch.empty((NO, H, W, CI), dtype=x.dtype) if ctx.needs_input_grad[2] else None
         gx = _empty(x.shape, x.dtype)
         cf = (ctypes.c_double * 5)(*cfg.coefs)
         rc = getattr(lib, f"sf_lifpool_bwd_{suf}")(
-            T, NO, H, W, CI, k, cfg.reset, cfg.detach, cfg.sg_kind, cfg.sg_p, x.data_ptr(), gy.data_ptr(), gys,
+            T, NO, H, W, CI, k, cfg.reset, cfg.detach, cfg.sg_kind, cfg.sg_p, x.data_ptr(),
+            None if gy is None else gy.data_ptr(), gys,
             v0.data_ptr(), cfg.v0_one, None if gvT is None else gvT.data_ptr(), gx.data_ptr(),
             None if gv0 is None else gv0.data_ptr(), cf, cfg.nthreads)
         if rc != 0:

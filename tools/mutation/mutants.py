@@ -37,6 +37,7 @@ FORMATS = ("tests/data/test_data_format_mutation_kills.py", "tests/data/test_dat
            "tests/data/test_data_hardening.py")
 CHECKPOINT = ("tests/core/test_checkpoint.py",)
 LIF_POOL = ("tests/kernels/test_lif_pool_chunks.py", "tests/kernels/test_lif_pool.py")
+LIF_POOL_EDGES = ("tests/kernels/test_lif_pool_edges.py",)
 STDP = ("tests/plasticity/test_stdp_closed_form.py", "tests/plasticity/test_plasticity_peers.py")
 PLASTICITY_KILLS = "tests/plasticity/test_plasticity_mutation_kills.py"
 THREE_FACTOR = (PLASTICITY_KILLS, "tests/plasticity/test_rate_and_three_factor.py",
@@ -473,6 +474,13 @@ MUTANTS: list[Mutant] = [
            "for (int64_t b = 1; b < k; ++b) acc += rs[jo * k + b];",
            "for (int64_t b = 2; b < k; ++b) acc += rs[jo * k + b];", LIF_POOL,
            "fused LIF + pooling forward, NCHW: a window's second column is left out of the pooled sum"),
+    Mutant("cpp-lifpool-detached-adjoint-off", "spikeforge/kernels/csrc/lif_pool.cpp",
+           "    if (RS == R_NONE || detach)", "    if (RS == R_NONE)", LIF_POOL_EDGES,
+           "fused LIF + pooling backward: a detached reset adds 0 * ds again (NaN from an infinite state gradient)"),
+    Mutant("cpp-lifpool-window-zero-fill", "spikeforge/kernels/csrc/lif_pool.cpp",
+           "gd[c] = (R)0 + gp[c] / div;", "gd[c] = gp[c] / div;", LIF_POOL_EDGES,
+           "fused LIF + pooling backward, channels-last: a -0.0 pooled gradient reaches its window as -0.0, "
+           "not ATen's +0.0"),
 ]
 
 HISTORY: list[str] = [

@@ -9,10 +9,12 @@
 // and any order gives ATen's bits). Backward stores nothing from the forward pass but its input: per
 // block of neurons it recomputes the trajectory (keeping v1), then runs lif.cpp's adjoint for the LIF
 // kind (step_math.h's spike_reset_adjoint, shared with lif.cpp) backwards in time, the surrogate
-// derivative recomputed from v1 per step and the spike gradient the pooled one, g / k^2 (pool.cpp's
-// backward), divided once per pooled output and spread over its window.
+// derivative recomputed from v1 per step and the spike gradient the pooled one, +0 + g / k^2 (ATen's
+// avg_pool2d backward), divided once per pooled output and spread over its window.
 // Same arithmetic per element as lif.cpp and pool.cpp (tests/kernels/test_lif_pool.py holds the
-// fused path bit-identical to the LIF kernel followed by the pooling kernel, gradients included).
+// fused path bit-identical to the LIF kernel followed by the pooling kernel, gradients included),
+// except for signed zeros, where it follows the torch reference instead (a -0.0 pooled gradient spreads
+// as +0.0 here and in ATen, as -0.0 in pool.cpp; tests/kernels/test_lif_pool_edges.py).
 //
 // Layout: every step is [NO, H, W, CI] contiguous (channels-last [B, H, W, C]: NO = B, CI = C;
 // NCHW [B, C, H, W]: NO = B * C, CI = 1), steps follow each other; the output is
@@ -134,11 +136,17 @@ void forward_impl(const PoolGeom& g, const R* x, R* y, const R* v0, int v0_one, 
     bad[0] = found;
 }
 
-template <typename R, int RS>
+// DET: the detached-reset adjoint (spike_reset_adjoint's DET, as lif.cpp), for a detached reset or none.
+// An absent gradient (gy or gvT null: autograd passed None) is -0.0, the additive identity (-0 + a is a
+// for every a, +0 + -0 is +0): the reference never adds the term, so neither does a sum with -0.0.
+// A present pooled gradient reaches a window as +0 + gy / k^2, the bits of ATen's avg_pool2d backward
+// (it zero-fills the input gradient and adds each window's share: a -0.0 share gives +0.0 there).
+template <typename R, int RS, bool DET>
 void backward_impl(const PoolGeom& g, const R* x, const R* gy, const int64_t* gys, const R* v0, int v0_one,
                    const R* gvT, R* gx, R* gv0, const double* cf, int detach, int sg_kind, double sg_p, int nt) {
     const R c1 = (R)cf[0], c2 = (R)cf[1], c3 = (R)cf[2], vth = (R)cf[3], vr = (R)cf[4];
-    const R keep = detach ? (R)0 : (R)1;
+    const R keep = detach ? (R)0 : (R)1;  // read only when !DET
+    const R gz_off = gy ? (R)0 : (R)-0.0;  // spike gradient outside the pooled windows (or all of it, gy null)
     const R div = (R)(g.k * g.k);
     const int64_t G = g.G(), Ho = g.Ho(), Wo = g.Wo(), CI = g.CI, rowlen = g.W * CI;
     const int64_t S = g.step(), nmax = g.k * rowlen;
@@ -146,14 +154,14 @@ void backward_impl(const PoolGeom& g, const R* x, const R* gy, const int64_t* gy
 #pragma omp parallel num_threads(nt)
     {
         std::vector<R> V1((size_t)(g.T * nmax));
-        std::vector<R> v((size_t)nmax), gv((size_t)nmax), sg((size_t)nmax), gzr((size_t)rowlen, (R)0);
+        std::vector<R> v((size_t)nmax), gv((size_t)nmax), sg((size_t)nmax), gzr((size_t)rowlen, gz_off);
 #pragma omp for schedule(static)
         for (int64_t blk = 0; blk < nblocks; ++blk) {
             const int64_t no = blk / G, gi = blk % G;
             const int64_t rows = std::min(g.k, g.H - gi * g.k), n = rows * rowlen;
             const int64_t m0 = (no * g.H + gi * g.k) * rowlen;
-            const bool pooled = gi < Ho;
-            const R* gyrow = gy + no * gys[1] + gi * gys[2];  // any strides: gys of [T, NO, Ho, Wo, CI]
+            const bool pooled = gy && gi < Ho;
+            const R* gyrow = gy ? gy + no * gys[1] + gi * gys[2] : nullptr;  // any strides: gys of [T, NO, Ho, Wo, CI]
             // 1. recompute the trajectory of this group (forward_impl's arithmetic), keep only v1
             for (int64_t j = 0; j < n; ++j) v[j] = v0[v0_one ? 0 : m0 + j];
             for (int64_t t = 0; t < g.T; ++t) {
@@ -169,13 +177,13 @@ void backward_impl(const PoolGeom& g, const R* x, const R* gy, const int64_t* gy
                 }
             }
             // 2. adjoint backwards in time; the spike gradient is the pooled one spread over its window
-            for (int64_t j = 0; j < n; ++j) gv[j] = gvT ? gvT[m0 + j] : (R)0;
+            for (int64_t j = 0; j < n; ++j) gv[j] = gvT ? gvT[m0 + j] : (R)-0.0;
             for (int64_t t = g.T - 1; t >= 0; --t) {
                 if (pooled) {  // one row of window gradients g / k^2 (one division per pooled output), the
                     // same for every row of the group
                     const R* gq = gyrow + t * gys[0];
                     for (int64_t jo = 0; CI == 1 && jo < Wo; ++jo) {  // NCHW: one value per window column
-                        const R gd = gq[jo * gys[3]] / div;
+                        const R gd = (R)0 + gq[jo * gys[3]] / div;
                         for (int64_t b = 0; b < g.k; ++b) gzr[jo * g.k + b] = gd;
                     }
                     for (int64_t jo = 0; CI > 1 && jo < Wo; ++jo) {
@@ -183,13 +191,13 @@ void backward_impl(const PoolGeom& g, const R* x, const R* gy, const int64_t* gy
                         R* gd = gzr.data() + jo * g.k * CI;
                         if (gys[4] == 1) {
 #pragma omp simd
-                            for (int64_t c = 0; c < CI; ++c) gd[c] = gp[c] / div;
+                            for (int64_t c = 0; c < CI; ++c) gd[c] = (R)0 + gp[c] / div;
                         } else {
-                            for (int64_t c = 0; c < CI; ++c) gd[c] = gp[c * gys[4]] / div;
+                            for (int64_t c = 0; c < CI; ++c) gd[c] = (R)0 + gp[c * gys[4]] / div;
                         }
                         for (int64_t b = 1; b < g.k; ++b) std::memcpy(gd + b * CI, gd, (size_t)CI * sizeof(R));
                     }
-                    // columns floor mode drops keep their zeros (gzr starts zeroed, never written there)
+                    // columns floor mode drops keep gz_off (+0.0, as ATen's zero fill; never written there)
                 }
                 const R* v1b = V1.data() + t * nmax;
                 R* sgb = sg.data();
@@ -204,9 +212,9 @@ void backward_impl(const PoolGeom& g, const R* x, const R* gy, const int64_t* gy
 #pragma omp simd
                     for (int64_t j = 0; j < rowlen; ++j) {
                         R gu, dth, dvr;  // only gv1 is needed: one value per coefficient, none learnable
-                        const R gv1 = spike_reset_adjoint<R, K_LIF, RS>(gg[o + j], pooled ? gzt[j] : (R)0, (R)0,
-                                                                        v1b[o + j], vth, vr, sgb[o + j], keep, gu,
-                                                                        dth, dvr);
+                        const R gv1 = spike_reset_adjoint<R, K_LIF, RS, DET>(gg[o + j], pooled ? gzt[j] : gz_off,
+                                                                             (R)0, v1b[o + j], vth, vr, sgb[o + j],
+                                                                             keep, gu, dth, dvr);
                         gxt[o + j] = gv1 * c2;
                         gg[o + j] = gv1 * c1;
                     }
@@ -246,7 +254,11 @@ extern "C" int sf_lifpool_bwd_##SUF(int64_t T, int64_t NO, int64_t H, int64_t W,
 }
 
 #define _SF_LIFPOOL_F(R, RS) forward_impl<R, RS>(g, x, y, v0, v0_one, vT, cf, nt, check, bad)
-#define _SF_LIFPOOL_B(R, RS) backward_impl<R, RS>(g, x, gy, gys, v0, v0_one, gvT, gx, gv0, cf, detach, sg_kind, sg_p, nt)
+#define _SF_LIFPOOL_B(R, RS)                                                                                 \
+    if (RS == R_NONE || detach)                                                                              \
+        backward_impl<R, RS, true>(g, x, gy, gys, v0, v0_one, gvT, gx, gv0, cf, detach, sg_kind, sg_p, nt);  \
+    else                                                                                                     \
+        backward_impl<R, RS, false>(g, x, gy, gys, v0, v0_one, gvT, gx, gv0, cf, detach, sg_kind, sg_p, nt)
 #define _SF_LIFPOOL_F32(RS) _SF_LIFPOOL_F(float, RS)
 #define _SF_LIFPOOL_F64(RS) _SF_LIFPOOL_F(double, RS)
 #define _SF_LIFPOOL_B32(RS) _SF_LIFPOOL_B(float, RS)
