@@ -48,6 +48,14 @@ def _env() -> dict[str, str]:
     return {**os.environ, **ENV}
 
 
+def _run(cmd: list[str], what: str, killed_stderr: Path | None = None) -> None:
+    """Run ``cmd`` to the end; on failure show its stderr (and the killed run's, for a resumed one)."""
+    res = subprocess.run(cmd, env=_env(), timeout=300, capture_output=True, text=True)
+    if res.returncode != 0:
+        killed = "" if killed_stderr is None else f"\nthe killed run's stderr:\n{killed_stderr.read_text()[-2000:]}"
+        pytest.fail(f"{what} failed (exit {res.returncode}):\n{res.stderr[-4000:]}{killed}")
+
+
 def _weights(out: Path) -> dict[str, torch.Tensor]:
     return torch.load(out / "checkpoint.pt", weights_only=True)["model"]
 
@@ -65,8 +73,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     finally:
         torch.set_num_threads(threads)
         patch.undo()
-    subprocess.run([sys.executable, "-m", "spikeforge", *_args(root / "two", 2)], env=_env(), check=True,
-                   timeout=300, capture_output=True)
+    _run([sys.executable, "-m", "spikeforge", *_args(root / "two", 2)], "the uninterrupted 2-process run")
     seed_everything(cfg.seed)  # run_training's first step: the initial weights
     init = build_model(cfg).state_dict()
     return {"root": root, "init": init, "one": _weights(root / "one"),
@@ -90,9 +97,7 @@ def test_killed_two_process_run_resumes_to_the_same_weights(runs: dict[str, Any]
     cmd = [sys.executable, "-m", "spikeforge", *_args(out, 2)]
     killed = _kill_after_first_checkpoint(cmd, out / "checkpoint.pt", out.with_name("killed.stderr"))
     assert int(killed["epoch"]) == 1 and not (out / "report.json").exists(), "the run finished before it was killed"
-    res = subprocess.run(cmd, env=_env(), timeout=300, capture_output=True, text=True)
-    assert res.returncode == 0, (f"the resumed run failed (exit {res.returncode}):\n{res.stderr[-4000:]}\n"
-                                 f"the killed run's stderr:\n{out.with_name('killed.stderr').read_text()[-2000:]}")
+    _run(cmd, "the resumed run", out.with_name("killed.stderr"))
     resumed = torch.load(out / "checkpoint.pt", weights_only=True)
     assert int(resumed["epoch"]) == 2
     for k, w in runs["two"].items():  # same processes, same order of sums: bit-identical
@@ -141,11 +146,11 @@ def test_run_killed_mid_epoch_resumes_to_the_same_weights(runs: dict[str, Any], 
     # a checkpoint every 2 of the 22 steps per epoch: the kill lands inside epoch 1
     out = runs["root"] / f"mid{nproc}"
     cmd = [sys.executable, "-m", "spikeforge", *_args(out, 2, nproc, checkpoint_every_steps=2)]
-    killed = _kill_after_first_checkpoint(cmd, out / "checkpoint.pt")
+    killed = _kill_after_first_checkpoint(cmd, out / "checkpoint.pt", out.with_name(f"mid{nproc}.killed.stderr"))
     step = int(killed.get("step", 0))
     assert int(killed["epoch"]) == 0 and 2 <= step < 22, "the run was not killed inside its first epoch"
     assert killed["sampler"]["position"] == step and killed["partial"]["n"] == 64 * step
-    subprocess.run(cmd, env=_env(), check=True, timeout=300, capture_output=True)
+    _run(cmd, f"the resumed {nproc}-process run", out.with_name(f"mid{nproc}.killed.stderr"))
     resumed = torch.load(out / "checkpoint.pt", weights_only=True)
     assert int(resumed["epoch"]) == 2 and "step" not in resumed
     report = json.loads((out / "report.json").read_text())
