@@ -10,6 +10,16 @@ __all__ = ["register"]
 
 def _run(args: argparse.Namespace) -> int:
     from ..bench.__main__ import run
+    from ._paths import output_file
+
+    # checked before the benchmark runs (minutes): a bad value or path would only fail at its end
+    if args.reps < 1:
+        raise ValueError(f"--reps must be >= 1 timed repetitions (>= 5 recommended), got {args.reps}")
+    if args.warmup < 0:
+        raise ValueError(f"--warmup must be >= 0 untimed steps, got {args.warmup}")
+    output_file(args.out, "--out")
+    if args.json:
+        output_file(args.json, "--json")
     return run(args)
 
 

@@ -196,3 +196,22 @@ def test_sweep_report_metric_typo(tmp_path: Path, capsys) -> None:
     sweep.write_text("name: s\nfixed: {epochs: 1}\naxes: {seed: [0, 1]}\nreport: {metric: tset_accuracy}\n")
     err = _fails(capsys, "sweep", str(sweep), "--dry-run")
     assert "report metric 'tset_accuracy' is not a result column" in err and "test_accuracy" in err
+
+
+def test_bench_arguments_checked_before_the_benchmark(tmp_path: Path, a_file: Path, capsys, monkeypatch) -> None:
+    """The old command benchmarked for minutes before it wrote --out (a bad path: a traceback,
+    results lost), and started the benchmark with --reps 0 or --warmup -1 (only reps < 5 warned)."""
+    from spikeforge.bench import __main__ as bench
+
+    def no_benchmark(args: object) -> int:
+        raise AssertionError("the benchmark ran before its arguments were checked")
+
+    monkeypatch.setattr(bench, "run", no_benchmark)
+    out = str(tmp_path / "B.md")
+    assert "--reps must be >= 1" in _fails(capsys, "bench", "--reps", "0", "--out", out)
+    assert "--warmup must be >= 0" in _fails(capsys, "bench", "--warmup", "-1", "--out", out)
+    assert f"--out '{tmp_path}' is a folder" in _fails(capsys, "bench", "--out", str(tmp_path))
+    err = _fails(capsys, "bench", "--out", str(a_file / "B.md"))
+    assert f"'{a_file}' is a file, not a folder" in err
+    err = _fails(capsys, "bench", "--out", out, "--json", str(a_file / "b.json"))
+    assert "--json" in err and f"'{a_file}' is a file, not a folder" in err
