@@ -37,7 +37,7 @@ run: $(VENV)/.installed
 test: $(VENV)/.dev
 	$(BIN)/ruff check spikeforge tests tools conftest.py
 	$(BIN)/mypy spikeforge tools
-	SPIKEFORGE_REQUIRE_PEERS=1 $(BIN)/python -m pytest -q  # a skipped peer test fails here (tests/conftest.py)
+	SPIKEFORGE_REQUIRE_PEERS=1 $(BIN)/python -m pytest -q --durations=15  # a skipped peer test fails here (tests/conftest.py); the 15 slowest tests are listed (budget: 15 min here)
 
 # JAX-based peers (issue 17) live in their own environment, never in the core or dev one (no torch
 # there); `make bench` builds it on demand and runs spikeforge/bench/jax_peers.py through it. If it
