@@ -161,7 +161,12 @@ def load_sweep(source: str | os.PathLike[str] | dict[str, Any], *, out_dir: str 
         path = Path(source)
         if not path.is_file():
             raise FileNotFoundError(f"sweep file {path} does not exist")
-        raw = yaml.safe_load(path.read_text()) or {}
+        try:
+            raw = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as e:
+            raise SweepError(f"{path}: not valid YAML: {e}") from None
+        if raw is None:  # an empty file would run one default cell (a full default training)
+            raise SweepError(f"{path}: the sweep file is empty; it needs 'axes' and/or 'fixed' (docs/sweep.md)")
         stem = path.stem
         if not isinstance(raw, dict):
             raise SweepError(f"{path}: a sweep file must be a mapping with 'fixed' and 'axes'")

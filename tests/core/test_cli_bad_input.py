@@ -215,3 +215,16 @@ def test_bench_arguments_checked_before_the_benchmark(tmp_path: Path, a_file: Pa
     assert f"'{a_file}' is a file, not a folder" in err
     err = _fails(capsys, "bench", "--out", out, "--json", str(a_file / "b.json"))
     assert "--json" in err and f"'{a_file}' is a file, not a folder" in err
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [("axes: {seed: [0, 1]\n", "not valid YAML"), ("name: s\n\tfixed: {}\n", "not valid YAML"), ("", "is empty")],
+)
+def test_sweep_file_that_is_not_yaml_or_empty(tmp_path: Path, capsys, text: str, match: str) -> None:
+    """The old sweep printed a yaml traceback for a broken file and ran one default cell (a full
+    40-epoch training) for an empty one."""
+    sweep = tmp_path / "s.yaml"
+    sweep.write_text(text)
+    err = _fails(capsys, "sweep", str(sweep), "--dry-run")
+    assert f"{sweep}: " in err and match in err
