@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 __all__ = ["register", "list_command", "inspect_command", "convert_command"]
 
@@ -85,5 +86,8 @@ def convert_command(args: argparse.Namespace) -> int:
     output_file(args.output, "output", inputs=(source,))
     events, label = read_sample(source, args.src_format, index=args.sample, sensor_size=_sensor(args.sensor))
     fmt = write_sample(args.output, events, label, args.dst_format, tick=args.tick)
-    print(f"wrote {len(events)} events{'' if label is None else f' (label {label})'} to {args.output} ({fmt})")
+    kept = label is not None and fmt in ("events_h5", "shd_h5")  # atis / aedat files hold no label
+    print(f"wrote {len(events)} events{f' (label {label})' if kept else ''} to {args.output} ({fmt})")
+    if label is not None and not kept:
+        print(f"note: label {label} is not stored: {fmt} files hold events only", file=sys.stderr)
     return 0

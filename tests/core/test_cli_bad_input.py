@@ -228,3 +228,17 @@ def test_sweep_file_that_is_not_yaml_or_empty(tmp_path: Path, capsys, text: str,
     sweep.write_text(text)
     err = _fails(capsys, "sweep", str(sweep), "--dry-run")
     assert f"{sweep}: " in err and match in err
+
+
+def test_convert_says_when_a_label_is_not_stored(tmp_path: Path, capsys) -> None:
+    """The old command printed 'wrote 3 events (label 7) to x.aedat' though AEDAT and ATIS files
+    hold no label: the label was dropped without a word."""
+    src = tmp_path / "labelled.h5"
+    write_events_h5(src, make_events([0, 6, 17], [1, 1, 0], sensor_size=(2,), time_unit=1e-6), 7)
+    assert main(["data", "convert", str(src), str(tmp_path / "x.aedat")]) == 0
+    out, err = capsys.readouterr()
+    assert "(label 7)" not in out and "note: label 7 is not stored: aedat files hold events only" in err
+    assert main(["data", "convert", str(src), str(tmp_path / "y.h5")]) == 0
+    out, err = capsys.readouterr()
+    assert "(label 7)" in out and not err
+    assert read_events_h5(tmp_path / "y.h5")[1] == 7
