@@ -277,8 +277,9 @@ class _FusedRun(torch.autograd.Function):
         # backward reuses the coefficient table and the initial-state table: their tensors are saved below
         ctx.ctable, ctx.cmask, ctx.st0 = ctable, cmask, st0
         # An output nobody used (the final state, usually) gets None in backward, not a zero-filled
-        # [*] tensor the kernel would then read: the kernel treats a null slot as a zero gradient
-        # (the same +0 values), so 2 x 4 MB less traffic per [8, 64, 16384] step (issue 17).
+        # [*] tensor the kernel would then read: the kernel treats a null slot as a -0.0 gradient
+        # (the identity of a sum: the reference adds no term), so 2 x 4 MB less traffic per
+        # [8, 64, 16384] step (issue 17).
         ctx.set_materialize_grads(False)
         ctx.save_for_backward(x, *states, *coefs)
         return (z, *finals)
@@ -315,8 +316,10 @@ def _fused_backward(ctx: Any, gz: Tensor | None, *gfinals: Tensor | None) -> tup
     T = x.shape[0]
     M = x.numel() // T if T else 0
     # [T, *] -> [T, M]: a view for any gradient whose neuron dims merge (a broadcast zero-stride
-    # gz from loss = z.sum() stays a broadcast); only an irregular layout is copied
-    gz = _grad_out(None if gz is None else gz.reshape(T, M), x, T, M)
+    # gz from loss = z.sum() stays a broadcast); only an irregular layout is copied. Spikes the loss
+    # does not reach (None) are a broadcast -0.0, the identity of a sum: the reference adds no term
+    # for them, and +0.0 would turn a -0.0 gradient into +0.0 (tests/kernels/test_absent_gradients.py)
+    gz = _grad_out(gz.reshape(T, M), x, T, M) if gz is not None else x.new_full((), -0.0).expand(T, M)
     gstT, gst0 = _NULL3, _NULL3  # null slots: no gradient flows in / none is wanted (the kernel skips them)
     keep: list[Tensor] = []  # contiguous copies of final-state gradients, alive during the kernel call
     gstates: list[Tensor | None] = []

@@ -38,6 +38,7 @@ FORMATS = ("tests/data/test_data_format_mutation_kills.py", "tests/data/test_dat
 CHECKPOINT = ("tests/core/test_checkpoint.py",)
 LIF_POOL = ("tests/kernels/test_lif_pool_chunks.py", "tests/kernels/test_lif_pool.py")
 LIF_POOL_EDGES = ("tests/kernels/test_lif_pool_edges.py",)
+ABSENT = ("tests/kernels/test_absent_gradients.py",)
 STDP = ("tests/plasticity/test_stdp_closed_form.py", "tests/plasticity/test_plasticity_peers.py")
 PLASTICITY_KILLS = "tests/plasticity/test_plasticity_mutation_kills.py"
 THREE_FACTOR = (PLASTICITY_KILLS, "tests/plasticity/test_rate_and_three_factor.py",
@@ -481,6 +482,17 @@ MUTANTS: list[Mutant] = [
            "gd[c] = (R)0 + gp[c] / div;", "gd[c] = gp[c] / div;", LIF_POOL_EDGES,
            "fused LIF + pooling backward, channels-last: a -0.0 pooled gradient reaches its window as -0.0, "
            "not ATen's +0.0"),
+    Mutant("cpp-absent-current-grad-plus-zero", "spikeforge/kernels/csrc/lif.cpp",
+           "gi[j] = (K == K_CUBA && gstT[S_I]) ? gstT[S_I][m0 + j] : (R)-0.0;",
+           "gi[j] = (K == K_CUBA && gstT[S_I]) ? gstT[S_I][m0 + j] : (R)0;", ABSENT,
+           "CubaLIF backward: a final current the loss does not reach starts at +0.0 (turns -0.0 into +0.0)"),
+    Mutant("cpp-reset-theta-term-plus-zero", "spikeforge/kernels/csrc/step_math.h",
+           "    dth = (R)-0.0;", "    dth = (R)0;", ABSENT,
+           "fused backward: a reset without theta adds a +0.0 threshold term (ALIF adaptation gradient +0.0)"),
+    Mutant("cpu-absent-spike-grad-plus-zero", "spikeforge/kernels/cpu.py",
+           "if gz is not None else x.new_full((), -0.0).expand(T, M)",
+           "if gz is not None else x.new_zeros(()).expand(T, M)", ABSENT,
+           "fused backward: spikes the loss does not reach get a +0.0 gradient (turns -0.0 into +0.0)"),
 ]
 
 HISTORY: list[str] = [

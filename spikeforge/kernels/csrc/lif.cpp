@@ -437,11 +437,13 @@ void backward_impl(int64_t T, int64_t M, const R* x, const R* gz, int64_t gst, i
             };
             if (K != K_LI && sg_kind == 3) recompute(std::true_type{});
             else recompute(std::false_type{});
-            // 2. adjoint recurrence, backwards in time
+            // 2. adjoint recurrence, backwards in time. A final state the loss does not reach (a null
+            // slot) starts at -0.0, the identity of a sum (-0 + a is a; +0 + -0 would be +0): the
+            // reference adds no term for it (tests/kernels/test_absent_gradients.py)
             for (int64_t j = 0; j < n; ++j) {
-                gv[j] = gstT[S_V] ? gstT[S_V][m0 + j] : (R)0;
-                gi[j] = (K == K_CUBA && gstT[S_I]) ? gstT[S_I][m0 + j] : (R)0;
-                ga[j] = (K == K_ALIF && gstT[S_A]) ? gstT[S_A][m0 + j] : (R)0;
+                gv[j] = gstT[S_V] ? gstT[S_V][m0 + j] : (R)-0.0;
+                gi[j] = (K == K_CUBA && gstT[S_I]) ? gstT[S_I][m0 + j] : (R)-0.0;
+                ga[j] = (K == K_ALIF && gstT[S_A]) ? gstT[S_A][m0 + j] : (R)-0.0;
             }
             if (NEEDP) std::fill(acc.begin(), acc.end(), (R)0);
             R* a_c1 = acc.data() + C1 * CH; R* a_c2 = acc.data() + C2 * CH; R* a_c3 = acc.data() + C3 * CH;

@@ -50,15 +50,17 @@ inline R reset_value(R v1, R s, R theta, R vr) {
 // gv1 = dL/dv1 through both paths; gu = dL/du, and the reset's own partials dth (by theta) and dvr
 // (by vr), for the parameter gradients. Operation order as the torch reference's autograd (each
 // operation rounds once: -ffp-contract=off), so both kernels give the same bits as before.
-// DET (lif.cpp, for a detached reset or none): the reference's autograd never forms the reset's spike
-// product ds, so neither does this (keep * ds with keep = 0 turns an infinite ds into NaN and a -0.0 gz
-// into +0.0); only gz (and ALIF's ga) reach dz, and keep is not read.
+// DET (both kernels, for a detached reset or none): the reference's autograd never forms the reset's
+// spike product ds, so neither does this (keep * ds with keep = 0 turns an infinite ds into NaN and a
+// -0.0 gz into +0.0); only gz (and ALIF's ga) reach dz, and keep is not read.
+// A reset without theta (value, zero, none) gives theta no term of its own: dth = -0.0, the identity of
+// the sum dth - gu, which is then -gu as the reference's (+0.0 - +0.0 would be +0.0, -gu is -0.0).
 template <typename R, int K, int RS, bool DET = false>
 inline __attribute__((always_inline)) R spike_reset_adjoint(R g, R gz, R ga, R v1, R theta, R vr, R sg, R keep,
                                                             R& gu, R& dth, R& dvr) {
     const R s = (R)((v1 - theta) > (R)0);
     R dv1, ds;
-    dth = (R)0;
+    dth = (R)-0.0;
     dvr = (R)0;
     if (RS == R_SUB) { dv1 = g; ds = -g * theta; dth = -g * s; }
     else if (RS == R_VAL) { dv1 = g * ((R)1 - s); ds = g * (vr - v1); dvr = g * s; }
