@@ -14,9 +14,10 @@ bit for bit (the values are signed zeros, infinities or NaN, so there is no roun
 Both fail on the build before the detached specialisation (26 of these 32 cases; the 6 that passed
 there are reset ``none`` with an infinite gradient, where ``ds`` is a literal 0). A reset-free
 neuron (reset ``none``) takes the same path: its reference has no spike product either.
-The signed-zero case runs for the LIF kind only: CubaLIF and ALIF start their current/adaptation
-gradients at +0.0 where the loss does not reach the final state, and ``-0.0 + +0.0`` is ``+0.0``, a
-difference from the reference that the detached path does not address (noted for issue 17).
+The signed-zero case runs for all three kinds: since e8596d7 a final membrane, current or adaptation
+that the loss does not reach starts its gradient at -0.0 (the additive identity), as autograd's sum does,
+so ``-0.0`` output gradients stay ``-0.0`` for CubaLIF and ALIF too (before, their +0.0 start made them
+``+0.0``; tests/kernels/test_absent_gradients.py covers the absent-gradient cases themselves).
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def _same_bits(a: torch.Tensor, b: torch.Tensor) -> bool:
     return torch.equal(a, b) and torch.equal(a.signbit(), b.signbit())
 
 
-CASES = [(name, -0.0) for name in ("lif",)] + [(name, math.inf) for name in sorted(NEURONS)]
+CASES = [(name, -0.0) for name in sorted(NEURONS)] + [(name, math.inf) for name in sorted(NEURONS)]
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
