@@ -115,10 +115,13 @@ def import_command(args: argparse.Namespace) -> int:
     from ..interop.nir.from_nir import DEFAULT_DT, recorded_dt
 
     graph = read_nir(args.path)
+    file_dt = recorded_dt(graph)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        model = from_nir(graph, dt=args.dt, reset=args.reset, strict_dt=args.strict_dt)
-    file_dt = recorded_dt(graph)
+        try:
+            model = from_nir(graph, dt=args.dt, reset=args.reset, strict_dt=args.strict_dt)
+        except ValueError as e:
+            raise _dt_advice(e, args.dt, file_dt) from None
     dt = args.dt if args.dt is not None else (file_dt if file_dt is not None else DEFAULT_DT)
     typed = nir.NIRGraph(nodes=graph.nodes, edges=graph.edges, metadata=graph.metadata, type_check=False)
     typed.infer_types()
@@ -134,6 +137,24 @@ def import_command(args: argparse.Namespace) -> int:
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
     return 0
+
+
+def _dt_advice(e: ValueError, dt: float | None, file_dt: float | None) -> ValueError:
+    """``e`` as is, unless it is a neuron refusing a time constant below dt (forward Euler): that
+    error advises ``integrator='exp'``, an argument of ``from_nir`` the command does not offer, so it
+    is restated with what the command can change (``--dt``)."""
+    from ..neurons._dynamics import EulerUnstableError
+
+    cause = e if isinstance(e, EulerUnstableError) else e.__cause__
+    if not isinstance(cause, EulerUnstableError):
+        return e
+    where = str(e).removesuffix(str(cause)) if cause is not e else ""  # "node 'x' (LIF): " from the importer
+    tau, used = cause.shown()
+    fix = f"lower --dt to <= {tau} s"
+    if dt is not None and file_dt is not None and file_dt <= cause.tau:
+        fix += f" or leave --dt out (the file was written for dt={file_dt:g} s)"
+    return ValueError(f"{where}{cause.who} steps by forward Euler, stable only for {cause.name} >= dt; its "
+                      f"{cause.name} is {tau} s and dt={used} s{' (--dt)' * (dt is not None)}: {fix}")
 
 
 def _recurrent(model: nn.Module) -> list[tuple[str, str]]:

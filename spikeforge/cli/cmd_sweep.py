@@ -39,6 +39,10 @@ def _sweep(args: argparse.Namespace) -> int:
         return 0
     if not args.sweep:
         raise ValueError("name a sweep file (or --list the shipped ones)")
+    if args.workers < 1:  # checked before the file is read, so --dry-run refuses them too
+        raise ValueError(f"--workers must be >= 1 (cells run at once), got {args.workers}")
+    if args.nproc_per_cell is not None and args.nproc_per_cell < 1:
+        raise ValueError(f"--nproc-per-cell must be >= 1 (data-parallel processes per cell), got {args.nproc_per_cell}")
     spec = load_sweep(resolve_sweep(args.sweep), out_dir=args.out)
     output_dir(spec.out_dir, "sweep out_dir (--out)", create=not args.dry_run)  # before any cell trains
     if args.dry_run:

@@ -21,7 +21,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pickle
 import random
+import re
+import warnings
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -198,16 +202,79 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+_ZIP_MAGIC = b"PK\x03\x04"  # torch.save's archive (the only layout save_checkpoint writes)
+_PICKLE_PROTO = 0x80  # a pickle's first byte: torch's legacy (pre-1.6) layout, or a plain pickle
+# the legacy layout starts with torch's magic number pickled at protocol 2 (torch.serialization.MAGIC_NUMBER)
+_LEGACY_MAGIC = b"\x80\x02\x8a\x0a" + (0x1950A86A20F9469CFC6C).to_bytes(10, "little")
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+_HEAD = 64
+
+
+def _not_a_torch_file(head: bytes) -> str | None:
+    """What a file is instead of a ``torch.save`` file, judged from its first bytes; ``None`` if it
+    may be one (a zip archive, or a pickle, which torch's legacy layout is)."""
+    if not head:
+        return "the file is empty"
+    if head.startswith(_ZIP_MAGIC) or head[0] == _PICKLE_PROTO:
+        return None
+    if head.startswith(_HDF5_MAGIC):
+        return "it is an HDF5 file (a NIR graph or an event file?), not a torch archive"
+    text = head.decode("utf-8", errors="ignore")  # ignore: the head may cut a character in two
+    if len(text.encode()) < len(head) - 3 or not all(c.isprintable() or c in "\t\r\n" for c in text):
+        return f"it is not a torch archive (it starts with the bytes {head[:8]!r})"
+    first = text.splitlines()[0] if text.strip() else text
+    return f"it is a text file (it starts {first[:40]!r}), not a torch archive"
+
+
+def _refusal(path: Path, head: bytes, e: Exception) -> CheckpointError:
+    """The one-line error for a file ``torch.load(weights_only=True)`` failed on: why, without
+    torch's advice to load it unsafely (``weights_only=False``) or to allowlist its classes."""
+    name = str(path)
+    text = str(e)
+    if isinstance(e, pickle.UnpicklingError) and "Weights only load failed" in text:
+        found = re.search(r"WeightsUnpickler error:\s*(.+?)(?:\s+was not an allowed global|\.\s|\n|$)", text)
+        why = f" ({found.group(1).strip()})" if found and found.group(1).strip() else ""
+        if head.startswith(_ZIP_MAGIC) or head.startswith(_LEGACY_MAGIC):
+            return CheckpointError(
+                f"checkpoint {name!r} is not loadable safely: a safe load (weights_only) refuses its content{why}: "
+                "it holds objects other than tensors and plain data, which no spikeforge checkpoint does, or it is "
+                "damaged; it was not loaded")
+        return CheckpointError(f"{name!r} is not a spikeforge checkpoint: it is a Python pickle, not a torch archive")
+    if head.startswith(_ZIP_MAGIC):
+        try:
+            with zipfile.ZipFile(path) as z:
+                names = z.namelist()
+        except Exception:  # BadZipFile, OSError, UnicodeDecodeError for a damaged name, ...
+            names = None  # unreadable as a zip: truncated or damaged
+        if names is not None and not any(n.endswith("data.pkl") for n in names):
+            return CheckpointError(f"{name!r} is not a spikeforge checkpoint: it is a zip archive without torch's "
+                                   f"data.pkl (e.g. a NumPy .npz), not a torch archive")
+    elif not head.startswith(_LEGACY_MAGIC):
+        return CheckpointError(f"{name!r} is not a spikeforge checkpoint: it is a Python pickle, not a torch archive")
+    first = text.split(". ")[0].splitlines()[0] if text.strip() else type(e).__name__
+    return CheckpointError(f"checkpoint {name!r} is corrupt or not loadable: the torch archive is truncated or "
+                           f"damaged ({first})")
+
+
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Load a checkpoint with ``weights_only=True`` and verify its digest; raises
-    :class:`CheckpointError` if it is missing, torn, foreign, unsafe or damaged."""
+    :class:`CheckpointError` (one line naming the file) if it is missing, not a torch archive
+    (text, HDF5, a plain pickle: refused from its first bytes, before any unpickling), torn,
+    foreign, unsafe (objects ``weights_only`` refuses) or damaged."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {str(path)!r} does not exist")
+    with open(path, "rb") as f:
+        head = f.read(_HEAD)
+    instead = _not_a_torch_file(head)
+    if instead is not None:
+        raise CheckpointError(f"{str(path)!r} is not a spikeforge checkpoint: {instead}")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about a pickle protocol it may not read: the error says it
+            warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
+            payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for torn/foreign files
-        raise CheckpointError(f"checkpoint {str(path)!r} is corrupt or not loadable safely: {e}") from e
+        raise _refusal(path, head, e) from None  # torch's message advises an unsafe load: not chained
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{str(path)!r} is not a spikeforge checkpoint (missing format tag)")
     if payload.get("version") not in _SUPPORTED:

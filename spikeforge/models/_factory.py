@@ -7,6 +7,7 @@ from typing import Any
 from torch import nn
 
 from .._registry import Registry
+from ..neurons._dynamics import EulerUnstableError
 
 __all__ = ["MODELS", "build_model", "config_surrogate", "create_model", "list_models"]
 
@@ -28,8 +29,25 @@ def build_model(cfg: Any) -> nn.Module:
     in_features = 1
     for d in meta["input_shape"]:
         in_features *= int(d)
-    return MODELS.create(cfg.model, cfg, in_features=in_features, num_classes=int(meta["num_classes"]),
-                         temporal=meta["kind"] == "temporal")
+    try:
+        return MODELS.create(cfg.model, cfg, in_features=in_features, num_classes=int(meta["num_classes"]),
+                             temporal=meta["kind"] == "temporal")
+    except EulerUnstableError as e:  # its advice (integrator='exp') names no config key
+        raise _config_euler_error(e) from None
+
+
+def _config_euler_error(e: EulerUnstableError) -> ValueError:
+    """``e`` restated for a training config, which builds forward-Euler neurons and has no
+    ``integrator`` key: raise ``tau_mem`` (a config key) or lower ``dt``."""
+    from ..config import ConfigError
+
+    stable = f"{e.who} steps by forward Euler, stable only for {e.name} >= dt"
+    tau, dt = e.shown()
+    if e.name == "tau_mem":
+        return ConfigError(f"config key 'tau_mem': {stable}; got tau_mem={tau} s with dt={dt} s: raise "
+                           f"tau_mem to >= {dt} s or lower dt to <= {tau} s")
+    return ConfigError(f"config key 'dt': {stable}; its {e.name} is {tau} s (the neuron's own, not a config "
+                       f"key) and dt={dt} s: lower dt to <= {tau} s")
 
 
 def create_model(name: str, **overrides: Any) -> nn.Module:

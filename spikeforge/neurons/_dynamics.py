@@ -36,7 +36,7 @@ from torch import Tensor, nn
 __all__ = [
     "INTEGRATORS", "DECAY_NAMES", "EXP_TAU_FLOOR", "step_fractions", "membrane_coefficients",
     "synapse_coefficients", "leaky_integrate", "synaptic_filter", "decay_to_physical", "checked_decay",
-    "check_discretisation", "project_learnable_",
+    "check_discretisation", "project_learnable_", "EulerUnstableError",
 ]
 
 INTEGRATORS = ("euler", "exp", "decay")
@@ -138,6 +138,28 @@ def _bounds(module: Any, name: str) -> tuple[float, float]:
     return (module.dt if module.integrator == "euler" else EXP_TAU_FLOOR * module.dt), math.inf
 
 
+class EulerUnstableError(ValueError):
+    """A time constant ``name`` of module ``who`` is below ``dt`` with forward Euler (``tau`` its smallest
+    value). The message advises the Python API (``integrator='exp'`` or a smaller dt); an entry point
+    without that argument (a training config, ``spikeforge import --dt``) catches this and gives its own."""
+
+    def __init__(self, who: str, name: str, tau: float, dt: float, message: str) -> None:
+        super().__init__(message)
+        self.who, self.name, self.tau, self.dt = who, name, tau, dt
+
+    def __reduce__(self) -> tuple[Any, ...]:  # picklable (worker processes send errors back)
+        return type(self), (self.who, self.name, self.tau, self.dt, str(self))
+
+    def shown(self) -> tuple[str, str]:
+        """``tau`` and ``dt`` as text, in the fewest significant digits (at least ``:g``'s 6) that tell
+        them apart (a float32 ``tau`` of 0.0005 is 0.000499999987 < dt = 0.0005)."""
+        for digits in range(6, 18):
+            tau, dt = f"{self.tau:.{digits}g}", f"{self.dt:.{digits}g}"
+            if tau != dt:
+                break
+        return tau, dt
+
+
 def _constrained(module: Any) -> list[str]:
     """Stored parameters whose range the integrator constrains."""
     if module.integrator == "decay":
@@ -163,7 +185,8 @@ def check_discretisation(module: Any) -> None:
         if not bool(torch.all(value > 0)):
             continue  # the generic check reports "must be > 0"
         if module.integrator == "euler" and not bool(torch.all(value >= dt)):
-            raise ValueError(
+            raise EulerUnstableError(
+                who, name, value.min().item(), dt,
                 f"{who}: forward Euler is unstable for dt > {name}: dt = {dt:g} s but {name} = {_show(value)} s "
                 f"(per-step decay 1 - dt/{name} down to {_show(1 - dt / value.min())} < 0: the state oscillates, and "
                 f"diverges for dt > 2 {name}); use integrator='exp' (exact for any {name} > 0) or a smaller dt "

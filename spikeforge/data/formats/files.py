@@ -74,6 +74,34 @@ def detect_format(path: str | os.PathLike, *, for_writing: bool = False) -> str:
     return found[0]
 
 
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+_AEDAT_MAGIC = b"#!AER-DAT"
+_H5_FORMATS = ("events_h5", "shd_h5", "neuromorse")
+_GROUP_OF = {name: group for group, name in _H5_GROUPS.items()}
+
+
+def _check_content(path: Path, fmt: str) -> None:
+    """Refuse a format that the file's first bytes rule out (an HDF5 file read as ATIS events, an
+    AEDAT file read as HDF5), naming what the file is and the format(s) to use instead."""
+    with open(path, "rb") as f:
+        head = f.read(16)  # the longest magic below fits
+    if head.startswith(_HDF5_MAGIC):
+        try:
+            found = [name for group, name in _H5_GROUPS.items() if group in _h5_keys(path)]
+        except FormatError:
+            found = []
+        detected = len(found) == 1 and path.suffix.lower() in (".h5", ".hdf5")  # what leaving --format out finds
+        use = (found[0] if len(found) == 1 else " or ".join(_H5_FORMATS)) + (" or leave --format out" * detected)
+        if fmt not in _H5_FORMATS:
+            raise FormatError(f"{path}: the file is HDF5 (its first bytes say so), not {fmt} events: "
+                              f"use --format {use}")
+        if len(found) == 1 and found[0] != fmt:  # then fmt's top-level group is missing
+            raise FormatError(f"{path}: the file has the {found[0]} layout (a group {_GROUP_OF[found[0]]!r}), not "
+                              f"{fmt} (a group {_GROUP_OF[fmt]!r}): use --format {use}")
+    if head.startswith(_AEDAT_MAGIC) and fmt != "aedat":
+        raise FormatError(f"{path}: the file is AEDAT (it starts with '#!AER-DAT'), not {fmt}: use --format aedat")
+
+
 def _h5_keys(path: Path) -> list[str]:
     f = _open(path)
     try:
@@ -151,6 +179,7 @@ def summarize_file(path: str | os.PathLike, fmt: str | None = None, *,
     if not path.is_file():
         raise FileNotFoundError(f"no such file: {path}")
     fmt = _check_format(fmt or detect_format(path), FILE_FORMATS)
+    _check_content(path, fmt)
     n, it = _samples(path, fmt, sensor_size)
     events, longest, unit, size = 0, 0.0, None, sensor_size or (1, 1, 1)
     counts: dict[Label, int] = {}
@@ -181,6 +210,7 @@ def read_sample(path: str | os.PathLike, fmt: str | None = None, *, index: int |
     if not path.is_file():
         raise FileNotFoundError(f"no such file: {path}")
     fmt = _check_format(fmt or detect_format(path), FILE_FORMATS)
+    _check_content(path, fmt)
     if fmt == "shd_h5":  # random access: no need to read the samples before index
         reader = SpikeH5Reader(path, sensor_size[0] if sensor_size else SHD_CHANNELS)
         n = len(reader)

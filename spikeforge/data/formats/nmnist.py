@@ -42,6 +42,11 @@ def decode_atis_bytes(data: bytes, sensor_size: tuple[int, int, int] = NMNIST_SE
     x, y = raw[:, 0], raw[:, 1]
     p = raw[:, 2] >> 7
     t = ((raw[:, 2] & 0x7F) << 16) | (raw[:, 3] << 8) | raw[:, 4]
+    back = np.flatnonzero(np.diff(t) < 0)  # an ATIS recording's time stamps never decrease
+    if back.size:
+        i = int(back[0]) + 1
+        raise FormatError(f"{source}: time stamps are not sorted (event {i} at {t[i]} µs follows one at "
+                          f"{t[i - 1]} µs): not ATIS events (an N-MNIST .bin file), or damaged ones")
     try:
         return make_events(t, x, y, p, sensor_size=sensor_size, time_unit=1e-6)
     except EventError as e:
