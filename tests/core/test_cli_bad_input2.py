@@ -11,18 +11,11 @@ import numpy as np
 import pytest
 import torch
 
+from _cli_errors import fails
+
 from spikeforge.cli.__main__ import main
 from spikeforge.data.events import make_events
 from spikeforge.data.formats import write_events_h5
-
-
-def _fails(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
-    """Run the CLI, expect the clean failure (exit 2, ``spikeforge CMD: error: ...``), return stderr."""
-    code = main(list(argv))
-    err = capsys.readouterr().err
-    assert code == 2, err
-    assert err.startswith(f"spikeforge {argv[0]}: error: ") and "Traceback" not in err, err
-    return err
 
 
 def _one_line(err: str) -> str:
@@ -72,7 +65,7 @@ def test_a_file_that_is_no_checkpoint_is_one_line_without_unsafe_advice(tmp_path
     a bare 'pop from empty list' or '101' after the name."""
     for path, what in _not_checkpoints(tmp_path).values():
         for argv in (["export", str(path), "-o", str(tmp_path / "m.nir")], ["profile", str(path)]):
-            err = _one_line(_fails(capsys, *argv))
+            err = _one_line(fails(capsys, *argv))
             assert f"'{path}'" in err and what in err, err
             assert "weights_only=False" not in err and "weights_only` set to `False" not in err, err
             assert "add_safe_globals" not in err and "pwned" not in err, err
@@ -95,7 +88,7 @@ def test_resume_from_a_file_that_is_no_checkpoint(tmp_path: Path, capsys) -> Non
     out = tmp_path / "run"
     out.mkdir()
     (out / "checkpoint.pt").write_text("not a checkpoint\n")
-    err = _one_line(_fails(capsys, "train", "--out", str(out), "--set", "epochs=1", "--no-plots"))
+    err = _one_line(fails(capsys, "train", "--out", str(out), "--set", "epochs=1", "--no-plots"))
     assert f"'{out / 'checkpoint.pt'}' is not a spikeforge checkpoint: it is a text file" in err
 
 
@@ -112,7 +105,7 @@ def test_sweep_process_counts_below_one(tmp_path: Path, capsys, monkeypatch, fla
     spec = tmp_path / "s.yaml"
     spec.write_text("name: s\nfixed: {epochs: 1}\naxes: {seed: [0]}\n")
     for extra in (["--dry-run"], []):
-        err = _fails(capsys, "sweep", str(spec), "--out", str(tmp_path / "o"), flag, value, *extra)
+        err = fails(capsys, "sweep", str(spec), "--out", str(tmp_path / "o"), flag, value, *extra)
         assert f"{flag} must be >= 1" in err and f"got {value}" in err
     assert not (tmp_path / "o").exists()
 
@@ -132,7 +125,7 @@ def test_train_time_constant_below_dt_names_config_keys(
     argv = ["train", "--out", str(tmp_path), "--set", "epochs=1", "--no-plots"]
     for s in sets:
         argv += ["--set", s]
-    err = _one_line(_fails(capsys, *argv))
+    err = _one_line(fails(capsys, *argv))
     assert key in err and fix in err and "integrator" not in err, err
 
 
@@ -150,11 +143,11 @@ def test_import_dt_above_a_time_constant_names_dt(tmp_path: Path, capsys) -> Non
     path = tmp_path / "m.nir"
     assert main(["export", str(_checkpoint(tmp_path)), "-o", str(path), "--dt", "1e-4"]) == 0
     capsys.readouterr()
-    err = _one_line(_fails(capsys, "import", str(path), "--dt", "0.05"))
+    err = _one_line(fails(capsys, "import", str(path), "--dt", "0.05"))
     assert "node '1' (LIF): LIF steps by forward Euler, stable only for tau_mem >= dt" in err, err
     assert "dt=0.05 s (--dt): lower --dt to <= 0.0005 s or leave --dt out (the file was written for dt=0.0001 s)" in err
     assert "integrator" not in err
-    err = _one_line(_fails(capsys, "import", str(path), "--dt", "5e-4"))  # tau_mem is float32(5e-4) < 5e-4
+    err = _one_line(fails(capsys, "import", str(path), "--dt", "5e-4"))  # tau_mem is float32(5e-4) < 5e-4
     assert "its tau_mem is 0.00049999997 s and dt=0.0005 s (--dt): lower --dt to <= 0.00049999997 s" in err, err
     assert main(["import", str(path)]) == 0
 
@@ -177,27 +170,27 @@ def test_inspect_an_hdf5_file_as_atis_or_aedat(tmp_path: Path, capsys, n_events:
     assert path.stat().st_size % 5 == 0 and main(["data", "inspect", str(path)]) == 0
     capsys.readouterr()
     for fmt in ("atis", "aedat"):
-        err = _one_line(_fails(capsys, "data", "inspect", str(path), "--format", fmt))
+        err = _one_line(fails(capsys, "data", "inspect", str(path), "--format", fmt))
         assert (
             f"{path}: the file is HDF5 (its first bytes say so), not {fmt} events: use --format events_h5 "
             "or leave --format out" in err
         ), err
         assert "sort=True" not in err and "make_events" not in err
-        err = _one_line(_fails(capsys, "data", "convert", str(path), str(tmp_path / "o.h5"), "--from", fmt))
+        err = _one_line(fails(capsys, "data", "convert", str(path), str(tmp_path / "o.h5"), "--from", fmt))
         assert "the file is HDF5" in err and "--format events_h5" in err
 
 
 def test_hdf5_layout_and_extension_mismatches(tmp_path: Path, capsys) -> None:
     path = _events_h5(tmp_path)
-    err = _one_line(_fails(capsys, "data", "inspect", str(path), "--format", "shd_h5"))
+    err = _one_line(fails(capsys, "data", "inspect", str(path), "--format", "shd_h5"))
     assert "the file has the events_h5 layout (a group 'events'), not shd_h5 (a group 'spikes')" in err
     renamed = tmp_path / "e.bin"  # detected as atis from the extension: leaving --format out does not help
     renamed.write_bytes(path.read_bytes())
-    err = _one_line(_fails(capsys, "data", "inspect", str(renamed)))
+    err = _one_line(fails(capsys, "data", "inspect", str(renamed)))
     assert err.rstrip().endswith("not atis events: use --format events_h5"), err
     aedat = tmp_path / "a.h5"
     aedat.write_bytes(b"#!AER-DAT3.1\r\n#End Of ASCII Header\r\n")
-    err = _one_line(_fails(capsys, "data", "inspect", str(aedat), "--format", "events_h5"))
+    err = _one_line(fails(capsys, "data", "inspect", str(aedat), "--format", "events_h5"))
     assert "the file is AEDAT (it starts with '#!AER-DAT'), not events_h5: use --format aedat" in err
 
 
@@ -205,6 +198,6 @@ def test_atis_time_stamps_that_go_back(tmp_path: Path, capsys) -> None:
     """Random bytes read as ATIS: the old error advised ``pass sort=True to make_events``."""
     path = tmp_path / "r.bin"
     path.write_bytes(bytes([1, 1, 0, 0, 9, 1, 1, 0, 0, 4]))  # t = 9 µs, then 4 µs
-    err = _one_line(_fails(capsys, "data", "inspect", str(path)))
+    err = _one_line(fails(capsys, "data", "inspect", str(path)))
     assert "time stamps are not sorted (event 1 at 4 µs follows one at 9 µs): not ATIS events" in err
     assert "sort=True" not in err

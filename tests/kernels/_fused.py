@@ -96,3 +96,12 @@ def kernel_declines(cls: type) -> str | None:
     xs = torch.rand(3, 2, 4)  # [T, B, N]
     _, state, kwargs = cls(backend="cpp").prepare_run(xs, None)
     return kernel.supports(xs, state, kwargs)
+
+
+def same_bits(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Equal values with equal signs (so -0.0 != +0.0), NaN where the other is NaN (any payload)."""
+    nan = a.isnan()
+    if not torch.equal(nan, b.isnan()):
+        return False
+    a, b = a[~nan], b[~nan]
+    return torch.equal(a, b) and torch.equal(a.signbit(), b.signbit())

@@ -27,7 +27,7 @@ import math
 import pytest
 import torch
 
-from _fused import parity_inputs
+from _fused import parity_inputs, same_bits
 
 from spikeforge.kernels import available_backends
 from spikeforge.neurons import ALIF, LIF, CubaLIF
@@ -49,15 +49,6 @@ def _grads(cls, backend: str, xs: torch.Tensor, reset: str, scale: float):
     return zs, gx
 
 
-def _same_bits(a: torch.Tensor, b: torch.Tensor) -> bool:
-    """Equal values with equal signs (so -0.0 != +0.0), NaN where the other is NaN (any payload)."""
-    nan = a.isnan()
-    if not torch.equal(nan, b.isnan()):
-        return False
-    a, b = a[~nan], b[~nan]
-    return torch.equal(a, b) and torch.equal(a.signbit(), b.signbit())
-
-
 CASES = [(name, -0.0) for name in sorted(NEURONS)] + [(name, math.inf) for name in sorted(NEURONS)]
 
 
@@ -69,4 +60,4 @@ def test_detached_adjoint_matches_reference_bits(name, scale, reset, dtype, gen)
     z0, g0 = _grads(NEURONS[name], "torch", xs, reset, scale)
     z1, g1 = _grads(NEURONS[name], "cpp", xs, reset, scale)
     assert torch.equal(z0, z1) and z0.any() and not z0.all()  # some neurons spike, some do not
-    assert _same_bits(g0, g1), (g0.flatten()[:8], g1.flatten()[:8])
+    assert same_bits(g0, g1), (g0.flatten()[:8], g1.flatten()[:8])

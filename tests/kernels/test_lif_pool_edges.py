@@ -29,6 +29,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from _fused import same_bits
+
 from spikeforge.kernels import available_backends
 from spikeforge.kernels.lif_pool import lif_pool_supports, run_lif_pool
 from spikeforge.kernels.specs import spec_for
@@ -82,15 +84,6 @@ def _grads(neuron: LIF, xs: torch.Tensor, v0: torch.Tensor, loss: str, weights: 
     return y.detach(), gx, gv
 
 
-def _same_bits(a: torch.Tensor, b: torch.Tensor) -> bool:
-    """Equal values with equal signs (so -0.0 != +0.0), NaN where the other is NaN (any payload)."""
-    nan = a.isnan()
-    if not torch.equal(nan, b.isnan()):
-        return False
-    a, b = a[~nan], b[~nan]
-    return torch.equal(a, b) and torch.equal(a.signbit(), b.signbit())
-
-
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
 @pytest.mark.parametrize("layout", ["nchw", "channels_last"])
 @pytest.mark.parametrize("reset", ["subtract", "value", "zero", "none"])
@@ -107,5 +100,5 @@ def test_fused_pool_adjoint_matches_reference_bits(loss, weights, reset, layout,
     y0, gx0, gv0 = _grads(neuron, xs, v0, loss, weights, fused=False)
     y1, gx1, gv1 = _grads(neuron, xs, v0, loss, weights, fused=True)
     assert torch.equal(y0, y1) and y0.any() and not (y0 == 1).all()  # some windows spike, not all
-    assert _same_bits(gx0, gx1), (gx0.flatten()[:8], gx1.flatten()[:8])
-    assert _same_bits(gv0, gv1), (gv0.flatten()[:8], gv1.flatten()[:8])
+    assert same_bits(gx0, gx1), (gx0.flatten()[:8], gx1.flatten()[:8])
+    assert same_bits(gv0, gv1), (gv0.flatten()[:8], gv1.flatten()[:8])
