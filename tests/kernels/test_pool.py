@@ -86,3 +86,19 @@ def test_matches_torch_multithreaded(layout, gen, many_threads):
     g = torch.randn(y_ref.shape, generator=gen)
     (gx,), (gx_ref,) = torch.autograd.grad(y, x, g), torch.autograd.grad(y_ref, x, g)
     assert torch.equal(y, y_ref) and torch.equal(gx, gx_ref)
+
+
+@needs_cpp
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+@pytest.mark.parametrize("shape,k", [((3, 5, 7, 9), 2), ((2, 3, 10, 7), 3)])
+def test_signed_zero_gradient_matches_torch(shape, k, layout, dtype, gen):
+    """ATen's backward fills grad x with +0 and adds ``gy / k²``, so a -0.0 incoming gradient arrives as +0.0
+    (and floor-mode rows/columns stay +0.0); the kernel must give the same sign bits."""
+    x = LAYOUTS[layout](torch.randn(shape, generator=gen, dtype=dtype)).requires_grad_()
+    y, y_ref = avg_pool2d_cpp(x, k), F.avg_pool2d(x, k)
+    g = torch.randn(y_ref.shape, generator=gen, dtype=dtype)
+    g = torch.where(g > 0, torch.full_like(g, -0.0), g)  # about half the gradient -0.0, the rest negative
+    (gx,), (gx_ref,) = torch.autograd.grad(y, x, g), torch.autograd.grad(y_ref, x, g)
+    assert torch.equal(gx, gx_ref) and torch.equal(gx.signbit(), gx_ref.signbit())
+    assert (gx_ref == 0).any() and not gx_ref[gx_ref == 0].signbit().any()  # the case is reached: +0.0 zeros

@@ -55,6 +55,8 @@ void avgpool_fwd_impl(int64_t N, int64_t C, int64_t H, int64_t W, int64_t k, con
 }
 
 // gx[n,c,h,w] = gy[n,c,h/k,w/k] / (k*k) inside the pooled area, 0 in rows/columns floor mode drops.
+// Written as +0 + gy / (k*k): ATen fills grad x with zeros and adds, so a -0.0 gy gives +0.0 (the
+// compiler keeps the addition: it is not an identity for signed zeros).
 template <typename R>
 void avgpool_bwd_impl(int64_t N, int64_t C, int64_t H, int64_t W, int64_t k, const R* gy, const int64_t* gys,
                       R* gx, const int64_t* gxs, int nt) {
@@ -73,9 +75,9 @@ void avgpool_bwd_impl(int64_t N, int64_t C, int64_t H, int64_t W, int64_t k, con
                 const R* gq = gy + n * gys[0] + i * gys[2] + (w / k) * gys[3];
                 if (gys[1] == 1) {
 #pragma omp simd
-                    for (int64_t c = 0; c < C; ++c) gp[c] = gq[c] / div;
+                    for (int64_t c = 0; c < C; ++c) gp[c] = (R)0 + gq[c] / div;
                 } else {
-                    for (int64_t c = 0; c < C; ++c) gp[c] = gq[c * gys[1]] / div;
+                    for (int64_t c = 0; c < C; ++c) gp[c] = (R)0 + gq[c * gys[1]] / div;
                 }
             }
         }
@@ -97,9 +99,9 @@ void avgpool_bwd_impl(int64_t N, int64_t C, int64_t H, int64_t W, int64_t k, con
                 const R* gqr = gq + i * gys[2];
                 if (k == 2) {
 #pragma omp simd
-                    for (int64_t j = 0; j < Wo; ++j) { const R v = gqr[j] / div; gr[2 * j] = v; gr[2 * j + 1] = v; }
+                    for (int64_t j = 0; j < Wo; ++j) { const R v = (R)0 + gqr[j] / div; gr[2 * j] = v; gr[2 * j + 1] = v; }
                 } else {
-                    for (int64_t w = 0; w < Wo * k; ++w) gr[w] = gqr[w / k] / div;
+                    for (int64_t w = 0; w < Wo * k; ++w) gr[w] = (R)0 + gqr[w / k] / div;
                 }
                 for (int64_t w = Wo * k; w < W; ++w) gr[w] = (R)0;
             }
@@ -108,7 +110,7 @@ void avgpool_bwd_impl(int64_t N, int64_t C, int64_t H, int64_t W, int64_t k, con
         for (int64_t h = 0; h < H; ++h)
             for (int64_t w = 0; w < W; ++w) {
                 const int64_t i = h / k, j = w / k;
-                gp[h * gxs[2] + w * gxs[3]] = (i < Ho && j < Wo) ? gq[i * gys[2] + j * gys[3]] / div : (R)0;
+                gp[h * gxs[2] + w * gxs[3]] = (i < Ho && j < Wo) ? (R)0 + gq[i * gys[2] + j * gys[3]] / div : (R)0;
             }
     }
 }
