@@ -153,7 +153,7 @@ def _dt_advice(e: ValueError, dt: float | None, file_dt: float | None) -> ValueE
     fix = f"lower --dt to <= {tau} s"
     if dt is not None and file_dt is not None and file_dt <= cause.tau:
         fix += f" or leave --dt out (the file was written for dt={file_dt:g} s)"
-    return ValueError(f"{where}{cause.who} steps by forward Euler, stable only for {cause.name} >= dt; its "
+    return ValueError(f"{where}{cause.rule()}; its "
                       f"{cause.name} is {tau} s and dt={used} s{' (--dt)' * (dt is not None)}: {fix}")
 
 

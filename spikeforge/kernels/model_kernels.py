@@ -131,6 +131,12 @@ def torch_sleef(name: str, dtype: torch.dtype) -> int | None:
     """Address of the SLEEF vector function (``"exp"``, ``"log1p"``; 1.0-ULP ``u10`` variant) that this
     process's ATen kernels call for ``dtype`` (``Sleef_expf16_u10`` for float32 on AVX512), or ``None``
     (another capability or dtype, or not exported by libtorch_cpu)."""
-    entry = TORCH_VECTORS.get(torch.backends.cpu.get_cpu_capability())
+    return _sleef_address(torch.backends.cpu.get_cpu_capability(), name, dtype)
+
+
+@functools.lru_cache(maxsize=None)
+def _sleef_address(capability: str, name: str, dtype: torch.dtype) -> int | None:
+    """:func:`torch_sleef` for one capability, looked up once (the kernels ask on every call)."""
+    entry = TORCH_VECTORS.get(capability)
     suffix = None if entry is None else entry[1].get(dtype)
     return None if suffix is None else torch_function_address(f"Sleef_{name}{suffix}_u10")

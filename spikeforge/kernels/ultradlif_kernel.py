@@ -29,8 +29,8 @@ from ..numerics import check_finite_enabled
 from .cpu import _empty_like, _grad_out, _NonFiniteAt, state_reason, threads_for
 from .eif_kernel import VML_MODE, torch_exp, vml_routine
 from .model_kernels import kernel_library, torch_function_address
-from .ultralif_kernel import EPS_RANGE, _entry, _ptr, _sleef, _vbytes, coefficient, flatten, run_flat, \
-    stride_of, torch_loop_length
+from .ultralif_kernel import EPS_RANGE, _entry, _ptr, _sleef, _vbytes, check_status, coefficient, flatten, \
+    run_flat, stride_of, torch_loop_length
 
 __all__ = ["ULTRADLIF", "UltraDLIFKernel", "torch_vml"]
 
@@ -99,9 +99,7 @@ class _UltraDLIFRun(torch.autograd.Function):
             T, M, cfg.H, cfg.chunk, cfg.vbytes, *_routines(x.dtype), VML_MODE, x.data_ptr(), z.data_ptr(),
             v0.data_ptr(),
             vT.data_ptr(), E.data_ptr(), stride_of(E), th.data_ptr(), stride_of(th), cfg.nthreads, cfg.check, bad)
-        if rc != 0:
-            raise RuntimeError(f"the UltraDLIF kernel rejected the call (status {rc}: 2 built without AVX, "
-                               f"3 vector width {cfg.vbytes})")
+        check_status(rc, "UltraDLIF", cfg.vbytes)
         if bad[2]:
             t, m = int(bad[0]), int(bad[1])
             if bad[2] == 1:
@@ -134,9 +132,7 @@ class _UltraDLIFRun(torch.autograd.Function):
             gz.stride(1), gx.data_ptr(), v0.data_ptr(), _ptr(None if gvT is None else gvT.contiguous()), _ptr(gv0),
             E.data_ptr(), stride_of(E), th.data_ptr(), stride_of(th), _ptr(gc[0]), _ptr(gc[1]), cfg.detach,
             cfg.nthreads)
-        if rc != 0:
-            raise RuntimeError(f"the UltraDLIF kernel rejected the call (status {rc}: 2 built without AVX, "
-                               f"3 vector width {cfg.vbytes})")
+        check_status(rc, "UltraDLIF", cfg.vbytes)
         return (None, gx if need[1] else None, gv0, *gc)
 
 

@@ -28,8 +28,8 @@ from ..numerics import check_finite_enabled
 from .model_kernels import TORCH_VECTORS, kernel_library, torch_sleef, torch_vector_bytes
 from .cpu import _empty_like, _grad_out, _NonFiniteAt, raise_nonfinite_at, state_reason, threads_for
 
-__all__ = ["ULTRALIF", "UltraLIFKernel", "coefficient", "flat_layout", "flatten", "raise_at", "stride_of",
-           "torch_loop_length", "unflatten"]
+__all__ = ["ULTRALIF", "UltraLIFKernel", "check_status", "coefficient", "flat_layout", "flatten", "raise_at",
+           "stride_of", "torch_loop_length", "unflatten"]
 
 # mirrors neurons/ultralif.py (kernels sits below neurons); the contract and clamp tests catch drift
 EPS_RANGE = (0.1, 20.0)
@@ -59,6 +59,14 @@ def _entry(dtype: torch.dtype) -> tuple[int, int]:
     sleef = _sleef()
     assert not isinstance(sleef, str)  # supports() returned the reason
     return sleef[dtype]
+
+
+def check_status(rc: int, model: str, vbytes: int) -> None:
+    """Raise if a kernel call returned a nonzero status (2: built without AVX, 3: a vector width it does
+    not reproduce)."""
+    if rc != 0:
+        raise RuntimeError(f"the {model} kernel rejected the call (status {rc}: 2 built without AVX, "
+                           f"3 vector width {vbytes})")
 
 
 def _vbytes() -> int:
@@ -178,9 +186,7 @@ class _UltraLIFRun(torch.autograd.Function):
             T, M, cfg.chunk, cfg.vbytes, vexp, vlog1p, x.data_ptr(), z.data_ptr(), v0.data_ptr(), vT.data_ptr(),
             E.data_ptr(), stride_of(E), ld.data_ptr(), stride_of(ld), th.data_ptr(), stride_of(th),
             cfg.nthreads, cfg.check, bad)
-        if rc != 0:
-            raise RuntimeError(f"the UltraLIF kernel rejected the call (status {rc}: 2 built without AVX, "
-                               f"3 vector width {cfg.vbytes})")
+        check_status(rc, "UltraLIF", cfg.vbytes)
         if bad[2]:
             t, m = int(bad[0]), int(bad[1])
             if bad[2] == 1:
@@ -214,9 +220,7 @@ class _UltraLIFRun(torch.autograd.Function):
             gx.data_ptr(), v0.data_ptr(), _ptr(None if gvT is None else gvT.contiguous()), _ptr(gv0),
             E.data_ptr(), stride_of(E), ld.data_ptr(), stride_of(ld), th.data_ptr(), stride_of(th),
             _ptr(gc[0]), _ptr(gc[1]), _ptr(gc[2]), cfg.detach, cfg.nthreads)
-        if rc != 0:
-            raise RuntimeError(f"the UltraLIF kernel rejected the call (status {rc}: 2 built without AVX, "
-                               f"3 vector width {cfg.vbytes})")
+        check_status(rc, "UltraLIF", cfg.vbytes)
         return (None, gx if need[1] else None, gv0, *gc)
 
 

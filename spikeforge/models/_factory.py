@@ -41,7 +41,7 @@ def _config_euler_error(e: EulerUnstableError) -> ValueError:
     ``integrator`` key: raise ``tau_mem`` (a config key) or lower ``dt``."""
     from ..config import ConfigError
 
-    stable = f"{e.who} steps by forward Euler, stable only for {e.name} >= dt"
+    stable = e.rule()
     tau, dt = e.shown()
     if e.name == "tau_mem":
         return ConfigError(f"config key 'tau_mem': {stable}; got tau_mem={tau} s with dt={dt} s: raise "

@@ -150,6 +150,10 @@ class EulerUnstableError(ValueError):
     def __reduce__(self) -> tuple[Any, ...]:  # picklable (worker processes send errors back)
         return type(self), (self.who, self.name, self.tau, self.dt, str(self))
 
+    def rule(self) -> str:
+        """The stability rule it broke, in words, for an entry point's own message."""
+        return f"{self.who} steps by forward Euler, stable only for {self.name} >= dt"
+
     def shown(self) -> tuple[str, str]:
         """``tau`` and ``dt`` as text, in the fewest significant digits (at least ``:g``'s 6) that tell
         them apart (a float32 ``tau`` of 0.0005 is 0.000499999987 < dt = 0.0005)."""
