@@ -67,6 +67,10 @@ def _train(args: argparse.Namespace) -> int:
     env = distributed.init_from_env(args.backend)  # torchrun or a --nproc child: join the group
     try:
         report = run_recipe(cfg, resume=not args.fresh, plots=not args.no_plots)  # run_training unless staged
+        if env is not None:  # every rank done with its collectives before any tears gloo down: a rank that
+            import torch.distributed as dist  # destroyed the group while its peer still ran aborted the peer
+            # ("terminate called without an active exception", SIGABRT; seen in a resumed 2-process run)
+            dist.barrier()
     finally:
         if env is not None:
             import torch.distributed as dist
